@@ -1,0 +1,41 @@
+# exportd developer targets. ClickHouse is managed by scripts/clickhouse.sh (data in .data/).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+GO ?= go
+CLICKHOUSE := scripts/clickhouse.sh
+
+EXPORTD_CLICKHOUSE_PORT ?= 19000
+EXPORTD_CLICKHOUSE_ADDR ?= 127.0.0.1:$(EXPORTD_CLICKHOUSE_PORT)
+export EXPORTD_CLICKHOUSE_ADDR
+
+.PHONY: all run test bench build clickhouse-start clickhouse-stop clickhouse-status clean
+
+all: build
+
+run: clickhouse-start
+	$(GO) run ./cmd/exportd serve
+
+test: clickhouse-start
+	$(GO) test -count=1 -timeout 20m ./...
+
+# Placeholder: ./cmd/benchexport is written later.
+bench: clickhouse-start
+	$(GO) run ./cmd/benchexport
+
+build:
+	$(GO) build -o bin/exportd ./cmd/exportd
+
+clickhouse-start:
+	$(CLICKHOUSE) start
+
+clickhouse-stop:
+	$(CLICKHOUSE) stop
+
+clickhouse-status:
+	$(CLICKHOUSE) status
+
+# Stops the ClickHouse started from the data dir, then removes .data and bin.
+clean: clickhouse-stop
+	rm -rf .data bin

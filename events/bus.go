@@ -1,0 +1,154 @@
+// Package events is the only owner of exportd's JetStream topology: the
+// event stream (every status change of every job, and the queue of accepted
+// requests), the work queue of partitions, the KV bucket of job documents
+// and the object store of results. It turns JetStream messages into schema
+// types and back, and it holds the projector that folds events into the KV.
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Names of the JetStream assets.
+const (
+	EventStream   = "EXPORT_EVENTS"
+	PartStream    = "EXPORT_PARTS"
+	JobBucket     = "export_jobs"
+	ResultBucket  = "export_results"
+	PlannerName   = "planner"
+	ExporterName  = "exporter"
+	ProjectorName = "projector"
+)
+
+// Defaults for Config.
+const (
+	DefaultRetention   = 7 * 24 * time.Hour
+	DefaultPartAckWait = 30 * time.Second
+	DefaultMaxDeliver  = 6
+	DefaultDedupWindow = 10 * time.Minute
+	DefaultChunkSize   = 256 << 10
+)
+
+// Config shapes the topology. The zero Config is valid: one replica, file
+// storage, seven days of retention.
+type Config struct {
+	Replicas    int           // 1, or 3 on a cluster
+	Retention   time.Duration // results, documents and events live this long
+	PartAckWait time.Duration // a silent exporter loses its partition after this
+	MaxDeliver  int           // deliveries of a partition before the job fails
+	Memory      bool          // memory storage instead of file: for benchmarks only
+}
+
+func (c *Config) defaults() {
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.Retention == 0 {
+		c.Retention = DefaultRetention
+	}
+	if c.PartAckWait == 0 {
+		c.PartAckWait = DefaultPartAckWait
+	}
+	if c.MaxDeliver == 0 {
+		c.MaxDeliver = DefaultMaxDeliver
+	}
+}
+
+// Bus is a handle on the topology.
+type Bus struct {
+	NC      *nats.Conn
+	JS      jetstream.JetStream
+	Jobs    jetstream.KeyValue
+	Results jetstream.ObjectStore
+	Config  Config
+}
+
+// Open creates or updates every stream, consumer, bucket and store, so that
+// any process (gateway, exporter, all-in-one) can start first.
+func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
+	cfg.defaults()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(64))
+	if err != nil {
+		return nil, err
+	}
+	storage := jetstream.FileStorage
+	if cfg.Memory {
+		storage = jetstream.MemoryStorage
+	}
+	b := &Bus{NC: nc, JS: js, Config: cfg}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: EventStream, Subjects: []string{"exports.events.>"}, Storage: storage, Replicas: cfg.Replicas,
+		Retention: jetstream.LimitsPolicy, MaxAge: cfg.Retention, Duplicates: DefaultDedupWindow,
+		Description: "every status change of every export job; queued events are the accepted requests",
+	}); err != nil {
+		return nil, fmt.Errorf("event stream: %w", err)
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: PartStream, Subjects: []string{"exports.parts.>"}, Storage: storage, Replicas: cfg.Replicas,
+		Retention: jetstream.WorkQueuePolicy, MaxAge: cfg.Retention, Duplicates: DefaultDedupWindow,
+		Description: "partitions of export jobs waiting for an exporter",
+	}); err != nil {
+		return nil, fmt.Errorf("part stream: %w", err)
+	}
+	if b.Jobs, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: JobBucket, Description: "job documents, written only by the projector",
+		History: 1, TTL: cfg.Retention, Storage: storage, Replicas: cfg.Replicas,
+	}); err != nil {
+		return nil, fmt.Errorf("job bucket: %w", err)
+	}
+	if b.Results, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: ResultBucket, Description: "exported parts, one object per partition",
+		TTL: cfg.Retention, Storage: storage, Replicas: cfg.Replicas, Compression: false,
+	}); err != nil {
+		return nil, fmt.Errorf("result store: %w", err)
+	}
+	if err := b.ensureConsumers(ctx); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Bus) ensureConsumers(ctx context.Context) error {
+	if _, err := b.JS.CreateOrUpdateConsumer(ctx, EventStream, jetstream.ConsumerConfig{
+		Durable: PlannerName, Description: "plans accepted requests into partitions",
+		FilterSubject: "exports.events.*.queued", AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: time.Minute, MaxDeliver: b.Config.MaxDeliver, MaxAckPending: 1024,
+	}); err != nil {
+		return fmt.Errorf("planner consumer: %w", err)
+	}
+	if _, err := b.JS.CreateOrUpdateConsumer(ctx, PartStream, jetstream.ConsumerConfig{
+		Durable: ExporterName, Description: "exports partitions",
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: b.Config.PartAckWait,
+		MaxDeliver: b.Config.MaxDeliver, MaxAckPending: 1024,
+	}); err != nil {
+		return fmt.Errorf("exporter consumer: %w", err)
+	}
+	// One event at a time, in stream order, whichever projector process
+	// holds it: a job document is a fold of its events in order.
+	if _, err := b.JS.CreateOrUpdateConsumer(ctx, EventStream, jetstream.ConsumerConfig{
+		Durable: ProjectorName, Description: "folds events into job documents",
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxAckPending: 1,
+	}); err != nil {
+		return fmt.Errorf("projector consumer: %w", err)
+	}
+	return nil
+}
+
+// Ready reports whether NATS answers and the topology is in place.
+func (b *Bus) Ready(ctx context.Context) error {
+	if !b.NC.IsConnected() {
+		return errors.New("events: not connected to NATS")
+	}
+	for _, s := range []string{EventStream, PartStream} {
+		if _, err := b.JS.Stream(ctx, s); err != nil {
+			return fmt.Errorf("stream %s: %w", s, err)
+		}
+	}
+	return nil
+}

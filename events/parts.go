@@ -1,0 +1,90 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/plenario-next/exportd/schema"
+)
+
+// Object metadata keys of a stored part.
+const (
+	MetaRows = "rows"
+	MetaPart = "part"
+)
+
+// QueuePart publishes a partition work item. Its Msg-Id makes a planner
+// that runs twice (after a crash) queue each part once.
+func (b *Bus) QueuePart(ctx context.Context, t schema.PartTask) error {
+	data, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	m := nats.NewMsg(schema.PartSubject(t.Ticket))
+	m.Data = data
+	_, err = b.JS.PublishMsg(ctx, m, jetstream.WithMsgID(fmt.Sprintf("%s.part.%d", t.Ticket, t.Spec.Part)))
+	if err != nil {
+		return unavailable("queue part", err)
+	}
+	return nil
+}
+
+// PutPart stores a part, read from r to EOF, under its deterministic name:
+// storing a part again replaces it, so a redone part never adds rows.
+func (b *Bus) PutPart(ctx context.Context, ticket string, part int, rows func() int64, r io.Reader) (*jetstream.ObjectInfo, error) {
+	meta := jetstream.ObjectMeta{Name: schema.PartObject(ticket, part),
+		Opts: &jetstream.ObjectMetaOptions{ChunkSize: DefaultChunkSize}}
+	info, err := b.Results.Put(ctx, meta, r)
+	if err != nil {
+		return nil, err
+	}
+	// The row count is known only at EOF: record it on the object too, so
+	// that a manifest can be built from the store alone.
+	meta.Metadata = map[string]string{MetaRows: strconv.FormatInt(rows(), 10), MetaPart: strconv.Itoa(part)}
+	meta.Opts = nil
+	if err := b.Results.UpdateMeta(ctx, meta.Name, meta); err != nil {
+		return nil, unavailable("part metadata", err)
+	}
+	return info, nil
+}
+
+// OpenPart opens a stored part for reading.
+func (b *Bus) OpenPart(ctx context.Context, ticket string, part int) (jetstream.ObjectResult, error) {
+	r, err := b.Results.Get(ctx, schema.PartObject(ticket, part))
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, schema.Errorf(schema.NotFound, "the result of this job is no longer stored")
+	}
+	if err != nil {
+		return nil, unavailable("open part", err)
+	}
+	return r, nil
+}
+
+// PartInfo returns a stored part's info.
+func (b *Bus) PartInfo(ctx context.Context, ticket string, part int) (*jetstream.ObjectInfo, error) {
+	info, err := b.Results.GetInfo(ctx, schema.PartObject(ticket, part))
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, schema.Errorf(schema.NotFound, "the result of this job is no longer stored")
+	}
+	if err != nil {
+		return nil, unavailable("part info", err)
+	}
+	return info, nil
+}
+
+// DeleteParts removes a job's stored parts; missing ones are fine.
+func (b *Bus) DeleteParts(ctx context.Context, ticket string, parts int) error {
+	for i := 1; i <= parts; i++ {
+		if err := b.Results.Delete(ctx, schema.PartObject(ticket, i)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return unavailable("delete part", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,160 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/plenario-next/exportd/schema"
+)
+
+// Projector folds the event stream into the job documents of the KV bucket.
+// It is the only writer of that bucket. When a fold shows every part of a
+// job stored, it publishes the job's succeeded event, which it then folds
+// like any other: the documents stay a pure function of the events.
+type Projector struct {
+	bus    *Bus
+	logger *slog.Logger
+}
+
+// NewProjector returns a Projector on bus.
+func NewProjector(bus *Bus, logger *slog.Logger) *Projector {
+	return &Projector{bus: bus, logger: logger}
+}
+
+// Run consumes events until ctx is done.
+func (p *Projector) Run(ctx context.Context) error {
+	cons, err := p.bus.JS.Consumer(ctx, EventStream, ProjectorName)
+	if err != nil {
+		return fmt.Errorf("projector consumer: %w", err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(64))
+	if err != nil {
+		return err
+	}
+	go func() { <-ctx.Done(); it.Stop() }()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			p.logger.Warn("projector fetch", "err", err)
+			continue
+		}
+		p.handle(ctx, m)
+	}
+}
+
+func (p *Projector) handle(ctx context.Context, m jetstream.Msg) {
+	e, err := DecodeEvent(m)
+	if err != nil {
+		p.logger.Error("projector: dropping undecodable event", "subject", m.Subject(), "err", err)
+		_ = m.Term()
+		return
+	}
+	rec, err := Fold(ctx, p.bus.Jobs, e)
+	if err != nil {
+		p.logger.Warn("projector: fold failed, will retry", "ticket", e.Ticket, "kind", e.Kind, "err", err)
+		_ = m.NakWithDelay(time.Second)
+		return
+	}
+	if rec != nil && rec.Complete() {
+		url := rec.URLRoot + "v1/api/datadump/" + e.Ticket
+		if _, err := p.bus.Publish(ctx, schema.Event{Kind: schema.EventSucceeded, Ticket: e.Ticket, URL: url,
+			Rows: rec.DoneRows, Bytes: rec.DoneBytes, Parts: rec.Job.Status.Progress.Total}); err != nil {
+			p.logger.Warn("projector: publish succeeded, will retry", "ticket", e.Ticket, "err", err)
+			_ = m.NakWithDelay(time.Second)
+			return
+		}
+	}
+	if err := m.Ack(); err != nil {
+		p.logger.Warn("projector ack", "err", err)
+	}
+}
+
+// Fold applies e to its job's record in kv with compare-and-set, retrying on
+// a concurrent write, and returns the record as it now stands (nil if the
+// event is about a job kv does not know and does not create one).
+func Fold(ctx context.Context, kv jetstream.KeyValue, e schema.Event) (*schema.JobRecord, error) {
+	if !schema.IsTicket(e.Ticket) {
+		return nil, nil
+	}
+	for attempt := 0; ; attempt++ {
+		var rec schema.JobRecord
+		var rev uint64
+		entry, err := kv.Get(ctx, e.Ticket)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			rev = entry.Revision()
+			if err := json.Unmarshal(entry.Value(), &rec); err != nil {
+				return nil, fmt.Errorf("bad record %s: %w", e.Ticket, err)
+			}
+		}
+		if !rec.Apply(e) {
+			if rec.Job.Ticket == "" {
+				return nil, nil
+			}
+			return &rec, nil
+		}
+		data, err := json.Marshal(&rec)
+		if err != nil {
+			return nil, err
+		}
+		if rev == 0 {
+			_, err = kv.Create(ctx, e.Ticket, data)
+		} else {
+			_, err = kv.Update(ctx, e.Ticket, data, rev)
+		}
+		if err == nil {
+			return &rec, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) || attempt > 100 {
+			return nil, err
+		}
+	}
+}
+
+// Rebuild folds every event of the stream, in order, into kv, publishing
+// nothing: the documents it leaves must equal the projector's.
+func Rebuild(ctx context.Context, bus *Bus, kv jetstream.KeyValue) error {
+	s, err := bus.JS.Stream(ctx, EventStream)
+	if err != nil {
+		return err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.State.Msgs == 0 {
+		return nil
+	}
+	last := info.State.LastSeq
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return err
+	}
+	for {
+		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			return err
+		}
+		e, err := DecodeEvent(m)
+		if err == nil {
+			if _, err := Fold(ctx, kv, e); err != nil {
+				return err
+			}
+		}
+		if md, _ := m.Metadata(); md != nil && md.Sequence.Stream >= last {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/plenario-next/exportd/schema"
+)
+
+// MsgID is the deduplication id of an event that must happen once per job
+// (or per part): JetStream drops a second publish with the same id within
+// the dedup window, and the fold ignores one after it.
+func MsgID(e schema.Event) string {
+	switch e.Kind {
+	case schema.EventPartDone:
+		return fmt.Sprintf("%s.%s.%d", e.Ticket, e.Kind, e.Part)
+	case schema.EventProgress:
+		return "" // many per part; the fold keeps the highest
+	default:
+		return e.Ticket + "." + string(e.Kind)
+	}
+}
+
+// Publish appends e to the event stream and returns its sequence number.
+func (b *Bus) Publish(ctx context.Context, e schema.Event) (uint64, error) {
+	e.Version = schema.EventVersion
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	e.Seq = 0
+	data, err := json.Marshal(e)
+	if err != nil {
+		return 0, err
+	}
+	m := nats.NewMsg(schema.EventSubject(e.Ticket, e.Kind))
+	m.Data = data
+	var opts []jetstream.PublishOpt
+	if id := MsgID(e); id != "" {
+		opts = append(opts, jetstream.WithMsgID(id))
+	}
+	ack, err := b.JS.PublishMsg(ctx, m, opts...)
+	if err != nil {
+		return 0, unavailable("publish event", err)
+	}
+	return ack.Sequence, nil
+}
+
+// Submit accepts a request: its queued event is both the first page of the
+// job's history and the planners' work item, so one publish either accepts
+// the job entirely or not at all.
+func (b *Bus) Submit(ctx context.Context, req schema.ExportRequest) error {
+	_, err := b.Publish(ctx, schema.Event{Kind: schema.EventQueued, Ticket: req.Ticket, Time: req.SubmittedAt, Request: &req})
+	return err
+}
+
+// DecodeEvent reads an event message, with Seq set from its metadata.
+func DecodeEvent(m jetstream.Msg) (schema.Event, error) {
+	var e schema.Event
+	if err := json.Unmarshal(m.Data(), &e); err != nil {
+		return e, fmt.Errorf("events: bad event on %s: %w", m.Subject(), err)
+	}
+	if md, err := m.Metadata(); err == nil {
+		e.Seq = md.Sequence.Stream
+	}
+	return e, nil
+}
+
+// Job returns the projected record of ticket and its KV revision; a
+// NotFound error when there is none.
+func (b *Bus) Job(ctx context.Context, ticket string) (*schema.JobRecord, uint64, error) {
+	if !schema.IsTicket(ticket) {
+		return nil, 0, schema.Errorf(schema.NotFound, "Job not found.")
+	}
+	e, err := b.Jobs.Get(ctx, ticket)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, schema.Errorf(schema.NotFound, "Job not found.")
+	}
+	if err != nil {
+		return nil, 0, unavailable("read job", err)
+	}
+	var r schema.JobRecord
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return nil, 0, fmt.Errorf("events: bad job record %s: %w", ticket, err)
+	}
+	return &r, e.Revision(), nil
+}
+
+// QueuedEvent returns ticket's queued event straight from the stream: the
+// gateway's answer in the moment between acceptance and projection.
+func (b *Bus) QueuedEvent(ctx context.Context, ticket string) (schema.Event, error) {
+	var e schema.Event
+	if !schema.IsTicket(ticket) {
+		return e, schema.Errorf(schema.NotFound, "Job not found.")
+	}
+	s, err := b.JS.Stream(ctx, EventStream)
+	if err != nil {
+		return e, unavailable("event stream", err)
+	}
+	m, err := s.GetLastMsgForSubject(ctx, schema.EventSubject(ticket, schema.EventQueued))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return e, schema.Errorf(schema.NotFound, "Job not found.")
+	}
+	if err != nil {
+		return e, unavailable("read queued event", err)
+	}
+	if err := json.Unmarshal(m.Data, &e); err != nil {
+		return e, err
+	}
+	e.Seq = m.Sequence
+	return e, nil
+}
+
+func unavailable(what string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return schema.Wrap(schema.Unavailable, "NATS is unavailable", fmt.Errorf("%s: %w", what, err))
+}

@@ -1,0 +1,35 @@
+package schema
+
+import (
+	"embed"
+	"io/fs"
+	"sort"
+	"strings"
+)
+
+//go:embed ddl/*.sql
+var ddlFiles embed.FS
+
+// DDL returns the ClickHouse statements that create exportd's tables, in
+// order, one statement each. They run on ClickHouse 18.16 and on current
+// releases, and are idempotent (IF NOT EXISTS).
+func DDL() []string {
+	names, _ := fs.Glob(ddlFiles, "ddl/*.sql")
+	sort.Strings(names)
+	var out []string
+	for _, n := range names {
+		b, _ := ddlFiles.ReadFile(n)
+		var lines []string // comments out first: they may hold a ';'
+		for _, l := range strings.Split(string(b), "\n") {
+			if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "--") {
+				lines = append(lines, l)
+			}
+		}
+		for _, stmt := range strings.Split(strings.Join(lines, "\n"), ";") {
+			if stmt = strings.TrimSpace(stmt); stmt != "" {
+				out = append(out, stmt)
+			}
+		}
+	}
+	return out
+}
