@@ -186,3 +186,25 @@ func mix(x uint64) uint64 {
 }
 
 func unit(x uint64) float64 { return float64(x>>11) / (1 << 53) }
+
+// DeleteNetworkData removes a network's observations. On 18.16 this is an
+// asynchronous mutation; the store waits for it to finish.
+func (s *Store) DeleteNetworkData(ctx context.Context, network string) error {
+	if err := s.conn.Exec(ctx, "ALTER TABLE observations DELETE WHERE network = ?", network); err != nil {
+		return translate(err)
+	}
+	for {
+		var n uint64
+		if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND table = 'observations' AND is_done = 0", s.db).Scan(&n); err != nil {
+			return translate(err)
+		}
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/events"
+	"github.com/plenario-next/exportd/exporter"
+)
+
+// Config is everything a process needs, from flags with environment
+// fallbacks.
+type Config struct {
+	Role           string // serve, gateway or exporter
+	HTTPAddr       string
+	URLRoot        string
+	ClickHouseAddr string
+	ClickHouseDB   string
+	NATSURL        string // empty: start an embedded server
+	NATSListen     string
+	DataDir        string
+	Retention      time.Duration
+	Replicas       int
+	Concurrency    int
+	PartRows       int64
+	DemoNetwork    string
+	DemoRows       int64
+	LogFormat      string
+	LogLevel       string
+}
+
+// env is one setting: its flag, its environment variable and its default.
+type env struct {
+	flag, name, def, help string
+}
+
+var settings = []env{
+	{"http", "EXPORTD_HTTP_ADDR", "127.0.0.1:8080", "address the HTTP API listens on"},
+	{"url-root", "EXPORTD_URL_ROOT", "", "prefix of result links, e.g. https://exports.example.org/ (default: the request's Host)"},
+	{"clickhouse", "EXPORTD_CLICKHOUSE_ADDR", chstore.DefaultAddr, "ClickHouse native protocol address"},
+	{"clickhouse-db", "EXPORTD_CLICKHOUSE_DB", chstore.DefaultDatabase, "ClickHouse database"},
+	{"nats", "EXPORTD_NATS_URL", "", "NATS server or cluster URLs; empty starts an embedded server (serve) or uses nats://127.0.0.1:4222"},
+	{"nats-listen", "EXPORTD_NATS_LISTEN", "127.0.0.1:4222", "where the embedded NATS server takes clients"},
+	{"data", "EXPORTD_DATA_DIR", ".data", "data directory (embedded NATS storage under nats/)"},
+	{"retention", "EXPORTD_RETENTION", events.DefaultRetention.String(), "how long results, job documents and events are kept"},
+	{"replicas", "EXPORTD_REPLICAS", "1", "JetStream replicas of streams, KV and object store (3 on a cluster)"},
+	{"concurrency", "EXPORTD_CONCURRENCY", strconv.Itoa(runtime.NumCPU()), "partitions exported at once by this process"},
+	{"part-rows", "EXPORTD_PART_ROWS", strconv.Itoa(exporter.DefaultPartRows), "target rows per partition"},
+	{"demo-network", "EXPORTD_DEMO_NETWORK", "array_of_things", "demo network loaded when ClickHouse has no data (serve only; empty: none)"},
+	{"demo-rows", "EXPORTD_DEMO_ROWS", "1000000", "rows of the demo network"},
+	{"log-format", "EXPORTD_LOG_FORMAT", "auto", "json, text, or auto (json unless stderr is a terminal)"},
+	{"log-level", "EXPORTD_LOG_LEVEL", "info", "debug, info, warn or error"},
+}
+
+func parseConfig(role string, args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("exportd "+role, flag.ContinueOnError)
+	fs.SetOutput(out)
+	vals := map[string]*string{}
+	for _, s := range settings {
+		def := s.def
+		if v := getenv(s.name); v != "" {
+			def = v
+		}
+		vals[s.flag] = fs.String(s.flag, def, s.help+" ($"+s.name+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	c := Config{Role: role, HTTPAddr: *vals["http"], URLRoot: *vals["url-root"], ClickHouseAddr: *vals["clickhouse"],
+		ClickHouseDB: *vals["clickhouse-db"], NATSURL: *vals["nats"], NATSListen: *vals["nats-listen"], DataDir: *vals["data"],
+		DemoNetwork: *vals["demo-network"], LogFormat: *vals["log-format"], LogLevel: *vals["log-level"]}
+	var err error
+	if c.Retention, err = time.ParseDuration(*vals["retention"]); err != nil || c.Retention <= 0 {
+		return c, fmt.Errorf("bad retention %q", *vals["retention"])
+	}
+	if c.Replicas, err = strconv.Atoi(*vals["replicas"]); err != nil || c.Replicas < 1 || c.Replicas > 5 {
+		return c, fmt.Errorf("bad replicas %q", *vals["replicas"])
+	}
+	if c.Concurrency, err = strconv.Atoi(*vals["concurrency"]); err != nil || c.Concurrency < 1 {
+		return c, fmt.Errorf("bad concurrency %q", *vals["concurrency"])
+	}
+	if c.PartRows, err = strconv.ParseInt(*vals["part-rows"], 10, 64); err != nil || c.PartRows < 1 {
+		return c, fmt.Errorf("bad part-rows %q", *vals["part-rows"])
+	}
+	if c.DemoRows, err = strconv.ParseInt(*vals["demo-rows"], 10, 64); err != nil || c.DemoRows < 0 {
+		return c, fmt.Errorf("bad demo-rows %q", *vals["demo-rows"])
+	}
+	if c.URLRoot != "" && c.URLRoot[len(c.URLRoot)-1] != '/' {
+		c.URLRoot += "/"
+	}
+	if c.NATSURL == "" && role != "serve" {
+		c.NATSURL = "nats://" + c.NATSListen
+	}
+	return c, nil
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/events"
+	"github.com/plenario-next/exportd/exporter"
+	"github.com/plenario-next/exportd/gateway"
+)
+
+const shutdownTimeout = 20 * time.Second
+
+func newLogger(c Config, out io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	_ = level.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	format := c.LogFormat
+	if format == "auto" {
+		format = "json"
+		if f, ok := out.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(out, opts))
+	}
+	return slog.New(slog.NewJSONHandler(out, opts))
+}
+
+// startNATS starts the embedded JetStream server on c.NATSListen, storing
+// under the data directory.
+func startNATS(c Config, logger *slog.Logger) (*server.Server, error) {
+	host, portS, err := net.SplitHostPort(c.NATSListen)
+	if err != nil {
+		return nil, fmt.Errorf("nats-listen: %w", err)
+	}
+	port, err := strconv.Atoi(portS)
+	if err != nil {
+		return nil, fmt.Errorf("nats-listen port: %w", err)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	dir := filepath.Join(c.DataDir, "nats")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	s, err := server.NewServer(&server.Options{ServerName: "exportd", Host: host, Port: port, JetStream: true,
+		StoreDir: dir, NoSigs: true, NoLog: true, MaxPayload: 8 << 20})
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(30 * time.Second) {
+		s.Shutdown()
+		return nil, errors.New("embedded nats did not start (is the port taken?)")
+	}
+	logger.Info("embedded NATS JetStream", "url", s.ClientURL(), "store", dir)
+	return s, nil
+}
+
+// serve runs the roles of c until ctx is done, then closes in reverse
+// order: HTTP, consumers, NATS, ClickHouse.
+func serve(ctx context.Context, c Config, stdout io.Writer) error {
+	logger := newLogger(c, stdout)
+
+	store, err := chstore.Open(ctx, chstore.Config{Addr: c.ClickHouseAddr, Database: c.ClickHouseDB})
+	if err != nil {
+		return fmt.Errorf("clickhouse at %s: %w", c.ClickHouseAddr, err)
+	}
+	defer store.Close()
+	if c.Role == "serve" && c.DemoNetwork != "" && c.DemoRows > 0 {
+		if err := seedIfEmpty(ctx, store, c.DemoNetwork, c.DemoRows, logger); err != nil {
+			return err
+		}
+	}
+
+	var ns *server.Server
+	natsURL := c.NATSURL
+	var natsOpts []nats.Option
+	if natsURL == "" {
+		if ns, err = startNATS(c, logger); err != nil {
+			return err
+		}
+		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+		natsURL = ns.ClientURL()
+		natsOpts = append(natsOpts, nats.InProcessServer(ns))
+	}
+	natsOpts = append(natsOpts, nats.Name("exportd-"+c.Role), nats.MaxReconnects(-1),
+		nats.ReconnectWait(500*time.Millisecond), nats.RetryOnFailedConnect(true))
+	nc, err := nats.Connect(natsURL, natsOpts...)
+	if err != nil {
+		return fmt.Errorf("nats at %s: %w", natsURL, err)
+	}
+	defer nc.Close()
+	bus, err := events.Open(ctx, nc, events.Config{Replicas: c.Replicas, Retention: c.Retention})
+	if err != nil {
+		return fmt.Errorf("jetstream topology: %w", err)
+	}
+
+	host, _ := os.Hostname()
+	worker := fmt.Sprintf("%s-%d", host, os.Getpid())
+	runCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	goRun := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(runCtx); err != nil {
+				logger.Error(name+" stopped", "err", err)
+			}
+		}()
+	}
+	if c.Role != "gateway" {
+		goRun("projector", events.NewProjector(bus, logger.With("component", "projector")).Run)
+		pl := exporter.NewPlanner(bus, store, logger.With("component", "planner"))
+		pl.Name, pl.PartRows = "planner-"+worker, c.PartRows
+		goRun("planner", pl.Run)
+		ex := exporter.NewExporter(bus, store, logger.With("component", "exporter"))
+		ex.Name, ex.Concurrency = "exporter-"+worker, c.Concurrency
+		goRun("exporter", ex.Run)
+	}
+
+	var srvErr chan error
+	var closeHTTP func(context.Context) error
+	if c.Role != "exporter" {
+		gw := gateway.New(bus, store, logger.With("component", "gateway"))
+		gw.URLRoot = c.URLRoot
+		srv := gw.Server()
+		ln, err := net.Listen("tcp", c.HTTPAddr) // listen first: a taken port fails now
+		if err != nil {
+			stopWorkers()
+			wg.Wait()
+			return fmt.Errorf("http listen: %w", err)
+		}
+		logger.Info("listening", "http", "http://"+ln.Addr().String(), "role", c.Role)
+		if f, ok := stdout.(interface{ Sync() error }); ok {
+			_ = f.Sync()
+		}
+		srvErr = make(chan error, 1)
+		go func() { srvErr <- srv.Serve(ln) }()
+		closeHTTP = srv.ShutdownWithContext
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-srvErr:
+		logger.Error("http server stopped", "err", err)
+	}
+	logger.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if closeHTTP != nil {
+		_ = closeHTTP(shutCtx)
+	}
+	stopWorkers()
+	wg.Wait()
+	_ = nc.Drain()
+	return nil
+}
+
+func seedIfEmpty(ctx context.Context, store *chstore.Store, network string, rows int64, logger *slog.Logger) error {
+	has, err := store.HasData(ctx, network)
+	if err != nil || has {
+		return err
+	}
+	start := time.Now()
+	logger.Info("loading demo data", "network", network, "rows", rows)
+	if err := store.Seed(ctx, chstore.DemoNetwork(network), rows, time.Now()); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	logger.Info("demo data loaded", "network", network, "rows", rows, "took", time.Since(start).Round(time.Millisecond).String())
+	return nil
+}

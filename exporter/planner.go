@@ -1,0 +1,173 @@
+package exporter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/events"
+	"github.com/plenario-next/exportd/schema"
+)
+
+// Planner takes accepted requests (queued events), plans them into parts
+// and queues the parts. Planning the same request twice, after a crash,
+// queues the same parts: the plan of the first started event is reused.
+type Planner struct {
+	bus    *events.Bus
+	store  *chstore.Store
+	logger *slog.Logger
+
+	Name     string // shown in meta.workers
+	PartRows int64
+	MaxParts int
+}
+
+// NewPlanner returns a Planner.
+func NewPlanner(bus *events.Bus, store *chstore.Store, logger *slog.Logger) *Planner {
+	return &Planner{bus: bus, store: store, logger: logger, Name: "planner", PartRows: DefaultPartRows, MaxParts: DefaultMaxParts}
+}
+
+// Run plans requests until ctx is done.
+func (p *Planner) Run(ctx context.Context) error {
+	cons, err := p.bus.JS.Consumer(ctx, events.EventStream, events.PlannerName)
+	if err != nil {
+		return fmt.Errorf("planner consumer: %w", err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(16))
+	if err != nil {
+		return err
+	}
+	go func() { <-ctx.Done(); it.Stop() }()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			p.logger.Warn("planner fetch", "err", err)
+			continue
+		}
+		p.handle(ctx, m)
+	}
+}
+
+func (p *Planner) handle(ctx context.Context, m jetstream.Msg) {
+	e, err := events.DecodeEvent(m)
+	if err != nil || e.Request == nil {
+		p.logger.Error("planner: dropping bad request", "subject", m.Subject(), "err", err)
+		_ = m.Term()
+		return
+	}
+	log := p.logger.With("ticket", e.Ticket)
+	err = p.plan(ctx, e)
+	settle(ctx, p.bus, m, e.Ticket, err, log)
+}
+
+func (p *Planner) plan(ctx context.Context, e schema.Event) error {
+	if rec, _, err := p.bus.Job(ctx, e.Ticket); err == nil && rec.Terminal() {
+		return nil // cancelled before it started
+	}
+	plan, err := p.existingPlan(ctx, e.Ticket)
+	if err != nil {
+		return err
+	}
+	q := e.Request.Query
+	if plan == nil {
+		hist, err := p.store.Histogram(ctx, &q, planStep(q.Start, q.End))
+		if err != nil {
+			return err
+		}
+		plan = Plan(q.Start, q.End, hist, p.PartRows, p.MaxParts)
+		var est int64
+		for _, s := range plan {
+			est += s.Estimate
+		}
+		if _, err := p.bus.Publish(ctx, schema.Event{Kind: schema.EventStarted, Ticket: e.Ticket, Plan: plan,
+			Parts: len(plan), Estimate: est, Worker: p.Name}); err != nil {
+			return err
+		}
+	}
+	for _, s := range plan {
+		if err := p.bus.QueuePart(ctx, schema.PartTask{Ticket: e.Ticket, Parts: len(plan), Spec: s, Query: q}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// existingPlan returns the plan of ticket's started event, if it has one.
+func (p *Planner) existingPlan(ctx context.Context, ticket string) ([]schema.PartSpec, error) {
+	s, err := p.bus.JS.Stream(ctx, events.EventStream)
+	if err != nil {
+		return nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
+	}
+	msg, err := s.GetLastMsgForSubject(ctx, schema.EventSubject(ticket, schema.EventStarted))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
+	}
+	var started schema.Event
+	if err := json.Unmarshal(msg.Data, &started); err != nil {
+		return nil, err
+	}
+	if started.Plan == nil {
+		return []schema.PartSpec{}, nil
+	}
+	return started.Plan, nil
+}
+
+// settle acks, retries or gives up on a message after handling it, by the
+// error's code: the table of STYLE.md. Giving up fails the job with a reason
+// a user can read.
+func settle(ctx context.Context, bus *events.Bus, m jetstream.Msg, ticket string, err error, log *slog.Logger) {
+	if err == nil {
+		if err := m.DoubleAck(ctx); err != nil {
+			log.Warn("ack", "err", err)
+		}
+		return
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		_ = m.Nak() // shutting down: another process takes it at once
+		return
+	}
+	delivered := uint64(1)
+	if md, mdErr := m.Metadata(); mdErr == nil {
+		delivered = md.NumDelivered
+	}
+	code := schema.ErrorCode(err)
+	final := code == schema.Invalid || code == schema.NotFound || delivered >= uint64(bus.Config.MaxDeliver)
+	if !final {
+		delay := time.Duration(1<<min(delivered-1, 5)) * time.Second
+		log.Warn("will retry", "err", err, "delivered", delivered, "delay", delay)
+		_ = m.NakWithDelay(delay)
+		return
+	}
+	reason := publicReason(err)
+	log.Error("giving up", "err", err, "delivered", delivered)
+	if _, perr := bus.Publish(ctx, schema.Event{Kind: schema.EventFailed, Ticket: ticket, Error: reason}); perr != nil {
+		_ = m.NakWithDelay(time.Second) // the failure must be recorded
+		return
+	}
+	_ = m.Term()
+}
+
+// publicReason is the result.error a user reads: what went wrong, without
+// internals.
+func publicReason(err error) string {
+	var e *schema.Error
+	if errors.As(err, &e) && e.Message != "" {
+		if e.Code == schema.Unavailable {
+			return e.Message + "; gave up after repeated attempts"
+		}
+		return e.Message
+	}
+	return "internal error"
+}

@@ -1,0 +1,156 @@
+package exporter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/events"
+	"github.com/plenario-next/exportd/schema"
+)
+
+// DefaultProgressInterval is how often a running part reports its rows and
+// tells JetStream it is alive.
+const DefaultProgressInterval = time.Second
+
+// Exporter exports partitions: Concurrency of them at once in this process,
+// alongside any number of other processes on the same durable consumer.
+type Exporter struct {
+	bus    *events.Bus
+	store  *chstore.Store
+	logger *slog.Logger
+
+	Name             string // shown in meta.workers
+	Concurrency      int
+	ProgressInterval time.Duration
+}
+
+// NewExporter returns an Exporter with one worker per core.
+func NewExporter(bus *events.Bus, store *chstore.Store, logger *slog.Logger) *Exporter {
+	return &Exporter{bus: bus, store: store, logger: logger, Name: "exporter",
+		Concurrency: runtime.NumCPU(), ProgressInterval: DefaultProgressInterval}
+}
+
+// Run exports partitions until ctx is done; a part in flight at that moment
+// is handed back (Nak) for another process to take at once.
+func (x *Exporter) Run(ctx context.Context) error {
+	cons, err := x.bus.JS.Consumer(ctx, events.PartStream, events.ExporterName)
+	if err != nil {
+		return fmt.Errorf("exporter consumer: %w", err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < max(1, x.Concurrency); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				batch, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+				if err != nil {
+					if ctx.Err() == nil {
+						x.logger.Warn("exporter fetch", "err", err)
+						select {
+						case <-ctx.Done():
+						case <-time.After(time.Second):
+						}
+					}
+					continue
+				}
+				for m := range batch.Messages() {
+					x.handle(ctx, m)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (x *Exporter) handle(ctx context.Context, m jetstream.Msg) {
+	var t schema.PartTask
+	if err := json.Unmarshal(m.Data(), &t); err != nil || !schema.IsTicket(t.Ticket) {
+		x.logger.Error("exporter: dropping bad part", "subject", m.Subject(), "err", err)
+		_ = m.Term()
+		return
+	}
+	log := x.logger.With("ticket", t.Ticket, "part", t.Spec.Part)
+	err := x.export(ctx, m, t, log)
+	settle(ctx, x.bus, m, t.Ticket, err, log)
+}
+
+// errJobOver stops a part whose job finished meanwhile (cancelled, failed).
+var errJobOver = errors.New("exporter: job is over")
+
+func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTask, log *slog.Logger) error {
+	if rec, _, err := x.bus.Job(ctx, t.Ticket); err == nil && rec.Terminal() {
+		log.Info("skipping part of a finished job", "status", rec.Job.Status.Status)
+		return nil
+	}
+	start := time.Now()
+	partCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	it, err := x.store.OpenRows(partCtx, &t.Query, t.Spec.From, t.Spec.To)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var rows atomic.Int64
+	r := &partReader{it: it, onRow: func(n int64) { rows.Store(n) }}
+
+	// While the part runs: keep the message alive, report progress, and
+	// stop if the job is cancelled.
+	stop := make(chan struct{})
+	var hb sync.WaitGroup
+	hb.Add(1)
+	go func() {
+		defer hb.Done()
+		tick := time.NewTicker(x.ProgressInterval)
+		defer tick.Stop()
+		var reported int64
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			_ = m.InProgress()
+			if n := rows.Load(); n > reported {
+				reported = n
+				_, _ = x.bus.Publish(ctx, schema.Event{Kind: schema.EventProgress, Ticket: t.Ticket, Part: t.Spec.Part, Rows: n, Worker: x.Name})
+			}
+			if rec, _, err := x.bus.Job(ctx, t.Ticket); err == nil && rec.Terminal() {
+				cancel(errJobOver)
+				return
+			}
+		}
+	}()
+	info, err := x.bus.PutPart(partCtx, t.Ticket, t.Spec.Part, func() int64 { return r.rows }, r)
+	close(stop)
+	hb.Wait()
+	if errors.Is(context.Cause(partCtx), errJobOver) {
+		log.Info("job finished while its part ran; dropped the part")
+		return nil
+	}
+	if err != nil {
+		var se *schema.Error
+		if !errors.As(err, &se) {
+			err = schema.Wrap(schema.Unavailable, "storing the result failed", err)
+		}
+		return fmt.Errorf("part %d: %w", t.Spec.Part, err)
+	}
+	if _, err := x.bus.Publish(ctx, schema.Event{Kind: schema.EventPartDone, Ticket: t.Ticket, Part: t.Spec.Part,
+		Rows: r.rows, Bytes: int64(info.Size), Worker: x.Name}); err != nil {
+		return err
+	}
+	log.Info("part stored", "rows", r.rows, "bytes", info.Size, "took", time.Since(start).Round(time.Millisecond).String())
+	return nil
+}

@@ -1,0 +1,71 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/plenario-next/exportd/schema"
+)
+
+// writeError renders err in Plenario's shapes with the status its code
+// decides. Internal errors are logged and never described to the client.
+func (g *Gateway) writeError(ctx *fasthttp.RequestCtx, err error) {
+	var e *schema.Error
+	if !errors.As(err, &e) {
+		e = &schema.Error{Code: schema.Internal, Err: err}
+	}
+	switch e.Code {
+	case schema.Invalid:
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		writeJSON(ctx, map[string]any{"meta": map[string]any{"query": queryArgs(ctx)}, "error": fields(e)})
+	case schema.NotFound:
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		writeJSON(ctx, map[string]any{"meta": map[string]any{"query": queryArgs(ctx)}, "error": fields(e)})
+	case schema.Conflict:
+		ctx.SetStatusCode(fasthttp.StatusConflict)
+		writeJSON(ctx, map[string]any{"error": e.Message})
+	case schema.TooMany:
+		ctx.Response.Header.Set("Retry-After", "5")
+		ctx.SetStatusCode(fasthttp.StatusTooManyRequests)
+		writeJSON(ctx, map[string]any{"error": e.Message})
+	case schema.Unavailable:
+		g.logger.Warn("dependency unavailable", "path", string(ctx.Path()), "err", err)
+		ctx.Response.Header.Set("Retry-After", "5")
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		writeJSON(ctx, map[string]any{"error": e.Message})
+	case schema.Unauthorized:
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="exportd"`)
+		ctx.SetStatusCode(fasthttp.StatusUnauthorized)
+		writeJSON(ctx, map[string]any{"error": e.Message})
+	default:
+		g.logger.Error("internal error", "path", string(ctx.Path()), "err", err)
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		writeJSON(ctx, map[string]any{"error": "internal error"})
+	}
+}
+
+func fields(e *schema.Error) map[string][]string {
+	if len(e.Fields) > 0 {
+		return e.Fields
+	}
+	return map[string][]string{"request": {e.Message}}
+}
+
+// queryArgs is the request's query string as Plenario echoed it in meta.
+func queryArgs(ctx *fasthttp.RequestCtx) map[string]string {
+	out := map[string]string{}
+	ctx.QueryArgs().VisitAll(func(k, v []byte) { out[string(k)] = string(v) })
+	return out
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, v any) {
+	ctx.SetContentType("application/json")
+	b, err := json.Marshal(v)
+	if err != nil {
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		b = []byte(`{"error":"internal error"}`)
+	}
+	ctx.SetBody(append(b, '\n'))
+}

@@ -1,0 +1,176 @@
+// Package gateway is exportd's HTTP face, on fasthttp: Plenario's
+// sensor-network API (metadata, raw query, bulk download, jobs, datadump).
+// Each handler decodes, makes one call into the store or the bus, and
+// encodes; handlers return errors and one function turns them into
+// Plenario's error shapes. It never writes a job document: it publishes
+// events and reads what the projector made of them.
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/events"
+	"github.com/plenario-next/exportd/schema"
+)
+
+// DefaultMetadataTTL is how long a network's metadata is cached.
+const DefaultMetadataTTL = 10 * time.Second
+
+// Gateway serves the HTTP API.
+type Gateway struct {
+	bus    *events.Bus
+	store  *chstore.Store
+	logger *slog.Logger
+
+	// URLRoot prefixes result links ("http://host:port/"); empty means the
+	// request's own Host.
+	URLRoot     string
+	Now         func() time.Time
+	MetadataTTL time.Duration
+
+	mu       sync.Mutex
+	networks map[string]cachedNetwork
+}
+
+type cachedNetwork struct {
+	n    *schema.Network
+	when time.Time
+}
+
+// New returns a Gateway.
+func New(bus *events.Bus, store *chstore.Store, logger *slog.Logger) *Gateway {
+	return &Gateway{bus: bus, store: store, logger: logger, Now: time.Now, MetadataTTL: DefaultMetadataTTL,
+		networks: map[string]cachedNetwork{}}
+}
+
+// Server returns a fasthttp server for the gateway, with limits that turn
+// oversized requests into 4xx answers before any work is done.
+func (g *Gateway) Server() *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:               g.Handler(),
+		Name:                  "exportd",
+		ReadBufferSize:        32 << 10, // request line and headers; past it, 431
+		MaxRequestBodySize:    1 << 20,
+		ReadTimeout:           30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		NoDefaultServerHeader: true,
+		NoDefaultDate:         false,
+		StreamRequestBody:     false,
+		Logger:                fasthttpLogger{g.logger},
+	}
+}
+
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Debug("fasthttp", "msg", format, "args", args) }
+
+// handler is a route: it writes a success, or returns an error for
+// writeError to render.
+type handler func(ctx *fasthttp.RequestCtx, params []string) error
+
+// Handler routes requests. Every route of the API is in this one function.
+func (g *Gateway) Handler() fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		path := strings.Trim(string(ctx.Path()), "/")
+		seg := strings.Split(path, "/")
+		var h handler
+		var params []string
+		switch {
+		case path == "healthz":
+			h = g.healthz
+		case path == "readyz":
+			h = g.readyz
+		case len(seg) < 2 || seg[0] != "v1" || seg[1] != "api":
+		case len(seg) == 3 && seg[2] == "sensor-networks":
+			h = g.listNetworks
+		case len(seg) == 4 && seg[2] == "sensor-networks":
+			h, params = g.getNetwork, seg[3:]
+		case len(seg) == 5 && seg[2] == "sensor-networks":
+			params = seg[3:4]
+			switch seg[4] {
+			case "nodes":
+				h = g.listNodes
+			case "sensors":
+				h = g.listSensors
+			case "features":
+				h = g.listFeatures
+			case "query":
+				h = g.rawQuery
+			case "download":
+				h = g.submit
+			}
+		case len(seg) == 6 && seg[2] == "sensor-networks":
+			params = []string{seg[3], seg[5]}
+			switch seg[4] {
+			case "nodes":
+				h = g.getNode
+			case "sensors":
+				h = g.getSensor
+			case "features":
+				h = g.getFeature
+			}
+		case len(seg) == 4 && seg[2] == "jobs":
+			h, params = g.getJob, seg[3:]
+		case len(seg) == 4 && seg[2] == "datadump":
+			h, params = g.datadump, seg[3:]
+		}
+		if h == nil {
+			ctx.SetStatusCode(fasthttp.StatusNotFound)
+			writeJSON(ctx, map[string]any{"error": "Not found: " + string(ctx.Path())})
+			return
+		}
+		if !ctx.IsGet() && !ctx.IsHead() {
+			ctx.Response.Header.Set("Allow", "GET, HEAD")
+			ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+			writeJSON(ctx, map[string]any{"error": "Method not allowed."})
+			return
+		}
+		if err := h(ctx, params); err != nil {
+			g.writeError(ctx, err)
+		}
+	}
+}
+
+func (g *Gateway) healthz(ctx *fasthttp.RequestCtx, _ []string) error {
+	writeJSON(ctx, map[string]any{"status": "ok"})
+	return nil
+}
+
+func (g *Gateway) readyz(ctx *fasthttp.RequestCtx, _ []string) error {
+	c, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := g.bus.Ready(c); err != nil {
+		return schema.Wrap(schema.Unavailable, "NATS is not ready", err)
+	}
+	if err := g.store.Ping(c); err != nil {
+		return err
+	}
+	writeJSON(ctx, map[string]any{"status": "ready"})
+	return nil
+}
+
+// network returns a network's metadata from the cache or ClickHouse.
+func (g *Gateway) network(ctx context.Context, name string) (*schema.Network, error) {
+	key := strings.ToLower(name)
+	g.mu.Lock()
+	c, ok := g.networks[key]
+	g.mu.Unlock()
+	if ok && g.Now().Sub(c.when) < g.MetadataTTL {
+		return c.n, nil
+	}
+	n, err := g.store.Network(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	g.networks[key] = cachedNetwork{n: n, when: g.Now()}
+	g.mu.Unlock()
+	return n, nil
+}

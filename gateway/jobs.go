@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/plenario-next/exportd/schema"
+)
+
+// newTicket returns 128 random bits as 32 lowercase hex digits.
+func newTicket() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (g *Gateway) urlRoot(ctx *fasthttp.RequestCtx) string {
+	if g.URLRoot != "" {
+		return g.URLRoot
+	}
+	return "http://" + string(ctx.Host()) + "/"
+}
+
+// submit accepts a bulk export: validated in full before a ticket exists,
+// so a bad request never becomes a job that fails later.
+func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
+	n, err := g.networkFor(ctx, p[0])
+	if err != nil {
+		return err
+	}
+	now := g.Now().UTC()
+	q, err := schema.ParseQuery(schema.Download, args(ctx), n, now)
+	if err != nil {
+		return err
+	}
+	req := schema.ExportRequest{Ticket: newTicket(), Query: q, URLRoot: g.urlRoot(ctx), SubmittedAt: now,
+		Client: clientID(ctx)}
+	if err := g.bus.Submit(ctx, req); err != nil {
+		return err
+	}
+	// The answer is the fold of the queued event: the very document the
+	// projector is about to store.
+	var rec schema.JobRecord
+	rec.Apply(schema.Event{Kind: schema.EventQueued, Ticket: req.Ticket, Time: now, Request: &req})
+	writeJSON(ctx, rec.Job)
+	return nil
+}
+
+func clientID(ctx *fasthttp.RequestCtx) string {
+	return ctx.RemoteIP().String()
+}
+
+// job returns ticket's record: projected, or, in the moment between
+// acceptance and projection, folded from its queued event.
+func (g *Gateway) job(ctx *fasthttp.RequestCtx, ticket string) (*schema.JobRecord, error) {
+	rec, _, err := g.bus.Job(ctx, ticket)
+	if schema.ErrorCode(err) != schema.NotFound {
+		return rec, err
+	}
+	e, qerr := g.bus.QueuedEvent(ctx, ticket)
+	if qerr != nil {
+		return nil, qerr
+	}
+	rec = &schema.JobRecord{}
+	rec.Apply(e)
+	return rec, nil
+}
+
+func jobNotFound(ctx *fasthttp.RequestCtx, ticket string) error {
+	ctx.SetStatusCode(fasthttp.StatusNotFound)
+	writeJSON(ctx, map[string]string{"ticket": ticket, "error": "Job not found."})
+	return nil
+}
+
+func (g *Gateway) getJob(ctx *fasthttp.RequestCtx, p []string) error {
+	rec, err := g.job(ctx, p[0])
+	if schema.ErrorCode(err) == schema.NotFound {
+		return jobNotFound(ctx, p[0])
+	}
+	if err != nil {
+		return err
+	}
+	if !rec.Terminal() {
+		ctx.Response.Header.Set("Retry-After", "1")
+	}
+	writeJSON(ctx, rec.Job)
+	return nil
+}

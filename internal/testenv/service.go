@@ -1,0 +1,106 @@
+package testenv
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/events"
+	"github.com/plenario-next/exportd/exporter"
+	"github.com/plenario-next/exportd/gateway"
+)
+
+// Service is a whole exportd in the test process: gateway, projector,
+// planner and exporter on an embedded nats-server and a fresh ClickHouse
+// database.
+type Service struct {
+	URL   string // http://127.0.0.1:port, no trailing slash
+	Store *chstore.Store
+	NATS  *server.Server
+	NC    *nats.Conn
+	Bus   *events.Bus
+	Gw    *gateway.Gateway
+}
+
+// ServiceOptions tune StartService; the zero value is fine.
+type ServiceOptions struct {
+	Events      events.Config
+	PartRows    int64 // default exporter.DefaultPartRows
+	Concurrency int   // default 2
+	NoExporter  bool  // gateway and projector only
+	Store       *chstore.Store
+}
+
+// TestLogger logs to stderr when EXPORTD_TEST_LOG is set, else nowhere.
+func TestLogger() *slog.Logger {
+	if os.Getenv("EXPORTD_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// StartService starts a Service and stops it when the test ends.
+func StartService(tb testing.TB, o ServiceOptions) *Service {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Service{Store: o.Store}
+	if s.Store == nil {
+		s.Store = MustOpenStore(tb)
+	}
+	s.NATS = MustStartNATS(tb)
+	nc, err := nats.Connect(s.NATS.ClientURL())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.NC = nc
+	s.Bus, err = events.Open(ctx, nc, o.Events)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	logger := TestLogger()
+	var wg sync.WaitGroup
+	start := func(f func(context.Context) error) {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = f(ctx) }()
+	}
+	start(events.NewProjector(s.Bus, logger).Run)
+	if !o.NoExporter {
+		pl := exporter.NewPlanner(s.Bus, s.Store, logger)
+		if o.PartRows > 0 {
+			pl.PartRows = o.PartRows
+		}
+		start(pl.Run)
+		ex := exporter.NewExporter(s.Bus, s.Store, logger)
+		ex.Concurrency = 2
+		if o.Concurrency > 0 {
+			ex.Concurrency = o.Concurrency
+		}
+		start(ex.Run)
+	}
+	s.Gw = gateway.New(s.Bus, s.Store, logger)
+	srv := s.Gw.Server()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.URL = "http://" + ln.Addr().String()
+	go func() { _ = srv.Serve(ln) }()
+	tb.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		_ = srv.ShutdownWithContext(sctx)
+		cancel()
+		wg.Wait()
+		nc.Close()
+	})
+	return s
+}
