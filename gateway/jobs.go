@@ -36,7 +36,7 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 		return err
 	}
 	req := schema.ExportRequest{Ticket: newTicket(), Query: q, URLRoot: g.urlRoot(ctx), SubmittedAt: now,
-		Client: clientID(ctx)}
+		Client: clientID(ctx), ExpiresAt: now.Add(g.bus.Config.Retention)}
 	if err := g.bus.Submit(ctx, req); err != nil {
 		return err
 	}

@@ -88,6 +88,7 @@ type ExportRequest struct {
 	Client      string    `json:"client,omitempty"`
 	URLRoot     string    `json:"datadump_urlroot"`
 	SubmittedAt time.Time `json:"submitted_at"`
+	ExpiresAt   time.Time `json:"expires_at,omitzero"` // when results and document may be gone
 }
 
 // PartSpec is one partition of a job: a time slice of its query.

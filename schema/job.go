@@ -135,6 +135,9 @@ func (r *JobRecord) Apply(e Event) bool {
 		r.Job = Job{Ticket: e.Ticket, Request: JobRequest{Endpoint: "observation_datadump", Query: e.Request.Query},
 			Status: JobStatus{Status: StatusQueued, Meta: JobMeta{QueueTime: e.Time.UTC().Format(MetaTimeLayout)}}, Result: ""}
 		r.Client, r.URLRoot, r.Created = e.Request.Client, e.Request.URLRoot, e.Time
+		if !e.Request.ExpiresAt.IsZero() {
+			r.Job.Status.Meta.ExpiresAt = e.Request.ExpiresAt.UTC().Format(MetaTimeLayout)
+		}
 	case EventStarted:
 		if st.Status != StatusQueued {
 			return false
