@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/exporter"
 	"github.com/plenario-next/exportd/gateway"
+	"github.com/plenario-next/exportd/schema"
 )
 
 // Service is a whole exportd in the test process: gateway, projector,
@@ -103,4 +105,42 @@ func StartService(tb testing.TB, o ServiceOptions) *Service {
 		nc.Close()
 	})
 	return s
+}
+
+// Submit asks for an export of network with the raw query string q and
+// returns the ticket; any answer but 200 fails the test.
+func (s *Service) Submit(tb testing.TB, network, q string) string {
+	tb.Helper()
+	code, body := Get(tb, s.URL+"/v1/api/sensor-networks/"+network+"/download?"+q)
+	if code != 200 {
+		tb.Fatalf("submit %s: got %d %s, want 200", q, code, body)
+	}
+	var j schema.Job
+	if err := json.Unmarshal(body, &j); err != nil || !schema.IsTicket(j.Ticket) {
+		tb.Fatalf("submit: bad ticket document %s (%v)", body, err)
+	}
+	return j.Ticket
+}
+
+// Wait polls GET /v1/api/jobs/{ticket} until the job is finished or the
+// deadline passes, and returns the last document.
+func (s *Service) Wait(tb testing.TB, ticket string, within time.Duration) schema.Job {
+	tb.Helper()
+	var j schema.Job
+	Eventually(tb, within, "job "+ticket+" finished", func() bool {
+		code, body := Get(tb, s.URL+"/v1/api/jobs/"+ticket)
+		if code != 200 {
+			tb.Fatalf("poll job: got %d %s", code, body)
+		}
+		j = schema.Job{}
+		if err := json.Unmarshal(body, &j); err != nil {
+			tb.Fatal(err)
+		}
+		switch j.Status.Status {
+		case schema.StatusSuccess, schema.StatusError, schema.StatusCancelled, schema.StatusExpired:
+			return true
+		}
+		return false
+	})
+	return j
 }
