@@ -98,3 +98,17 @@ func Eventually(tb testing.TB, within time.Duration, what string, cond func() bo
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// DropDatabase drops a database made by a test that opened it another way.
+func DropDatabase(tb testing.TB, db string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := chstore.Open(ctx, chstore.Config{Addr: ClickHouseAddr(), Database: db})
+	if err != nil {
+		tb.Logf("drop %s: %v", db, err)
+		return
+	}
+	_ = s.DropDatabase(ctx)
+	_ = s.Close()
+}
