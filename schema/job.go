@@ -2,6 +2,7 @@ package schema
 
 import (
 	"encoding/json"
+	"math"
 	"time"
 )
 
@@ -49,12 +50,14 @@ type JobMeta struct {
 }
 
 // Progress says how far a job is: parts done of total, rows so far of the
-// planner's estimate.
+// planner's estimate, and the rows per second since it started, measured
+// between the times of its events (absent until the first measurable one).
 type Progress struct {
-	Done     int   `json:"done"`
-	Total    int   `json:"total"`
-	Rows     int64 `json:"rows"`
-	Estimate int64 `json:"estimate"`
+	Done     int     `json:"done"`
+	Total    int     `json:"total"`
+	Rows     int64   `json:"rows"`
+	Estimate int64   `json:"estimate"`
+	Rate     float64 `json:"rate,omitempty"`
 }
 
 // JobResult is the result of a finished job.
@@ -75,6 +78,7 @@ type JobRecord struct {
 	Client    string          `json:"client"` // who asked, for limits and keys
 	URLRoot   string          `json:"urlroot"`
 	Created   time.Time       `json:"created"`
+	Started   time.Time       `json:"started,omitzero"`
 	Finished  time.Time       `json:"finished,omitzero"`
 	Plan      []PartSpec      `json:"plan,omitempty"`
 	PartsDone []uint64        `json:"parts_done,omitempty"` // bitset by part-1
@@ -123,7 +127,9 @@ func (r *JobRecord) Apply(e Event) bool {
 	if e.Seq != 0 {
 		r.Seq = e.Seq
 	}
-	if r.Terminal() && e.Kind != EventExpired {
+	// Nothing moves a finished job, but expiry, and a cancel of a success
+	// (which removes its result).
+	if r.Terminal() && e.Kind != EventExpired && !(e.Kind == EventCancelled && r.Job.Status.Status == StatusSuccess) {
 		return false
 	}
 	st := &r.Job.Status
@@ -146,6 +152,7 @@ func (r *JobRecord) Apply(e Event) bool {
 		st.Meta.StartTime = e.Time.UTC().Format(MetaTimeLayout)
 		r.Plan = e.Plan
 		st.Progress = &Progress{Total: e.Parts, Estimate: e.Estimate}
+		r.Started = e.Time
 		r.addWorker(e.Worker)
 	case EventProgress:
 		if st.Status != StatusProcessing || e.Part < 1 || e.Part > st.Progress.Total || r.partDone(e.Part) {
@@ -160,6 +167,7 @@ func (r *JobRecord) Apply(e Event) bool {
 		r.Running[e.Part] = e.Rows
 		r.addWorker(e.Worker)
 		r.sumRows()
+		r.rate(e.Time)
 	case EventPartDone:
 		if st.Status != StatusProcessing || e.Part < 1 || e.Part > st.Progress.Total || r.partDone(e.Part) {
 			return false
@@ -171,6 +179,7 @@ func (r *JobRecord) Apply(e Event) bool {
 		st.Progress.Done++
 		r.addWorker(e.Worker)
 		r.sumRows()
+		r.rate(e.Time)
 	case EventSucceeded:
 		if st.Status != StatusProcessing {
 			return false
@@ -178,6 +187,7 @@ func (r *JobRecord) Apply(e Event) bool {
 		st.Status = StatusSuccess
 		r.Running = nil
 		r.sumRows()
+		r.rate(e.Time)
 		r.finish(e.Time, JobResult{URL: e.URL, Rows: r.DoneRows, Bytes: r.DoneBytes, Parts: st.Progress.Total})
 	case EventFailed:
 		st.Status = StatusError
@@ -209,6 +219,18 @@ func (r *JobRecord) sumRows() {
 		for _, n := range r.Running {
 			p.Rows += n
 		}
+	}
+}
+
+// rate sets the throughput from the start to t: a function of event times
+// only, so a replay of the events reproduces it.
+func (r *JobRecord) rate(t time.Time) {
+	p := r.Job.Status.Progress
+	if p == nil || r.Started.IsZero() {
+		return
+	}
+	if d := t.Sub(r.Started).Seconds(); d > 0 {
+		p.Rate = math.Round(float64(p.Rows)/d*10) / 10
 	}
 }
 
