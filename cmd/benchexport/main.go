@@ -1,0 +1,405 @@
+// Command benchexport is `make bench`: it measures exportd's bulk export
+// against ClickHouse dumping the same rows itself, side by side in one run
+// (issue 6), and the gateway's throughput against a bare fasthttp handler.
+//
+// It seeds the demo network into its own database once, builds bin/exportd
+// and runs it as separate processes on loopback: a NATS server (this
+// binary, `benchexport nats-server`), `exportd gateway` and `exportd
+// exporter`, so each one's peak memory is its own. Then, BENCH_RUNS times
+// alternating, it runs the baseline (clickhouse-client, the export's exact
+// SELECT, FORMAT CSVWithNames, to a file) and our job (HTTP submit, poll
+// every 50 ms until success, download CSV and JSON through the gateway).
+//
+// Environment: BENCH_ROWS (20000000), BENCH_RUNS (3), BENCH_DB
+// (exportd_bench), BENCH_NETWORK (array_of_things), BENCH_OUT
+// (bench/results.json), BENCH_LOAD_SECONDS (5), BENCH_LOAD_CONNS (64),
+// BENCH_QUERY_REQUESTS (200), BENCH_CONCURRENCY (exporter workers; default
+// exportd's, one per core), EXPORTD_CLICKHOUSE_ADDR (127.0.0.1:19000).
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/schema"
+)
+
+// seedEnd is the time of the last seeded observation: fixed, so that the
+// window of the data is known and a database seeded earlier is reused.
+var seedEnd = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// seedSpan is how far back chstore.Seed spreads the rows from seedEnd.
+const seedSpan = 6 * 24 * time.Hour
+
+type config struct {
+	Rows          int64  `json:"rows"`
+	Runs          int    `json:"runs"`
+	DB            string `json:"database"`
+	Network       string `json:"network"`
+	ClickHouse    string `json:"clickhouse"`
+	LoadSeconds   int    `json:"load_seconds"`
+	LoadConns     int    `json:"load_conns"`
+	QueryRequests int    `json:"query_requests"`
+	Concurrency   string `json:"exporter_concurrency,omitempty"`
+	Out           string `json:"-"`
+	CPUs          int    `json:"cpus"`
+	GoVersion     string `json:"go"`
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "nats-server" {
+		if err := natsServerMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "benchexport nats-server:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "benchexport:", err)
+		os.Exit(1)
+	}
+}
+
+func envInt(name string, def int64) (int64, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(strings.ReplaceAll(v, "_", ""), 10, 64)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("bad %s=%q: want a positive integer", name, v)
+	}
+	return n, nil
+}
+
+func envStr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func loadConfig() (config, error) {
+	c := config{DB: envStr("BENCH_DB", "exportd_bench"), Network: envStr("BENCH_NETWORK", "array_of_things"),
+		ClickHouse: envStr("EXPORTD_CLICKHOUSE_ADDR", chstore.DefaultAddr), Out: envStr("BENCH_OUT", "bench/results.json"),
+		Concurrency: os.Getenv("BENCH_CONCURRENCY"), CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
+	var err error
+	var n int64
+	if c.Rows, err = envInt("BENCH_ROWS", 20_000_000); err != nil {
+		return c, err
+	}
+	if n, err = envInt("BENCH_RUNS", 3); err != nil {
+		return c, err
+	}
+	c.Runs = int(n)
+	if n, err = envInt("BENCH_LOAD_SECONDS", 5); err != nil {
+		return c, err
+	}
+	c.LoadSeconds = int(n)
+	if n, err = envInt("BENCH_LOAD_CONNS", 64); err != nil {
+		return c, err
+	}
+	c.LoadConns = int(n)
+	if n, err = envInt("BENCH_QUERY_REQUESTS", 200); err != nil {
+		return c, err
+	}
+	c.QueryRequests = int(n)
+	return c, nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// window is a slice of the seeded data: the query parameters of a
+// download and the rows it holds.
+type window struct {
+	Start, End time.Time
+	Rows       int64
+}
+
+func (w window) values() url.Values {
+	return url.Values{"start_datetime": {w.Start.UTC().Format(schema.DatetimeLayout)},
+		"end_datetime": {w.End.UTC().Format(schema.DatetimeLayout)}}
+}
+
+// query resolves w as the gateway does for a download.
+func (w window) query(n *schema.Network) (schema.Query, error) {
+	return schema.ParseQuery(schema.Download, w.values(), n, time.Now())
+}
+
+func run(ctx context.Context) (err error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(root, "cmd", "exportd")); err != nil {
+		return errors.New("run from the repository root (make bench)")
+	}
+	chHost, chPort, err := net.SplitHostPort(cfg.ClickHouse)
+	if err != nil {
+		return fmt.Errorf("EXPORTD_CLICKHOUSE_ADDR: %w", err)
+	}
+	if _, err := exec.LookPath("clickhouse-client"); err != nil {
+		return errors.New("clickhouse-client not found: the baseline needs it (scripts/clickhouse.sh install)")
+	}
+
+	// 1. The data, seeded once.
+	net0 := chstore.DemoNetwork(cfg.Network)
+	whole := window{Start: seedEnd.Add(-seedSpan - time.Hour), End: seedEnd}
+	if whole.Rows, err = ensureSeeded(ctx, cfg, net0, whole); err != nil {
+		return err
+	}
+
+	// 2. exportd, for real, as separate processes.
+	tmp, err := os.MkdirTemp("", "benchexport-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	logf("building bin/exportd")
+	build := exec.CommandContext(ctx, "go", "build", "-o", "bin/exportd", "./cmd/exportd")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("go build: %w", err)
+	}
+	sys, err := startSystem(ctx, cfg, root, tmp)
+	if err != nil {
+		return err
+	}
+	defer sys.stop()
+	logf("exportd up: gateway %s (pid %d), exporter pid %d, nats pid %d; logs in %s",
+		sys.httpAddr, sys.gateway.pid(), sys.exporter.pid(), sys.nats.pid(), tmp)
+
+	res := &results{Config: cfg, Started: time.Now().UTC()}
+	res.Rows = whole.Rows
+	q, err := whole.query(net0)
+	if err != nil {
+		return err
+	}
+	sqlText, args := chstore.ExportSQL(&q, q.Start, q.End)
+	baseSQL, err := inlineSQL(sqlText, args)
+	if err != nil {
+		return err
+	}
+	res.BaselineSQL = baseSQL + " FORMAT CSVWithNames"
+	chArgs := []string{"--host", chHost, "--port", chPort, "--database", cfg.DB, "--query", res.BaselineSQL}
+
+	// 3. Baseline and job, alternating.
+	for i := range cfg.Runs {
+		b, err := baseline(ctx, chArgs, filepath.Join(tmp, "baseline.csv"))
+		if err != nil {
+			return err
+		}
+		logf("run %d/%d baseline: %d rows in %.2fs (%.0f MB)", i+1, cfg.Runs, b.Rows, b.Seconds, float64(b.Bytes)/1e6)
+		res.Baseline = append(res.Baseline, b)
+		if b.Rows != whole.Rows {
+			return fmt.Errorf("baseline wrote %d rows, the window holds %d", b.Rows, whole.Rows)
+		}
+		j, err := sys.job(ctx, cfg.Network, whole, true)
+		if err != nil {
+			return err
+		}
+		logf("run %d/%d job: %.2fs (%d parts), exporter peak %s; CSV %.0f MB at %.0f MB/s, JSON %.0f MB in %.2fs; gateway peak %s",
+			i+1, cfg.Runs, j.Seconds, j.Parts, mib(j.ExporterPeak), float64(j.CSVBytes)/1e6, j.CSVMBps, float64(j.JSONBytes)/1e6,
+			j.JSONSeconds, mib(j.GatewayPeak))
+		if j.CSVRows != b.Rows {
+			return fmt.Errorf("the download has %d rows, the baseline %d", j.CSVRows, b.Rows)
+		}
+		res.Jobs = append(res.Jobs, j)
+		res.ticket = j.Ticket
+	}
+
+	// 4a. Linearity: a twentieth and a half of the data, the newest rows.
+	small, err := sys.countWindow(ctx, cfg, net0, whole, 20)
+	if err != nil {
+		return err
+	}
+	large, err := sys.countWindow(ctx, cfg, net0, whole, 2)
+	if err != nil {
+		return err
+	}
+	res.SmallRows, res.LargeRows = small.Rows, large.Rows
+	for i := range cfg.Runs {
+		for _, w := range []window{small, large} {
+			j, err := sys.job(ctx, cfg.Network, w, false)
+			if err != nil {
+				return err
+			}
+			logf("linearity run %d/%d: %d rows in %.2fs", i+1, cfg.Runs, w.Rows, j.Seconds)
+			if w == small {
+				res.SmallJobs = append(res.SmallJobs, j.Seconds)
+			} else {
+				res.LargeJobs = append(res.LargeJobs, j.Seconds)
+			}
+		}
+	}
+
+	// 4b. /query, a 1000-row page of the newest readings on the big table.
+	if res.Query, err = sys.queryLatency(ctx, cfg, whole); err != nil {
+		return err
+	}
+	logf("/query 1000 rows: p50 %.1f ms, p99 %.1f ms over %d requests", res.Query.P50ms, res.Query.P99ms, res.Query.Requests)
+
+	// 4c. Gateway load, with a bare fasthttp handler in this process for
+	// the ratio.
+	if err := sys.loadTests(ctx, cfg, res); err != nil {
+		return err
+	}
+
+	res.Finished = time.Now().UTC()
+	res.summarize()
+	res.print(os.Stdout)
+	if err := os.MkdirAll(filepath.Dir(cfg.Out), 0o755); err != nil {
+		return err
+	}
+	data, _ := json.MarshalIndent(res, "", "  ")
+	if err := os.WriteFile(cfg.Out, append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s", cfg.Out)
+	return nil
+}
+
+// ensureSeeded makes the bench database hold exactly cfg.Rows rows of the
+// demo network in w, seeding it when it does not, and returns the count.
+func ensureSeeded(ctx context.Context, cfg config, n *schema.Network, w window) (int64, error) {
+	store, err := chstore.Open(ctx, chstore.Config{Addr: cfg.ClickHouse, Database: cfg.DB})
+	if err != nil {
+		return 0, fmt.Errorf("clickhouse at %s: %w", cfg.ClickHouse, err)
+	}
+	defer func() { store.Close() }()
+	q, err := w.query(n)
+	if err != nil {
+		return 0, err
+	}
+	have, err := store.Count(ctx, &q)
+	if err != nil {
+		return 0, err
+	}
+	if have == cfg.Rows {
+		if _, err := store.Network(ctx, cfg.Network); err == nil {
+			logf("reusing %d rows of %s in database %s", have, cfg.Network, cfg.DB)
+			return have, nil
+		}
+	}
+	if have > 0 {
+		logf("database %s holds %d rows, not %d: dropping it", cfg.DB, have, cfg.Rows)
+		if err := store.DropDatabase(ctx); err != nil {
+			return 0, err
+		}
+		store.Close()
+		if store, err = chstore.Open(ctx, chstore.Config{Addr: cfg.ClickHouse, Database: cfg.DB}); err != nil {
+			return 0, err
+		}
+	}
+	logf("seeding %d rows of %s into database %s (once; later runs reuse them)", cfg.Rows, cfg.Network, cfg.DB)
+	start := time.Now()
+	if err := store.Seed(ctx, n, cfg.Rows, seedEnd); err != nil {
+		return 0, fmt.Errorf("seed: %w", err)
+	}
+	if have, err = store.Count(ctx, &q); err != nil {
+		return 0, err
+	}
+	logf("seeded %d rows in %s", have, time.Since(start).Round(time.Second))
+	if have != cfg.Rows {
+		return 0, fmt.Errorf("seeded %d rows but the window holds %d", cfg.Rows, have)
+	}
+	return have, nil
+}
+
+type baselineRun struct {
+	Rows    int64   `json:"rows"`
+	Bytes   int64   `json:"bytes"`
+	Seconds float64 `json:"seconds"`
+}
+
+// baseline runs clickhouse-client with the export's SELECT into a file.
+func baseline(ctx context.Context, args []string, path string) (baselineRun, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return baselineRun{}, err
+	}
+	defer os.Remove(path)
+	cmd := exec.CommandContext(ctx, "clickhouse-client", args...)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = f, &stderr
+	start := time.Now()
+	err = cmd.Run()
+	took := time.Since(start)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return baselineRun{}, fmt.Errorf("clickhouse-client: %w: %s", err, stderr.String())
+	}
+	rf, err := os.Open(path)
+	if err != nil {
+		return baselineRun{}, err
+	}
+	defer rf.Close()
+	lines, size, err := countLines(rf)
+	if err != nil {
+		return baselineRun{}, err
+	}
+	return baselineRun{Rows: lines - 1, Bytes: size, Seconds: took.Seconds()}, nil
+}
+
+// countLines counts newlines and bytes of r.
+func countLines(r io.Reader) (lines, size int64, err error) {
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := r.Read(buf)
+		size += int64(n)
+		lines += int64(bytes.Count(buf[:n], []byte{'\n'}))
+		if err == io.EOF {
+			return lines, size, nil
+		}
+		if err != nil {
+			return lines, size, err
+		}
+	}
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func listenTCP(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
+
+var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8, DisableCompression: true,
+	ReadBufferSize: 256 << 10}}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// results is bench/results.json: the raw runs and their medians.
+type results struct {
+	Config      config    `json:"config"`
+	Started     time.Time `json:"started"`
+	Finished    time.Time `json:"finished"`
+	BaselineSQL string    `json:"baseline_sql"`
+
+	Rows     int64         `json:"rows"`
+	Baseline []baselineRun `json:"baseline_runs"`
+	Jobs     []jobRun      `json:"job_runs"`
+
+	SmallRows int64     `json:"linearity_small_rows"`
+	LargeRows int64     `json:"linearity_large_rows"`
+	SmallJobs []float64 `json:"linearity_small_seconds"`
+	LargeJobs []float64 `json:"linearity_large_seconds"`
+
+	Query           loadResult `json:"query_1000"`
+	JobGet          loadResult `json:"load_job_get"`
+	JobGetBare      loadResult `json:"load_job_get_bare"`
+	Create          loadResult `json:"load_create"`
+	CreateBare      loadResult `json:"load_create_bare"`
+	GatewayLoadPeak int64      `json:"gateway_peak_rss_under_load"`
+
+	Summary summary `json:"summary"`
+
+	ticket string
+}
+
+// summary holds the medians the table shows.
+type summary struct {
+	Rows             int64   `json:"rows"`
+	BaselineSeconds  float64 `json:"baseline_s"`
+	JobSeconds       float64 `json:"job_s"`
+	JobRatio         float64 `json:"job_over_baseline"`
+	BaselineBytes    int64   `json:"baseline_bytes"`
+	CSVBytes         int64   `json:"csv_bytes"`
+	DownloadMBps     float64 `json:"download_csv_mb_per_s"`
+	JSONSeconds      float64 `json:"download_json_s"`
+	CSVSeconds       float64 `json:"download_csv_s"`
+	JSONOverCSV      float64 `json:"json_over_csv"`
+	ExporterPeakMiB  float64 `json:"exporter_peak_rss_mib"`
+	GatewayBeforeMiB float64 `json:"gateway_rss_before_download_mib"`
+	GatewayPeakMiB   float64 `json:"gateway_peak_rss_mib"`
+	SmallRows        int64   `json:"small_rows"`
+	LargeRows        int64   `json:"large_rows"`
+	SmallSeconds     float64 `json:"small_s"`
+	LargeSeconds     float64 `json:"large_s"`
+	LargeOverSmall   float64 `json:"large_over_small"`
+	JobGetRPS        float64 `json:"job_get_req_per_s"`
+	JobGetP99        float64 `json:"job_get_p99_ms"`
+	JobGetBareRPS    float64 `json:"job_get_bare_req_per_s"`
+	JobGetRatio      float64 `json:"job_get_over_bare"`
+	CreateRPS        float64 `json:"create_req_per_s"`
+	CreateP99        float64 `json:"create_p99_ms"`
+	CreateBareRPS    float64 `json:"create_bare_req_per_s"`
+	CreateRatio      float64 `json:"create_over_bare"`
+	QueryP50         float64 `json:"query_p50_ms"`
+	QueryP99         float64 `json:"query_p99_ms"`
+}
+
+func (r *results) summarize() {
+	var bs, js, mbps, jsonS, csvS, xp, gb, gp []float64
+	var bb, cb []float64
+	for _, b := range r.Baseline {
+		bs = append(bs, b.Seconds)
+		bb = append(bb, float64(b.Bytes))
+	}
+	for _, j := range r.Jobs {
+		js = append(js, j.Seconds)
+		mbps = append(mbps, j.CSVMBps)
+		jsonS = append(jsonS, j.JSONSeconds)
+		csvS = append(csvS, j.CSVSeconds)
+		xp = append(xp, float64(j.ExporterPeak)/(1<<20))
+		gb = append(gb, float64(j.GatewayBefore)/(1<<20))
+		gp = append(gp, float64(j.GatewayPeak)/(1<<20))
+		cb = append(cb, float64(j.CSVBytes))
+	}
+	s := summary{Rows: r.Rows, BaselineSeconds: median(bs), JobSeconds: median(js), DownloadMBps: median(mbps),
+		BaselineBytes: int64(median(bb)), CSVBytes: int64(median(cb)),
+		JSONSeconds: median(jsonS), CSVSeconds: median(csvS), ExporterPeakMiB: median(xp), GatewayBeforeMiB: median(gb),
+		GatewayPeakMiB: median(gp), SmallRows: r.SmallRows, LargeRows: r.LargeRows, SmallSeconds: median(r.SmallJobs),
+		LargeSeconds: median(r.LargeJobs), JobGetRPS: r.JobGet.OKPerSec, JobGetP99: r.JobGet.P99ms,
+		JobGetBareRPS: r.JobGetBare.OKPerSec, CreateRPS: r.Create.OKPerSec, CreateP99: r.Create.P99ms,
+		CreateBareRPS: r.CreateBare.OKPerSec, QueryP50: r.Query.P50ms, QueryP99: r.Query.P99ms}
+	s.JobRatio = ratio(s.JobSeconds, s.BaselineSeconds)
+	s.JSONOverCSV = ratio(s.JSONSeconds, s.CSVSeconds)
+	s.LargeOverSmall = ratio(s.LargeSeconds, s.SmallSeconds)
+	s.JobGetRatio = ratio(s.JobGetRPS, s.JobGetBareRPS)
+	s.CreateRatio = ratio(s.CreateRPS, s.CreateBareRPS)
+	r.Summary = s
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// print writes the table of medians, with the issue's targets beside.
+func (r *results) print(w io.Writer) {
+	s := r.Summary
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "measure\tmedian of %d\ttarget\n", r.Config.Runs)
+	fmt.Fprintf(tw, "%s\t%s\t%s\n", strings.Repeat("-", 34), strings.Repeat("-", 24), strings.Repeat("-", 22))
+	row := func(name, v, target string) { fmt.Fprintf(tw, "%s\t%s\t%s\n", name, v, target) }
+	row("rows", fmt.Sprint(s.Rows), "")
+	row("baseline (clickhouse-client) s", fmt.Sprintf("%.2f", s.BaselineSeconds), "")
+	row("job, submit to success s", fmt.Sprintf("%.2f", s.JobSeconds), "")
+	row("job / baseline", fmt.Sprintf("%.2f", s.JobRatio), "<= 1.3")
+	row("download CSV MB/s", fmt.Sprintf("%.0f (%.0f MB)", s.DownloadMBps, float64(s.CSVBytes)/1e6), ">= 500")
+	row("exporter peak RSS MiB", fmt.Sprintf("%.0f", s.ExporterPeakMiB), "<= 150")
+	row("gateway RSS before / peak MiB", fmt.Sprintf("%.0f / %.0f", s.GatewayBeforeMiB, s.GatewayPeakMiB), "flat")
+	row("JSON / CSV download time", fmt.Sprintf("%.2f (%.2fs / %.2fs)", s.JSONOverCSV, s.JSONSeconds, s.CSVSeconds), "<= 1.5")
+	row("large / small job time", fmt.Sprintf("%.2f (%d / %d rows)", s.LargeOverSmall, s.LargeRows, s.SmallRows),
+		fmt.Sprintf("8-11 for %.1fx rows", ratio(float64(s.LargeRows), float64(s.SmallRows))))
+	row("  small job s / large job s", fmt.Sprintf("%.2f / %.2f", s.SmallSeconds, s.LargeSeconds), "")
+	row("GET /jobs/{ticket} req/s", fmt.Sprintf("%.0f (bare %.0f, ratio %.2f)", s.JobGetRPS, s.JobGetBareRPS, s.JobGetRatio), ">= 30000")
+	row("GET /jobs/{ticket} p99 ms", fmt.Sprintf("%.1f (bare %.1f)", s.JobGetP99, r.JobGetBare.P99ms), "<= 20")
+	row("ticket creation req/s", fmt.Sprintf("%.0f (bare %.0f, ratio %.2f)", s.CreateRPS, s.CreateBareRPS, s.CreateRatio), ">= 5000")
+	row("ticket creation p99 ms", fmt.Sprintf("%.1f", s.CreateP99), "")
+	row("/query 1000 rows p50 / p99 ms", fmt.Sprintf("%.1f / %.1f", s.QueryP50, s.QueryP99), "<= 20 / <= 100")
+	tw.Flush()
+}

@@ -1,0 +1,345 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/schema"
+)
+
+// system is exportd running as child processes.
+type system struct {
+	httpAddr string
+	base     string // http://host:port
+	nats     *child
+	gateway  *child
+	exporter *child
+	store    *chstore.Store
+}
+
+func startSystem(ctx context.Context, cfg config, root, tmp string) (_ *system, err error) {
+	s := &system{}
+	defer func() {
+		if err != nil {
+			s.stop()
+		}
+	}()
+	if s.store, err = chstore.Open(ctx, chstore.Config{Addr: cfg.ClickHouse, Database: cfg.DB}); err != nil {
+		return nil, err
+	}
+	natsAddr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	if s.httpAddr, err = freePort(); err != nil {
+		return nil, err
+	}
+	s.base = "http://" + s.httpAddr
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	if s.nats, err = startChild("nats-server", filepath.Join(tmp, "nats.log"), os.Environ(), self, "nats-server",
+		natsAddr, filepath.Join(tmp, "nats")); err != nil {
+		return nil, err
+	}
+	if err := waitTCP(ctx, natsAddr, 30*time.Second, s.nats); err != nil {
+		return nil, err
+	}
+	env := append(os.Environ(), "EXPORTD_CLICKHOUSE_ADDR="+cfg.ClickHouse, "EXPORTD_CLICKHOUSE_DB="+cfg.DB,
+		"EXPORTD_DEMO_ROWS=0", "EXPORTD_DATA_DIR="+filepath.Join(tmp, "data"), "EXPORTD_HTTP_ADDR="+s.httpAddr,
+		"EXPORTD_NATS_LISTEN="+natsAddr, "EXPORTD_NATS_URL=nats://"+natsAddr, "EXPORTD_LOG_FORMAT=json",
+		"EXPORTD_URL_ROOT="+s.base+"/")
+	if cfg.Concurrency != "" {
+		env = append(env, "EXPORTD_CONCURRENCY="+cfg.Concurrency)
+	}
+	bin := filepath.Join(root, "bin", "exportd")
+	if s.exporter, err = startChild("exportd exporter", filepath.Join(tmp, "exporter.log"), env, bin, "exporter"); err != nil {
+		return nil, err
+	}
+	if s.gateway, err = startChild("exportd gateway", filepath.Join(tmp, "gateway.log"), env, bin, "gateway"); err != nil {
+		return nil, err
+	}
+	// Ready: the gateway answers /readyz, and the exporter has had the
+	// time to bind its consumers (a job submitted before waits for it).
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if err := s.gateway.exited(); err != nil {
+			return nil, err
+		}
+		if err := s.exporter.exited(); err != nil {
+			return nil, err
+		}
+		if resp, err := httpClient.Get(s.base + "/readyz"); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("gateway not ready after 60s (logs in %s)", tmp)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (s *system) stop() {
+	for _, c := range []*child{s.gateway, s.exporter, s.nats} {
+		if c != nil {
+			c.terminate()
+		}
+	}
+	if s.store != nil {
+		s.store.Close()
+	}
+}
+
+// jobDoc is the part of a job document the benchmark reads.
+type jobDoc struct {
+	Ticket string `json:"ticket"`
+	Status struct {
+		Status   string           `json:"status"`
+		Progress *schema.Progress `json:"progress"`
+	} `json:"status"`
+	Result json.RawMessage `json:"result"`
+}
+
+func (s *system) getJSON(ctx context.Context, path string, v any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	if v != nil {
+		if err := json.Unmarshal(body, v); err != nil {
+			return resp.StatusCode, fmt.Errorf("GET %s: %w", path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+type jobRun struct {
+	Ticket        string  `json:"ticket"`
+	Rows          int64   `json:"rows"`
+	Parts         int     `json:"parts"`
+	Seconds       float64 `json:"seconds"` // submit to success seen
+	ExporterPeak  int64   `json:"exporter_peak_rss"`
+	CSVRows       int64   `json:"csv_rows,omitempty"`
+	CSVBytes      int64   `json:"csv_bytes,omitempty"`
+	CSVSeconds    float64 `json:"csv_seconds,omitempty"`
+	CSVMBps       float64 `json:"csv_mb_per_s,omitempty"`
+	JSONBytes     int64   `json:"json_bytes,omitempty"`
+	JSONSeconds   float64 `json:"json_seconds,omitempty"`
+	GatewayBefore int64   `json:"gateway_rss_before_download,omitempty"`
+	GatewayPeak   int64   `json:"gateway_peak_rss,omitempty"`
+}
+
+// jobTimeout bounds one job's wait.
+const jobTimeout = 30 * time.Minute
+
+// job submits a download of w, polls every 50 ms until it succeeds, and
+// then, if download, fetches it as CSV and as JSON.
+func (s *system) job(ctx context.Context, network string, w window, download bool) (jobRun, error) {
+	s.exporter.resetPeak()
+	start := time.Now()
+	var doc jobDoc
+	if _, err := s.getJSON(ctx, "/v1/api/sensor-networks/"+network+"/download?"+w.values().Encode(), &doc); err != nil {
+		return jobRun{}, err
+	}
+	r := jobRun{Ticket: doc.Ticket}
+	deadline := start.Add(jobTimeout)
+	for doc.Status.Status != schema.StatusSuccess {
+		switch doc.Status.Status {
+		case schema.StatusError, schema.StatusCancelled, schema.StatusExpired:
+			return r, fmt.Errorf("job %s ended %s: %s", r.Ticket, doc.Status.Status, doc.Result)
+		}
+		if time.Now().After(deadline) {
+			return r, fmt.Errorf("job %s not done after %s", r.Ticket, jobTimeout)
+		}
+		if err := s.exporter.exited(); err != nil {
+			return r, err
+		}
+		select {
+		case <-ctx.Done():
+			return r, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if _, err := s.getJSON(ctx, "/v1/api/jobs/"+r.Ticket, &doc); err != nil {
+			return r, err
+		}
+	}
+	r.Seconds = time.Since(start).Seconds()
+	r.ExporterPeak = s.exporter.peak()
+	if p := doc.Status.Progress; p != nil {
+		r.Rows, r.Parts = p.Rows, p.Total
+	}
+	if !download {
+		return r, nil
+	}
+	s.gateway.resetPeak()
+	r.GatewayBefore = s.gateway.rss()
+	lines, size, took, err := s.download(ctx, r.Ticket, "csv")
+	if err != nil {
+		return r, err
+	}
+	r.CSVRows, r.CSVBytes, r.CSVSeconds = lines-1, size, took
+	r.CSVMBps = float64(size) / 1e6 / took
+	_, r.JSONBytes, r.JSONSeconds, err = s.download(ctx, r.Ticket, "json")
+	if err != nil {
+		return r, err
+	}
+	r.GatewayPeak = s.gateway.peak()
+	return r, nil
+}
+
+// download reads a job's datadump to the end, counting lines and bytes.
+func (s *system) download(ctx context.Context, ticket, format string) (lines, size int64, seconds float64, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/v1/api/datadump/"+ticket+"?data_type="+format, nil)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	start := time.Now()
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return 0, 0, 0, fmt.Errorf("datadump %s: %d %s", format, resp.StatusCode, body)
+	}
+	lines, size, err = countLines(resp.Body)
+	seconds = time.Since(start).Seconds()
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("datadump %s: %w", format, err)
+	}
+	if resp.ContentLength >= 0 && resp.ContentLength != size {
+		return 0, 0, 0, fmt.Errorf("datadump %s: %d bytes of the announced %d", format, size, resp.ContentLength)
+	}
+	if h := resp.Header.Get("X-Row-Count"); h != "" && format == "csv" {
+		if n, _ := strconv.ParseInt(h, 10, 64); n != lines-1 {
+			return 0, 0, 0, fmt.Errorf("datadump: %d rows, X-Row-Count says %s", lines-1, h)
+		}
+	}
+	return lines, size, seconds, nil
+}
+
+// countWindow is the newest 1/div of the seeded span, with its row count.
+func (s *system) countWindow(ctx context.Context, cfg config, n *schema.Network, whole window, div int) (window, error) {
+	w := window{Start: seedEnd.Add(-seedSpan / time.Duration(div)), End: whole.End}
+	q, err := w.query(n)
+	if err != nil {
+		return w, err
+	}
+	w.Rows, err = s.store.Count(ctx, &q)
+	return w, err
+}
+
+// queryLatency times sequential /query requests for a 1000-reading page of
+// the newest temperature readings.
+func (s *system) queryLatency(ctx context.Context, cfg config, whole window) (loadResult, error) {
+	v := whole.values()
+	v.Set("feature", "temperature")
+	v.Set("limit", "1000")
+	path := "/v1/api/sensor-networks/" + cfg.Network + "/query?" + v.Encode()
+	var page struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	if _, err := s.getJSON(ctx, path, &page); err != nil {
+		return loadResult{}, err
+	}
+	if len(page.Data) != 1000 {
+		return loadResult{}, fmt.Errorf("/query gave %d readings, want 1000", len(page.Data))
+	}
+	for range 5 { // warm up
+		if _, err := s.getJSON(ctx, path, nil); err != nil {
+			return loadResult{}, err
+		}
+	}
+	lat := make([]time.Duration, 0, cfg.QueryRequests)
+	start := time.Now()
+	for range cfg.QueryRequests {
+		t0 := time.Now()
+		if _, err := s.getJSON(ctx, path, nil); err != nil {
+			return loadResult{}, err
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	el := time.Since(start).Seconds()
+	r := loadResult{Requests: len(lat), OK: len(lat), Seconds: el, ReqPerSec: float64(len(lat)) / el, OKPerSec: float64(len(lat)) / el}
+	r.P50ms, r.P99ms = percentile(lat, 0.50), percentile(lat, 0.99)
+	return r, nil
+}
+
+// loadTests measures GET /jobs/{ticket} and ticket creation on the
+// gateway and on a bare fasthttp handler.
+func (s *system) loadTests(ctx context.Context, cfg config, res *results) error {
+	d := time.Duration(cfg.LoadSeconds) * time.Second
+	jobPath := "/v1/api/jobs/" + res.ticket
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+jobPath, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	bareAddr, err := freePort()
+	if err != nil {
+		return err
+	}
+	bare, err := bareServer(bareAddr, body)
+	if err != nil {
+		return err
+	}
+	defer bare.Shutdown()
+
+	logf("load: GET %s, %d connections for %s", jobPath, cfg.LoadConns, d)
+	s.gateway.resetPeak()
+	res.JobGet = load(s.httpAddr, jobPath, http.StatusOK, cfg.LoadConns, d)
+	res.JobGetBare = load(bareAddr, jobPath, http.StatusOK, cfg.LoadConns, d)
+	logf("  gateway %.0f req/s p99 %.1f ms; bare %.0f req/s p99 %.1f ms", res.JobGet.OKPerSec, res.JobGet.P99ms,
+		res.JobGetBare.OKPerSec, res.JobGetBare.P99ms)
+
+	// Ticket creation: a window with no rows, so each job succeeds with no
+	// part and the load is the gateway's (and JetStream's), not ClickHouse's.
+	empty := url.Values{"start_datetime": {"2001-01-01T00:00:00"}, "end_datetime": {"2001-01-01T00:00:01"}}
+	createPath := "/v1/api/sensor-networks/" + cfg.Network + "/download?" + empty.Encode()
+	logf("load: GET %s, %d connections for %s", createPath, cfg.LoadConns, d)
+	res.Create = load(s.httpAddr, createPath, http.StatusOK, cfg.LoadConns, d)
+	res.CreateBare = load(bareAddr, createPath, http.StatusOK, cfg.LoadConns, d)
+	res.GatewayLoadPeak = s.gateway.peak()
+	logf("  gateway %.0f req/s (%d other statuses) p99 %.1f ms; bare %.0f req/s", res.Create.OKPerSec, res.Create.Other,
+		res.Create.P99ms, res.CreateBare.OKPerSec)
+	return nil
+}
