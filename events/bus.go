@@ -41,7 +41,7 @@ type Config struct {
 	Replicas    int           // 1, or 3 on a cluster
 	Retention   time.Duration // results, documents and events live this long
 	PartAckWait time.Duration // a silent exporter loses its partition after this
-	MaxDeliver  int           // deliveries of a partition before the job fails
+	MaxDeliver  int           // deliveries of a request or partition before the job fails
 	Memory      bool          // memory storage instead of file: for benchmarks only
 }
 
@@ -114,18 +114,23 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 	return b, nil
 }
 
+// ensureConsumers creates the durable consumers. Planner and exporter
+// consumers deliver without limit: a message past Config.MaxDeliver is
+// delivered once more so that its handler fails the job with a reason. A
+// server-side limit would silently stop delivering and leave the job
+// "processing" forever when the exporters holding it keep dying.
 func (b *Bus) ensureConsumers(ctx context.Context) error {
 	if _, err := b.JS.CreateOrUpdateConsumer(ctx, EventStream, jetstream.ConsumerConfig{
 		Durable: PlannerName, Description: "plans accepted requests into partitions",
 		FilterSubject: "exports.events.*.queued", AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait: time.Minute, MaxDeliver: b.Config.MaxDeliver, MaxAckPending: 1024,
+		AckWait: time.Minute, MaxDeliver: -1, MaxAckPending: 1024,
 	}); err != nil {
 		return fmt.Errorf("planner consumer: %w", err)
 	}
 	if _, err := b.JS.CreateOrUpdateConsumer(ctx, PartStream, jetstream.ConsumerConfig{
 		Durable: ExporterName, Description: "exports partitions",
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: b.Config.PartAckWait,
-		MaxDeliver: b.Config.MaxDeliver, MaxAckPending: 1024,
+		MaxDeliver: -1, MaxAckPending: 1024,
 	}); err != nil {
 		return fmt.Errorf("exporter consumer: %w", err)
 	}

@@ -82,9 +82,17 @@ func (b *Bus) PartInfo(ctx context.Context, ticket string, part int) (*jetstream
 // DeleteParts removes a job's stored parts; missing ones are fine.
 func (b *Bus) DeleteParts(ctx context.Context, ticket string, parts int) error {
 	for i := 1; i <= parts; i++ {
-		if err := b.Results.Delete(ctx, schema.PartObject(ticket, i)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-			return unavailable("delete part", err)
+		if err := b.DeletePart(ctx, ticket, i); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// DeletePart removes one stored part; a missing one is fine.
+func (b *Bus) DeletePart(ctx context.Context, ticket string, part int) error {
+	if err := b.Results.Delete(ctx, schema.PartObject(ticket, part)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		return unavailable("delete part", err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/plenario-next/exportd/internal/metrics"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -20,6 +21,8 @@ import (
 type Projector struct {
 	bus    *Bus
 	logger *slog.Logger
+
+	Metrics *metrics.Registry // optional: events folded, by kind
 }
 
 // NewProjector returns a Projector on bus.
@@ -64,6 +67,15 @@ func (p *Projector) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.NakWithDelay(time.Second)
 		return
 	}
+	if rec != nil && (e.Kind == schema.EventCancelled || e.Kind == schema.EventExpired) && rec.Job.Status.Status == statusOf(e.Kind) {
+		// Cancelling or expiring removes the result. Exporters still
+		// writing a part remove it themselves when they see the status.
+		if err := p.bus.DeleteParts(ctx, e.Ticket, len(rec.Plan)); err != nil {
+			p.logger.Warn("projector: removing parts, will retry", "ticket", e.Ticket, "err", err)
+			_ = m.NakWithDelay(time.Second)
+			return
+		}
+	}
 	if rec != nil && rec.Complete() {
 		url := rec.URLRoot + "v1/api/datadump/" + e.Ticket
 		if _, err := p.bus.Publish(ctx, schema.Event{Kind: schema.EventSucceeded, Ticket: e.Ticket, URL: url,
@@ -73,9 +85,17 @@ func (p *Projector) handle(ctx context.Context, m jetstream.Msg) {
 			return
 		}
 	}
+	p.Metrics.Event(string(e.Kind))
 	if err := m.Ack(); err != nil {
-		p.logger.Warn("projector ack", "err", err)
+		p.logger.Warn("projector ack", "ticket", e.Ticket, "kind", e.Kind, "err", err)
 	}
+}
+
+func statusOf(k schema.EventKind) string {
+	if k == schema.EventExpired {
+		return schema.StatusExpired
+	}
+	return schema.StatusCancelled
 }
 
 // Fold applies e to its job's record in kv with compare-and-set, retrying on

@@ -65,6 +65,9 @@ func (p *Planner) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	log := p.logger.With("ticket", e.Ticket)
+	if exhausted(ctx, p.bus, m, e.Ticket, "planning", log) {
+		return
+	}
 	err = p.plan(ctx, e)
 	settle(ctx, p.bus, m, e.Ticket, err, log)
 }
@@ -157,6 +160,24 @@ func settle(ctx context.Context, bus *events.Bus, m jetstream.Msg, ticket string
 		return
 	}
 	_ = m.Term()
+}
+
+// exhausted fails the job of a message delivered more than MaxDeliver
+// times: its handlers died (or timed out) on every attempt, so settle never
+// ran. It reports whether it did.
+func exhausted(ctx context.Context, bus *events.Bus, m jetstream.Msg, ticket, what string, log *slog.Logger) bool {
+	md, err := m.Metadata()
+	if err != nil || md.NumDelivered <= uint64(bus.Config.MaxDeliver) {
+		return false
+	}
+	reason := fmt.Sprintf("%s did not complete in %d attempts", what, bus.Config.MaxDeliver)
+	log.Error("giving up", "reason", reason, "delivered", md.NumDelivered)
+	if _, err := bus.Publish(ctx, schema.Event{Kind: schema.EventFailed, Ticket: ticket, Error: reason}); err != nil {
+		_ = m.NakWithDelay(time.Second)
+		return true
+	}
+	_ = m.Term()
+	return true
 }
 
 // publicReason is the result.error a user reads: what went wrong, without

@@ -15,6 +15,7 @@ import (
 
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/events"
+	"github.com/plenario-next/exportd/internal/metrics"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -32,6 +33,7 @@ type Exporter struct {
 	Name             string // shown in meta.workers
 	Concurrency      int
 	ProgressInterval time.Duration
+	Metrics          *metrics.Registry // optional: rows, bytes, part durations, redeliveries
 }
 
 // NewExporter returns an Exporter with one worker per core.
@@ -82,6 +84,12 @@ func (x *Exporter) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	log := x.logger.With("ticket", t.Ticket, "part", t.Spec.Part)
+	if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
+		x.Metrics.Redelivered()
+	}
+	if exhausted(ctx, x.bus, m, t.Ticket, fmt.Sprintf("part %d of %d", t.Spec.Part, t.Parts), log) {
+		return
+	}
 	err := x.export(ctx, m, t, log)
 	settle(ctx, x.bus, m, t.Ticket, err, log)
 }
@@ -147,10 +155,17 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 		}
 		return fmt.Errorf("part %d: %w", t.Spec.Part, err)
 	}
+	if rec, _, err := x.bus.Job(ctx, t.Ticket); err == nil && rec.Terminal() {
+		// Cancelled while the last chunks went out: the cleanup may have run
+		// already, so remove what this part just stored.
+		log.Info("job finished while its part ran; removing the part", "status", rec.Job.Status.Status)
+		return x.bus.DeletePart(ctx, t.Ticket, t.Spec.Part)
+	}
 	if _, err := x.bus.Publish(ctx, schema.Event{Kind: schema.EventPartDone, Ticket: t.Ticket, Part: t.Spec.Part,
 		Rows: r.rows, Bytes: int64(info.Size), Worker: x.Name}); err != nil {
 		return err
 	}
+	x.Metrics.PartDone(r.rows, int64(info.Size), time.Since(start))
 	log.Info("part stored", "rows", r.rows, "bytes", info.Size, "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
 }

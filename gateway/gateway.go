@@ -17,6 +17,7 @@ import (
 
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/events"
+	"github.com/plenario-next/exportd/internal/metrics"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -34,9 +35,16 @@ type Gateway struct {
 	URLRoot     string
 	Now         func() time.Time
 	MetadataTTL time.Duration
+	Metrics     *metrics.Registry // served at /metrics; requests counted in it
+
+	// SSEHeartbeat is how often an idle event stream sends a comment;
+	// zero means DefaultSSEHeartbeat.
+	SSEHeartbeat time.Duration
 
 	mu       sync.Mutex
 	networks map[string]cachedNetwork
+
+	parts partCache // part infos of succeeded jobs, for manifests and ranges
 }
 
 type cachedNetwork struct {
@@ -47,7 +55,7 @@ type cachedNetwork struct {
 // New returns a Gateway.
 func New(bus *events.Bus, store *chstore.Store, logger *slog.Logger) *Gateway {
 	return &Gateway{bus: bus, store: store, logger: logger, Now: time.Now, MetadataTTL: DefaultMetadataTTL,
-		networks: map[string]cachedNetwork{}}
+		Metrics: metrics.New(), networks: map[string]cachedNetwork{}}
 }
 
 // Server returns a fasthttp server for the gateway, with limits that turn
@@ -77,16 +85,21 @@ type handler func(ctx *fasthttp.RequestCtx, params []string) error
 
 // Handler routes requests. Every route of the API is in this one function.
 func (g *Gateway) Handler() fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
+	return g.instrument(func(ctx *fasthttp.RequestCtx) {
 		path := strings.Trim(string(ctx.Path()), "/")
 		seg := strings.Split(path, "/")
 		var h handler
 		var params []string
+		method := fasthttp.MethodGet // the route's method; HEAD goes with GET
 		switch {
 		case path == "healthz":
 			h = g.healthz
 		case path == "readyz":
 			h = g.readyz
+		case path == "metrics":
+			h = g.metrics
+		case path == "openapi.json":
+			h = g.openapi
 		case len(seg) < 2 || seg[0] != "v1" || seg[1] != "api":
 		case len(seg) == 3 && seg[2] == "sensor-networks":
 			h = g.listNetworks
@@ -116,8 +129,14 @@ func (g *Gateway) Handler() fasthttp.RequestHandler {
 			case "features":
 				h = g.getFeature
 			}
+		case len(seg) == 4 && seg[2] == "jobs" && ctx.IsDelete():
+			h, params, method = g.cancelJob, seg[3:], fasthttp.MethodDelete
 		case len(seg) == 4 && seg[2] == "jobs":
 			h, params = g.getJob, seg[3:]
+		case len(seg) == 5 && seg[2] == "jobs" && seg[4] == "events":
+			h, params = g.jobEvents, seg[3:4]
+		case len(seg) == 5 && seg[2] == "jobs" && seg[4] == "manifest":
+			h, params = g.manifest, seg[3:4]
 		case len(seg) == 4 && seg[2] == "datadump":
 			h, params = g.datadump, seg[3:]
 		}
@@ -126,7 +145,7 @@ func (g *Gateway) Handler() fasthttp.RequestHandler {
 			writeJSON(ctx, map[string]any{"error": "Not found: " + string(ctx.Path())})
 			return
 		}
-		if !ctx.IsGet() && !ctx.IsHead() {
+		if m := string(ctx.Method()); m != method && !(method == fasthttp.MethodGet && m == fasthttp.MethodHead) {
 			ctx.Response.Header.Set("Allow", "GET, HEAD")
 			ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
 			writeJSON(ctx, map[string]any{"error": "Method not allowed."})
@@ -135,7 +154,7 @@ func (g *Gateway) Handler() fasthttp.RequestHandler {
 		if err := h(ctx, params); err != nil {
 			g.writeError(ctx, err)
 		}
-	}
+	})
 }
 
 func (g *Gateway) healthz(ctx *fasthttp.RequestCtx, _ []string) error {

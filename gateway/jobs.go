@@ -85,6 +85,28 @@ func (g *Gateway) getJob(ctx *fasthttp.RequestCtx, p []string) error {
 	if !rec.Terminal() {
 		ctx.Response.Header.Set("Retry-After", "1")
 	}
+	writeJSON(ctx, jobDocument(rec))
+	return nil
+}
+
+// cancelJob cancels a job: exporters stop its parts, the projector removes
+// its objects. Cancelling a finished export removes its result. The answer
+// is the document with the cancel folded in.
+func (g *Gateway) cancelJob(ctx *fasthttp.RequestCtx, p []string) error {
+	rec, err := g.job(ctx, p[0])
+	if schema.ErrorCode(err) == schema.NotFound {
+		return jobNotFound(ctx, p[0])
+	}
+	if err != nil {
+		return err
+	}
+	e := schema.Event{Kind: schema.EventCancelled, Ticket: p[0], Time: g.Now().UTC()}
+	if !rec.Apply(e) {
+		return schema.Errorf(schema.Conflict, "Job is %s: nothing to cancel.", rec.Job.Status.Status)
+	}
+	if _, err := g.bus.Publish(ctx, e); err != nil {
+		return err
+	}
 	writeJSON(ctx, rec.Job)
 	return nil
 }

@@ -123,7 +123,6 @@ func TestJobRecordApplySuccess(t *testing.T) {
 		{name: "succeeded again", input: func() schema.Event { e := succeeded; e.Seq = 21; return e }(), wantChanged: false},
 		{name: "a late part_done", input: partDone(22, 2, 5, 5, "exporter-3"), wantChanged: false},
 		{name: "a late failure", input: func() schema.Event { e := ev(23, schema.EventFailed, 5*time.Second); e.Error = "boom"; return e }(), wantChanged: false},
-		{name: "a late cancel", input: ev(24, schema.EventCancelled, 5*time.Second), wantChanged: false},
 	})
 	if !r.Terminal() || r.Complete() {
 		t.Errorf("got terminal %v complete %v, want terminal only", r.Terminal(), r.Complete())
@@ -141,7 +140,7 @@ func TestJobRecordApplySuccess(t *testing.T) {
 	if got, want := r.Finished, at(4*time.Second); !got.Equal(want) {
 		t.Errorf("got finished %v, want %v", got, want)
 	}
-	if got, want := r.Seq, uint64(24); got != want {
+	if got, want := r.Seq, uint64(23); got != want {
 		t.Errorf("got seq %v, want %v", got, want)
 	}
 
@@ -388,5 +387,30 @@ func TestJobRecordJSONRoundTrip(t *testing.T) {
 	}
 	if res, ok := direct.Job.Result.(schema.JobResult); !ok || res.Rows != 76 || res.Parts != 70 {
 		t.Errorf("got result %#v, want 76 rows in 70 parts", direct.Job.Result)
+	}
+}
+
+// TestCancelSuccess: cancelling a finished export removes its result, and
+// nothing moves a cancelled job again.
+func TestCancelSuccess(t *testing.T) {
+	ev := func(seq uint64, k schema.EventKind, d time.Duration) schema.Event {
+		return schema.Event{Version: schema.EventVersion, Kind: k, Ticket: ticket, Time: at(d), Seq: seq}
+	}
+	queued := ev(1, schema.EventQueued, 0)
+	queued.Request = MustRequest(t)
+	var r schema.JobRecord
+	applyAll(t, &r, []step{
+		{name: "queued", input: queued, wantChanged: true},
+		{name: "started", input: func() schema.Event { e := ev(2, schema.EventStarted, time.Second); return e }(), wantChanged: true},
+		{name: "succeeded", input: func() schema.Event { e := ev(3, schema.EventSucceeded, 2*time.Second); e.URL = "u"; return e }(), wantChanged: true},
+		{name: "cancelled", input: ev(4, schema.EventCancelled, 3*time.Second), wantChanged: true},
+		{name: "cancelled again", input: ev(5, schema.EventCancelled, 4*time.Second), wantChanged: false},
+		{name: "failed after", input: ev(6, schema.EventFailed, 4*time.Second), wantChanged: false},
+	})
+	if got, want := r.Job.Status.Status, schema.StatusCancelled; got != want {
+		t.Errorf("got status %v, want %v", got, want)
+	}
+	if got, want := r.Job.Result, (schema.JobResult{Error: "cancelled"}); !reflect.DeepEqual(got, want) {
+		t.Errorf("got result %#v, want %#v", got, want)
 	}
 }

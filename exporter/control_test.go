@@ -1,0 +1,109 @@
+package exporter_test
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/plenario-next/exportd/internal/testenv"
+	"github.com/plenario-next/exportd/schema"
+)
+
+func del(t *testing.T, u string) (int, schema.Job) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodDelete, u, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var j schema.Job
+	_ = json.NewDecoder(resp.Body).Decode(&j)
+	return resp.StatusCode, j
+}
+
+// objectsOf counts the stored parts of ticket.
+func objectsOf(t *testing.T, svc *testenv.Service, ticket string) int {
+	t.Helper()
+	list, err := svc.Bus.Results.List(t.Context())
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, o := range list {
+		if len(o.Name) > 32 && o.Name[:32] == ticket && !o.Deleted {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCancelRunningJob: DELETE stops a running job promptly and leaves no
+// part behind.
+func TestCancelRunningJob(t *testing.T) {
+	svc, _ := seeded(t, 300_000, testenv.ServiceOptions{PartRows: 2_000, Concurrency: 1})
+	ticket := svc.Submit(t, "array_of_things", window)
+	testenv.Eventually(t, 30*time.Second, "job processing with a part stored", func() bool {
+		_, body := testenv.Get(t, svc.URL+"/v1/api/jobs/"+ticket)
+		var j schema.Job
+		_ = json.Unmarshal(body, &j)
+		return j.Status.Status == schema.StatusProcessing && j.Status.Progress.Done >= 1
+	})
+	code, j := del(t, svc.URL+"/v1/api/jobs/"+ticket)
+	if code != 200 || j.Status.Status != schema.StatusCancelled {
+		t.Fatalf("cancel: got %d %q, want 200 cancelled", code, j.Status.Status)
+	}
+	j = svc.Wait(t, ticket, 10*time.Second)
+	if j.Status.Status != schema.StatusCancelled || j.Status.Meta.EndTime == "" {
+		t.Fatalf("got status %q endTime %q, want cancelled with an end time", j.Status.Status, j.Status.Meta.EndTime)
+	}
+	testenv.Eventually(t, 30*time.Second, "no part of the cancelled job left", func() bool {
+		return objectsOf(t, svc, ticket) == 0
+	})
+	// Work in flight stops: the part queue drains to nothing.
+	testenv.Eventually(t, 30*time.Second, "part queue empty", func() bool {
+		s, err := svc.Bus.JS.Stream(t.Context(), "EXPORT_PARTS")
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(t.Context())
+		return err == nil && info.State.Msgs == 0
+	})
+	if n := objectsOf(t, svc, ticket); n != 0 {
+		t.Fatalf("got %d parts after the queue drained, want 0", n)
+	}
+	code, _ = del(t, svc.URL+"/v1/api/jobs/"+ticket)
+	if code != http.StatusConflict {
+		t.Fatalf("second cancel: got %d, want 409", code)
+	}
+}
+
+// TestCancelFinishedJobRemovesResult: a finished export can be withdrawn.
+func TestCancelFinishedJobRemovesResult(t *testing.T) {
+	svc, _ := seeded(t, 20_000, testenv.ServiceOptions{PartRows: 2_000})
+	ticket := svc.Submit(t, "array_of_things", window)
+	if j := svc.Wait(t, ticket, 30*time.Second); j.Status.Status != schema.StatusSuccess {
+		t.Fatalf("got %q, want success", j.Status.Status)
+	}
+	if objectsOf(t, svc, ticket) == 0 {
+		t.Fatal("no parts stored for a successful job")
+	}
+	if code, j := del(t, svc.URL+"/v1/api/jobs/"+ticket); code != 200 || j.Status.Status != schema.StatusCancelled {
+		t.Fatalf("cancel: got %d %q, want 200 cancelled", code, j.Status.Status)
+	}
+	testenv.Eventually(t, 30*time.Second, "parts removed", func() bool { return objectsOf(t, svc, ticket) == 0 })
+	code, _ := testenv.Get(t, svc.URL+"/v1/api/datadump/"+ticket)
+	if code != http.StatusConflict {
+		t.Fatalf("download after cancel: got %d, want 409", code)
+	}
+	if code, _ := del(t, svc.URL+"/v1/api/jobs/"+"0123456789abcdef0123456789abcdef"); code != 404 {
+		t.Fatalf("cancel unknown: got %d, want 404", code)
+	}
+}
