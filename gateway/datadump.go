@@ -6,7 +6,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/valyala/fasthttp"
 
@@ -17,6 +19,14 @@ import (
 // datadump streams a finished job's file: its parts in order, never a whole
 // part in memory. CSV is the stored form; JSON and NDJSON are made from it
 // on the fly.
+//
+// The CSV download honours Range and If-Range, so a client resumes a broken
+// download where it stopped; a range is found by skipping whole parts by
+// their stored sizes, then reading past the rest of the offset in one part.
+// JSON and NDJSON have no ranges (Accept-Ranges: none). With
+// Accept-Encoding: gzip the stream is compressed as it goes, and has no
+// length and no ranges; a request with a Range gets the identity bytes it
+// asks for instead, since a range is of those.
 func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 	ticket := p[0]
 	format := schema.FormatCSV
@@ -42,36 +52,102 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 	if err != nil {
 		return err
 	}
-	if st := rec.Job.Status.Status; st != schema.StatusSuccess {
-		if !rec.Terminal() {
-			ctx.Response.Header.Set("Retry-After", "1")
-		}
-		return schema.Errorf(schema.Conflict, "Job is %s, not success: nothing to download.", st)
+	if err := notDownloadable(ctx, rec); err != nil {
+		return err
 	}
-	parts := rec.Job.Status.Progress.Total
-	network := rec.Job.Request.Query.Network
-	ctx.Response.Header.Set("Content-Disposition", "attachment; filename="+network+".datadump."+format)
-	body := &partsReader{ctx: context.WithoutCancel(ctx), bus: g.bus, ticket: ticket, parts: parts}
-	switch format {
-	case schema.FormatCSV:
-		ctx.SetContentType("text/csv; charset=utf-8")
-		size := len(schema.CSVHeader) + int(rec.DoneBytes)
-		ctx.SetBodyStream(io.MultiReader(strings.NewReader(schema.CSVHeader), body), size)
-		ctx.Response.Header.Set("X-Row-Count", strconv.FormatInt(rec.DoneRows, 10))
-	default:
-		if format == schema.FormatJSON {
-			ctx.SetContentType("application/json")
-		} else {
-			ctx.SetContentType("application/x-ndjson")
+
+	h := &ctx.Response.Header
+	size := int64(len(schema.CSVHeader)) + rec.DoneBytes
+	h.Set("Content-Disposition", "attachment; filename="+rec.Job.Request.Query.Network+".datadump."+format)
+	h.Set("Vary", "Accept-Encoding")
+	h.Set("Cache-Control", cacheControl(rec, g.Now()))
+	if exp, ok := expiresAt(rec); ok {
+		h.Set("Expires", httpDate(exp))
+	}
+	if !rec.Finished.IsZero() {
+		h.Set("Last-Modified", httpDate(rec.Finished))
+	}
+	h.Set("X-Row-Count", strconv.FormatInt(rec.DoneRows, 10))
+	ctx.SetContentType(schema.MediaType(format))
+
+	// A job's result never changes once it has succeeded, so its ticket,
+	// format and size name these bytes exactly: a strong validator.
+	etag := `"` + ticket + "-" + format + "-" + strconv.FormatInt(size, 36) + `"`
+	rangeHdr := string(ctx.Request.Header.Peek("Range"))
+	ranged := format == schema.FormatCSV && rangeHdr != "" && ifRangeHolds(ctx, etag, rec)
+	gz := !ranged && acceptsGzip(string(ctx.Request.Header.Peek("Accept-Encoding")))
+	if gz {
+		// The same bytes compressed are another representation; gzip output
+		// depends on the compressor, so a weak validator.
+		etag = `W/"` + ticket + "-" + format + "-" + strconv.FormatInt(size, 36) + `-gzip"`
+	}
+	h.Set("ETag", etag)
+	if format == schema.FormatCSV && !gz {
+		h.Set("Accept-Ranges", "bytes")
+	} else {
+		h.Set("Accept-Ranges", "none")
+	}
+	if inm := ctx.Request.Header.Peek("If-None-Match"); len(inm) > 0 && etagListMatches(string(inm), etag, false) {
+		ctx.SetStatusCode(fasthttp.StatusNotModified)
+		return nil
+	}
+
+	bg := context.WithoutCancel(ctx)
+	switch {
+	case gz:
+		h.Set("Content-Encoding", "gzip")
+		if ctx.IsHead() {
+			return nil
 		}
+		body := &partsReader{ctx: bg, bus: g.bus, ticket: ticket, parts: partsOf(rec)}
 		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 			defer body.Close()
-			jw := schema.NewJSONWriter(w, format == schema.FormatNDJSON)
-			if _, err := io.Copy(jw, body); err != nil {
-				g.logger.Warn("datadump aborted", "ticket", ticket, "err", err)
-				return
+			zw := getGzip(w)
+			defer putGzip(zw)
+			var err error
+			if format == schema.FormatCSV {
+				_, err = io.Copy(zw, io.MultiReader(strings.NewReader(schema.CSVHeader), body))
+			} else {
+				err = transcode(zw, body, format)
 			}
-			if err := jw.Close(); err != nil {
+			if err == nil {
+				err = zw.Close()
+			}
+			if err != nil {
+				g.logger.Warn("datadump aborted", "ticket", ticket, "err", err)
+			}
+		})
+	case format == schema.FormatCSV:
+		start, end := int64(0), size
+		if ranged {
+			var ok, satisfiable bool
+			start, end, ok, satisfiable = parseRange(rangeHdr, size)
+			switch {
+			case !ok: // not a single byte range we serve: the whole file
+				start, end = 0, size
+			case !satisfiable:
+				h.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+				ctx.SetStatusCode(fasthttp.StatusRequestedRangeNotSatisfiable)
+				writeJSON(ctx, map[string]any{"error": "Range not satisfiable: the file has " + strconv.FormatInt(size, 10) + " bytes."})
+				return nil
+			default:
+				h.Set("Content-Range", "bytes "+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(end-1, 10)+"/"+strconv.FormatInt(size, 10))
+				ctx.SetStatusCode(fasthttp.StatusPartialContent)
+			}
+		}
+		body, err := g.csvRange(bg, rec, start, end)
+		if err != nil {
+			return err
+		}
+		ctx.SetBodyStream(body, int(end-start))
+	default:
+		if ctx.IsHead() {
+			return nil
+		}
+		body := &partsReader{ctx: bg, bus: g.bus, ticket: ticket, parts: partsOf(rec)}
+		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+			defer body.Close()
+			if err := transcode(w, body, format); err != nil {
 				g.logger.Warn("datadump aborted", "ticket", ticket, "err", err)
 			}
 		})
@@ -79,14 +155,62 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 	return nil
 }
 
+func partsOf(rec *schema.JobRecord) int {
+	if p := rec.Job.Status.Progress; p != nil {
+		return p.Total
+	}
+	return 0
+}
+
+// transcode writes the CSV rows of body to w as JSON or NDJSON.
+func transcode(w io.Writer, body io.Reader, format string) error {
+	jw := schema.NewJSONWriter(w, format == schema.FormatNDJSON)
+	if _, err := io.Copy(jw, body); err != nil {
+		return err
+	}
+	return jw.Close()
+}
+
+// csvRange returns bytes [start, end) of a job's CSV download. Parts before
+// start are skipped by their sizes without being opened.
+func (g *Gateway) csvRange(ctx context.Context, rec *schema.JobRecord, start, end int64) (io.ReadCloser, error) {
+	hl := int64(len(schema.CSVHeader))
+	pr := &partsReader{ctx: ctx, bus: g.bus, ticket: rec.Job.Ticket, parts: partsOf(rec)}
+	var r io.Reader = pr
+	if start <= hl {
+		r = io.MultiReader(strings.NewReader(schema.CSVHeader[start:]), pr)
+	} else {
+		infos, err := g.partInfos(ctx, rec)
+		if err != nil {
+			return nil, err
+		}
+		off := hl
+		pr.next = len(infos)
+		for i, in := range infos {
+			if start < off+in.size {
+				pr.next, pr.skip = i, start-off
+				break
+			}
+			off += in.size
+		}
+	}
+	return readCloser{io.LimitReader(r, end-start), pr}, nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
 // partsReader reads a job's parts one after another, opening each when the
-// previous one ends.
+// previous one ends. It starts at part next+1, skip bytes into it.
 type partsReader struct {
 	ctx    context.Context
 	bus    *events.Bus
 	ticket string
 	parts  int
-	next   int // the next part to open, from 0
+	next   int   // the next part to open, from 0
+	skip   int64 // bytes to pass over in the first part opened
 	cur    jetstream.ObjectResult
 }
 
@@ -102,6 +226,15 @@ func (r *partsReader) Read(p []byte) (int, error) {
 				return 0, err
 			}
 			r.cur = cur
+			if r.skip > 0 {
+				// Chunks arrive in order; the bytes before the offset are read
+				// and dropped through a small buffer.
+				n, err := io.CopyN(io.Discard, cur, r.skip)
+				r.skip -= n
+				if err != nil && err != io.EOF {
+					return 0, err
+				}
+			}
 		}
 		n, err := r.cur.Read(p)
 		if err == io.EOF {
@@ -123,4 +256,124 @@ func (r *partsReader) Close() error {
 		r.cur = nil
 	}
 	return nil
+}
+
+// parseRange reads a Range header for a file of size bytes: one range,
+// "bytes=a-b", "bytes=a-" or "bytes=-n", as [start, end). ok is false when
+// the header is not such a range (it is then ignored and the whole file
+// sent, as RFC 9110 allows); satisfiable is false when it is one but no
+// byte of it is in the file.
+func parseRange(s string, size int64) (start, end int64, ok, satisfiable bool) {
+	unit, spec, found := strings.Cut(s, "=")
+	if !found || !strings.EqualFold(strings.TrimSpace(unit), "bytes") || strings.Contains(spec, ",") {
+		return 0, 0, false, false
+	}
+	a, b, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, 0, false, false
+	}
+	if a == "" { // suffix: the last n bytes
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 0 {
+			return 0, 0, false, false
+		}
+		if n == 0 || size == 0 {
+			return 0, 0, true, false
+		}
+		return size - min(n, size), size, true, true
+	}
+	first, err := strconv.ParseInt(a, 10, 64)
+	if err != nil || first < 0 {
+		return 0, 0, false, false
+	}
+	last := size - 1
+	if b != "" {
+		if last, err = strconv.ParseInt(b, 10, 64); err != nil || last < first {
+			return 0, 0, false, false
+		}
+	}
+	if first >= size {
+		return 0, 0, true, false
+	}
+	return first, min(last+1, size), true, true
+}
+
+// ifRangeHolds reports whether a Range may be served: there is no If-Range,
+// or it names the current representation (its strong ETag, or exactly its
+// Last-Modified date).
+func ifRangeHolds(ctx *fasthttp.RequestCtx, etag string, rec *schema.JobRecord) bool {
+	ir := strings.TrimSpace(string(ctx.Request.Header.Peek("If-Range")))
+	if ir == "" {
+		return true
+	}
+	if strings.HasPrefix(ir, `"`) || strings.HasPrefix(ir, "W/") {
+		return ir == etag && !strings.HasPrefix(etag, "W/")
+	}
+	return !rec.Finished.IsZero() && ir == httpDate(rec.Finished)
+}
+
+// etagListMatches reports whether an If-None-Match (or If-Match) list
+// names etag; weak comparison ignores W/ prefixes.
+func etagListMatches(list, etag string, strong bool) bool {
+	list = strings.TrimSpace(list)
+	if list == "*" {
+		return true
+	}
+	norm := func(s string) string {
+		if !strong {
+			s = strings.TrimPrefix(s, "W/")
+		}
+		return s
+	}
+	want := norm(etag)
+	for _, t := range strings.Split(list, ",") {
+		if norm(strings.TrimSpace(t)) == want {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptsGzip reports whether an Accept-Encoding header lets the response
+// be gzipped: gzip (or x-gzip, or *) with a non-zero quality.
+func acceptsGzip(header string) bool {
+	star := false
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(part, ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		q := 1.0
+		for _, prm := range strings.Split(params, ";") {
+			k, v, _ := strings.Cut(prm, "=")
+			if strings.EqualFold(strings.TrimSpace(k), "q") {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+					q = f
+				}
+			}
+		}
+		switch name {
+		case "gzip", "x-gzip":
+			return q > 0
+		case "*":
+			star = q > 0
+		}
+	}
+	return star
+}
+
+// Gzip writers are large; they are reused. BestSpeed keeps compression
+// from being the slowest stage of a download.
+var gzipPool sync.Pool
+
+func getGzip(w io.Writer) *gzip.Writer {
+	if zw, ok := gzipPool.Get().(*gzip.Writer); ok {
+		zw.Reset(w)
+		return zw
+	}
+	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	return zw
+}
+
+func putGzip(zw *gzip.Writer) {
+	zw.Reset(io.Discard)
+	gzipPool.Put(zw)
 }

@@ -36,6 +36,7 @@ type Gateway struct {
 	Now         func() time.Time
 	MetadataTTL time.Duration
 	Metrics     *metrics.Registry // served at /metrics; requests counted in it
+	Metrics     *metrics.Registry // served at /metrics; requests counted in it
 
 	// SSEHeartbeat is how often an idle event stream sends a comment;
 	// zero means DefaultSSEHeartbeat.
@@ -96,6 +97,10 @@ func (g *Gateway) Handler() fasthttp.RequestHandler {
 			h = g.healthz
 		case path == "readyz":
 			h = g.readyz
+		case path == "metrics":
+			h = g.metrics
+		case path == "openapi.json":
+			h = g.openapi
 		case path == "metrics":
 			h = g.metrics
 		case path == "openapi.json":

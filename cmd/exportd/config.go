@@ -32,6 +32,7 @@ type Config struct {
 	DemoRows       int64
 	LogFormat      string
 	LogLevel       string
+	MetricsAddr    string // a separate listener for /metrics, /healthz, /readyz; empty: none
 }
 
 // env is one setting: its flag, its environment variable and its default.
@@ -55,6 +56,7 @@ var settings = []env{
 	{"demo-rows", "EXPORTD_DEMO_ROWS", "1000000", "rows of the demo network"},
 	{"log-format", "EXPORTD_LOG_FORMAT", "auto", "json, text, or auto (json unless stderr is a terminal)"},
 	{"log-level", "EXPORTD_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"metrics", "EXPORTD_METRICS_ADDR", "", "separate listener for /metrics, /healthz and /readyz, e.g. :9090 for an exporter (the API serves them too)"},
 }
 
 func parseConfig(role string, args []string, getenv func(string) string, out io.Writer) (Config, error) {
@@ -77,6 +79,7 @@ func parseConfig(role string, args []string, getenv func(string) string, out io.
 	c := Config{Role: role, HTTPAddr: *vals["http"], URLRoot: *vals["url-root"], ClickHouseAddr: *vals["clickhouse"],
 		ClickHouseDB: *vals["clickhouse-db"], NATSURL: *vals["nats"], NATSListen: *vals["nats-listen"], DataDir: *vals["data"],
 		DemoNetwork: *vals["demo-network"], LogFormat: *vals["log-format"], LogLevel: *vals["log-level"]}
+	c.MetricsAddr = *vals["metrics"]
 	var err error
 	if c.Retention, err = time.ParseDuration(*vals["retention"]); err != nil || c.Retention <= 0 {
 		return c, fmt.Errorf("bad retention %q", *vals["retention"])

@@ -113,6 +113,7 @@ func serve(ctx context.Context, c Config, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("jetstream topology: %w", err)
 	}
+	reg := newMetrics(bus)
 
 	host, _ := os.Hostname()
 	worker := fmt.Sprintf("%s-%d", host, os.Getpid())
@@ -128,20 +129,32 @@ func serve(ctx context.Context, c Config, stdout io.Writer) error {
 		}()
 	}
 	if c.Role != "gateway" {
-		goRun("projector", events.NewProjector(bus, logger.With("component", "projector")).Run)
+		pr := events.NewProjector(bus, logger.With("component", "projector"))
+		pr.Metrics = reg
+		goRun("projector", pr.Run)
 		pl := exporter.NewPlanner(bus, store, logger.With("component", "planner"))
 		pl.Name, pl.PartRows = "planner-"+worker, c.PartRows
 		goRun("planner", pl.Run)
 		ex := exporter.NewExporter(bus, store, logger.With("component", "exporter"))
-		ex.Name, ex.Concurrency = "exporter-"+worker, c.Concurrency
+		ex.Name, ex.Concurrency, ex.Metrics = "exporter-"+worker, c.Concurrency, reg
 		goRun("exporter", ex.Run)
+	}
+
+	if c.MetricsAddr != "" {
+		closeOps, err := serveOps(c.MetricsAddr, reg, bus, store, logger)
+		if err != nil {
+			stopWorkers()
+			wg.Wait()
+			return err
+		}
+		defer func() { _ = closeOps(context.Background()) }()
 	}
 
 	var srvErr chan error
 	var closeHTTP func(context.Context) error
 	if c.Role != "exporter" {
 		gw := gateway.New(bus, store, logger.With("component", "gateway"))
-		gw.URLRoot = c.URLRoot
+		gw.URLRoot, gw.Metrics = c.URLRoot, reg
 		srv := gw.Server()
 		ln, err := net.Listen("tcp", c.HTTPAddr) // listen first: a taken port fails now
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/exporter"
 	"github.com/plenario-next/exportd/gateway"
+	"github.com/plenario-next/exportd/internal/metrics"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -31,6 +32,8 @@ type Service struct {
 	NC    *nats.Conn
 	Bus   *events.Bus
 	Gw    *gateway.Gateway
+	// Metrics is shared by the gateway, projector and exporter, as in exportd.
+	Metrics *metrics.Registry
 }
 
 // ServiceOptions tune StartService; the zero value is fine.
@@ -40,6 +43,7 @@ type ServiceOptions struct {
 	Concurrency int   // default 2
 	NoExporter  bool  // gateway and projector only
 	Store       *chstore.Store
+	Logger      *slog.Logger // default TestLogger()
 }
 
 // TestLogger logs to stderr when EXPORTD_TEST_LOG is set, else nowhere.
@@ -68,13 +72,22 @@ func StartService(tb testing.TB, o ServiceOptions) *Service {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	logger := TestLogger()
+	logger := o.Logger
+	if logger == nil {
+		logger = TestLogger()
+	}
+	s.Metrics = metrics.New()
+	s.Metrics.WatchConsumers(s.Bus.JS, metrics.Consumer{Stream: events.EventStream, Name: events.PlannerName},
+		metrics.Consumer{Stream: events.PartStream, Name: events.ExporterName},
+		metrics.Consumer{Stream: events.EventStream, Name: events.ProjectorName})
 	var wg sync.WaitGroup
 	start := func(f func(context.Context) error) {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = f(ctx) }()
 	}
-	start(events.NewProjector(s.Bus, logger).Run)
+	pr := events.NewProjector(s.Bus, logger)
+	pr.Metrics = s.Metrics
+	start(pr.Run)
 	if !o.NoExporter {
 		pl := exporter.NewPlanner(s.Bus, s.Store, logger)
 		if o.PartRows > 0 {
@@ -83,12 +96,14 @@ func StartService(tb testing.TB, o ServiceOptions) *Service {
 		start(pl.Run)
 		ex := exporter.NewExporter(s.Bus, s.Store, logger)
 		ex.Concurrency = 2
+		ex.Metrics = s.Metrics
 		if o.Concurrency > 0 {
 			ex.Concurrency = o.Concurrency
 		}
 		start(ex.Run)
 	}
 	s.Gw = gateway.New(s.Bus, s.Store, logger)
+	s.Gw.Metrics = s.Metrics
 	srv := s.Gw.Server()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/events"
+	"github.com/plenario-next/exportd/internal/metrics"
+)
+
+// newMetrics returns the process's metrics, with the lag of the three
+// durable consumers read from JetStream at each scrape.
+func newMetrics(bus *events.Bus) *metrics.Registry {
+	reg := metrics.New()
+	reg.WatchConsumers(bus.JS,
+		metrics.Consumer{Stream: events.EventStream, Name: events.PlannerName},
+		metrics.Consumer{Stream: events.PartStream, Name: events.ExporterName},
+		metrics.Consumer{Stream: events.EventStream, Name: events.ProjectorName})
+	return reg
+}
+
+// serveOps serves /metrics, /healthz and /readyz on addr: how an exporter,
+// which has no HTTP API, is scraped and probed. It listens before it
+// returns, so a taken port fails at once.
+func serveOps(addr string, reg *metrics.Registry, bus *events.Bus, store *chstore.Store, logger *slog.Logger) (func(context.Context) error, error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", reg.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintln(w, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		if err := bus.Ready(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, `{"error":"NATS is not ready"}`)
+			return
+		}
+		if err := store.Ping(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, `{"error":"ClickHouse is not reachable"}`)
+			return
+		}
+		fmt.Fprintln(w, `{"status":"ready"}`)
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server stopped", "err", err)
+		}
+	}()
+	logger.Info("serving metrics", "http", "http://"+ln.Addr().String()+"/metrics")
+	return srv.Shutdown, nil
+}

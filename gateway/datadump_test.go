@@ -1,0 +1,325 @@
+package gateway_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/internal/testenv"
+	"github.com/plenario-next/exportd/schema"
+)
+
+// ddSeedEnd is the end of the demo data the datadump tests export: 20 ticks
+// of 900 values, 18 000 rows, exported in parts of about 2 000 rows.
+var ddSeedEnd = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+
+const ddRows = 18_000
+
+// ddClient sees responses as sent: no transparent gzip.
+var ddClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true}}
+
+type ddFixture struct {
+	svc    *testenv.Service
+	ticket string
+	dump   string // the datadump URL
+}
+
+// ddFinishedJob exports the whole demo network and waits for success.
+func ddFinishedJob(t *testing.T) *ddFixture {
+	t.Helper()
+	svc := testenv.StartService(t, testenv.ServiceOptions{PartRows: 2000})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := svc.Store.Seed(ctx, chstore.DemoNetwork("array_of_things"), ddRows, ddSeedEnd); err != nil {
+		t.Fatal(err)
+	}
+	u := svc.URL + "/v1/api/sensor-networks/array_of_things/download?start_datetime=" +
+		ddSeedEnd.Add(-7*24*time.Hour).Format(schema.DatetimeLayout) + "&end_datetime=" + ddSeedEnd.Format(schema.DatetimeLayout)
+	var job schema.Job
+	ddGetJSON(t, u, &job)
+	testenv.Eventually(t, time.Minute, "the export succeeds", func() bool {
+		ddGetJSON(t, svc.URL+"/v1/api/jobs/"+job.Ticket, &job)
+		if job.Status.Status == schema.StatusError {
+			t.Fatalf("export failed: %+v", job.Result)
+		}
+		return job.Status.Status == schema.StatusSuccess
+	})
+	return &ddFixture{svc: svc, ticket: job.Ticket, dump: svc.URL + "/v1/api/datadump/" + job.Ticket}
+}
+
+func ddDo(t *testing.T, method, u string, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := ddClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", method, u, err)
+	}
+	return resp, body
+}
+
+func ddGetJSON(t *testing.T, u string, v any) {
+	t.Helper()
+	resp, body := ddDo(t, "GET", u)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: status %d: %.300s", u, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v in %.300s", u, err, body)
+	}
+}
+
+func ddHex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// TestManifest checks that a finished job's manifest describes exactly
+// what the object store holds and what the download serves.
+func TestManifest(t *testing.T) {
+	f := ddFinishedJob(t)
+	var doc struct {
+		Result struct {
+			URL      string `json:"url"`
+			Manifest string `json:"manifest"`
+			Rows     int64  `json:"rows"`
+		} `json:"result"`
+	}
+	ddGetJSON(t, f.svc.URL+"/v1/api/jobs/"+f.ticket, &doc)
+	if want := f.svc.URL + "/v1/api/jobs/" + f.ticket + "/manifest"; doc.Result.Manifest != want {
+		t.Fatalf("result.manifest = %q, want %q", doc.Result.Manifest, want)
+	}
+	var m schema.Manifest
+	ddGetJSON(t, doc.Result.Manifest, &m)
+	if len(m.Parts) < 3 {
+		t.Fatalf("got %d parts, want several (PartRows 2000 of %d rows)", len(m.Parts), ddRows)
+	}
+	if m.Rows != ddRows || doc.Result.Rows != ddRows {
+		t.Fatalf("manifest rows %d, job rows %d, want %d", m.Rows, doc.Result.Rows, ddRows)
+	}
+	if m.Ticket != f.ticket || m.TransactionTime == "" || m.Query.Network != "array_of_things" || !strings.Contains(m.Request, "/download?") {
+		t.Fatalf("manifest head: %+v", m)
+	}
+	if len(m.Output) != 3 || m.Output[0].URL != doc.Result.URL || !m.Output[0].Ranges || m.Output[1].Ranges {
+		t.Fatalf("manifest output: %+v", m.Output)
+	}
+
+	resp, body := ddDo(t, "GET", f.dump)
+	if resp.StatusCode != http.StatusOK || resp.ContentLength != m.Bytes || int64(len(body)) != m.Bytes {
+		t.Fatalf("download: status %d, Content-Length %d, %d bytes; manifest says %d", resp.StatusCode, resp.ContentLength, len(body), m.Bytes)
+	}
+	if ddHex(body[:m.Header.Bytes]) != m.Header.SHA256 {
+		t.Fatal("header digest does not match")
+	}
+	var rows, off int64 = 0, m.Header.Bytes
+	for _, p := range m.Parts {
+		// The stored object itself, read back from the object store ...
+		obj, err := f.svc.Bus.OpenPart(context.Background(), f.ticket, p.Part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := io.ReadAll(obj)
+		obj.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ddHex(stored); got != p.SHA256 || int64(len(stored)) != p.Bytes {
+			t.Fatalf("part %d: stored %d bytes sha256 %s, manifest %d bytes %s", p.Part, len(stored), got, p.Bytes, p.SHA256)
+		}
+		if got := int64(bytes.Count(stored, []byte("\n"))); got != p.Rows {
+			t.Fatalf("part %d: %d lines, manifest says %d rows", p.Part, got, p.Rows)
+		}
+		// ... and its place in the download.
+		if p.Offset != off || ddHex(body[off:off+p.Bytes]) != p.SHA256 {
+			t.Fatalf("part %d: offset %d (want %d) or bytes in the download do not match its digest", p.Part, p.Offset, off)
+		}
+		off += p.Bytes
+		rows += p.Rows
+	}
+	if off != m.Bytes || rows != m.Rows {
+		t.Fatalf("parts add up to %d bytes %d rows, manifest says %d %d", off, rows, m.Bytes, m.Rows)
+	}
+	if resp.Header.Get("Expires") != "" {
+		if _, err := http.ParseTime(resp.Header.Get("Expires")); err != nil || m.Expires == "" {
+			t.Fatalf("Expires %q (%v) with manifest expires %q", resp.Header.Get("Expires"), err, m.Expires)
+		}
+	}
+
+	// Unknown tickets and jobs without a result.
+	unknown := strings.Repeat("ab", 16)
+	resp, body = ddDo(t, "GET", f.svc.URL+"/v1/api/jobs/"+unknown+"/manifest")
+	var nf map[string]string
+	if resp.StatusCode != http.StatusNotFound || json.Unmarshal(body, &nf) != nil || nf["ticket"] != unknown || nf["error"] != "Job not found." {
+		t.Fatalf("unknown ticket: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestManifestNotReady checks that a job that has not finished has no
+// manifest and no download yet: 409 with a reason, and Retry-After.
+func TestManifestNotReady(t *testing.T) {
+	svc := testenv.StartService(t, testenv.ServiceOptions{NoExporter: true})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := svc.Store.Seed(ctx, chstore.DemoNetwork("array_of_things"), 900, ddSeedEnd); err != nil {
+		t.Fatal(err)
+	}
+	var job schema.Job
+	ddGetJSON(t, svc.URL+"/v1/api/sensor-networks/array_of_things/download", &job)
+	for _, u := range []string{svc.URL + "/v1/api/jobs/" + job.Ticket + "/manifest", svc.URL + "/v1/api/datadump/" + job.Ticket} {
+		resp, body := ddDo(t, "GET", u)
+		var e map[string]string
+		if resp.StatusCode != http.StatusConflict || json.Unmarshal(body, &e) != nil || !strings.Contains(e["error"], "queued") ||
+			resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("%s: got %d %s (Retry-After %q), want 409 saying the job is queued", u, resp.StatusCode, body, resp.Header.Get("Retry-After"))
+		}
+	}
+}
+
+// TestDownloadRanges checks Range, If-Range, HEAD, conditional GETs and
+// gzip on a download of several parts, each answer against the full file.
+func TestDownloadRanges(t *testing.T) {
+	f := ddFinishedJob(t)
+	var m schema.Manifest
+	ddGetJSON(t, f.svc.URL+"/v1/api/jobs/"+f.ticket+"/manifest", &m)
+	full, whole := ddDo(t, "GET", f.dump)
+	size := int64(len(whole))
+	etag := full.Header.Get("ETag")
+	if full.Header.Get("Accept-Ranges") != "bytes" || !strings.HasPrefix(etag, `"`) || full.Header.Get("Cache-Control") == "" {
+		t.Fatalf("full download headers: %v", full.Header)
+	}
+	p1, p2 := m.Parts[1], m.Parts[2]
+	span := func(a, b int64) string {
+		return "bytes " + strconv.FormatInt(a, 10) + "-" + strconv.FormatInt(b-1, 10) + "/" + strconv.FormatInt(size, 10)
+	}
+	for _, tc := range []struct {
+		name      string
+		hdr       []string
+		status    int
+		from, to  int64 // want whole[from:to]
+		wantRange string
+		wantEmpty bool
+	}{
+		{name: "first bytes", hdr: []string{"Range", "bytes=0-99"}, status: 206, from: 0, to: 100, wantRange: span(0, 100)},
+		{name: "header and into part 1", hdr: []string{"Range", "bytes=10-" + strconv.FormatInt(m.Header.Bytes+50, 10)}, status: 206,
+			from: 10, to: m.Header.Bytes + 51, wantRange: span(10, m.Header.Bytes+51)},
+		{name: "middle spanning parts", hdr: []string{"Range", "bytes=" + strconv.FormatInt(p1.Offset+7, 10) + "-" + strconv.FormatInt(p2.Offset+p2.Bytes+9, 10)},
+			status: 206, from: p1.Offset + 7, to: p2.Offset + p2.Bytes + 10, wantRange: span(p1.Offset+7, p2.Offset+p2.Bytes+10)},
+		{name: "exactly one part", hdr: []string{"Range", "bytes=" + strconv.FormatInt(p2.Offset, 10) + "-" + strconv.FormatInt(p2.Offset+p2.Bytes-1, 10)},
+			status: 206, from: p2.Offset, to: p2.Offset + p2.Bytes, wantRange: span(p2.Offset, p2.Offset+p2.Bytes)},
+		{name: "open ended from mid part", hdr: []string{"Range", "bytes=" + strconv.FormatInt(p1.Offset+p1.Bytes/2, 10) + "-"},
+			status: 206, from: p1.Offset + p1.Bytes/2, to: size, wantRange: span(p1.Offset+p1.Bytes/2, size)},
+		{name: "suffix", hdr: []string{"Range", "bytes=-500"}, status: 206, from: size - 500, to: size, wantRange: span(size-500, size)},
+		{name: "suffix longer than file", hdr: []string{"Range", "bytes=-" + strconv.FormatInt(size*2, 10)}, status: 206, from: 0, to: size, wantRange: span(0, size)},
+		{name: "end past the file", hdr: []string{"Range", "bytes=" + strconv.FormatInt(size-3, 10) + "-" + strconv.FormatInt(size+1000, 10)},
+			status: 206, from: size - 3, to: size, wantRange: span(size-3, size)},
+		{name: "unsatisfiable", hdr: []string{"Range", "bytes=" + strconv.FormatInt(size, 10) + "-"}, status: 416,
+			wantRange: "bytes */" + strconv.FormatInt(size, 10), wantEmpty: true},
+		{name: "If-Range matches", hdr: []string{"Range", "bytes=0-9", "If-Range", etag}, status: 206, from: 0, to: 10, wantRange: span(0, 10)},
+		{name: "If-Range last modified", hdr: []string{"Range", "bytes=0-9", "If-Range", full.Header.Get("Last-Modified")}, status: 206, from: 0, to: 10, wantRange: span(0, 10)},
+		{name: "If-Range mismatch", hdr: []string{"Range", "bytes=0-9", "If-Range", `"something-else"`}, status: 200, from: 0, to: size},
+		{name: "two ranges are ignored", hdr: []string{"Range", "bytes=0-9,20-29"}, status: 200, from: 0, to: size},
+		{name: "not a byte range", hdr: []string{"Range", "lines=1-2"}, status: 200, from: 0, to: size},
+		{name: "range wins over gzip", hdr: []string{"Range", "bytes=0-9", "Accept-Encoding", "gzip"}, status: 206, from: 0, to: 10, wantRange: span(0, 10)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := ddDo(t, "GET", f.dump, tc.hdr...)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %.200s", resp.StatusCode, tc.status, body)
+			}
+			if got := resp.Header.Get("Content-Range"); got != tc.wantRange {
+				t.Fatalf("Content-Range %q, want %q", got, tc.wantRange)
+			}
+			if tc.wantEmpty {
+				return
+			}
+			if resp.Header.Get("Content-Encoding") != "" || resp.Header.Get("ETag") != etag {
+				t.Fatalf("Content-Encoding %q ETag %q, want identity and %s", resp.Header.Get("Content-Encoding"), resp.Header.Get("ETag"), etag)
+			}
+			if resp.ContentLength != tc.to-tc.from || !bytes.Equal(body, whole[tc.from:tc.to]) {
+				t.Fatalf("got %d bytes (Content-Length %d), want bytes %d-%d of the file", len(body), resp.ContentLength, tc.from, tc.to)
+			}
+		})
+	}
+
+	t.Run("HEAD", func(t *testing.T) {
+		resp, body := ddDo(t, "HEAD", f.dump)
+		if resp.StatusCode != 200 || resp.ContentLength != size || len(body) != 0 || resp.Header.Get("ETag") != etag {
+			t.Fatalf("HEAD: %d, Content-Length %d, %d body bytes, ETag %q", resp.StatusCode, resp.ContentLength, len(body), resp.Header.Get("ETag"))
+		}
+		for _, h := range [][]string{{"Accept-Encoding", "gzip"}, {"X-Format", "ndjson"}} {
+			u := f.dump
+			if h[0] == "X-Format" {
+				u += "?data_type=ndjson"
+			}
+			resp, body := ddDo(t, "HEAD", u, h...)
+			if resp.StatusCode != 200 || len(body) != 0 || resp.ContentLength > 0 {
+				t.Fatalf("HEAD %v: %d, Content-Length %d, %d body bytes", h, resp.StatusCode, resp.ContentLength, len(body))
+			}
+		}
+		resp, _ = ddDo(t, "HEAD", f.dump, "Range", "bytes=-10")
+		if resp.StatusCode != 206 || resp.ContentLength != 10 {
+			t.Fatalf("HEAD with range: %d, Content-Length %d", resp.StatusCode, resp.ContentLength)
+		}
+	})
+	t.Run("If-None-Match", func(t *testing.T) {
+		resp, body := ddDo(t, "GET", f.dump, "If-None-Match", etag)
+		if resp.StatusCode != http.StatusNotModified || len(body) != 0 {
+			t.Fatalf("got %d with %d bytes, want 304", resp.StatusCode, len(body))
+		}
+	})
+	t.Run("gzip", func(t *testing.T) {
+		for _, format := range []string{"csv", "ndjson", "json"} {
+			_, plain := ddDo(t, "GET", f.dump+"?data_type="+format)
+			resp, zipped := ddDo(t, "GET", f.dump+"?data_type="+format, "Accept-Encoding", "br;q=1, gzip;q=0.8")
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("Vary") != "Accept-Encoding" ||
+				resp.Header.Get("Accept-Ranges") != "none" || strings.HasPrefix(resp.Header.Get("ETag"), `"`) {
+				t.Fatalf("%s: %d %v", format, resp.StatusCode, resp.Header)
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(zipped))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(zr)
+			if err != nil {
+				t.Fatalf("%s: gunzip: %v", format, err)
+			}
+			if !bytes.Equal(got, plain) {
+				t.Fatalf("%s: gunzipped %d bytes differ from the plain %d", format, len(got), len(plain))
+			}
+			if format == "csv" && len(zipped)*3 > len(plain) {
+				t.Fatalf("gzip made %d bytes of %d: hardly compressed", len(zipped), len(plain))
+			}
+		}
+		resp, _ := ddDo(t, "GET", f.dump, "Accept-Encoding", "gzip;q=0, identity")
+		if resp.Header.Get("Content-Encoding") != "" {
+			t.Fatalf("gzip;q=0 got Content-Encoding %q", resp.Header.Get("Content-Encoding"))
+		}
+	})
+	t.Run("JSON has no ranges", func(t *testing.T) {
+		_, plain := ddDo(t, "GET", f.dump+"?data_type=ndjson")
+		resp, body := ddDo(t, "GET", f.dump+"?data_type=ndjson", "Range", "bytes=0-9")
+		if resp.StatusCode != 200 || resp.Header.Get("Accept-Ranges") != "none" || !bytes.Equal(body, plain) || len(plain) == 0 {
+			t.Fatalf("ndjson with Range: %d, Accept-Ranges %q, %d bytes of %d", resp.StatusCode, resp.Header.Get("Accept-Ranges"), len(body), len(plain))
+		}
+	})
+}

@@ -1,0 +1,279 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/valyala/fasthttp"
+
+	"github.com/plenario-next/exportd/events"
+	"github.com/plenario-next/exportd/schema"
+)
+
+// partInfo is what the object store says of one stored part.
+type partInfo struct {
+	rows   int64
+	size   int64
+	sha256 string // lowercase hex
+}
+
+// maxCachedJobs bounds the part-info cache; past it, an arbitrary entry goes.
+const maxCachedJobs = 1024
+
+// infoFetchers is how many part infos are asked for at once.
+const infoFetchers = 16
+
+// partCache keeps the part infos of succeeded jobs: they never change once
+// a job has succeeded, and a manifest or a ranged read of a job with
+// thousands of parts would otherwise ask the object store once per part.
+// The zero value is ready.
+type partCache struct {
+	mu sync.Mutex
+	m  map[string][]partInfo
+}
+
+func (c *partCache) get(ticket string) ([]partInfo, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.m[ticket]
+	return p, ok
+}
+
+func (c *partCache) put(ticket string, p []partInfo) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string][]partInfo{}
+	}
+	if len(c.m) >= maxCachedJobs {
+		for k := range c.m {
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[ticket] = p
+}
+
+// partInfos returns the infos of a succeeded job's parts, in part order.
+func (g *Gateway) partInfos(ctx context.Context, rec *schema.JobRecord) ([]partInfo, error) {
+	ticket := rec.Job.Ticket
+	if p, ok := g.parts.get(ticket); ok {
+		return p, nil
+	}
+	n := 0
+	if rec.Job.Status.Progress != nil {
+		n = rec.Job.Status.Progress.Total
+	}
+	out := make([]partInfo, n)
+	errs := make([]error, n)
+	sem := make(chan struct{}, infoFetchers)
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i], errs[i] = g.partInfo(ctx, ticket, i+1)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	g.parts.put(ticket, out)
+	return out, nil
+}
+
+func (g *Gateway) partInfo(ctx context.Context, ticket string, part int) (partInfo, error) {
+	info, err := g.bus.PartInfo(ctx, ticket, part)
+	if err != nil {
+		return partInfo{}, err
+	}
+	p := partInfo{size: int64(info.Size)}
+	if info.Metadata != nil {
+		p.rows, _ = strconv.ParseInt(info.Metadata[events.MetaRows], 10, 64)
+	}
+	sum, err := jetstream.DecodeObjectDigest(info.Digest)
+	if err != nil {
+		return partInfo{}, schema.Wrap(schema.Internal, "part digest", err)
+	}
+	p.sha256 = hex.EncodeToString(sum)
+	return p, nil
+}
+
+// manifestURL is where a job's manifest is served.
+func manifestURL(rec *schema.JobRecord) string {
+	return rec.URLRoot + "v1/api/jobs/" + rec.Job.Ticket + "/manifest"
+}
+
+// jobDocument is the job document as served: the projected document, and
+// once the job has succeeded a link to its manifest in result.manifest. The
+// link is the gateway's to add since it names a gateway route; the document
+// in the KV stays a pure fold of the events.
+func jobDocument(rec *schema.JobRecord) schema.Job {
+	job := rec.Job
+	if job.Status.Status != schema.StatusSuccess {
+		return job
+	}
+	// The result is a JobResult when folded here, a JSON object when read
+	// back from the KV.
+	switch res := job.Result.(type) {
+	case schema.JobResult:
+		job.Result = struct {
+			schema.JobResult
+			Manifest string `json:"manifest"`
+		}{res, manifestURL(rec)}
+	case map[string]any:
+		out := make(map[string]any, len(res)+1)
+		for k, v := range res {
+			out[k] = v
+		}
+		out["manifest"] = manifestURL(rec)
+		job.Result = out
+	}
+	return job
+}
+
+// manifest serves a succeeded job's manifest.
+func (g *Gateway) manifest(ctx *fasthttp.RequestCtx, p []string) error {
+	ticket := p[0]
+	if ctx.QueryArgs().Len() > 0 {
+		pr := schema.Problems{}
+		ctx.QueryArgs().VisitAll(func(k, _ []byte) { pr.Add(string(k), schema.MsgNotAFilter) })
+		return pr.Err()
+	}
+	rec, err := g.job(ctx, ticket)
+	if schema.ErrorCode(err) == schema.NotFound {
+		return jobNotFound(ctx, ticket)
+	}
+	if err != nil {
+		return err
+	}
+	if err := notDownloadable(ctx, rec); err != nil {
+		return err
+	}
+	infos, err := g.partInfos(ctx, rec)
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, buildManifest(rec, infos))
+	ctx.Response.Header.Set("Cache-Control", cacheControl(rec, g.Now()))
+	if exp, ok := expiresAt(rec); ok {
+		ctx.Response.Header.Set("Expires", httpDate(exp))
+	}
+	return nil
+}
+
+// notDownloadable returns the error for a job that has no result (yet).
+func notDownloadable(ctx *fasthttp.RequestCtx, rec *schema.JobRecord) error {
+	st := rec.Job.Status.Status
+	if st == schema.StatusSuccess {
+		return nil
+	}
+	if !rec.Terminal() {
+		ctx.Response.Header.Set("Retry-After", "1")
+		return schema.Errorf(schema.Conflict, "Job is %s, not success: its result is not ready yet.", st)
+	}
+	return schema.Errorf(schema.Conflict, "Job is %s, not success: it has no result.", st)
+}
+
+func buildManifest(rec *schema.JobRecord, infos []partInfo) schema.Manifest {
+	q := rec.Job.Request.Query
+	hsum := sha256.Sum256([]byte(schema.CSVHeader))
+	m := schema.Manifest{
+		Ticket:          rec.Job.Ticket,
+		TransactionTime: rec.Finished.UTC().Format(time.RFC3339),
+		Request:         requestURL(rec.URLRoot, q),
+		Query:           q,
+		Header:          schema.ManifestHeader{Bytes: int64(len(schema.CSVHeader)), SHA256: hex.EncodeToString(hsum[:])},
+		Parts:           make([]schema.ManifestPart, len(infos)),
+		Error:           []schema.ManifestOutput{},
+	}
+	if exp, ok := expiresAt(rec); ok {
+		m.Expires = exp.Format(time.RFC3339)
+	}
+	off := m.Header.Bytes
+	for i, in := range infos {
+		mp := schema.ManifestPart{Part: i + 1, Rows: in.rows, Bytes: in.size, Offset: off, SHA256: in.sha256}
+		if i < len(rec.Plan) && rec.Plan[i].Part == i+1 {
+			mp.From = rec.Plan[i].From.UTC().Format(time.RFC3339)
+			mp.To = rec.Plan[i].To.UTC().Format(time.RFC3339)
+		}
+		m.Parts[i] = mp
+		m.Rows += in.rows
+		off += in.size
+	}
+	m.Bytes = off
+	dump := rec.URLRoot + "v1/api/datadump/" + rec.Job.Ticket
+	for _, f := range []string{schema.FormatCSV, schema.FormatJSON, schema.FormatNDJSON} {
+		u := dump
+		if f != schema.FormatCSV {
+			u += "?data_type=" + f
+		}
+		m.Output = append(m.Output, schema.ManifestOutput{Type: "observation", Format: f, MediaType: schema.MediaType(f),
+			URL: u, Count: m.Rows, Ranges: f == schema.FormatCSV})
+	}
+	return m
+}
+
+// requestURL is the /download request that asks for q again.
+func requestURL(root string, q schema.Query) string {
+	v := url.Values{}
+	if !q.AllFeatures {
+		fs := make([]string, len(q.Features))
+		for i, f := range q.Features {
+			fs[i] = f.String()
+		}
+		v.Set("features", strings.Join(fs, ","))
+	}
+	if !q.AllNodes {
+		v.Set("nodes", strings.Join(q.Nodes, ","))
+	}
+	if !q.AllSensors {
+		v.Set("sensors", strings.Join(q.Sensors, ","))
+	}
+	if len(q.Geom) > 0 {
+		v.Set("geom", string(q.Geom))
+	}
+	v.Set("start_datetime", q.Start.UTC().Format(schema.DatetimeLayout))
+	v.Set("end_datetime", q.End.UTC().Format(schema.DatetimeLayout))
+	return root + "v1/api/sensor-networks/" + url.PathEscape(q.Network) + "/download?" + v.Encode()
+}
+
+// expiresAt is when a job's result may be removed, if the job says.
+func expiresAt(rec *schema.JobRecord) (time.Time, bool) {
+	s := rec.Job.Status.Meta.ExpiresAt
+	if s == "" {
+		return time.Time{}, false
+	}
+	t, err := time.ParseInLocation(schema.MetaTimeLayout, s, time.UTC)
+	return t.UTC(), err == nil
+}
+
+// cacheControl lets caches keep a result until it expires: it never
+// changes before then.
+func cacheControl(rec *schema.JobRecord, now time.Time) string {
+	exp, ok := expiresAt(rec)
+	if !ok {
+		return "private, no-cache"
+	}
+	age := int64(exp.Sub(now) / time.Second)
+	if age < 0 {
+		age = 0
+	}
+	return "private, max-age=" + strconv.FormatInt(age, 10)
+}
+
+// httpDate formats t as HTTP wants dates: "Mon, 02 Jan 2006 15:04:05 GMT".
+func httpDate(t time.Time) string {
+	return string(fasthttp.AppendHTTPDate(nil, t.UTC()))
+}

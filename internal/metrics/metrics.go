@@ -1,0 +1,185 @@
+// Package metrics holds exportd's Prometheus metrics: one Registry per
+// process, fed by the gateway (requests), the projector (events by kind),
+// the exporter (rows, bytes, partition durations, redeliveries) and read at
+// scrape time from JetStream (consumer lag). Every method is safe on a nil
+// *Registry, so the packages that feed it take it as an optional field.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Namespace prefixes every exportd metric.
+const Namespace = "exportd"
+
+// Registry is the set of exportd metrics of one process.
+type Registry struct {
+	reg *prometheus.Registry
+
+	httpRequests *prometheus.CounterVec
+	httpDuration *prometheus.HistogramVec
+	events       *prometheus.CounterVec
+	rows         prometheus.Counter
+	bytes        prometheus.Counter
+	parts        prometheus.Counter
+	partDuration prometheus.Histogram
+	redeliveries prometheus.Counter
+
+	handlerOnce sync.Once
+	handler     http.Handler
+}
+
+// New returns a Registry with exportd's metrics and the Go runtime and
+// process collectors.
+func New() *Registry {
+	r := &Registry{reg: prometheus.NewRegistry()}
+	r.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
+		Name: "http_requests_total", Help: "HTTP requests answered, by route template, method and status code."},
+		[]string{"route", "method", "code"})
+	r.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace,
+		Name:    "http_request_duration_seconds",
+		Help:    "Time to answer an HTTP request, by route template and method (streamed downloads: until the body starts).",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}},
+		[]string{"route", "method"})
+	r.events = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace,
+		Name: "events_total", Help: "Job events folded by the projector, by kind (queued, started, part_done, succeeded, failed, ...)."},
+		[]string{"kind"})
+	r.rows = prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace,
+		Name: "exported_rows_total", Help: "Observation rows written to stored partitions."})
+	r.bytes = prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace,
+		Name: "exported_bytes_total", Help: "Bytes written to stored partitions."})
+	r.parts = prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace,
+		Name: "exported_parts_total", Help: "Partitions stored."})
+	r.partDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace,
+		Name: "part_duration_seconds", Help: "Time to export one partition, from ClickHouse to the object store.",
+		Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}) // 50ms .. ~7min
+	r.redeliveries = prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace,
+		Name: "part_redeliveries_total", Help: "Partitions received again after an earlier delivery failed, timed out or was handed back."})
+	r.reg.MustRegister(r.httpRequests, r.httpDuration, r.events, r.rows, r.bytes, r.parts, r.partDuration, r.redeliveries,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
+}
+
+// Gatherer is the registry to scrape (nil on a nil Registry).
+func (r *Registry) Gatherer() prometheus.Gatherer {
+	if r == nil {
+		return nil
+	}
+	return r.reg
+}
+
+// Handler serves the metrics in the Prometheus text (or OpenMetrics) format.
+func (r *Registry) Handler() http.Handler {
+	if r == nil {
+		return http.NotFoundHandler()
+	}
+	r.handlerOnce.Do(func() {
+		r.handler = promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg, EnableOpenMetrics: true})
+	})
+	return r.handler
+}
+
+// Request records one answered HTTP request; route is a template such as
+// /v1/api/jobs/{ticket}, never a raw path.
+func (r *Registry) Request(route, method string, code int, took time.Duration) {
+	if r == nil {
+		return
+	}
+	r.httpRequests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
+	r.httpDuration.WithLabelValues(route, method).Observe(took.Seconds())
+}
+
+// Event records one job event folded into its document.
+func (r *Registry) Event(kind string) {
+	if r == nil {
+		return
+	}
+	r.events.WithLabelValues(kind).Inc()
+}
+
+// PartDone records one stored partition.
+func (r *Registry) PartDone(rows, bytes int64, took time.Duration) {
+	if r == nil {
+		return
+	}
+	r.rows.Add(float64(rows))
+	r.bytes.Add(float64(bytes))
+	r.parts.Inc()
+	r.partDuration.Observe(took.Seconds())
+}
+
+// Redelivered records a partition delivered more than once.
+func (r *Registry) Redelivered() {
+	if r == nil {
+		return
+	}
+	r.redeliveries.Inc()
+}
+
+// Consumer names a durable JetStream consumer whose lag is reported.
+type Consumer struct {
+	Stream, Name string
+}
+
+// WatchConsumers reports the backlog of each consumer, read from JetStream
+// at every scrape: messages not yet delivered (pending) and delivered but
+// not yet acknowledged (ack_pending).
+func (r *Registry) WatchConsumers(js jetstream.JetStream, consumers ...Consumer) {
+	if r == nil || js == nil {
+		return
+	}
+	r.reg.MustRegister(&lagCollector{js: js, consumers: consumers})
+}
+
+var (
+	pendingDesc = prometheus.NewDesc(Namespace+"_consumer_pending_messages",
+		"Messages of the stream not yet delivered to the consumer.", []string{"stream", "consumer"}, nil)
+	ackPendingDesc = prometheus.NewDesc(Namespace+"_consumer_ack_pending_messages",
+		"Messages delivered to the consumer and not yet acknowledged (work in flight).", []string{"stream", "consumer"}, nil)
+	redeliveredDesc = prometheus.NewDesc(Namespace+"_consumer_redelivered_messages",
+		"Messages currently pending that were delivered more than once.", []string{"stream", "consumer"}, nil)
+	upDesc = prometheus.NewDesc(Namespace+"_consumer_up",
+		"1 if the consumer's state could be read from JetStream at this scrape.", []string{"stream", "consumer"}, nil)
+)
+
+// lagTimeout bounds a scrape's JetStream requests, so a NATS outage slows
+// scrapes down instead of hanging them.
+const lagTimeout = 2 * time.Second
+
+type lagCollector struct {
+	js        jetstream.JetStream
+	consumers []Consumer
+}
+
+func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- pendingDesc
+	ch <- ackPendingDesc
+	ch <- redeliveredDesc
+	ch <- upDesc
+}
+
+func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), lagTimeout)
+	defer cancel()
+	for _, cc := range c.consumers {
+		cons, err := c.js.Consumer(ctx, cc.Stream, cc.Name)
+		if err != nil {
+			ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 0, cc.Stream, cc.Name)
+			continue
+		}
+		info := cons.CachedInfo() // fetched by the lookup just made
+		ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 1, cc.Stream, cc.Name)
+		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(info.NumPending), cc.Stream, cc.Name)
+		ch <- prometheus.MustNewConstMetric(ackPendingDesc, prometheus.GaugeValue, float64(info.NumAckPending), cc.Stream, cc.Name)
+		ch <- prometheus.MustNewConstMetric(redeliveredDesc, prometheus.GaugeValue, float64(info.NumRedelivered), cc.Stream, cc.Name)
+	}
+}
