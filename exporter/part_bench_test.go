@@ -1,0 +1,120 @@
+package exporter_test
+
+import (
+	"context"
+	"io"
+	"net/url"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/events"
+	"github.com/plenario-next/exportd/exporter"
+	"github.com/plenario-next/exportd/internal/testenv"
+	"github.com/plenario-next/exportd/schema"
+)
+
+// benchRows is the size of the part the benchmarks export.
+const benchRows = 200_000
+
+// BenchmarkPartWrite is the exporter's hot path, one layer at a time, on a
+// part of benchRows rows of the real ClickHouse:
+//
+//	scan:  the driver decodes rows into schema.Row (RowIter.Next)
+//	csv:   scan + CSV encoding through partReader, to io.Discard
+//	store: scan + CSV + the JetStream object store of an embedded nats-server
+//	       (file storage, 256 KiB chunks), as Exporter.export does it
+//
+// Each reports rows/s, allocs/row and B/row. Run with
+//
+//	go test ./exporter -run '^$' -bench PartWrite -benchtime 5x -cpuprofile cpu.out
+func BenchmarkPartWrite(b *testing.B) {
+	ctx := context.Background()
+	store := testenv.MustOpenStore(b)
+	n := chstore.DemoNetwork("array_of_things")
+	end := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := store.Seed(ctx, n, benchRows, end); err != nil {
+		b.Fatal(err)
+	}
+	q, err := schema.ParseQuery(schema.Download, url.Values{"start_datetime": {"2025-12-20T00:00:00"},
+		"end_datetime": {"2026-01-01T00:00:00"}}, n, end)
+	if err != nil {
+		b.Fatal(err)
+	}
+	open := func(b *testing.B) *chstore.RowIter {
+		it, err := store.OpenRows(ctx, &q, q.Start, q.End)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return it
+	}
+	check := func(b *testing.B, got int64) {
+		if got != benchRows {
+			b.Fatalf("got %d rows, want %d", got, benchRows)
+		}
+	}
+
+	b.Run("scan", func(b *testing.B) {
+		perRow(b, func() {
+			it := open(b)
+			var r schema.Row
+			var rows int64
+			for it.Next(&r) {
+				rows++
+			}
+			if err := it.Err(); err != nil {
+				b.Fatal(err)
+			}
+			it.Close()
+			check(b, rows)
+		})
+	})
+	b.Run("csv", func(b *testing.B) {
+		perRow(b, func() {
+			it := open(b)
+			r, rows := exporter.PartReaderForBench(it)
+			if _, err := io.CopyBuffer(io.Discard, r, make([]byte, events.DefaultChunkSize)); err != nil {
+				b.Fatal(err)
+			}
+			it.Close()
+			check(b, rows())
+		})
+	})
+	b.Run("store", func(b *testing.B) {
+		ns := testenv.MustStartNATS(b)
+		bus, err := events.Open(ctx, testenv.MustConnect(b, ns), events.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ticket := "0123456789abcdef0123456789abcdef"
+		perRow(b, func() {
+			it := open(b)
+			r, rows := exporter.PartReaderForBench(it)
+			// The same name every time: a stored part is replaced, so the
+			// store stays one part big.
+			if _, err := bus.PutPart(ctx, ticket, 1, rows, r); err != nil {
+				b.Fatal(err)
+			}
+			it.Close()
+			check(b, rows())
+		})
+	})
+}
+
+// perRow runs one part per iteration and reports per-row figures.
+func perRow(b *testing.B, part func()) {
+	b.ReportAllocs()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		part()
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&after)
+	rows := float64(benchRows) * float64(b.N)
+	b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/rows, "allocs/row")
+	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/rows, "B/row")
+}
