@@ -87,9 +87,6 @@ func (x *Exporter) handle(ctx context.Context, m jetstream.Msg) {
 	if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
 		x.Metrics.Redelivered()
 	}
-	if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
-		x.Metrics.Redelivered()
-	}
 	if exhausted(ctx, x.bus, m, t.Ticket, fmt.Sprintf("part %d of %d", t.Spec.Part, t.Parts), log) {
 		return
 	}
@@ -168,7 +165,6 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 		Rows: r.rows, Bytes: int64(info.Size), Worker: x.Name}); err != nil {
 		return err
 	}
-	x.Metrics.PartDone(r.rows, int64(info.Size), time.Since(start))
 	x.Metrics.PartDone(r.rows, int64(info.Size), time.Since(start))
 	log.Info("part stored", "rows", r.rows, "bytes", info.Size, "took", time.Since(start).Round(time.Millisecond).String())
 	return nil

@@ -36,7 +36,6 @@ type Gateway struct {
 	Now         func() time.Time
 	MetadataTTL time.Duration
 	Metrics     *metrics.Registry // served at /metrics; requests counted in it
-	Metrics     *metrics.Registry // served at /metrics; requests counted in it
 
 	// SSEHeartbeat is how often an idle event stream sends a comment;
 	// zero means DefaultSSEHeartbeat.
@@ -97,10 +96,6 @@ func (g *Gateway) Handler() fasthttp.RequestHandler {
 			h = g.healthz
 		case path == "readyz":
 			h = g.readyz
-		case path == "metrics":
-			h = g.metrics
-		case path == "openapi.json":
-			h = g.openapi
 		case path == "metrics":
 			h = g.metrics
 		case path == "openapi.json":
