@@ -20,6 +20,7 @@ const (
 	EventStream   = "EXPORT_EVENTS"
 	PartStream    = "EXPORT_PARTS"
 	JobBucket     = "export_jobs"
+	IdemBucket    = "export_idempotency"
 	ResultBucket  = "export_results"
 	PlannerName   = "planner"
 	ExporterName  = "exporter"
@@ -33,6 +34,7 @@ const (
 	DefaultMaxDeliver  = 6
 	DefaultDedupWindow = 10 * time.Minute
 	DefaultChunkSize   = 256 << 10
+	DefaultIdemWindow  = 10 * time.Minute
 )
 
 // Config shapes the topology. The zero Config is valid: one replica, file
@@ -43,6 +45,7 @@ type Config struct {
 	PartAckWait time.Duration // a silent exporter loses its partition after this
 	MaxDeliver  int           // deliveries of a request or partition before the job fails
 	Memory      bool          // memory storage instead of file: for benchmarks only
+	IdemWindow  time.Duration // a repeated request returns the same ticket within this window
 }
 
 func (c *Config) defaults() {
@@ -58,6 +61,9 @@ func (c *Config) defaults() {
 	if c.MaxDeliver == 0 {
 		c.MaxDeliver = DefaultMaxDeliver
 	}
+	if c.IdemWindow == 0 {
+		c.IdemWindow = DefaultIdemWindow
+	}
 }
 
 // Bus is a handle on the topology.
@@ -65,6 +71,7 @@ type Bus struct {
 	NC      *nats.Conn
 	JS      jetstream.JetStream
 	Jobs    jetstream.KeyValue
+	Idem    jetstream.KeyValue // request fingerprint or Idempotency-Key → ticket
 	Results jetstream.ObjectStore
 	Config  Config
 }
@@ -101,6 +108,12 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 		History: 1, TTL: cfg.Retention, Storage: storage, Replicas: cfg.Replicas,
 	}); err != nil {
 		return nil, fmt.Errorf("job bucket: %w", err)
+	}
+	if b.Idem, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: IdemBucket, Description: "recent submissions: a repeat gets the same ticket",
+		History: 1, TTL: cfg.IdemWindow, Storage: storage, Replicas: cfg.Replicas,
+	}); err != nil {
+		return nil, fmt.Errorf("idempotency bucket: %w", err)
 	}
 	if b.Results, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket: ResultBucket, Description: "exported parts, one object per partition",

@@ -41,8 +41,16 @@ type Gateway struct {
 	// zero means DefaultSSEHeartbeat.
 	SSEHeartbeat time.Duration
 
+	// APIKeys, when set, are the keys that may call the API (Bearer); each
+	// sees only its own jobs.
+	APIKeys []string
+	// MaxActive is how many queued or running jobs a client may have; zero
+	// means no limit. Enforced while Run is running.
+	MaxActive int
+
 	mu       sync.Mutex
 	networks map[string]cachedNetwork
+	active   *active
 
 	parts partCache // part infos of succeeded jobs, for manifests and ranges
 }
@@ -55,7 +63,7 @@ type cachedNetwork struct {
 // New returns a Gateway.
 func New(bus *events.Bus, store *chstore.Store, logger *slog.Logger) *Gateway {
 	return &Gateway{bus: bus, store: store, logger: logger, Now: time.Now, MetadataTTL: DefaultMetadataTTL,
-		Metrics: metrics.New(), networks: map[string]cachedNetwork{}}
+		Metrics: metrics.New(), networks: map[string]cachedNetwork{}, active: newActive(), MaxActive: DefaultMaxActive}
 }
 
 // Server returns a fasthttp server for the gateway, with limits that turn
@@ -77,7 +85,9 @@ func (g *Gateway) Server() *fasthttp.Server {
 
 type fasthttpLogger struct{ l *slog.Logger }
 
-func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Debug("fasthttp", "msg", format, "args", args) }
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Debug("fasthttp", "msg", format, "args", args)
+}
 
 // handler is a route: it writes a success, or returns an error for
 // writeError to render.
@@ -150,6 +160,12 @@ func (g *Gateway) Handler() fasthttp.RequestHandler {
 			ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
 			writeJSON(ctx, map[string]any{"error": "Method not allowed."})
 			return
+		}
+		if !public(path) {
+			if err := g.authenticate(ctx); err != nil {
+				g.writeError(ctx, err)
+				return
+			}
 		}
 		if err := h(ctx, params); err != nil {
 			g.writeError(ctx, err)

@@ -37,7 +37,15 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 	}
 	req := schema.ExportRequest{Ticket: newTicket(), Query: q, URLRoot: g.urlRoot(ctx), SubmittedAt: now,
 		Client: clientID(ctx), ExpiresAt: now.Add(g.bus.Config.Retention)}
+	earlier, release, err := g.admit(ctx, q, req.Ticket)
+	if err != nil {
+		return err
+	}
+	if earlier != "" { // the same request again: the same job
+		return g.getJob(ctx, []string{earlier})
+	}
 	if err := g.bus.Submit(ctx, req); err != nil {
+		release()
 		return err
 	}
 	// The answer is the fold of the queued event: the very document the
@@ -48,23 +56,23 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 	return nil
 }
 
-func clientID(ctx *fasthttp.RequestCtx) string {
-	return ctx.RemoteIP().String()
-}
-
 // job returns ticket's record: projected, or, in the moment between
 // acceptance and projection, folded from its queued event.
 func (g *Gateway) job(ctx *fasthttp.RequestCtx, ticket string) (*schema.JobRecord, error) {
 	rec, _, err := g.bus.Job(ctx, ticket)
-	if schema.ErrorCode(err) != schema.NotFound {
-		return rec, err
+	if schema.ErrorCode(err) == schema.NotFound {
+		e, qerr := g.bus.QueuedEvent(ctx, ticket)
+		if qerr != nil {
+			return nil, qerr
+		}
+		rec = &schema.JobRecord{}
+		rec.Apply(e)
+	} else if err != nil {
+		return nil, err
 	}
-	e, qerr := g.bus.QueuedEvent(ctx, ticket)
-	if qerr != nil {
-		return nil, qerr
+	if !g.visible(ctx, rec) {
+		return nil, schema.Errorf(schema.NotFound, "Job not found.")
 	}
-	rec = &schema.JobRecord{}
-	rec.Apply(e)
 	return rec, nil
 }
 

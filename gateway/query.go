@@ -44,4 +44,3 @@ func (g *Gateway) rawQuery(ctx *fasthttp.RequestCtx, p []string) error {
 	})
 	return nil
 }
-

@@ -6,11 +6,13 @@ import (
 	"io"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/exporter"
+	"github.com/plenario-next/exportd/gateway"
 )
 
 // Config is everything a process needs, from flags with environment
@@ -33,6 +35,11 @@ type Config struct {
 	LogFormat      string
 	LogLevel       string
 	MetricsAddr    string // a separate listener for /metrics, /healthz, /readyz; empty: none
+	APIKeys        []string
+	MaxActive      int
+	IdemWindow     time.Duration
+	PartAckWait    time.Duration
+	MaxAttempts    int
 }
 
 // env is one setting: its flag, its environment variable and its default.
@@ -54,6 +61,11 @@ var settings = []env{
 	{"part-rows", "EXPORTD_PART_ROWS", strconv.Itoa(exporter.DefaultPartRows), "target rows per partition"},
 	{"demo-network", "EXPORTD_DEMO_NETWORK", "array_of_things", "demo network loaded when ClickHouse has no data (serve only; empty: none)"},
 	{"demo-rows", "EXPORTD_DEMO_ROWS", "1000000", "rows of the demo network"},
+	{"api-keys", "EXPORTD_API_KEYS", "", "comma-separated API keys; when set, every endpoint but health needs Authorization: Bearer <key>"},
+	{"max-active", "EXPORTD_MAX_ACTIVE", strconv.Itoa(gateway.DefaultMaxActive), "queued or running jobs one client may have (0: no limit)"},
+	{"idempotency-window", "EXPORTD_IDEMPOTENCY_WINDOW", events.DefaultIdemWindow.String(), "a repeated request returns the same ticket within this window"},
+	{"part-ack-wait", "EXPORTD_PART_ACK_WAIT", events.DefaultPartAckWait.String(), "a partition whose exporter went silent this long is redelivered"},
+	{"max-attempts", "EXPORTD_MAX_ATTEMPTS", strconv.Itoa(events.DefaultMaxDeliver), "deliveries of a request or partition before its job fails"},
 	{"log-format", "EXPORTD_LOG_FORMAT", "auto", "json, text, or auto (json unless stderr is a terminal)"},
 	{"log-level", "EXPORTD_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"metrics", "EXPORTD_METRICS_ADDR", "", "separate listener for /metrics, /healthz and /readyz, e.g. :9090 for an exporter (the API serves them too)"},
@@ -95,6 +107,23 @@ func parseConfig(role string, args []string, getenv func(string) string, out io.
 	}
 	if c.DemoRows, err = strconv.ParseInt(*vals["demo-rows"], 10, 64); err != nil || c.DemoRows < 0 {
 		return c, fmt.Errorf("bad demo-rows %q", *vals["demo-rows"])
+	}
+	for _, k := range strings.Split(*vals["api-keys"], ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			c.APIKeys = append(c.APIKeys, k)
+		}
+	}
+	if c.MaxActive, err = strconv.Atoi(*vals["max-active"]); err != nil || c.MaxActive < 0 {
+		return c, fmt.Errorf("bad max-active %q", *vals["max-active"])
+	}
+	if c.IdemWindow, err = time.ParseDuration(*vals["idempotency-window"]); err != nil || c.IdemWindow <= 0 {
+		return c, fmt.Errorf("bad idempotency-window %q", *vals["idempotency-window"])
+	}
+	if c.PartAckWait, err = time.ParseDuration(*vals["part-ack-wait"]); err != nil || c.PartAckWait < time.Second {
+		return c, fmt.Errorf("bad part-ack-wait %q (at least 1s)", *vals["part-ack-wait"])
+	}
+	if c.MaxAttempts, err = strconv.Atoi(*vals["max-attempts"]); err != nil || c.MaxAttempts < 1 {
+		return c, fmt.Errorf("bad max-attempts %q", *vals["max-attempts"])
 	}
 	if c.URLRoot != "" && c.URLRoot[len(c.URLRoot)-1] != '/' {
 		c.URLRoot += "/"

@@ -109,7 +109,8 @@ func serve(ctx context.Context, c Config, stdout io.Writer) error {
 		return fmt.Errorf("nats at %s: %w", natsURL, err)
 	}
 	defer nc.Close()
-	bus, err := events.Open(ctx, nc, events.Config{Replicas: c.Replicas, Retention: c.Retention})
+	bus, err := events.Open(ctx, nc, events.Config{Replicas: c.Replicas, Retention: c.Retention,
+		PartAckWait: c.PartAckWait, MaxDeliver: c.MaxAttempts, IdemWindow: c.IdemWindow})
 	if err != nil {
 		return fmt.Errorf("jetstream topology: %w", err)
 	}
@@ -155,6 +156,8 @@ func serve(ctx context.Context, c Config, stdout io.Writer) error {
 	if c.Role != "exporter" {
 		gw := gateway.New(bus, store, logger.With("component", "gateway"))
 		gw.URLRoot, gw.Metrics = c.URLRoot, reg
+		gw.APIKeys, gw.MaxActive = c.APIKeys, c.MaxActive
+		goRun("gateway", gw.Run)
 		srv := gw.Server()
 		ln, err := net.Listen("tcp", c.HTTPAddr) // listen first: a taken port fails now
 		if err != nil {

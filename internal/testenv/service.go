@@ -42,6 +42,8 @@ type ServiceOptions struct {
 	PartRows    int64 // default exporter.DefaultPartRows
 	Concurrency int   // default 2
 	NoExporter  bool  // gateway and projector only
+	APIKeys     []string
+	MaxActive   int // default 0: no limit in tests
 	Store       *chstore.Store
 	Logger      *slog.Logger // default TestLogger()
 }
@@ -103,6 +105,8 @@ func StartService(tb testing.TB, o ServiceOptions) *Service {
 		start(ex.Run)
 	}
 	s.Gw = gateway.New(s.Bus, s.Store, logger)
+	s.Gw.APIKeys, s.Gw.MaxActive = o.APIKeys, o.MaxActive
+	start(s.Gw.Run)
 	s.Gw.Metrics = s.Metrics
 	srv := s.Gw.Server()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -1,0 +1,224 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/valyala/fasthttp"
+
+	"github.com/plenario-next/exportd/schema"
+)
+
+// DefaultMaxActive is how many queued or running jobs one client may have.
+const DefaultMaxActive = 100
+
+// clientKey is where Handler leaves the caller's identity for handlers.
+const clientKey = "exportd.client"
+
+// public routes answer without an API key.
+func public(path string) bool {
+	return path == "healthz" || path == "readyz" || path == "metrics" || path == "openapi.json"
+}
+
+// authenticate decides who is calling. With API keys configured, the
+// caller is its key (hashed) and a missing or unknown key is refused; else
+// the caller is its address, and only limits use it.
+func (g *Gateway) authenticate(ctx *fasthttp.RequestCtx) error {
+	if len(g.APIKeys) == 0 {
+		ctx.SetUserValue(clientKey, "ip:"+ctx.RemoteIP().String())
+		return nil
+	}
+	auth := string(ctx.Request.Header.Peek("Authorization"))
+	key, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || key == "" {
+		return schema.Errorf(schema.Unauthorized, "An API key is required: Authorization: Bearer <key>.")
+	}
+	for _, k := range g.APIKeys {
+		if subtle.ConstantTimeCompare([]byte(k), []byte(key)) == 1 {
+			ctx.SetUserValue(clientKey, keyClient(k))
+			return nil
+		}
+	}
+	return schema.Errorf(schema.Unauthorized, "Unknown API key.")
+}
+
+func keyClient(k string) string {
+	h := sha256.Sum256([]byte(k))
+	return "key:" + hex.EncodeToString(h[:8])
+}
+
+func clientID(ctx *fasthttp.RequestCtx) string {
+	if c, ok := ctx.UserValue(clientKey).(string); ok {
+		return c
+	}
+	return "ip:" + ctx.RemoteIP().String()
+}
+
+// visible reports whether the caller may see a job: with API keys, only
+// the key that made it does; a job of another key is "not found", so a
+// wrong key learns nothing of it.
+func (g *Gateway) visible(ctx *fasthttp.RequestCtx, rec *schema.JobRecord) bool {
+	return len(g.APIKeys) == 0 || rec.Client == clientID(ctx)
+}
+
+// fingerprint identifies a request for idempotent submission: the caller's
+// Idempotency-Key, or the normalised request (lists sorted, defaulted times
+// left out so that a repeat a minute later is still the same request).
+func fingerprint(ctx *fasthttp.RequestCtx, q schema.Query) string {
+	h := sha256.New()
+	h.Write([]byte(clientID(ctx)))
+	h.Write([]byte{0})
+	if k := ctx.Request.Header.Peek("Idempotency-Key"); len(k) > 0 {
+		h.Write([]byte("key\x00"))
+		h.Write(k)
+	} else {
+		norm := struct {
+			Network                  string
+			Features, Nodes, Sensors []string
+			Geom                     json.RawMessage
+			Start, End               string
+		}{Network: q.Network, Geom: q.Geom}
+		for _, f := range q.Features {
+			norm.Features = append(norm.Features, f.String())
+		}
+		if !q.AllNodes {
+			norm.Nodes = append(norm.Nodes, q.Nodes...)
+		}
+		if !q.AllSensors {
+			norm.Sensors = append(norm.Sensors, q.Sensors...)
+		}
+		sort.Strings(norm.Features)
+		sort.Strings(norm.Nodes)
+		sort.Strings(norm.Sensors)
+		a := ctx.QueryArgs()
+		if a.Has("start_datetime") {
+			norm.Start = q.Start.Format(schema.DatetimeLayout)
+		}
+		if a.Has("end_datetime") {
+			norm.End = q.End.Format(schema.DatetimeLayout)
+		}
+		b, _ := json.Marshal(norm)
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// active tracks the queued and running jobs of each client, from a watch
+// of the job documents plus the jobs this gateway accepted but the
+// projector has not yet stored.
+type active struct {
+	mu       sync.Mutex
+	client   map[string]string          // ticket → client
+	byClient map[string]map[string]bool // client → tickets
+}
+
+func newActive() *active {
+	return &active{client: map[string]string{}, byClient: map[string]map[string]bool{}}
+}
+
+func (a *active) add(client, ticket string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.client[ticket] = client
+	if a.byClient[client] == nil {
+		a.byClient[client] = map[string]bool{}
+	}
+	a.byClient[client][ticket] = true
+}
+
+func (a *active) remove(ticket string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c, ok := a.client[ticket]
+	if !ok {
+		return
+	}
+	delete(a.client, ticket)
+	delete(a.byClient[c], ticket)
+	if len(a.byClient[c]) == 0 {
+		delete(a.byClient, c)
+	}
+}
+
+func (a *active) count(client string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.byClient[client])
+}
+
+// Run keeps the gateway's view of active jobs current until ctx is done.
+// Without it, limits are not enforced.
+func (g *Gateway) Run(ctx context.Context) error {
+	w, err := g.bus.Jobs.WatchAll(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil
+			}
+			if e == nil { // the initial values are in
+				continue
+			}
+			if e.Operation() != jetstream.KeyValuePut {
+				g.active.remove(e.Key())
+				continue
+			}
+			var rec schema.JobRecord
+			if json.Unmarshal(e.Value(), &rec) != nil || rec.Terminal() {
+				g.active.remove(e.Key())
+				continue
+			}
+			g.active.add(rec.Client, e.Key())
+		}
+	}
+}
+
+// admit returns the ticket of an earlier identical request, or reserves
+// ticket for this one; it refuses a client past its limit of active jobs.
+// release undoes a reservation whose submission failed.
+func (g *Gateway) admit(ctx *fasthttp.RequestCtx, q schema.Query, ticket string) (earlier string, release func(), err error) {
+	key := fingerprint(ctx, q)
+	e, err := g.bus.Idem.Get(ctx, key)
+	switch {
+	case err == nil:
+		// A repeat gets the earlier job, unless that one failed or was
+		// cancelled: then asking again means trying again.
+		if rec, jerr := g.job(ctx, string(e.Value())); jerr != nil || !rec.Terminal() || rec.Job.Status.Status == schema.StatusSuccess {
+			return string(e.Value()), nil, nil
+		}
+		if err := g.bus.Idem.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil {
+			return "", nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
+		}
+	case !errors.Is(err, jetstream.ErrKeyNotFound):
+		return "", nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
+	}
+	client := clientID(ctx)
+	if g.MaxActive > 0 && g.active.count(client) >= g.MaxActive {
+		return "", nil, schema.Errorf(schema.TooMany, "Too many export jobs queued or running for this client (at most %d); retry when one finishes.", g.MaxActive)
+	}
+	if _, err := g.bus.Idem.Create(ctx, key, []byte(ticket)); err != nil {
+		if e, gerr := g.bus.Idem.Get(ctx, key); gerr == nil { // a twin won the race
+			return string(e.Value()), nil, nil
+		}
+		return "", nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
+	}
+	g.active.add(client, ticket)
+	return "", func() {
+		_ = g.bus.Idem.Delete(context.WithoutCancel(ctx), key)
+		g.active.remove(ticket)
+	}, nil
+}

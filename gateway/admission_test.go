@@ -1,0 +1,139 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/internal/testenv"
+	"github.com/plenario-next/exportd/schema"
+)
+
+func do(t *testing.T, method, u string, hdr map[string]string) (*http.Response, schema.Job) {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var j schema.Job
+	_ = json.NewDecoder(resp.Body).Decode(&j)
+	return resp, j
+}
+
+func seedSmall(t *testing.T, svc *testenv.Service) {
+	t.Helper()
+	if err := svc.Store.Seed(context.Background(), chstore.DemoNetwork("array_of_things"), 2_000, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIdempotentSubmission: a repeat of the same request, or of the same
+// Idempotency-Key, gets the same ticket and starts no second job.
+func TestIdempotentSubmission(t *testing.T) {
+	svc := testenv.StartService(t, testenv.ServiceOptions{NoExporter: true})
+	seedSmall(t, svc)
+	base := svc.URL + "/v1/api/sensor-networks/array_of_things/download?"
+	_, a := do(t, "GET", base+"features=temperature,magnetic_field&nodes=001e0610b001,001e0610b000", nil)
+	_, b := do(t, "GET", base+"nodes=001E0610B000,001e0610b001&features=magnetic_field,TEMPERATURE", nil)
+	if !schema.IsTicket(a.Ticket) || a.Ticket != b.Ticket {
+		t.Fatalf("same request twice: got tickets %q and %q, want one", a.Ticket, b.Ticket)
+	}
+	_, c := do(t, "GET", base+"features=temperature", nil)
+	if c.Ticket == a.Ticket {
+		t.Fatalf("a different request got the same ticket %q", c.Ticket)
+	}
+	key := map[string]string{"Idempotency-Key": "run-42"}
+	_, d := do(t, "GET", base+"features=temperature&nodes=001e0610b002", key)
+	_, e := do(t, "GET", base+"features=relative_humidity", key)
+	if d.Ticket != e.Ticket {
+		t.Fatalf("same Idempotency-Key: got tickets %q and %q, want one", d.Ticket, e.Ticket)
+	}
+	// Exactly three jobs were queued.
+	s, err := svc.Bus.JS.Stream(t.Context(), "EXPORT_EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.State.NumSubjects; got != 3 {
+		t.Fatalf("got %d event subjects, want 3 queued jobs", got)
+	}
+}
+
+// TestActiveJobLimit: past MaxActive queued or running jobs a client gets
+// 429 with Retry-After; polling an unfinished job says when to come back.
+func TestActiveJobLimit(t *testing.T) {
+	svc := testenv.StartService(t, testenv.ServiceOptions{NoExporter: true, MaxActive: 2})
+	seedSmall(t, svc)
+	base := svc.URL + "/v1/api/sensor-networks/array_of_things/download?features="
+	for _, f := range []string{"temperature", "magnetic_field"} {
+		if resp, _ := do(t, "GET", base+f, nil); resp.StatusCode != 200 {
+			t.Fatalf("job %s: got %d, want 200", f, resp.StatusCode)
+		}
+	}
+	resp, _ := do(t, "GET", base+"light_intensity", nil)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("third job: got %d Retry-After %q, want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	// A repeat of an accepted request is not a new job: still 200.
+	resp, j := do(t, "GET", base+"temperature", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("repeat: got %d, want 200", resp.StatusCode)
+	}
+	resp, _ = do(t, "GET", svc.URL+"/v1/api/jobs/"+j.Ticket, nil)
+	if resp.Header.Get("Retry-After") == "" {
+		t.Fatal("polling a queued job: no Retry-After")
+	}
+	// Cancelling one makes room.
+	if resp, _ := do(t, "DELETE", svc.URL+"/v1/api/jobs/"+j.Ticket, nil); resp.StatusCode != 200 {
+		t.Fatalf("cancel: got %d", resp.StatusCode)
+	}
+	testenv.Eventually(t, 10*time.Second, "room for a new job", func() bool {
+		resp, _ := do(t, "GET", base+"light_intensity", nil)
+		return resp.StatusCode == 200
+	})
+}
+
+// TestAPIKeys: with keys configured every API call needs one, and a job is
+// visible only to the key that made it.
+func TestAPIKeys(t *testing.T) {
+	svc := testenv.StartService(t, testenv.ServiceOptions{NoExporter: true, APIKeys: []string{"alpha-key", "beta-key"}})
+	seedSmall(t, svc)
+	alpha := map[string]string{"Authorization": "Bearer alpha-key"}
+	beta := map[string]string{"Authorization": "Bearer beta-key"}
+	u := svc.URL + "/v1/api/sensor-networks/array_of_things/download?features=temperature"
+	if resp, _ := do(t, "GET", u, nil); resp.StatusCode != 401 {
+		t.Fatalf("no key: got %d, want 401", resp.StatusCode)
+	}
+	if resp, _ := do(t, "GET", u, map[string]string{"Authorization": "Bearer nope"}); resp.StatusCode != 401 {
+		t.Fatalf("wrong key: got %d, want 401", resp.StatusCode)
+	}
+	resp, j := do(t, "GET", u, alpha)
+	if resp.StatusCode != 200 {
+		t.Fatalf("alpha submit: got %d", resp.StatusCode)
+	}
+	if resp, got := do(t, "GET", svc.URL+"/v1/api/jobs/"+j.Ticket, alpha); resp.StatusCode != 200 || got.Ticket != j.Ticket {
+		t.Fatalf("alpha polls its job: got %d", resp.StatusCode)
+	}
+	for _, path := range []string{"/v1/api/jobs/", "/v1/api/datadump/"} {
+		if resp, _ := do(t, "GET", svc.URL+path+j.Ticket, beta); resp.StatusCode != 404 {
+			t.Fatalf("beta reads alpha's %s: got %d, want 404", path, resp.StatusCode)
+		}
+	}
+	if resp, _ := do(t, "DELETE", svc.URL+"/v1/api/jobs/"+j.Ticket, beta); resp.StatusCode != 404 {
+		t.Fatalf("beta cancels alpha's job: got %d, want 404", resp.StatusCode)
+	}
+	if resp, _ := do(t, "GET", svc.URL+"/healthz", nil); resp.StatusCode != 200 {
+		t.Fatalf("healthz without key: got %d, want 200", resp.StatusCode)
+	}
+}
