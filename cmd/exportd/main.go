@@ -18,7 +18,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "exportd:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -29,6 +29,7 @@ commands:
   gateway    the HTTP API alone, on a shared NATS
   exporter   planner, projector and exporters alone, on a shared NATS
   seed       load a deterministic demo network into ClickHouse
+  get        export with the query syntax as flags, follow the job, download and verify the file
 
 Run 'exportd <command> -h' for its flags.`
 
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return serve(ctx, cfg, stdout)
 	case "seed":
 		return seed(ctx, rest, getenv, stdout)
+	case "get":
+		return get(ctx, rest, getenv, stdout, os.Stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
