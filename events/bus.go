@@ -91,14 +91,14 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 	b := &Bus{NC: nc, JS: js, Config: cfg}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: EventStream, Subjects: []string{"exports.events.>"}, Storage: storage, Replicas: cfg.Replicas,
-		Retention: jetstream.LimitsPolicy, MaxAge: cfg.Retention, Duplicates: DefaultDedupWindow,
+		Retention: jetstream.LimitsPolicy, MaxAge: cfg.Retention, Duplicates: min(DefaultDedupWindow, cfg.Retention),
 		Description: "every status change of every export job; queued events are the accepted requests",
 	}); err != nil {
 		return nil, fmt.Errorf("event stream: %w", err)
 	}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: PartStream, Subjects: []string{"exports.parts.>"}, Storage: storage, Replicas: cfg.Replicas,
-		Retention: jetstream.WorkQueuePolicy, MaxAge: cfg.Retention, Duplicates: DefaultDedupWindow,
+		Retention: jetstream.WorkQueuePolicy, MaxAge: cfg.Retention, Duplicates: min(DefaultDedupWindow, cfg.Retention),
 		Description: "partitions of export jobs waiting for an exporter",
 	}); err != nil {
 		return nil, fmt.Errorf("part stream: %w", err)
