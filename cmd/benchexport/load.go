@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -21,12 +22,16 @@ type loadResult struct {
 	P99ms     float64 `json:"p99_ms"`
 }
 
+// runID keeps Idempotency-Keys of different benchmark runs apart.
+var runID = strconv.FormatInt(time.Now().UnixNano(), 36)
+
 // maxSamples bounds the latencies kept per connection.
 const maxSamples = 1 << 20
 
 // load sends GET uri to addr from conns keep-alive connections for d and
-// measures throughput and latency.
-func load(addr, uri string, want int, conns int, d time.Duration) loadResult {
+// measures throughput and latency. With unique, every request carries its
+// own Idempotency-Key, so that each is a new submission.
+func load(addr, uri string, want int, conns int, d time.Duration, unique bool) loadResult {
 	client := &fasthttp.HostClient{Addr: addr, MaxConns: conns, ReadBufferSize: 64 << 10,
 		MaxIdleConnDuration: time.Minute}
 	type counts struct {
@@ -48,10 +53,13 @@ func load(addr, uri string, want int, conns int, d time.Duration) loadResult {
 			req.Header.SetHost(addr)
 			c := &res[i]
 			c.lat = make([]time.Duration, 0, 4096)
-			for {
+			for n := 0; ; n++ {
 				t0 := time.Now()
 				if !t0.Before(deadline) {
 					return
+				}
+				if unique {
+					req.Header.Set("Idempotency-Key", "bench-"+strconv.Itoa(i)+"-"+strconv.Itoa(n)+"-"+runID)
 				}
 				err := client.DoTimeout(req, resp, 10*time.Second)
 				el := time.Since(t0)

@@ -211,11 +211,12 @@ func run(ctx context.Context) (err error) {
 
 	// 3. Baseline and job, alternating.
 	for i := range cfg.Runs {
-		b, err := baseline(ctx, chArgs, filepath.Join(tmp, "baseline.csv"))
+		b, err := baseline(ctx, chArgs, filepath.Join(tmp, "baseline.csv"), sys.chPID)
 		if err != nil {
 			return err
 		}
-		logf("run %d/%d baseline: %d rows in %.2fs (%.0f MB)", i+1, cfg.Runs, b.Rows, b.Seconds, float64(b.Bytes)/1e6)
+		logf("run %d/%d baseline: %d rows in %.2fs (%.0f MB; CPU s: clickhouse %.1f, client %.1f)", i+1, cfg.Runs, b.Rows,
+			b.Seconds, float64(b.Bytes)/1e6, b.ClickHouseCPU, b.ClientCPU)
 		res.Baseline = append(res.Baseline, b)
 		if b.Rows != whole.Rows {
 			return fmt.Errorf("baseline wrote %d rows, the window holds %d", b.Rows, whole.Rows)
@@ -224,9 +225,11 @@ func run(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
-		logf("run %d/%d job: %.2fs (%d parts), exporter peak %s; CSV %.0f MB at %.0f MB/s, JSON %.0f MB in %.2fs; gateway peak %s",
-			i+1, cfg.Runs, j.Seconds, j.Parts, mib(j.ExporterPeak), float64(j.CSVBytes)/1e6, j.CSVMBps, float64(j.JSONBytes)/1e6,
-			j.JSONSeconds, mib(j.GatewayPeak))
+		logf("run %d/%d job: %.2fs (%d parts; CPU s: exporter %.1f, nats %.1f, clickhouse %.1f), exporter peak %s",
+			i+1, cfg.Runs, j.Seconds, j.Parts, j.ExporterCPU, j.NATSCPU, j.ClickHouseCPU, mib(j.ExporterPeak))
+		logf("run %d/%d download: CSV %.0f MB in %.2fs = %.0f MB/s (CPU s: gateway %.1f, nats %.1f), JSON %.0f MB in %.2fs; gateway RSS %s before, peak %s",
+			i+1, cfg.Runs, float64(j.CSVBytes)/1e6, j.CSVSeconds, j.CSVMBps, j.DownloadGatewayCPU, j.DownloadNATSCPU,
+			float64(j.JSONBytes)/1e6, j.JSONSeconds, mib(j.GatewayBefore), mib(j.GatewayPeak))
 		if j.CSVRows != b.Rows {
 			return fmt.Errorf("the download has %d rows, the baseline %d", j.CSVRows, b.Rows)
 		}
@@ -336,10 +339,13 @@ type baselineRun struct {
 	Rows    int64   `json:"rows"`
 	Bytes   int64   `json:"bytes"`
 	Seconds float64 `json:"seconds"`
+	// CPU seconds spent meanwhile by clickhouse-server and by the client.
+	ClickHouseCPU float64 `json:"clickhouse_cpu_s"`
+	ClientCPU     float64 `json:"client_cpu_s"`
 }
 
 // baseline runs clickhouse-client with the export's SELECT into a file.
-func baseline(ctx context.Context, args []string, path string) (baselineRun, error) {
+func baseline(ctx context.Context, args []string, path string, chPID int) (baselineRun, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return baselineRun{}, err
@@ -348,9 +354,11 @@ func baseline(ctx context.Context, args []string, path string) (baselineRun, err
 	cmd := exec.CommandContext(ctx, "clickhouse-client", args...)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = f, &stderr
+	cpu0 := cpuSeconds(chPID)
 	start := time.Now()
 	err = cmd.Run()
 	took := time.Since(start)
+	chCPU := cpuSeconds(chPID) - cpu0
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -366,7 +374,8 @@ func baseline(ctx context.Context, args []string, path string) (baselineRun, err
 	if err != nil {
 		return baselineRun{}, err
 	}
-	return baselineRun{Rows: lines - 1, Bytes: size, Seconds: took.Seconds()}, nil
+	return baselineRun{Rows: lines - 1, Bytes: size, Seconds: took.Seconds(), ClickHouseCPU: chCPU,
+		ClientCPU: (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()}, nil
 }
 
 // countLines counts newlines and bytes of r.

@@ -216,3 +216,47 @@ func natsServerMain(args []string) error {
 	s.WaitForShutdown()
 	return nil
 }
+
+// cpuSeconds is a process's user+system CPU time so far (0 when it cannot
+// be read), assuming the usual 100 clock ticks per second.
+func cpuSeconds(pid int) float64 {
+	if pid <= 0 {
+		return 0
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:])) // f[0] is field 3, state
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return float64(u+s) / 100
+}
+
+// clickhousePID finds the local clickhouse-server from the pid file
+// scripts/clickhouse.sh writes, for its CPU time; 0 if there is none.
+func clickhousePID(root string) int {
+	dir := os.Getenv("EXPORTD_DATA_DIR")
+	if dir == "" {
+		dir = ".data"
+	}
+	if !strings.HasPrefix(dir, "/") {
+		dir = root + "/" + dir
+	}
+	data, err := os.ReadFile(dir + "/clickhouse/pid")
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || cpuSeconds(pid) == 0 {
+		return 0
+	}
+	return pid
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -66,16 +65,28 @@ type summary struct {
 	CreateRatio      float64 `json:"create_over_bare"`
 	QueryP50         float64 `json:"query_p50_ms"`
 	QueryP99         float64 `json:"query_p99_ms"`
+	// CPU seconds, medians: where the machine's two cores went.
+	BaselineCHCPU     float64 `json:"baseline_clickhouse_cpu_s"`
+	BaselineClientCPU float64 `json:"baseline_client_cpu_s"`
+	JobCHCPU          float64 `json:"job_clickhouse_cpu_s"`
+	JobExporterCPU    float64 `json:"job_exporter_cpu_s"`
+	JobNATSCPU        float64 `json:"job_nats_cpu_s"`
+	DownloadGWCPU     float64 `json:"download_gateway_cpu_s"`
+	DownloadNATSCPU   float64 `json:"download_nats_cpu_s"`
 }
 
 func (r *results) summarize() {
 	var bs, js, mbps, jsonS, csvS, xp, gb, gp []float64
-	var bb, cb []float64
+	var bb, cb, bch, bcl, jch, jx, jn, dg, dn []float64
 	for _, b := range r.Baseline {
 		bs = append(bs, b.Seconds)
 		bb = append(bb, float64(b.Bytes))
+		bch = append(bch, b.ClickHouseCPU)
+		bcl = append(bcl, b.ClientCPU)
 	}
 	for _, j := range r.Jobs {
+		jch, jx, jn = append(jch, j.ClickHouseCPU), append(jx, j.ExporterCPU), append(jn, j.NATSCPU)
+		dg, dn = append(dg, j.DownloadGatewayCPU), append(dn, j.DownloadNATSCPU)
 		js = append(js, j.Seconds)
 		mbps = append(mbps, j.CSVMBps)
 		jsonS = append(jsonS, j.JSONSeconds)
@@ -91,7 +102,9 @@ func (r *results) summarize() {
 		GatewayPeakMiB: median(gp), SmallRows: r.SmallRows, LargeRows: r.LargeRows, SmallSeconds: median(r.SmallJobs),
 		LargeSeconds: median(r.LargeJobs), JobGetRPS: r.JobGet.OKPerSec, JobGetP99: r.JobGet.P99ms,
 		JobGetBareRPS: r.JobGetBare.OKPerSec, CreateRPS: r.Create.OKPerSec, CreateP99: r.Create.P99ms,
-		CreateBareRPS: r.CreateBare.OKPerSec, QueryP50: r.Query.P50ms, QueryP99: r.Query.P99ms}
+		CreateBareRPS: r.CreateBare.OKPerSec, QueryP50: r.Query.P50ms, QueryP99: r.Query.P99ms,
+		BaselineCHCPU: median(bch), BaselineClientCPU: median(bcl), JobCHCPU: median(jch), JobExporterCPU: median(jx),
+		JobNATSCPU: median(jn), DownloadGWCPU: median(dg), DownloadNATSCPU: median(dn)}
 	s.JobRatio = ratio(s.JobSeconds, s.BaselineSeconds)
 	s.JSONOverCSV = ratio(s.JSONSeconds, s.CSVSeconds)
 	s.LargeOverSmall = ratio(s.LargeSeconds, s.SmallSeconds)
@@ -107,28 +120,31 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-// print writes the table of medians, with the issue's targets beside.
+// print writes the table of medians as Markdown, the issue's targets
+// beside.
 func (r *results) print(w io.Writer) {
 	s := r.Summary
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "measure\tmedian of %d\ttarget\n", r.Config.Runs)
-	fmt.Fprintf(tw, "%s\t%s\t%s\n", strings.Repeat("-", 34), strings.Repeat("-", 24), strings.Repeat("-", 22))
-	row := func(name, v, target string) { fmt.Fprintf(tw, "%s\t%s\t%s\n", name, v, target) }
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
+	row := func(name, v, target string) { fmt.Fprintf(tw, " %s\t %s\t %s\t\n", name, v, target) }
+	row("measure", fmt.Sprintf("median of %d runs", r.Config.Runs), "target")
+	row("---", "---", "---")
 	row("rows", fmt.Sprint(s.Rows), "")
 	row("baseline (clickhouse-client) s", fmt.Sprintf("%.2f", s.BaselineSeconds), "")
 	row("job, submit to success s", fmt.Sprintf("%.2f", s.JobSeconds), "")
-	row("job / baseline", fmt.Sprintf("%.2f", s.JobRatio), "<= 1.3")
-	row("download CSV MB/s", fmt.Sprintf("%.0f (%.0f MB)", s.DownloadMBps, float64(s.CSVBytes)/1e6), ">= 500")
+	row("**job / baseline**", fmt.Sprintf("**%.2f**", s.JobRatio), "<= 1.3")
+	row("download CSV MB/s", fmt.Sprintf("%.0f (%.0f MB in %.2f s)", s.DownloadMBps, float64(s.CSVBytes)/1e6, s.CSVSeconds), ">= 500")
 	row("exporter peak RSS MiB", fmt.Sprintf("%.0f", s.ExporterPeakMiB), "<= 150")
-	row("gateway RSS before / peak MiB", fmt.Sprintf("%.0f / %.0f", s.GatewayBeforeMiB, s.GatewayPeakMiB), "flat")
-	row("JSON / CSV download time", fmt.Sprintf("%.2f (%.2fs / %.2fs)", s.JSONOverCSV, s.JSONSeconds, s.CSVSeconds), "<= 1.5")
-	row("large / small job time", fmt.Sprintf("%.2f (%d / %d rows)", s.LargeOverSmall, s.LargeRows, s.SmallRows),
-		fmt.Sprintf("8-11 for %.1fx rows", ratio(float64(s.LargeRows), float64(s.SmallRows))))
-	row("  small job s / large job s", fmt.Sprintf("%.2f / %.2f", s.SmallSeconds, s.LargeSeconds), "")
-	row("GET /jobs/{ticket} req/s", fmt.Sprintf("%.0f (bare %.0f, ratio %.2f)", s.JobGetRPS, s.JobGetBareRPS, s.JobGetRatio), ">= 30000")
+	row("gateway RSS before / peak during download MiB", fmt.Sprintf("%.0f / %.0f", s.GatewayBeforeMiB, s.GatewayPeakMiB), "flat")
+	row("JSON / CSV download time", fmt.Sprintf("%.2f (%.2f s / %.2f s)", s.JSONOverCSV, s.JSONSeconds, s.CSVSeconds), "<= 1.5")
+	row("large / small job time", fmt.Sprintf("%.2f (%.2f s / %.2f s)", s.LargeOverSmall, s.LargeSeconds, s.SmallSeconds),
+		fmt.Sprintf("8-11 (rows %d / %d)", s.LargeRows, s.SmallRows))
+	row("GET /jobs/{ticket} req/s", fmt.Sprintf("%.0f (bare fasthttp %.0f, ratio %.2f)", s.JobGetRPS, s.JobGetBareRPS, s.JobGetRatio), ">= 30000")
 	row("GET /jobs/{ticket} p99 ms", fmt.Sprintf("%.1f (bare %.1f)", s.JobGetP99, r.JobGetBare.P99ms), "<= 20")
-	row("ticket creation req/s", fmt.Sprintf("%.0f (bare %.0f, ratio %.2f)", s.CreateRPS, s.CreateBareRPS, s.CreateRatio), ">= 5000")
-	row("ticket creation p99 ms", fmt.Sprintf("%.1f", s.CreateP99), "")
+	row("ticket creation req/s", fmt.Sprintf("%.0f (bare fasthttp %.0f, ratio %.2f)", s.CreateRPS, s.CreateBareRPS, s.CreateRatio), ">= 5000")
+	row("ticket creation p99 ms", fmt.Sprintf("%.1f (%d non-200)", s.CreateP99, r.Create.Other), "")
 	row("/query 1000 rows p50 / p99 ms", fmt.Sprintf("%.1f / %.1f", s.QueryP50, s.QueryP99), "<= 20 / <= 100")
+	row("CPU s, baseline: clickhouse / client", fmt.Sprintf("%.1f / %.1f", s.BaselineCHCPU, s.BaselineClientCPU), "")
+	row("CPU s, job: clickhouse / exporter / nats", fmt.Sprintf("%.1f / %.1f / %.1f", s.JobCHCPU, s.JobExporterCPU, s.JobNATSCPU), "")
+	row("CPU s, CSV download: gateway / nats", fmt.Sprintf("%.1f / %.1f", s.DownloadGWCPU, s.DownloadNATSCPU), "")
 	tw.Flush()
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/plenario-next/exportd/chstore"
@@ -24,10 +25,11 @@ type system struct {
 	gateway  *child
 	exporter *child
 	store    *chstore.Store
+	chPID    int // clickhouse-server, for its CPU time; 0 if unknown
 }
 
 func startSystem(ctx context.Context, cfg config, root, tmp string) (_ *system, err error) {
-	s := &system{}
+	s := &system{chPID: clickhousePID(root)}
 	defer func() {
 		if err != nil {
 			s.stop()
@@ -58,7 +60,10 @@ func startSystem(ctx context.Context, cfg config, root, tmp string) (_ *system, 
 	env := append(os.Environ(), "EXPORTD_CLICKHOUSE_ADDR="+cfg.ClickHouse, "EXPORTD_CLICKHOUSE_DB="+cfg.DB,
 		"EXPORTD_DEMO_ROWS=0", "EXPORTD_DATA_DIR="+filepath.Join(tmp, "data"), "EXPORTD_HTTP_ADDR="+s.httpAddr,
 		"EXPORTD_NATS_LISTEN="+natsAddr, "EXPORTD_NATS_URL=nats://"+natsAddr, "EXPORTD_LOG_FORMAT=json",
-		"EXPORTD_URL_ROOT="+s.base+"/")
+		"EXPORTD_URL_ROOT="+s.base+"/",
+		// One client makes every request here: no per-client cap on
+		// active jobs during the ticket-creation load.
+		"EXPORTD_MAX_ACTIVE=0")
 	if cfg.Concurrency != "" {
 		env = append(env, "EXPORTD_CONCURRENCY="+cfg.Concurrency)
 	}
@@ -108,6 +113,8 @@ func (s *system) stop() {
 	}
 }
 
+var jobSeq int
+
 // jobDoc is the part of a job document the benchmark reads.
 type jobDoc struct {
 	Ticket string `json:"ticket"`
@@ -122,6 +129,12 @@ func (s *system) getJSON(ctx context.Context, path string, v any) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+path, nil)
 	if err != nil {
 		return 0, err
+	}
+	if strings.Contains(path, "/download?") {
+		// A new job every time: without its own key, a repeat of the same
+		// request would get the earlier job back (idempotent submission).
+		jobSeq++
+		req.Header.Set("Idempotency-Key", "bench-job-"+strconv.Itoa(jobSeq)+"-"+runID)
 	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
@@ -157,6 +170,14 @@ type jobRun struct {
 	JSONSeconds   float64 `json:"json_seconds,omitempty"`
 	GatewayBefore int64   `json:"gateway_rss_before_download,omitempty"`
 	GatewayPeak   int64   `json:"gateway_peak_rss,omitempty"`
+	// CPU seconds spent by each process from submit to success, and by
+	// the gateway and NATS during the CSV download.
+	ExporterCPU        float64 `json:"exporter_cpu_s"`
+	NATSCPU            float64 `json:"nats_cpu_s"`
+	ClickHouseCPU      float64 `json:"clickhouse_cpu_s"`
+	GatewayCPU         float64 `json:"gateway_cpu_s"`
+	DownloadGatewayCPU float64 `json:"download_gateway_cpu_s,omitempty"`
+	DownloadNATSCPU    float64 `json:"download_nats_cpu_s,omitempty"`
 }
 
 // jobTimeout bounds one job's wait.
@@ -166,6 +187,7 @@ const jobTimeout = 30 * time.Minute
 // then, if download, fetches it as CSV and as JSON.
 func (s *system) job(ctx context.Context, network string, w window, download bool) (jobRun, error) {
 	s.exporter.resetPeak()
+	xc, nc, cc, gc := cpuSeconds(s.exporter.pid()), cpuSeconds(s.nats.pid()), cpuSeconds(s.chPID), cpuSeconds(s.gateway.pid())
 	start := time.Now()
 	var doc jobDoc
 	if _, err := s.getJSON(ctx, "/v1/api/sensor-networks/"+network+"/download?"+w.values().Encode(), &doc); err != nil {
@@ -195,6 +217,8 @@ func (s *system) job(ctx context.Context, network string, w window, download boo
 	}
 	r.Seconds = time.Since(start).Seconds()
 	r.ExporterPeak = s.exporter.peak()
+	r.ExporterCPU, r.NATSCPU = cpuSeconds(s.exporter.pid())-xc, cpuSeconds(s.nats.pid())-nc
+	r.ClickHouseCPU, r.GatewayCPU = cpuSeconds(s.chPID)-cc, cpuSeconds(s.gateway.pid())-gc
 	if p := doc.Status.Progress; p != nil {
 		r.Rows, r.Parts = p.Rows, p.Total
 	}
@@ -203,10 +227,12 @@ func (s *system) job(ctx context.Context, network string, w window, download boo
 	}
 	s.gateway.resetPeak()
 	r.GatewayBefore = s.gateway.rss()
+	gc, nc = cpuSeconds(s.gateway.pid()), cpuSeconds(s.nats.pid())
 	lines, size, took, err := s.download(ctx, r.Ticket, "csv")
 	if err != nil {
 		return r, err
 	}
+	r.DownloadGatewayCPU, r.DownloadNATSCPU = cpuSeconds(s.gateway.pid())-gc, cpuSeconds(s.nats.pid())-nc
 	r.CSVRows, r.CSVBytes, r.CSVSeconds = lines-1, size, took
 	r.CSVMBps = float64(size) / 1e6 / took
 	_, r.JSONBytes, r.JSONSeconds, err = s.download(ctx, r.Ticket, "json")
@@ -326,8 +352,8 @@ func (s *system) loadTests(ctx context.Context, cfg config, res *results) error 
 
 	logf("load: GET %s, %d connections for %s", jobPath, cfg.LoadConns, d)
 	s.gateway.resetPeak()
-	res.JobGet = load(s.httpAddr, jobPath, http.StatusOK, cfg.LoadConns, d)
-	res.JobGetBare = load(bareAddr, jobPath, http.StatusOK, cfg.LoadConns, d)
+	res.JobGet = load(s.httpAddr, jobPath, http.StatusOK, cfg.LoadConns, d, false)
+	res.JobGetBare = load(bareAddr, jobPath, http.StatusOK, cfg.LoadConns, d, false)
 	logf("  gateway %.0f req/s p99 %.1f ms; bare %.0f req/s p99 %.1f ms", res.JobGet.OKPerSec, res.JobGet.P99ms,
 		res.JobGetBare.OKPerSec, res.JobGetBare.P99ms)
 
@@ -336,8 +362,8 @@ func (s *system) loadTests(ctx context.Context, cfg config, res *results) error 
 	empty := url.Values{"start_datetime": {"2001-01-01T00:00:00"}, "end_datetime": {"2001-01-01T00:00:01"}}
 	createPath := "/v1/api/sensor-networks/" + cfg.Network + "/download?" + empty.Encode()
 	logf("load: GET %s, %d connections for %s", createPath, cfg.LoadConns, d)
-	res.Create = load(s.httpAddr, createPath, http.StatusOK, cfg.LoadConns, d)
-	res.CreateBare = load(bareAddr, createPath, http.StatusOK, cfg.LoadConns, d)
+	res.Create = load(s.httpAddr, createPath, http.StatusOK, cfg.LoadConns, d, true)
+	res.CreateBare = load(bareAddr, createPath, http.StatusOK, cfg.LoadConns, d, true)
 	res.GatewayLoadPeak = s.gateway.peak()
 	logf("  gateway %.0f req/s (%d other statuses) p99 %.1f ms; bare %.0f req/s", res.Create.OKPerSec, res.Create.Other,
 		res.Create.P99ms, res.CreateBare.OKPerSec)
