@@ -154,8 +154,9 @@ func (a *active) count(client string) int {
 	return len(a.byClient[client])
 }
 
-// Run keeps the gateway's view of active jobs current until ctx is done.
-// Without it, limits are not enforced.
+// Run keeps the gateway's view of jobs current until ctx is done: the
+// cache polling is served from, and the active jobs limits count. Without
+// it, every read goes to the KV and limits are not enforced.
 func (g *Gateway) Run(ctx context.Context) error {
 	w, err := g.bus.Jobs.WatchAll(ctx)
 	if err != nil {
@@ -175,14 +176,21 @@ func (g *Gateway) Run(ctx context.Context) error {
 			}
 			if e.Operation() != jetstream.KeyValuePut {
 				g.active.remove(e.Key())
+				g.cache.remove(e.Key())
 				continue
 			}
 			var rec schema.JobRecord
-			if json.Unmarshal(e.Value(), &rec) != nil || rec.Terminal() {
+			if json.Unmarshal(e.Value(), &rec) != nil {
 				g.active.remove(e.Key())
+				g.cache.remove(e.Key())
 				continue
 			}
-			g.active.add(rec.Client, e.Key())
+			g.cache.put(e.Key(), e.Value(), &rec)
+			if rec.Terminal() {
+				g.active.remove(e.Key())
+			} else {
+				g.active.add(rec.Client, e.Key())
+			}
 		}
 	}
 }

@@ -51,6 +51,7 @@ type Gateway struct {
 	mu       sync.Mutex
 	networks map[string]cachedNetwork
 	active   *active
+	cache    *jobCache
 
 	parts partCache // part infos of succeeded jobs, for manifests and ranges
 }
@@ -63,7 +64,8 @@ type cachedNetwork struct {
 // New returns a Gateway.
 func New(bus *events.Bus, store *chstore.Store, logger *slog.Logger) *Gateway {
 	return &Gateway{bus: bus, store: store, logger: logger, Now: time.Now, MetadataTTL: DefaultMetadataTTL,
-		Metrics: metrics.New(), networks: map[string]cachedNetwork{}, active: newActive(), MaxActive: DefaultMaxActive}
+		Metrics: metrics.New(), networks: map[string]cachedNetwork{}, active: newActive(), MaxActive: DefaultMaxActive,
+		cache: newJobCache(DefaultCachedJobs)}
 }
 
 // Server returns a fasthttp server for the gateway, with limits that turn

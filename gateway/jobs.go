@@ -59,6 +59,11 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 // job returns ticket's record: projected, or, in the moment between
 // acceptance and projection, folded from its queued event.
 func (g *Gateway) job(ctx *fasthttp.RequestCtx, ticket string) (*schema.JobRecord, error) {
+	if cj := g.cache.get(ticket, g.Now()); cj != nil {
+		if rec, err := cj.record(); err == nil && g.visible(ctx, rec) {
+			return rec, nil
+		}
+	}
 	rec, _, err := g.bus.Job(ctx, ticket)
 	if schema.ErrorCode(err) == schema.NotFound {
 		e, qerr := g.bus.QueuedEvent(ctx, ticket)
@@ -83,6 +88,16 @@ func jobNotFound(ctx *fasthttp.RequestCtx, ticket string) error {
 }
 
 func (g *Gateway) getJob(ctx *fasthttp.RequestCtx, p []string) error {
+	if cj := g.cache.get(p[0], g.Now()); cj != nil && (len(g.APIKeys) == 0 || cj.client == clientID(ctx)) {
+		if doc := cj.document(); doc != nil {
+			if !cj.terminal {
+				ctx.Response.Header.Set("Retry-After", "1")
+			}
+			ctx.SetContentType("application/json")
+			ctx.SetBody(doc)
+			return nil
+		}
+	}
 	rec, err := g.job(ctx, p[0])
 	if schema.ErrorCode(err) == schema.NotFound {
 		return jobNotFound(ctx, p[0])
