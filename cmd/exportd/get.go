@@ -101,6 +101,7 @@ func get(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.BoolVar(&g.quiet, "quiet", false, "print nothing but errors")
 	fs.BoolVar(&g.json, "json", false, "machine-readable progress and summary: one JSON object a line on stdout")
 	fs.IntVar(&g.retries, "retries", 5, "how many times to resume a broken download")
+	apiKey := fs.String("api-key", getenv("EXPORTD_API_KEY"), "API key sent as Authorization: Bearer ($EXPORTD_API_KEY)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -119,7 +120,8 @@ func get(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	g.server = strings.TrimRight(g.server, "/")
 	g.tty = !g.quiet && !g.json && isTerminal(stderr)
-	g.http = &http.Client{Transport: &http.Transport{DisableCompression: true, Proxy: http.ProxyFromEnvironment}}
+	g.http = &http.Client{Transport: bearer{key: *apiKey,
+		rt: &http.Transport{DisableCompression: true, Proxy: http.ProxyFromEnvironment}}}
 	defer func() {
 		if err != nil && g.json {
 			g.emit(true, map[string]any{"event": "error", "code": exitCode(err), "error": err.Error()})
@@ -161,6 +163,20 @@ func get(ctx context.Context, args []string, getenv func(string) string, stdout,
 			res.verified, took.Round(time.Millisecond))
 	}
 	return nil
+}
+
+// bearer adds the API key, if any, to every request.
+type bearer struct {
+	key string
+	rt  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if b.key != "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+b.key)
+	}
+	return b.rt.RoundTrip(r)
 }
 
 // jobDoc is the job document as the client reads it.
@@ -228,7 +244,8 @@ func (g *getter) submit(ctx context.Context, network string, q url.Values) (*job
 	}
 	switch {
 	case status == http.StatusOK:
-	case status == http.StatusBadRequest || status == http.StatusNotFound || status == http.StatusUnprocessableEntity:
+	case status == http.StatusBadRequest || status == http.StatusNotFound || status == http.StatusUnprocessableEntity ||
+		status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return nil, exitf(exitBadRequest, "the server refused the export (%d):\n%s", status, errorMessages(body))
 	default:
 		return nil, exitf(exitOther, "submit: status %d: %s", status, errorMessages(body))
