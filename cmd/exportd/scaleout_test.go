@@ -202,6 +202,11 @@ func TestScaleOut(t *testing.T) {
 
 	var sum float64
 	for _, u := range exporters {
+		for _, probe := range []string{"/healthz", "/readyz"} {
+			if code, body := testenv.Get(t, strings.TrimSuffix(u, "/metrics")+probe); code != 200 {
+				t.Errorf("exporter %s: got %d %s, want 200", probe, code, body)
+			}
+		}
 		_, page := testenv.Get(t, u)
 		n := counter(t, string(page), "exportd_exported_rows_total")
 		if n == 0 {
