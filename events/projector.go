@@ -32,26 +32,7 @@ func NewProjector(bus *Bus, logger *slog.Logger) *Projector {
 
 // Run consumes events until ctx is done.
 func (p *Projector) Run(ctx context.Context) error {
-	cons, err := p.bus.JS.Consumer(ctx, EventStream, ProjectorName)
-	if err != nil {
-		return fmt.Errorf("projector consumer: %w", err)
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(64))
-	if err != nil {
-		return err
-	}
-	go func() { <-ctx.Done(); it.Stop() }()
-	for {
-		m, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return nil
-			}
-			p.logger.Warn("projector fetch", "err", err)
-			continue
-		}
-		p.handle(ctx, m)
-	}
+	return p.bus.Consume(ctx, EventStream, ProjectorName, p.logger, p.handle)
 }
 
 func (p *Projector) handle(ctx context.Context, m jetstream.Msg) {

@@ -35,26 +35,7 @@ func NewPlanner(bus *events.Bus, store *chstore.Store, logger *slog.Logger) *Pla
 
 // Run plans requests until ctx is done.
 func (p *Planner) Run(ctx context.Context) error {
-	cons, err := p.bus.JS.Consumer(ctx, events.EventStream, events.PlannerName)
-	if err != nil {
-		return fmt.Errorf("planner consumer: %w", err)
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(16))
-	if err != nil {
-		return err
-	}
-	go func() { <-ctx.Done(); it.Stop() }()
-	for {
-		m, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return nil
-			}
-			p.logger.Warn("planner fetch", "err", err)
-			continue
-		}
-		p.handle(ctx, m)
-	}
+	return p.bus.Consume(ctx, events.EventStream, events.PlannerName, p.logger, p.handle)
 }
 
 func (p *Planner) handle(ctx context.Context, m jetstream.Msg) {

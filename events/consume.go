@@ -1,0 +1,36 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Consume hands the messages of a durable consumer to handle, one at a
+// time, until ctx is done. handle settles each message itself (ack, nak or
+// term).
+func (b *Bus) Consume(ctx context.Context, stream, consumer string, logger *slog.Logger, handle func(context.Context, jetstream.Msg)) error {
+	cons, err := b.JS.Consumer(ctx, stream, consumer)
+	if err != nil {
+		return fmt.Errorf("%s consumer: %w", consumer, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(64))
+	if err != nil {
+		return err
+	}
+	go func() { <-ctx.Done(); it.Stop() }()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			logger.Warn(consumer+" fetch", "err", err)
+			continue
+		}
+		handle(ctx, m)
+	}
+}
