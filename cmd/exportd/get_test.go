@@ -277,3 +277,44 @@ func TestGetResumes(t *testing.T) {
 		t.Fatal("a failed download left its .part file")
 	}
 }
+
+// TestGetCancelled cancels the job `exportd get` is following: it exits 3,
+// the code of a job that ended without a result.
+func TestGetCancelled(t *testing.T) {
+	svc := testenv.StartService(t, testenv.ServiceOptions{NoExporter: true}) // the job stays queued
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := svc.Store.Seed(ctx, chstore.DemoNetwork("array_of_things"), 900, getSeedEnd); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		err := run(ctx, []string{"get", "--server", svc.URL, "--json", "--output", filepath.Join(t.TempDir(), "x.csv")},
+			func(string) string { return "" }, pw)
+		pw.Close()
+		errc <- err
+	}()
+	sc := bufio.NewScanner(pr)
+	if !sc.Scan() {
+		t.Fatalf("no output: %v", <-errc)
+	}
+	var first map[string]any
+	if err := json.Unmarshal(sc.Bytes(), &first); err != nil || first["event"] != "submitted" {
+		t.Fatalf("first line %q, want the submitted ticket", sc.Text())
+	}
+	req, _ := http.NewRequest(http.MethodDelete, svc.URL+"/v1/api/jobs/"+first["ticket"].(string), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("DELETE: status %d", resp.StatusCode)
+	}
+	for sc.Scan() {
+	}
+	if err := <-errc; exitCode(err) != exitJobFailed || !strings.Contains(err.Error(), "cancelled") {
+		t.Fatalf("got %v (exit %d), want exit 3 saying cancelled", err, exitCode(err))
+	}
+}
