@@ -11,7 +11,7 @@
 // every 50 ms until success, download CSV and JSON through the gateway).
 //
 // Environment: BENCH_ROWS (20000000), BENCH_RUNS (3), BENCH_DB
-// (exportd_bench), BENCH_NETWORK (array_of_things), BENCH_OUT
+// (exportd_bench; exportd_bench_<rows> for another BENCH_ROWS), BENCH_NETWORK (array_of_things), BENCH_OUT
 // (bench/results.json), BENCH_LOAD_SECONDS (5), BENCH_LOAD_CONNS (64),
 // BENCH_QUERY_REQUESTS (200), BENCH_CONCURRENCY (exporter workers; default
 // exportd's, one per core), EXPORTD_CLICKHOUSE_ADDR (127.0.0.1:19000).
@@ -48,6 +48,8 @@ var seedEnd = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // seedSpan is how far back chstore.Seed spreads the rows from seedEnd.
 const seedSpan = 6 * 24 * time.Hour
+
+const defaultRows = 20_000_000
 
 type config struct {
 	Rows          int64  `json:"rows"`
@@ -105,13 +107,18 @@ func loadConfig() (config, error) {
 		Concurrency: os.Getenv("BENCH_CONCURRENCY"), CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
 	var err error
 	var n int64
-	if c.Rows, err = envInt("BENCH_ROWS", 20_000_000); err != nil {
+	if c.Rows, err = envInt("BENCH_ROWS", defaultRows); err != nil {
 		return c, err
 	}
 	if n, err = envInt("BENCH_RUNS", 3); err != nil {
 		return c, err
 	}
 	c.Runs = int(n)
+	if os.Getenv("BENCH_DB") == "" && c.Rows != defaultRows {
+		// Another size gets its own database: a quick run at 2 million
+		// rows must not drop the 20 million seeded for the real one.
+		c.DB += "_" + strconv.FormatInt(c.Rows, 10)
+	}
 	if n, err = envInt("BENCH_LOAD_SECONDS", 5); err != nil {
 		return c, err
 	}
@@ -180,7 +187,16 @@ func run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() {
+		if err == nil {
+			os.RemoveAll(tmp)
+			return
+		}
+		// Keep the processes' logs of a failed run, not their data.
+		os.RemoveAll(filepath.Join(tmp, "nats"))
+		os.RemoveAll(filepath.Join(tmp, "data"))
+		logf("logs of the failed run kept in %s", tmp)
+	}()
 	logf("building bin/exportd")
 	build := exec.CommandContext(ctx, "go", "build", "-o", "bin/exportd", "./cmd/exportd")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
