@@ -58,6 +58,19 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 
 	h := &ctx.Response.Header
 	size := int64(len(schema.CSVHeader)) + rec.DoneBytes
+	if format == schema.FormatCSV {
+		// The stored sizes, not the events' sum: Content-Length and ranges
+		// must be those of the bytes served, and a part gone from the store
+		// is better told now than as a truncated body.
+		infos, err := g.partInfos(ctx, rec)
+		if err != nil {
+			return err
+		}
+		size = int64(len(schema.CSVHeader))
+		for _, in := range infos {
+			size += in.size
+		}
+	}
 	h.Set("Content-Disposition", "attachment; filename="+rec.Job.Request.Query.Network+".datadump."+format)
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("Cache-Control", cacheControl(rec, g.Now()))

@@ -235,6 +235,8 @@ func TestDownloadRanges(t *testing.T) {
 			status: 206, from: size - 3, to: size, wantRange: span(size-3, size)},
 		{name: "unsatisfiable", hdr: []string{"Range", "bytes=" + strconv.FormatInt(size, 10) + "-"}, status: 416,
 			wantRange: "bytes */" + strconv.FormatInt(size, 10), wantEmpty: true},
+		{name: "empty suffix", hdr: []string{"Range", "bytes=-0"}, status: 416, wantRange: "bytes */" + strconv.FormatInt(size, 10), wantEmpty: true},
+		{name: "last before first is ignored", hdr: []string{"Range", "bytes=50-10"}, status: 200, from: 0, to: size},
 		{name: "If-Range matches", hdr: []string{"Range", "bytes=0-9", "If-Range", etag}, status: 206, from: 0, to: 10, wantRange: span(0, 10)},
 		{name: "If-Range last modified", hdr: []string{"Range", "bytes=0-9", "If-Range", full.Header.Get("Last-Modified")}, status: 206, from: 0, to: 10, wantRange: span(0, 10)},
 		{name: "If-Range mismatch", hdr: []string{"Range", "bytes=0-9", "If-Range", `"something-else"`}, status: 200, from: 0, to: size},
@@ -323,4 +325,21 @@ func TestDownloadRanges(t *testing.T) {
 			t.Fatalf("ndjson with Range: %d, Accept-Ranges %q, %d bytes of %d", resp.StatusCode, resp.Header.Get("Accept-Ranges"), len(body), len(plain))
 		}
 	})
+}
+
+// TestDownloadPartsGone checks that a result whose parts left the store is
+// a 404 saying so, before any byte is sent, not a truncated file.
+func TestDownloadPartsGone(t *testing.T) {
+	f := ddFinishedJob(t)
+	var job schema.Job
+	ddGetJSON(t, f.svc.URL+"/v1/api/jobs/"+f.ticket, &job)
+	if err := f.svc.Bus.DeleteParts(context.Background(), f.ticket, job.Status.Progress.Total); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{f.dump, f.svc.URL + "/v1/api/jobs/" + f.ticket + "/manifest"} {
+		resp, body := ddDo(t, "GET", u)
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "no longer stored") {
+			t.Fatalf("%s: got %d %s, want 404 saying the result is no longer stored", u, resp.StatusCode, body)
+		}
+	}
 }
