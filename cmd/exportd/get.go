@@ -96,11 +96,12 @@ func get(ctx context.Context, args []string, getenv func(string) string, stdout,
 	start := fs.String("start", "", "start_datetime (default: 7 days before end)")
 	end := fs.String("end", "", "end_datetime (default: now)")
 	fs.StringVar(&g.format, "format", schema.FormatCSV, "csv, json or ndjson")
-	fs.StringVar(&g.output, "output", "", "file to write (default <network>.datadump.<format>)")
+	fs.StringVar(&g.output, "output", "", "file to write (default <network>.datadump.<format>, in the current directory)")
 	fs.StringVar(&g.server, "server", server, "exportd base URL ($EXPORTD_SERVER)")
 	fs.BoolVar(&g.quiet, "quiet", false, "print nothing but errors")
 	fs.BoolVar(&g.json, "json", false, "machine-readable progress and summary: one JSON object a line on stdout")
 	fs.IntVar(&g.retries, "retries", 5, "how many times to resume a broken download")
+	ticket := fs.String("ticket", "", "follow and download an existing job instead of submitting one")
 	apiKey := fs.String("api-key", getenv("EXPORTD_API_KEY"), "API key sent as Authorization: Bearer ($EXPORTD_API_KEY)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -115,8 +116,8 @@ func get(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if g.format != schema.FormatCSV && g.format != schema.FormatJSON && g.format != schema.FormatNDJSON {
 		return exitf(exitBadRequest, "--format must be csv, json or ndjson, not %q", g.format)
 	}
-	if g.output == "" {
-		g.output = *network + ".datadump." + g.format
+	if *ticket != "" && !schema.IsTicket(*ticket) {
+		return exitf(exitBadRequest, "--ticket %q is not a ticket (32 lowercase hex digits)", *ticket)
 	}
 	g.server = strings.TrimRight(g.server, "/")
 	g.tty = !g.quiet && !g.json && isTerminal(stderr)
@@ -136,16 +137,25 @@ func get(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	began := time.Now()
-	job, err := g.submit(ctx, *network, q)
-	if err != nil {
-		return err
-	}
-	g.emit(true, map[string]any{"event": "submitted", "ticket": job.Ticket})
-	if !g.quiet && !g.json {
-		fmt.Fprintf(stderr, "ticket %s\n", job.Ticket)
+	job := &jobDoc{Ticket: *ticket}
+	if *ticket == "" {
+		if job, err = g.submit(ctx, *network, q); err != nil {
+			return err
+		}
+		g.emit(true, map[string]any{"event": "submitted", "ticket": job.Ticket})
+		if !g.quiet && !g.json {
+			fmt.Fprintf(stderr, "ticket %s\n", job.Ticket)
+		}
 	}
 	if job, err = g.wait(ctx, job.Ticket); err != nil {
 		return err
+	}
+	if g.output == "" {
+		n := job.Request.Query.Network
+		if n == "" {
+			n = *network
+		}
+		g.output = n + ".datadump." + g.format
 	}
 	m, err := g.manifest(ctx, job)
 	if err != nil {
@@ -181,7 +191,12 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // jobDoc is the job document as the client reads it.
 type jobDoc struct {
-	Ticket string `json:"ticket"`
+	Ticket  string `json:"ticket"`
+	Request struct {
+		Query struct {
+			Network string `json:"network"`
+		} `json:"query"`
+	} `json:"request"`
 	Status struct {
 		Status   string           `json:"status"`
 		Progress *schema.Progress `json:"progress"`
@@ -305,7 +320,7 @@ func (g *getter) wait(ctx context.Context, ticket string) (*jobDoc, error) {
 	sse := true
 	var prog progressMeter
 	failures := 0
-	for {
+	for polls := 0; ; polls++ {
 		status, body, err := g.apiGet(ctx, g.server+"/v1/api/jobs/"+ticket)
 		var job jobDoc
 		switch {
@@ -326,7 +341,11 @@ func (g *getter) wait(ctx context.Context, ticket string) (*jobDoc, error) {
 				return &job, nil
 			}
 		case status == http.StatusNotFound:
-			return nil, exitf(exitJobFailed, "job %s not found: %s", ticket, errorMessages(body))
+			code := exitJobFailed // it was there, and is gone
+			if polls == 0 {
+				code = exitBadRequest // there is no such job
+			}
+			return nil, exitf(code, "job %s not found: %s", ticket, errorMessages(body))
 		default:
 			if failures++; failures > 20 {
 				return nil, exitf(exitOther, "job %s: status %d: %v %s", ticket, status, err, errorMessages(body))

@@ -88,6 +88,7 @@ func TestGet(t *testing.T) {
 	svc := startGetService(t)
 	dir := t.TempDir()
 	from, to := getSeedEnd.Add(-7*24*time.Hour), getSeedEnd
+	var ticket string
 
 	t.Run("csv", func(t *testing.T) {
 		file := filepath.Join(dir, "all.csv")
@@ -96,6 +97,7 @@ func TestGet(t *testing.T) {
 			t.Fatalf("get: %v (exit %d)", err, exitCode(err))
 		}
 		done := lastEvent(lines)
+		ticket, _ = done["ticket"].(string)
 		if done["event"] != "done" || done["verified"] != "sha256" || done["parts"].(float64) < 3 {
 			t.Fatalf("last line %v, want done, verified by sha256, several parts", done)
 		}
@@ -150,6 +152,19 @@ func TestGet(t *testing.T) {
 		}
 		if n != len(want) {
 			t.Fatalf("file has %d values, ClickHouse %d", n, len(want))
+		}
+	})
+
+	t.Run("existing ticket", func(t *testing.T) {
+		file := filepath.Join(dir, "again.json")
+		err, lines := runGet(t, svc.URL, "--ticket", ticket, "--format", "json", "--output", file)
+		if done := lastEvent(lines); err != nil || done["rows"] != 18_000.0 || done["ticket"] != ticket {
+			t.Fatalf("get --ticket: %v, last line %v", err, done)
+		}
+		for _, bad := range []string{"xyz", strings.Repeat("0", 32)} {
+			if err, _ := runGet(t, svc.URL, "--ticket", bad); exitCode(err) != exitBadRequest {
+				t.Fatalf("--ticket %s: got %v (exit %d), want exit 2", bad, err, exitCode(err))
+			}
 		}
 	})
 
