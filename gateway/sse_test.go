@@ -248,7 +248,7 @@ func eventConsumers(t *testing.T, bus *events.Bus) int {
 }
 
 // handJob submits a job nobody plans: the test publishes its events.
-func handJob(t *testing.T, svc *testenv.Service) string {
+func handJob(t testing.TB, svc *testenv.Service) string {
 	t.Helper()
 	ticket := sseNewTicket()
 	q := schema.Query{Network: "array_of_things", Start: sseSeedEnd.Add(-time.Hour), End: sseSeedEnd, AllNodes: true, AllSensors: true, AllFeatures: true}
