@@ -73,6 +73,9 @@ func checkLifecycle(t *testing.T, got []schema.Event) {
 	parts := got[1].Parts
 	done := map[int]bool{}
 	for _, e := range got[2 : len(got)-1] {
+		if e.Parts != parts {
+			t.Errorf("%s of part %d says the job has %d parts, started said %d", e.Kind, e.Part, e.Parts, parts)
+		}
 		switch e.Kind {
 		case schema.EventPartDone:
 			if done[e.Part] {

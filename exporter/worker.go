@@ -133,7 +133,7 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 			_ = m.InProgress()
 			if n := rows.Load(); n > reported {
 				reported = n
-				_, _ = x.bus.Publish(ctx, schema.Event{Kind: schema.EventProgress, Ticket: t.Ticket, Part: t.Spec.Part, Rows: n, Worker: x.Name})
+				_, _ = x.bus.Publish(ctx, schema.Event{Kind: schema.EventProgress, Ticket: t.Ticket, Part: t.Spec.Part, Parts: t.Parts, Rows: n, Worker: x.Name})
 			}
 			if rec, _, err := x.bus.Job(ctx, t.Ticket); err == nil && rec.Terminal() {
 				cancel(errJobOver)
@@ -161,7 +161,7 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 		log.Info("job finished while its part ran; removing the part", "status", rec.Job.Status.Status)
 		return x.bus.DeletePart(ctx, t.Ticket, t.Spec.Part)
 	}
-	if _, err := x.bus.Publish(ctx, schema.Event{Kind: schema.EventPartDone, Ticket: t.Ticket, Part: t.Spec.Part,
+	if _, err := x.bus.Publish(ctx, schema.Event{Kind: schema.EventPartDone, Ticket: t.Ticket, Part: t.Spec.Part, Parts: t.Parts,
 		Rows: r.rows, Bytes: int64(info.Size), Worker: x.Name}); err != nil {
 		return err
 	}

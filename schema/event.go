@@ -72,7 +72,7 @@ type Event struct {
 	Request  *ExportRequest `json:"request,omitempty"`  // queued
 	Plan     []PartSpec     `json:"plan,omitempty"`     // started
 	Worker   string         `json:"worker,omitempty"`   // started, progress, part_done
-	Parts    int            `json:"parts"`              // started: how many parts
+	Parts    int            `json:"parts"`              // started, progress, part_done, succeeded: how many parts the job has
 	Part     int            `json:"part,omitempty"`     // progress, part_done: which, from 1
 	Rows     int64          `json:"rows,omitempty"`     // progress: so far in the part; part_done: in it; succeeded: in all
 	Bytes    int64          `json:"bytes,omitempty"`    // part_done: in it; succeeded: in all
