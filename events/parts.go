@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -55,16 +56,41 @@ func (b *Bus) PutPart(ctx context.Context, ticket string, part int, rows func() 
 	return info, nil
 }
 
-// OpenPart opens a stored part for reading.
+// OpenPart opens a stored part for reading. Reading it has no deadline but
+// ctx's own: given a context without one, the object store would give the
+// whole read JetStream's default API timeout (5 s), and cut a download whose
+// client reads a part more slowly than that.
 func (b *Bus) OpenPart(ctx context.Context, ticket string, part int) (jetstream.ObjectResult, error) {
+	cancel := context.CancelFunc(func() {})
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, cancel = context.WithTimeout(ctx, maxPartRead)
+	}
 	r, err := b.Results.Get(ctx, schema.PartObject(ticket, part))
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		cancel()
 		return nil, schema.Errorf(schema.NotFound, "the result of this job is no longer stored")
 	}
 	if err != nil {
+		cancel()
 		return nil, unavailable("open part", err)
 	}
-	return r, nil
+	return partResult{r, cancel}, nil
+}
+
+// maxPartRead bounds the reading of one part when the caller sets no
+// deadline: far beyond any client still reading.
+const maxPartRead = 24 * time.Hour
+
+// partResult is a stored part being read; closing it releases its context.
+type partResult struct {
+	jetstream.ObjectResult
+	cancel context.CancelFunc
+}
+
+func (r partResult) Close() error {
+	err := r.ObjectResult.Close()
+	r.cancel()
+	return err
 }
 
 // PartInfo returns a stored part's info.

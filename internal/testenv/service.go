@@ -46,6 +46,10 @@ type ServiceOptions struct {
 	MaxActive   int // default 0: no limit in tests
 	Store       *chstore.Store
 	Logger      *slog.Logger // default TestLogger()
+	// NATSURL, when set, is the NATS server or cluster (comma-separated
+	// URLs) to use instead of starting an embedded server; Service.NATS is
+	// then nil. The connection reconnects without limit.
+	NATSURL string
 }
 
 // TestLogger logs to stderr when EXPORTD_TEST_LOG is set, else nowhere.
@@ -64,8 +68,14 @@ func StartService(tb testing.TB, o ServiceOptions) *Service {
 	if s.Store == nil {
 		s.Store = MustOpenStore(tb)
 	}
-	s.NATS = MustStartNATS(tb)
-	nc, err := nats.Connect(s.NATS.ClientURL())
+	var nc *nats.Conn
+	var err error
+	if o.NATSURL != "" {
+		nc, err = nats.Connect(o.NATSURL, nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	} else {
+		s.NATS = MustStartNATS(tb)
+		nc, err = nats.Connect(s.NATS.ClientURL())
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
