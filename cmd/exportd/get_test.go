@@ -155,6 +155,38 @@ func TestGet(t *testing.T) {
 		}
 	})
 
+	t.Run("compressed", func(t *testing.T) {
+		plain, err := os.ReadFile(filepath.Join(dir, "all.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A proxy that notes how the file travelled.
+		target, _ := url.Parse(svc.URL)
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		var encoding atomic.Value
+		proxy.ModifyResponse = func(r *http.Response) error {
+			if strings.HasPrefix(r.Request.URL.Path, "/v1/api/datadump/") {
+				encoding.Store(r.Header.Get("Content-Encoding"))
+			}
+			return nil
+		}
+		front := httptest.NewServer(proxy)
+		defer front.Close()
+		file := filepath.Join(dir, "zipped.csv")
+		// A job submitted through the proxy has its links there too. (A
+		// second later start: the same query would be the same ticket, with
+		// the links of its first submission.)
+		err, lines := runGet(t, front.URL, "--start", getSeedEnd.Add(-7*24*time.Hour+time.Second).Format(schema.DatetimeLayout),
+			"--end", getSeedEnd.Format(schema.DatetimeLayout), "--compressed", "--output", file)
+		if done := lastEvent(lines); err != nil || done["verified"] != "sha256" || encoding.Load() != "gzip" {
+			t.Fatalf("get --compressed: %v, last line %v, Content-Encoding %v", err, done, encoding.Load())
+		}
+		got, err := os.ReadFile(file)
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("the unzipped file (%d bytes, %v) differs from the plain download (%d bytes)", len(got), err, len(plain))
+		}
+	})
+
 	t.Run("existing ticket", func(t *testing.T) {
 		file := filepath.Join(dir, "again.json")
 		err, lines := runGet(t, svc.URL, "--ticket", ticket, "--format", "json", "--output", file)
