@@ -40,6 +40,7 @@ type Config struct {
 	IdemWindow     time.Duration
 	PartAckWait    time.Duration
 	MaxAttempts    int
+	SSEHeartbeat   time.Duration
 }
 
 // env is one setting: its flag, its environment variable and its default.
@@ -64,8 +65,9 @@ var settings = []env{
 	{"api-keys", "EXPORTD_API_KEYS", "", "comma-separated API keys; when set, every endpoint but health needs Authorization: Bearer <key>"},
 	{"max-active", "EXPORTD_MAX_ACTIVE", strconv.Itoa(gateway.DefaultMaxActive), "queued or running jobs one client may have (0: no limit)"},
 	{"idempotency-window", "EXPORTD_IDEMPOTENCY_WINDOW", events.DefaultIdemWindow.String(), "a repeated request returns the same ticket within this window"},
-	{"part-ack-wait", "EXPORTD_PART_ACK_WAIT", events.DefaultPartAckWait.String(), "a partition whose exporter went silent this long is redelivered"},
+	{"part-ack-wait", "EXPORTD_PART_ACK_WAIT", events.DefaultPartAckWait.String(), "a partition, request or event whose process went silent this long goes to another process"},
 	{"max-attempts", "EXPORTD_MAX_ATTEMPTS", strconv.Itoa(events.DefaultMaxDeliver), "deliveries of a request or partition before its job fails"},
+	{"sse-heartbeat", "EXPORTD_SSE_HEARTBEAT", gateway.DefaultSSEHeartbeat.String(), "how often an idle /jobs/{ticket}/events stream sends a heartbeat comment"},
 	{"log-format", "EXPORTD_LOG_FORMAT", "auto", "json, text, or auto (json unless stderr is a terminal)"},
 	{"log-level", "EXPORTD_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"metrics", "EXPORTD_METRICS_ADDR", "", "separate listener for /metrics, /healthz and /readyz, e.g. :9090 for an exporter (the API serves them too)"},
@@ -124,6 +126,9 @@ func parseConfig(role string, args []string, getenv func(string) string, out io.
 	}
 	if c.MaxAttempts, err = strconv.Atoi(*vals["max-attempts"]); err != nil || c.MaxAttempts < 1 {
 		return c, fmt.Errorf("bad max-attempts %q", *vals["max-attempts"])
+	}
+	if c.SSEHeartbeat, err = time.ParseDuration(*vals["sse-heartbeat"]); err != nil || c.SSEHeartbeat < 100*time.Millisecond {
+		return c, fmt.Errorf("bad sse-heartbeat %q (at least 100ms)", *vals["sse-heartbeat"])
 	}
 	if c.URLRoot != "" && c.URLRoot[len(c.URLRoot)-1] != '/' {
 		c.URLRoot += "/"

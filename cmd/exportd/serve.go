@@ -157,6 +157,7 @@ func serve(ctx context.Context, c Config, stdout io.Writer) error {
 		gw := gateway.New(bus, store, logger.With("component", "gateway"))
 		gw.URLRoot, gw.Metrics = c.URLRoot, reg
 		gw.APIKeys, gw.MaxActive = c.APIKeys, c.MaxActive
+		gw.SSEHeartbeat = c.SSEHeartbeat
 		goRun("gateway", gw.Run)
 		srv := gw.Server()
 		ln, err := net.Listen("tcp", c.HTTPAddr) // listen first: a taken port fails now
