@@ -247,6 +247,21 @@ func (b *breakingBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// flippingBody changes the byte at offset at.
+type flippingBody struct {
+	io.ReadCloser
+	at, pos int64
+}
+
+func (b *flippingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if i := b.at - b.pos; i >= 0 && i < int64(n) {
+		p[i] ^= 0x01
+	}
+	b.pos += int64(n)
+	return n, err
+}
+
 // TestGetResumes puts a proxy between `exportd get` and the server that
 // drops the first two downloads part way: the client resumes with Range
 // each time and still writes a file that matches the manifest.
@@ -302,6 +317,23 @@ func TestGetResumes(t *testing.T) {
 	_, whole := testenv.Get(t, svc.URL+"/v1/api/datadump/"+lines[0]["ticket"].(string))
 	if !bytes.Equal(got, whole) {
 		t.Fatalf("resumed file (%d bytes) differs from a direct download (%d bytes)", len(got), len(whole))
+	}
+
+	// A byte changed on the way: the part that holds it fails its digest,
+	// exit 4, no file.
+	proxy.ModifyResponse = func(r *http.Response) error {
+		if strings.HasPrefix(r.Request.URL.Path, "/v1/api/datadump/") {
+			r.Body = &flippingBody{ReadCloser: r.Body, at: 40_000}
+		}
+		return nil
+	}
+	file3 := filepath.Join(t.TempDir(), "corrupt.csv")
+	err, _ = runGet(t, front.URL, "--ticket", lines[0]["ticket"].(string), "--output", file3)
+	if exitCode(err) != exitDownload || !strings.Contains(err.Error(), "sha256") || !strings.Contains(err.Error(), "part ") {
+		t.Fatalf("corrupted download: got %v (exit %d), want exit 4 naming the part", err, exitCode(err))
+	}
+	if _, err := os.Stat(file3); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a corrupted download was kept")
 	}
 
 	// A server that keeps dropping: bounded retries, then exit 4.

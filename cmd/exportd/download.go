@@ -1,0 +1,428 @@
+package main
+
+// The download half of `exportd get`: the manifest, the file fetched with
+// resumption, and its verification.
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/plenario-next/exportd/schema"
+)
+
+// manifest fetches the job's manifest; a server without manifests gives
+// nil, and the download is then checked by size and row count alone.
+func (g *getter) manifest(ctx context.Context, job *jobDoc) (*schema.Manifest, error) {
+	u := job.result.Manifest
+	if u == "" {
+		u = g.server + "/v1/api/jobs/" + job.Ticket + "/manifest"
+	}
+	status, body, err := g.apiGet(ctx, u)
+	if err != nil {
+		return nil, exitf(exitDownload, "manifest: %v", err)
+	}
+	if status == http.StatusNotFound && job.result.Manifest == "" {
+		return nil, nil
+	}
+	if status != http.StatusOK {
+		return nil, exitf(exitDownload, "manifest: status %d: %s", status, errorMessages(body))
+	}
+	var m schema.Manifest
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, exitf(exitDownload, "manifest: %v", err)
+	}
+	return &m, nil
+}
+
+type downloaded struct {
+	rows, bytes int64
+	parts       int
+	verified    string
+}
+
+// download fetches the result into output+".part", resuming with Range
+// when the connection breaks (CSV; the other formats start over), checks
+// it, and renames it into place.
+func (g *getter) download(ctx context.Context, job *jobDoc, m *schema.Manifest) (*downloaded, error) {
+	u := job.result.URL
+	if g.format != schema.FormatCSV {
+		u += "?data_type=" + g.format
+	}
+	ranges := g.format == schema.FormatCSV
+	wantRows := job.result.Rows
+	if m != nil {
+		wantRows = m.Rows
+		for _, o := range m.Output {
+			if o.Format == g.format {
+				u, ranges = o.URL, o.Ranges
+			}
+		}
+	}
+	if g.gzip {
+		ranges = false // a range is of the identity bytes
+	}
+	tmp := g.output + ".part"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return nil, exitf(exitDownload, "%v", err)
+	}
+	ok := false
+	defer func() {
+		f.Close()
+		if !ok {
+			os.Remove(tmp)
+		}
+	}()
+
+	st := &dlState{f: f, m: m, total: -1, verify: g.format == schema.FormatCSV && m != nil}
+	if err := st.reset(); err != nil {
+		return nil, exitf(exitDownload, "%v", err)
+	}
+	bar := &byteBar{g: g, start: time.Now()}
+	for attempt := 0; ; attempt++ {
+		err := g.fetch(ctx, u, ranges, st, bar)
+		if err == nil {
+			break
+		}
+		var fatal *exitError
+		if errors.As(err, &fatal) || ctx.Err() != nil || attempt >= g.retries {
+			g.endLine()
+			return nil, exitf(exitDownload, "download %s: %v (after %d attempts, %s of %s)", u, err, attempt+1, sizeStr(st.written), sizeStr(st.total))
+		}
+		if !ranges { // no resuming: start again from the first byte
+			if err := st.reset(); err != nil {
+				return nil, exitf(exitDownload, "%v", err)
+			}
+		}
+		g.emit(true, map[string]any{"event": "retry", "attempt": attempt + 1, "offset": st.written, "error": err.Error()})
+		if g.tty {
+			fmt.Fprintf(g.stderr, "\r\033[Kconnection broken at %s (%v); resuming\n", sizeStr(st.written), err)
+		}
+		t := time.NewTimer(retryDelay << min(attempt, 5))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
+	written, total := st.written, st.total
+	bar.draw(written, total, true)
+	g.endLine()
+	if total >= 0 && written != total {
+		return nil, exitf(exitDownload, "download %s: got %d bytes, want %d", u, written, total)
+	}
+	if err := f.Sync(); err != nil {
+		return nil, exitf(exitDownload, "%v", err)
+	}
+	res := &downloaded{bytes: written}
+	switch {
+	case st.ver != nil:
+		if err := st.ver.finish(); err != nil {
+			return nil, &exitError{code: exitDownload, err: err}
+		}
+		res.rows, res.parts, res.verified = st.ver.rows, len(m.Parts), "sha256"
+	default:
+		rows, err := countRows(tmp, g.format)
+		if err != nil {
+			return nil, exitf(exitDownload, "%s: %v", tmp, err)
+		}
+		res.rows, res.verified = rows, "rows"
+		if m != nil {
+			res.parts = len(m.Parts)
+		}
+	}
+	if res.rows != wantRows {
+		return nil, exitf(exitDownload, "downloaded %d rows, the job has %d", res.rows, wantRows)
+	}
+	if err := f.Close(); err != nil {
+		return nil, exitf(exitDownload, "%v", err)
+	}
+	if err := os.Rename(tmp, g.output); err != nil {
+		return nil, exitf(exitDownload, "%v", err)
+	}
+	ok = true
+	return res, nil
+}
+
+// dlState is a download in progress: the file, how much of it is written,
+// and the verifier that has seen exactly those bytes.
+type dlState struct {
+	f       *os.File
+	m       *schema.Manifest
+	verify  bool
+	ver     *csvVerifier
+	written int64
+	total   int64 // the whole file's size, -1 until known
+	etag    string
+}
+
+// reset empties the file to start from its first byte.
+func (s *dlState) reset() error {
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if err := s.f.Truncate(0); err != nil {
+		return err
+	}
+	s.written = 0
+	if s.verify {
+		s.ver = newCSVVerifier(s.m)
+	}
+	return nil
+}
+
+// fetch makes one download request from where st stopped and appends what
+// comes. An *exitError is not worth retrying; other errors are.
+func (g *getter) fetch(ctx context.Context, u string, ranges bool, st *dlState, bar *byteBar) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return exitf(exitDownload, "%v", err)
+	}
+	if g.gzip {
+		req.Header.Set("Accept-Encoding", "gzip")
+	} else {
+		req.Header.Set("Accept-Encoding", "identity")
+	}
+	if st.written > 0 && ranges {
+		req.Header.Set("Range", "bytes="+strconv.FormatInt(st.written, 10)+"-")
+		if st.etag != "" {
+			req.Header.Set("If-Range", st.etag)
+		}
+	}
+	resp, err := g.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		// The whole file: the first answer, or a resume the server would
+		// not honour (the file changed, or it has no ranges).
+		if st.written > 0 {
+			if err := st.reset(); err != nil {
+				return exitf(exitDownload, "%v", err)
+			}
+		}
+		st.total = resp.ContentLength
+	case http.StatusPartialContent:
+		var start, last, size int64
+		if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-%d/%d", &start, &last, &size); err != nil || start != st.written {
+			return exitf(exitDownload, "bad Content-Range %q for offset %d", resp.Header.Get("Content-Range"), st.written)
+		}
+		st.total = size
+	default:
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		err := fmt.Errorf("status %d: %s", resp.StatusCode, errorMessages(body))
+		if resp.StatusCode >= 500 {
+			return err
+		}
+		return &exitError{code: exitDownload, err: err}
+	}
+	if tag := resp.Header.Get("ETag"); tag != "" {
+		st.etag = tag
+	}
+	body := io.Reader(resp.Body)
+	if strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			return err
+		}
+		body = zr
+		st.total = -1 // the compressed length says nothing of the file's
+		if st.m != nil && st.verify {
+			st.total = st.m.Bytes
+		}
+	}
+	buf := make([]byte, 256<<10)
+	for {
+		k, rerr := body.Read(buf)
+		if k > 0 {
+			if _, err := st.f.Write(buf[:k]); err != nil {
+				return exitf(exitDownload, "%v", err)
+			}
+			if st.ver != nil {
+				st.ver.Write(buf[:k])
+			}
+			st.written += int64(k)
+			bar.draw(st.written, st.total, false)
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+// csvVerifier hashes a CSV download as it is written: the header and each
+// part against the manifest's SHA-256, counting rows.
+type csvVerifier struct {
+	segs []segment
+	i    int // current segment
+	h    hash.Hash
+	pos  int64
+	rows int64
+	bad  []string
+}
+
+type segment struct {
+	name       string
+	start, end int64
+	sha256     string
+}
+
+func newCSVVerifier(m *schema.Manifest) *csvVerifier {
+	v := &csvVerifier{h: sha256.New()}
+	v.segs = append(v.segs, segment{"header", 0, m.Header.Bytes, m.Header.SHA256})
+	for _, p := range m.Parts {
+		v.segs = append(v.segs, segment{"part " + strconv.Itoa(p.Part), p.Offset, p.Offset + p.Bytes, p.SHA256})
+	}
+	return v
+}
+
+func (v *csvVerifier) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		for v.i < len(v.segs) && v.pos >= v.segs[v.i].end {
+			v.close()
+		}
+		if v.i >= len(v.segs) {
+			v.pos += int64(len(p))
+			return n, nil // past the manifest: finish reports it
+		}
+		k := min(int64(len(p)), v.segs[v.i].end-v.pos)
+		v.h.Write(p[:k])
+		if v.i > 0 {
+			v.rows += int64(countNewlines(p[:k]))
+		}
+		v.pos += k
+		p = p[k:]
+	}
+	return n, nil
+}
+
+// close checks the current segment's digest and moves to the next.
+func (v *csvVerifier) close() {
+	s := v.segs[v.i]
+	if got := hex.EncodeToString(v.h.Sum(nil)); got != s.sha256 {
+		v.bad = append(v.bad, fmt.Sprintf("%s (bytes %d-%d): sha256 %s, manifest %s", s.name, s.start, s.end-1, got, s.sha256))
+	}
+	v.h.Reset()
+	v.i++
+}
+
+func (v *csvVerifier) finish() error {
+	for v.i < len(v.segs) && v.pos >= v.segs[v.i].end {
+		v.close()
+	}
+	end := v.segs[len(v.segs)-1].end
+	if v.pos != end {
+		v.bad = append(v.bad, fmt.Sprintf("the file has %d bytes, the manifest %d", v.pos, end))
+	}
+	if len(v.bad) > 0 {
+		return fmt.Errorf("the download does not match the manifest:\n  %s", strings.Join(v.bad, "\n  "))
+	}
+	return nil
+}
+
+func countNewlines(p []byte) int {
+	n := 0
+	for _, c := range p {
+		if c == '\n' {
+			n++
+		}
+	}
+	return n
+}
+
+// countRows counts the observed values in a downloaded file: CSV lines
+// after the header, or the results of each JSON observation.
+func countRows(path, format string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	if format == schema.FormatCSV {
+		var n int64
+		buf := make([]byte, 1<<20)
+		for {
+			k, err := br.Read(buf)
+			n += int64(countNewlines(buf[:k]))
+			if err == io.EOF {
+				return max(n-1, 0), nil
+			}
+			if err != nil {
+				return 0, err
+			}
+		}
+	}
+	dec := json.NewDecoder(br)
+	if format == schema.FormatJSON {
+		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+			return 0, fmt.Errorf("not a JSON array: %v", err)
+		}
+	}
+	var n int64
+	for dec.More() {
+		var o struct {
+			Results map[string]json.RawMessage `json:"results"`
+		}
+		if err := dec.Decode(&o); err != nil {
+			return 0, err
+		}
+		n += int64(len(o.Results))
+	}
+	return n, nil
+}
+
+// byteBar draws the download's progress on a terminal, and in --json mode
+// reports it once a second.
+type byteBar struct {
+	g     *getter
+	start time.Time
+	last  time.Time
+}
+
+func (b *byteBar) draw(done, total int64, final bool) {
+	now := time.Now()
+	if !final && now.Sub(b.last) < 100*time.Millisecond {
+		return
+	}
+	b.last = now
+	rate := float64(done) / max(now.Sub(b.start).Seconds(), 1e-3)
+	b.g.emit(final, map[string]any{"event": "download", "bytes": done, "total": total, "bytes_per_s": int64(rate)})
+	if !b.g.tty {
+		return
+	}
+	const width = 30
+	line := ""
+	if total > 0 {
+		fill := int(float64(width) * float64(done) / float64(total))
+		fill = min(max(fill, 0), width)
+		line = "[" + strings.Repeat("#", fill) + strings.Repeat(".", width-fill) + "] " + sizeStr(done) + " / " + sizeStr(total)
+	} else {
+		line = sizeStr(done)
+	}
+	line += "  " + sizeStr(int64(rate)) + "/s"
+	if total > done && rate > 0 {
+		line += "  ETA " + eta(float64(total-done)/rate)
+	}
+	fmt.Fprint(b.g.stderr, "\r\033[K"+line)
+}
