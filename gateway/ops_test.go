@@ -177,8 +177,9 @@ func TestMetricsShowBacklog(t *testing.T) {
 		time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
-	svc.Submit(t, "array_of_things", "start_datetime=2026-09-01T00:00:00&end_datetime=2026-10-01T00:00:00")
-	svc.Submit(t, "array_of_things", "start_datetime=2026-09-01T00:00:00&end_datetime=2026-10-01T00:00:00")
+	// Two different requests (the same one twice would be the same job).
+	svc.Submit(t, "array_of_things", "features=temperature&start_datetime=2026-09-01T00:00:00&end_datetime=2026-10-01T00:00:00")
+	svc.Submit(t, "array_of_things", "features=magnetic_field&start_datetime=2026-09-01T00:00:00&end_datetime=2026-10-01T00:00:00")
 	mf := scrape(t, svc.URL)
 	if got, ok := sample(mf, "exportd_consumer_pending_messages", "stream", "EXPORT_EVENTS", "consumer", "planner"); got != 2 {
 		t.Fatalf("planner backlog: got %v (present %v), want 2", got, ok)
