@@ -80,12 +80,12 @@ func (s *Store) Seed(ctx context.Context, n *schema.Network, rows int64, end tim
 	if err := s.SaveNetwork(ctx, n); err != nil {
 		return err
 	}
-	type value struct{ sensor, feature, property string }
+	type value struct{ sensor, feature, property, fp string }
 	var perNode []value
 	for _, sensor := range n.Sensors {
 		for _, fp := range sensor.Properties {
 			f, p, _ := strings.Cut(fp, ".")
-			perNode = append(perNode, value{sensor.Name, f, p})
+			perNode = append(perNode, value{sensor.Name, f, p, fp})
 		}
 	}
 	perTick := int64(len(perNode) * len(n.Nodes))
@@ -128,8 +128,7 @@ func (s *Store) Seed(ctx context.Context, n *schema.Network, rows int64, end tim
 				if written == rows {
 					break
 				}
-				fp := v.feature + "." + v.property
-				cols.add(n.Name, node.ID, ts, v.sensor, v.feature, v.property, demoValue(ni, int(t), fp))
+				cols.add(n.Name, node.ID, ts, v.sensor, v.feature, v.property, demoValue(ni, int(t), v.fp))
 				written++
 			}
 		}
