@@ -119,6 +119,11 @@ func TestMetricsAfterAnExport(t *testing.T) {
 	}
 	testenv.Get(t, svc.URL+"/v1/api/jobs/"+ticket)
 	testenv.Get(t, svc.URL+"/no/such/"+ticket)
+	if req, err := http.NewRequest("BREW", svc.URL+"/v1/api/jobs/"+ticket, nil); err == nil {
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
 
 	var mf map[string]*dto.MetricFamily
 	testenv.Eventually(t, 10*time.Second, "the succeeded event counted and the last part acked", func() bool {
@@ -147,6 +152,7 @@ func TestMetricsAfterAnExport(t *testing.T) {
 		{"exportd_consumer_ack_pending_messages", []string{"consumer", "exporter"}, 0},
 		{"exportd_http_requests_total", []string{"route", "/v1/api/sensor-networks/{network}/download", "method", "GET", "code", "200"}, 1},
 		{"exportd_http_requests_total", []string{"route", "unmatched", "method", "GET", "code", "404"}, 1},
+		{"exportd_http_requests_total", []string{"route", "/v1/api/jobs/{ticket}", "method", "other", "code", "405"}, 1},
 	} {
 		got, ok := sample(mf, c.name, c.labels...)
 		if !ok || got != c.want {

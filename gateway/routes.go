@@ -89,8 +89,19 @@ func (g *Gateway) instrument(next fasthttp.RequestHandler) fasthttp.RequestHandl
 	return func(ctx *fasthttp.RequestCtx) {
 		start := time.Now()
 		next(ctx)
-		g.Metrics.Request(routeOf(string(ctx.Path())), string(ctx.Method()), ctx.Response.StatusCode(), time.Since(start))
+		g.Metrics.Request(routeOf(string(ctx.Path())), methodLabel(ctx), ctx.Response.StatusCode(), time.Since(start))
 	}
+}
+
+// methodLabel is the request's method, or "other" for one the API never
+// serves, so that made-up methods cannot grow the metrics either.
+func methodLabel(ctx *fasthttp.RequestCtx) string {
+	switch m := string(ctx.Method()); m {
+	case fasthttp.MethodGet, fasthttp.MethodHead, fasthttp.MethodPost, fasthttp.MethodPut,
+		fasthttp.MethodDelete, fasthttp.MethodPatch, fasthttp.MethodOptions:
+		return m
+	}
+	return "other"
 }
 
 // metrics serves the Prometheus metrics of this process.
