@@ -86,6 +86,21 @@ func get(ctx context.Context, args []string, getenv func(string) string, stdout,
 		server = "http://127.0.0.1:8080"
 	}
 	g := &getter{stdout: stdout, stderr: stderr}
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: exportd get [flags]
+
+Submits a bulk export with the query as flags, follows the job, downloads
+the result to a .part file (resuming with Range if the connection drops),
+verifies it against the job's manifest (SHA-256 of every part) and renames
+it into place.
+
+exit codes: 0 done, 1 other failure, 2 the server refused the request,
+3 the job failed or was cancelled, 4 the download failed or did not verify.
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
 	network := fs.String("network", "array_of_things", "sensor network")
 	features := fs.String("features", "", "features of interest, comma separated (feature or feature.property); default all")
 	nodes := fs.String("nodes", "", "node ids, comma separated; default all")
