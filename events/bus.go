@@ -42,7 +42,7 @@ const (
 type Config struct {
 	Replicas    int           // 1, or 3 on a cluster
 	Retention   time.Duration // results, documents and events live this long
-	PartAckWait time.Duration // a silent exporter loses its partition after this
+	PartAckWait time.Duration // a silent process loses its partition (or request, or event) after this
 	MaxDeliver  int           // deliveries of a request or partition before the job fails
 	Memory      bool          // memory storage instead of file: for benchmarks only
 	IdemWindow  time.Duration // a repeated request returns the same ticket within this window
@@ -132,11 +132,16 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 // delivered once more so that its handler fails the job with a reason. A
 // server-side limit would silently stop delivering and leave the job
 // "processing" forever when the exporters holding it keep dying.
+//
+// Every consumer's ack wait is Config.PartAckWait, and long handlers tell
+// JetStream they are alive: a message held by a process that died goes to
+// another one (or the restarted one) after that, not after a fixed minute
+// during which a restarted service would plan and project nothing.
 func (b *Bus) ensureConsumers(ctx context.Context) error {
 	if _, err := b.JS.CreateOrUpdateConsumer(ctx, EventStream, jetstream.ConsumerConfig{
 		Durable: PlannerName, Description: "plans accepted requests into partitions",
 		FilterSubject: "exports.events.*.queued", AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait: time.Minute, MaxDeliver: -1, MaxAckPending: 1024,
+		AckWait: b.Config.PartAckWait, MaxDeliver: -1, MaxAckPending: 1024,
 	}); err != nil {
 		return fmt.Errorf("planner consumer: %w", err)
 	}
@@ -151,7 +156,7 @@ func (b *Bus) ensureConsumers(ctx context.Context) error {
 	// holds it: a job document is a fold of its events in order.
 	if _, err := b.JS.CreateOrUpdateConsumer(ctx, EventStream, jetstream.ConsumerConfig{
 		Durable: ProjectorName, Description: "folds events into job documents",
-		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxAckPending: 1,
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: b.Config.PartAckWait, MaxAckPending: 1,
 	}); err != nil {
 		return fmt.Errorf("projector consumer: %w", err)
 	}

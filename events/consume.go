@@ -17,7 +17,10 @@ func (b *Bus) Consume(ctx context.Context, stream, consumer string, logger *slog
 	if err != nil {
 		return fmt.Errorf("%s consumer: %w", consumer, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(64))
+	// At most one message waits in this process's buffer: a buffered
+	// message's ack wait runs while it waits, and after a crash every
+	// buffered message waits out the whole ack wait before anyone gets it.
+	it, err := cons.Messages(jetstream.PullMaxMessages(1))
 	if err != nil {
 		return err
 	}

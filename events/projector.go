@@ -51,6 +51,7 @@ func (p *Projector) handle(ctx context.Context, m jetstream.Msg) {
 	if rec != nil && (e.Kind == schema.EventCancelled || e.Kind == schema.EventExpired) && rec.Job.Status.Status == statusOf(e.Kind) {
 		// Cancelling or expiring removes the result. Exporters still
 		// writing a part remove it themselves when they see the status.
+		_ = m.InProgress()
 		if err := p.bus.DeleteParts(ctx, e.Ticket, len(rec.Plan)); err != nil {
 			p.logger.Warn("projector: removing parts, will retry", "ticket", e.Ticket, "err", err)
 			_ = m.NakWithDelay(time.Second)

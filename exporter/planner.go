@@ -49,7 +49,21 @@ func (p *Planner) handle(ctx context.Context, m jetstream.Msg) {
 	if exhausted(ctx, p.bus, m, e.Ticket, "planning", log) {
 		return
 	}
+	stop := make(chan struct{})
+	go func() { // planning a big request takes a while: stay alive
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				_ = m.InProgress()
+			}
+		}
+	}()
 	err = p.plan(ctx, e)
+	close(stop)
 	settle(ctx, p.bus, m, e.Ticket, err, log)
 }
 
