@@ -20,7 +20,8 @@ run: clickhouse-start
 test: clickhouse-start
 	$(GO) test -count=1 -timeout 20m ./...
 
-# Placeholder: ./cmd/benchexport is written later.
+# Exports BENCH_ROWS (default 20M) rows through exportd and through clickhouse-client, side by side;
+# see BENCHMARKS.md. BENCH_ROWS=2000000 for a quick run.
 bench: clickhouse-start
 	$(GO) run ./cmd/benchexport
 
