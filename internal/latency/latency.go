@@ -255,8 +255,13 @@ func Measure(ctx context.Context, nc *nats.Conn, baseURL string, watchers int, s
 			return Result{}, err
 		}
 	}
-	if err := p.WaitNATS(ctx, ticket); err != nil {
-		return Result{}, err
+	// The streams saw the end; the subscriber must have too, unless the job
+	// ended before it subscribed (a resubmission answered with an old
+	// ticket, say).
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := p.WaitNATS(wctx, ticket); err != nil {
+		return Result{}, fmt.Errorf("latency: job %s ended without its terminal event reaching NATS: did it end before Measure began? %w", ticket, err)
 	}
 	return p.Result(ticket), nil
 }
