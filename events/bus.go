@@ -33,7 +33,7 @@ const (
 	DefaultPartAckWait = 30 * time.Second
 	DefaultMaxDeliver  = 6
 	DefaultDedupWindow = 10 * time.Minute
-	DefaultChunkSize   = 256 << 10
+	MaxChunkSize       = 1 << 20
 	DefaultIdemWindow  = 10 * time.Minute
 )
 

@@ -12,7 +12,7 @@ import (
 
 // BenchmarkPartRead is the download's inner loop: reading a stored part
 // back from the JetStream object store of an embedded nats-server (file
-// storage, events.DefaultChunkSize chunks), as the gateway's datadump does,
+// storage, events.MaxChunkSize chunks), as the gateway's datadump does,
 // to io.Discard. MB/s is the ceiling of a single download stream before any
 // HTTP. Run with
 //

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -41,7 +40,7 @@ func (b *Bus) QueuePart(ctx context.Context, t schema.PartTask) error {
 // storing a part again replaces it, so a redone part never adds rows.
 func (b *Bus) PutPart(ctx context.Context, ticket string, part int, rows func() int64, r io.Reader) (*jetstream.ObjectInfo, error) {
 	meta := jetstream.ObjectMeta{Name: schema.PartObject(ticket, part),
-		Opts: &jetstream.ObjectMetaOptions{ChunkSize: DefaultChunkSize}}
+		Opts: &jetstream.ObjectMetaOptions{ChunkSize: b.chunkSize()}}
 	info, err := b.Results.Put(ctx, meta, r)
 	if err != nil {
 		return nil, err
@@ -56,41 +55,14 @@ func (b *Bus) PutPart(ctx context.Context, ticket string, part int, rows func() 
 	return info, nil
 }
 
-// OpenPart opens a stored part for reading. Reading it has no deadline but
-// ctx's own: given a context without one, the object store would give the
-// whole read JetStream's default API timeout (5 s), and cut a download whose
-// client reads a part more slowly than that.
-func (b *Bus) OpenPart(ctx context.Context, ticket string, part int) (jetstream.ObjectResult, error) {
-	cancel := context.CancelFunc(func() {})
-	if _, ok := ctx.Deadline(); !ok {
-		ctx, cancel = context.WithTimeout(ctx, maxPartRead)
+// chunkSize is the object store chunk for parts: large, since every chunk
+// is a message with its own costs on the way in and out, but at most half
+// the server's max payload (1 MiB by default on a nats-server of its own).
+func (b *Bus) chunkSize() uint32 {
+	if mp := b.NC.MaxPayload() / 2; mp > 0 && mp < MaxChunkSize {
+		return uint32(mp)
 	}
-	r, err := b.Results.Get(ctx, schema.PartObject(ticket, part))
-	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		cancel()
-		return nil, schema.Errorf(schema.NotFound, "the result of this job is no longer stored")
-	}
-	if err != nil {
-		cancel()
-		return nil, unavailable("open part", err)
-	}
-	return partResult{r, cancel}, nil
-}
-
-// maxPartRead bounds the reading of one part when the caller sets no
-// deadline: far beyond any client still reading.
-const maxPartRead = 24 * time.Hour
-
-// partResult is a stored part being read; closing it releases its context.
-type partResult struct {
-	jetstream.ObjectResult
-	cancel context.CancelFunc
-}
-
-func (r partResult) Close() error {
-	err := r.ObjectResult.Close()
-	r.cancel()
-	return err
+	return MaxChunkSize
 }
 
 // PartInfo returns a stored part's info.

@@ -74,7 +74,7 @@ func BenchmarkPartWrite(b *testing.B) {
 		perRow(b, func() {
 			it := open(b)
 			r, rows := exporter.PartReaderForBench(it)
-			if _, err := io.CopyBuffer(io.Discard, r, make([]byte, events.DefaultChunkSize)); err != nil {
+			if _, err := io.CopyBuffer(io.Discard, r, make([]byte, events.MaxChunkSize)); err != nil {
 				b.Fatal(err)
 			}
 			it.Close()

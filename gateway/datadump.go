@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/valyala/fasthttp"
 
 	"github.com/plenario-next/exportd/events"
@@ -148,7 +147,7 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 				ctx.SetStatusCode(fasthttp.StatusPartialContent)
 			}
 		}
-		body, err := g.csvRange(bg, rec, start, end)
+		body, err := g.csvRange(bg, rec, start, end, start == 0 && end == size)
 		if err != nil {
 			return err
 		}
@@ -186,7 +185,7 @@ func transcode(w io.Writer, body io.Reader, format string) error {
 
 // csvRange returns bytes [start, end) of a job's CSV download. Parts before
 // start are skipped by their sizes without being opened.
-func (g *Gateway) csvRange(ctx context.Context, rec *schema.JobRecord, start, end int64) (io.ReadCloser, error) {
+func (g *Gateway) csvRange(ctx context.Context, rec *schema.JobRecord, start, end int64, whole bool) (io.ReadCloser, error) {
 	hl := int64(len(schema.CSVHeader))
 	pr := &partsReader{ctx: ctx, bus: g.bus, ticket: rec.Job.Ticket, parts: partsOf(rec)}
 	var r io.Reader = pr
@@ -207,8 +206,39 @@ func (g *Gateway) csvRange(ctx context.Context, rec *schema.JobRecord, start, en
 			off += in.size
 		}
 	}
+	if whole {
+		return &wholeCSV{Reader: r, parts: pr}, nil
+	}
 	return readCloser{io.LimitReader(r, end-start), pr}, nil
 }
+
+// wholeCSV is a whole CSV download: fasthttp copies it with WriteTo, so the
+// parts' chunks go to the connection without an intermediate buffer.
+type wholeCSV struct {
+	io.Reader // header then parts, for readers that Read
+	parts     *partsReader
+	started   bool
+}
+
+func (c *wholeCSV) Read(p []byte) (int, error) {
+	c.started = true
+	return c.Reader.Read(p)
+}
+
+func (c *wholeCSV) WriteTo(w io.Writer) (int64, error) {
+	if c.started {
+		return io.Copy(w, c.Reader)
+	}
+	c.started = true
+	n, err := io.WriteString(w, schema.CSVHeader)
+	if err != nil {
+		return int64(n), err
+	}
+	m, err := c.parts.WriteTo(w)
+	return int64(n) + m, err
+}
+
+func (c *wholeCSV) Close() error { return c.parts.Close() }
 
 type readCloser struct {
 	io.Reader
@@ -224,7 +254,7 @@ type partsReader struct {
 	parts  int
 	next   int   // the next part to open, from 0
 	skip   int64 // bytes to pass over in the first part opened
-	cur    jetstream.ObjectResult
+	cur    *events.PartReader
 }
 
 func (r *partsReader) Read(p []byte) (int, error) {
@@ -240,13 +270,12 @@ func (r *partsReader) Read(p []byte) (int, error) {
 			}
 			r.cur = cur
 			if r.skip > 0 {
-				// Chunks arrive in order; the bytes before the offset are read
-				// and dropped through a small buffer.
-				n, err := io.CopyN(io.Discard, cur, r.skip)
-				r.skip -= n
-				if err != nil && err != io.EOF {
+				// Chunks arrive in order; the bytes before the offset are
+				// received and passed over.
+				if err := cur.Skip(r.skip); err != nil && err != io.EOF {
 					return 0, err
 				}
+				r.skip = 0
 			}
 		}
 		n, err := r.cur.Read(p)
@@ -259,6 +288,42 @@ func (r *partsReader) Read(p []byte) (int, error) {
 			continue
 		}
 		return n, err
+	}
+}
+
+// WriteTo writes the rest of the parts to w chunk by chunk.
+func (r *partsReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if r.cur == nil {
+			if r.next >= r.parts {
+				return total, nil
+			}
+			// Read opens the next part (and honours skip); it returns at
+			// most len(p) bytes of it.
+			var p [1]byte
+			n, err := r.Read(p[:])
+			if n > 0 {
+				if _, werr := w.Write(p[:n]); werr != nil {
+					return total, werr
+				}
+				total += int64(n)
+			}
+			if err == io.EOF {
+				return total, nil
+			}
+			if err != nil {
+				return total, err
+			}
+			continue
+		}
+		n, err := r.cur.WriteTo(w)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		r.cur.Close()
+		r.cur = nil
 	}
 }
 
