@@ -172,8 +172,8 @@ func (s *Store) Count(ctx context.Context, q *schema.Query) (int64, error) {
 }
 
 // firstWindow is the slice of time the raw query tries first: the newest
-// observations are found without sorting the whole week.
-const firstWindow = time.Hour
+// observations are found without grouping and sorting the whole week.
+const firstWindow = 10 * time.Minute
 
 // Observations answers /query: q's readings newest first, the properties of
 // one reading grouped, q.Offset skipped and at most q.Limit returned. It
@@ -198,7 +198,13 @@ func (s *Store) Observations(ctx context.Context, q *schema.Query) ([]schema.Obs
 			}
 			return obs[q.Offset:], nil
 		}
-		window *= 8
+		// Widen to where the density seen says enough readings are, with a
+		// margin; blindly when none were seen.
+		if len(obs) > 0 {
+			window = time.Duration(float64(window) * 1.5 * float64(need) / float64(len(obs)))
+		} else {
+			window *= 8
+		}
 	}
 }
 
