@@ -23,6 +23,11 @@ import (
 // tells JetStream it is alive.
 const DefaultProgressInterval = time.Second
 
+// DefaultProgressRows is how many rows a fast part exports between progress
+// reports when that comes before the interval. Rows are counted in steps of
+// 65 536, so a report lands on the first step past it.
+const DefaultProgressRows = 1 << 19
+
 // Exporter exports partitions: Concurrency of them at once in this process,
 // alongside any number of other processes on the same durable consumer.
 type Exporter struct {
@@ -33,13 +38,14 @@ type Exporter struct {
 	Name             string // shown in meta.workers
 	Concurrency      int
 	ProgressInterval time.Duration
+	ProgressRows     int64             // also report after this many rows; 0: only by interval
 	Metrics          *metrics.Registry // optional: rows, bytes, part durations, redeliveries
 }
 
 // NewExporter returns an Exporter with one worker per core.
 func NewExporter(bus *events.Bus, store *chstore.Store, logger *slog.Logger) *Exporter {
 	return &Exporter{bus: bus, store: store, logger: logger, Name: "exporter",
-		Concurrency: runtime.NumCPU(), ProgressInterval: DefaultProgressInterval}
+		Concurrency: runtime.NumCPU(), ProgressInterval: DefaultProgressInterval, ProgressRows: DefaultProgressRows}
 }
 
 // Run exports partitions until ctx is done; a part in flight at that moment
@@ -112,7 +118,18 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 	}
 	defer it.Close()
 	var rows atomic.Int64
-	r := &partReader{it: it, onRow: func(n int64) { rows.Store(n) }}
+	kick := make(chan struct{}, 1) // ProgressRows more rows: report now
+	var kicked int64
+	r := &partReader{it: it, onRow: func(n int64) {
+		rows.Store(n)
+		if x.ProgressRows > 0 && n-kicked >= x.ProgressRows {
+			kicked = n
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		}
+	}}
 
 	// While the part runs: keep the message alive, report progress, and
 	// stop if the job is cancelled.
@@ -129,6 +146,7 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 			case <-stop:
 				return
 			case <-tick.C:
+			case <-kick:
 			}
 			_ = m.InProgress()
 			if n := rows.Load(); n > reported {
