@@ -200,33 +200,46 @@ func (g *Gateway) Run(ctx context.Context) error {
 // release undoes a reservation whose submission failed.
 func (g *Gateway) admit(ctx *fasthttp.RequestCtx, q schema.Query, ticket string) (earlier string, release func(), err error) {
 	key := fingerprint(ctx, q)
-	e, err := g.bus.Idem.Get(ctx, key)
-	switch {
-	case err == nil:
+	client := clientID(ctx)
+	// Claim the fingerprint first: a new request, the common case, costs
+	// one round trip; a repeat finds the claim of the earlier one.
+	claimed := false
+	for attempt := 0; attempt < 3 && !claimed; attempt++ {
+		_, err := g.bus.Idem.Create(ctx, key, []byte(ticket))
+		if err == nil {
+			claimed = true
+			break
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return "", nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
+		}
+		e, err := g.bus.Idem.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // released meanwhile
+		}
+		if err != nil {
+			return "", nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
+		}
 		// A repeat gets the earlier job, unless that one failed or was
 		// cancelled: then asking again means trying again.
 		if rec, jerr := g.job(ctx, string(e.Value())); jerr != nil || !rec.Terminal() || rec.Job.Status.Status == schema.StatusSuccess {
 			return string(e.Value()), nil, nil
 		}
-		if err := g.bus.Idem.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil {
+		if err := g.bus.Idem.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 			return "", nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
 		}
-	case !errors.Is(err, jetstream.ErrKeyNotFound):
-		return "", nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
 	}
-	client := clientID(ctx)
-	if g.MaxActive > 0 && g.active.count(client) >= g.MaxActive {
-		return "", nil, schema.Errorf(schema.TooMany, "Too many export jobs queued or running for this client (at most %d); retry when one finishes.", g.MaxActive)
+	if !claimed {
+		return "", nil, schema.Errorf(schema.Conflict, "The same request is being submitted concurrently; retry.")
 	}
-	if _, err := g.bus.Idem.Create(ctx, key, []byte(ticket)); err != nil {
-		if e, gerr := g.bus.Idem.Get(ctx, key); gerr == nil { // a twin won the race
-			return string(e.Value()), nil, nil
-		}
-		return "", nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
-	}
-	g.active.add(client, ticket)
-	return "", func() {
+	release = func() {
 		_ = g.bus.Idem.Delete(context.WithoutCancel(ctx), key)
 		g.active.remove(ticket)
-	}, nil
+	}
+	if g.MaxActive > 0 && g.active.count(client) >= g.MaxActive {
+		release()
+		return "", nil, schema.Errorf(schema.TooMany, "Too many export jobs queued or running for this client (at most %d); retry when one finishes.", g.MaxActive)
+	}
+	g.active.add(client, ticket)
+	return "", release, nil
 }
