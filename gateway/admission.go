@@ -23,11 +23,6 @@ const DefaultMaxActive = 100
 // clientKey is where Handler leaves the caller's identity for handlers.
 const clientKey = "exportd.client"
 
-// public routes answer without an API key.
-func public(path string) bool {
-	return path == "healthz" || path == "readyz" || path == "metrics" || path == "openapi.json"
-}
-
 // authenticate decides who is calling. With API keys configured, the
 // caller is its key (hashed) and a missing or unknown key is refused; else
 // the caller is its address, and only limits use it.

@@ -91,88 +91,41 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 	f.l.Debug("fasthttp", "msg", format, "args", args)
 }
 
-// handler is a route: it writes a success, or returns an error for
-// writeError to render.
-type handler func(ctx *fasthttp.RequestCtx, params []string) error
-
-// Handler routes requests. Every route of the API is in this one function.
+// Handler serves the API: it finds the route (routes.go), checks the
+// caller, runs the route's handler, renders its error if any, and counts
+// the request under the route's template.
 func (g *Gateway) Handler() fasthttp.RequestHandler {
-	return g.instrument(func(ctx *fasthttp.RequestCtx) {
-		path := strings.Trim(string(ctx.Path()), "/")
-		seg := strings.Split(path, "/")
-		var h handler
-		var params []string
-		method := fasthttp.MethodGet // the route's method; HEAD goes with GET
-		switch {
-		case path == "healthz":
-			h = g.healthz
-		case path == "readyz":
-			h = g.readyz
-		case path == "metrics":
-			h = g.metrics
-		case path == "openapi.json":
-			h = g.openapi
-		case len(seg) < 2 || seg[0] != "v1" || seg[1] != "api":
-		case len(seg) == 3 && seg[2] == "sensor-networks":
-			h = g.listNetworks
-		case len(seg) == 4 && seg[2] == "sensor-networks":
-			h, params = g.getNetwork, seg[3:]
-		case len(seg) == 5 && seg[2] == "sensor-networks":
-			params = seg[3:4]
-			switch seg[4] {
-			case "nodes":
-				h = g.listNodes
-			case "sensors":
-				h = g.listSensors
-			case "features":
-				h = g.listFeatures
-			case "query":
-				h = g.rawQuery
-			case "download":
-				h = g.submit
-			}
-		case len(seg) == 6 && seg[2] == "sensor-networks":
-			params = []string{seg[3], seg[5]}
-			switch seg[4] {
-			case "nodes":
-				h = g.getNode
-			case "sensors":
-				h = g.getSensor
-			case "features":
-				h = g.getFeature
-			}
-		case len(seg) == 4 && seg[2] == "jobs" && ctx.IsDelete():
-			h, params, method = g.cancelJob, seg[3:], fasthttp.MethodDelete
-		case len(seg) == 4 && seg[2] == "jobs":
-			h, params = g.getJob, seg[3:]
-		case len(seg) == 5 && seg[2] == "jobs" && seg[4] == "events":
-			h, params = g.jobEvents, seg[3:4]
-		case len(seg) == 5 && seg[2] == "jobs" && seg[4] == "manifest":
-			h, params = g.manifest, seg[3:4]
-		case len(seg) == 4 && seg[2] == "datadump":
-			h, params = g.datadump, seg[3:]
+	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
+		method := string(ctx.Method())
+		r, params, allow, template := match(strings.Split(strings.Trim(string(ctx.Path()), "/"), "/"), method)
+		if template == "" {
+			template = unmatchedRoute
 		}
-		if h == nil {
+		switch {
+		case r == nil && allow == nil:
 			ctx.SetStatusCode(fasthttp.StatusNotFound)
 			writeJSON(ctx, map[string]any{"error": "Not found: " + string(ctx.Path())})
-			return
-		}
-		if m := string(ctx.Method()); m != method && !(method == fasthttp.MethodGet && m == fasthttp.MethodHead) {
-			ctx.Response.Header.Set("Allow", "GET, HEAD")
+		case r == nil:
+			ctx.Response.Header.Set("Allow", strings.Join(allow, ", "))
 			ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
 			writeJSON(ctx, map[string]any{"error": "Method not allowed."})
-			return
-		}
-		if !public(path) {
-			if err := g.authenticate(ctx); err != nil {
+		default:
+			var err error
+			if !r.public {
+				err = g.authenticate(ctx)
+			}
+			if err == nil {
+				err = r.serve(g, ctx, params)
+			}
+			if err != nil {
 				g.writeError(ctx, err)
-				return
 			}
 		}
-		if err := h(ctx, params); err != nil {
-			g.writeError(ctx, err)
+		if g.Metrics != nil {
+			g.Metrics.Request(template, methodLabel(ctx), ctx.Response.StatusCode(), time.Since(start))
 		}
-	})
+	}
 }
 
 func (g *Gateway) healthz(ctx *fasthttp.RequestCtx, _ []string) error {

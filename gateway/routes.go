@@ -2,9 +2,7 @@ package gateway
 
 import (
 	_ "embed"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
@@ -16,81 +14,96 @@ type Route struct {
 	Method, Path string
 }
 
-// routes lists every operation Handler serves, as openapi.json documents
-// them; requests are counted in the metrics under these templates. HEAD is
-// served wherever GET is.
-var routes = []Route{
-	{"GET", "/healthz"},
-	{"GET", "/readyz"},
-	{"GET", "/metrics"},
-	{"GET", "/openapi.json"},
-	{"GET", "/v1/api/sensor-networks"},
-	{"GET", "/v1/api/sensor-networks/{network}"},
-	{"GET", "/v1/api/sensor-networks/{network}/nodes"},
-	{"GET", "/v1/api/sensor-networks/{network}/nodes/{node}"},
-	{"GET", "/v1/api/sensor-networks/{network}/sensors"},
-	{"GET", "/v1/api/sensor-networks/{network}/sensors/{sensor}"},
-	{"GET", "/v1/api/sensor-networks/{network}/features"},
-	{"GET", "/v1/api/sensor-networks/{network}/features/{feature}"},
-	{"GET", "/v1/api/sensor-networks/{network}/query"},
-	{"GET", "/v1/api/sensor-networks/{network}/download"},
-	{"GET", "/v1/api/jobs/{ticket}"},
-	{"DELETE", "/v1/api/jobs/{ticket}"},
-	{"GET", "/v1/api/jobs/{ticket}/events"},
-	{"GET", "/v1/api/jobs/{ticket}/manifest"},
-	{"GET", "/v1/api/datadump/{ticket}"},
+// route is a Route with what serves it.
+type route struct {
+	Route
+	serve  func(g *Gateway, ctx *fasthttp.RequestCtx, params []string) error
+	public bool     // answers without an API key
+	seg    []string // the template's segments
+}
+
+// routes is every operation Handler serves, as openapi.json documents them;
+// requests are counted in the metrics under these templates. HEAD is served
+// wherever GET is. This table is the router: nothing else maps paths.
+var routes = []route{
+	{Route: Route{"GET", "/healthz"}, serve: (*Gateway).healthz, public: true},
+	{Route: Route{"GET", "/readyz"}, serve: (*Gateway).readyz, public: true},
+	{Route: Route{"GET", "/metrics"}, serve: (*Gateway).metrics, public: true},
+	{Route: Route{"GET", "/openapi.json"}, serve: (*Gateway).openapi, public: true},
+	{Route: Route{"GET", "/v1/api/sensor-networks"}, serve: (*Gateway).listNetworks},
+	{Route: Route{"GET", "/v1/api/sensor-networks/{network}"}, serve: (*Gateway).getNetwork},
+	{Route: Route{"GET", "/v1/api/sensor-networks/{network}/nodes"}, serve: (*Gateway).listNodes},
+	{Route: Route{"GET", "/v1/api/sensor-networks/{network}/nodes/{node}"}, serve: (*Gateway).getNode},
+	{Route: Route{"GET", "/v1/api/sensor-networks/{network}/sensors"}, serve: (*Gateway).listSensors},
+	{Route: Route{"GET", "/v1/api/sensor-networks/{network}/sensors/{sensor}"}, serve: (*Gateway).getSensor},
+	{Route: Route{"GET", "/v1/api/sensor-networks/{network}/features"}, serve: (*Gateway).listFeatures},
+	{Route: Route{"GET", "/v1/api/sensor-networks/{network}/features/{feature}"}, serve: (*Gateway).getFeature},
+	{Route: Route{"GET", "/v1/api/sensor-networks/{network}/query"}, serve: (*Gateway).rawQuery},
+	{Route: Route{"GET", "/v1/api/sensor-networks/{network}/download"}, serve: (*Gateway).submit},
+	{Route: Route{"GET", "/v1/api/jobs/{ticket}"}, serve: (*Gateway).getJob},
+	{Route: Route{"DELETE", "/v1/api/jobs/{ticket}"}, serve: (*Gateway).cancelJob},
+	{Route: Route{"GET", "/v1/api/jobs/{ticket}/events"}, serve: (*Gateway).jobEvents},
+	{Route: Route{"GET", "/v1/api/jobs/{ticket}/manifest"}, serve: (*Gateway).manifest},
+	{Route: Route{"GET", "/v1/api/datadump/{ticket}"}, serve: (*Gateway).datadump},
+}
+
+func init() {
+	for i := range routes {
+		routes[i].seg = strings.Split(strings.Trim(routes[i].Path, "/"), "/")
+	}
 }
 
 // Routes returns every operation the gateway serves.
-func Routes() []Route { return slices.Clone(routes) }
+func Routes() []Route {
+	out := make([]Route, len(routes))
+	for i, r := range routes {
+		out[i] = r.Route
+	}
+	return out
+}
 
 // unmatchedRoute labels requests for paths outside the API, so that
 // scanners cannot grow the metrics without bound.
 const unmatchedRoute = "unmatched"
 
-// routeOf returns the template of routes that path matches: the one with
-// the most literal segments, or unmatchedRoute.
-func routeOf(path string) string {
-	seg := strings.Split(strings.Trim(path, "/"), "/")
-	best, bestLit := unmatchedRoute, -1
-	for _, r := range routes {
-		tseg := strings.Split(strings.Trim(r.Path, "/"), "/")
-		if len(tseg) != len(seg) {
+// match returns the route for the path's segments and method, the values
+// of its {name} segments, and, when the path is known but not for this
+// method, the methods it takes and its template.
+func match(seg []string, method string) (r *route, params []string, allow []string, template string) {
+	for i := range routes {
+		c := &routes[i]
+		if len(c.seg) != len(seg) {
 			continue
 		}
-		lit := 0
-		for i, t := range tseg {
-			switch {
-			case strings.HasPrefix(t, "{"):
-				if seg[i] == "" {
-					lit = -1
-				}
-			case t == seg[i]:
-				lit++
-			default:
-				lit = -1
+		ok := true
+		for k, t := range c.seg {
+			if t[0] == '{' {
+				ok = seg[k] != ""
+			} else {
+				ok = t == seg[k]
 			}
-			if lit < 0 {
+			if !ok {
 				break
 			}
 		}
-		if lit > bestLit {
-			best, bestLit = r.Path, lit
+		if !ok {
+			continue
+		}
+		if c.Method == method || (c.Method == fasthttp.MethodGet && method == fasthttp.MethodHead) {
+			for k, t := range c.seg {
+				if t[0] == '{' {
+					params = append(params, seg[k])
+				}
+			}
+			return c, params, nil, c.Path
+		}
+		template = c.Path
+		allow = append(allow, c.Method)
+		if c.Method == fasthttp.MethodGet {
+			allow = append(allow, fasthttp.MethodHead)
 		}
 	}
-	return best
-}
-
-// instrument counts and times each request under its route template.
-func (g *Gateway) instrument(next fasthttp.RequestHandler) fasthttp.RequestHandler {
-	if g.Metrics == nil {
-		return next
-	}
-	return func(ctx *fasthttp.RequestCtx) {
-		start := time.Now()
-		next(ctx)
-		g.Metrics.Request(routeOf(string(ctx.Path())), methodLabel(ctx), ctx.Response.StatusCode(), time.Since(start))
-	}
+	return nil, nil, allow, template
 }
 
 // methodLabel is the request's method, or "other" for one the API never
