@@ -36,6 +36,20 @@ type Registry struct {
 
 	handlerOnce sync.Once
 	handler     http.Handler
+
+	requestSeries sync.Map // requestKey → *requestSeries
+}
+
+type requestKey struct {
+	route, method string
+	code          int
+}
+
+// requestSeries are one request key's counter and histogram, looked up
+// once: label hashing on every request of the hottest routes adds up.
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // New returns a Registry with exportd's metrics and the Go runtime and
@@ -94,8 +108,17 @@ func (r *Registry) Request(route, method string, code int, took time.Duration) {
 	if r == nil {
 		return
 	}
-	r.httpRequests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
-	r.httpDuration.WithLabelValues(route, method).Observe(took.Seconds())
+	k := requestKey{route, method, code}
+	v, ok := r.requestSeries.Load(k)
+	if !ok {
+		v, _ = r.requestSeries.LoadOrStore(k, &requestSeries{
+			count:    r.httpRequests.WithLabelValues(route, method, strconv.Itoa(code)),
+			duration: r.httpDuration.WithLabelValues(route, method),
+		})
+	}
+	rs := v.(*requestSeries)
+	rs.count.Inc()
+	rs.duration.Observe(took.Seconds())
 }
 
 // Event records one job event folded into its document.
