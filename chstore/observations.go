@@ -77,6 +77,8 @@ func ExportSQL(q *schema.Query, from, to time.Time) (string, []any) {
 type RowIter struct {
 	rows driver.Rows
 	err  error
+	row  schema.Row
+	dest []any // pointers into row, made once: Scan's arguments would escape per row
 }
 
 // OpenRows starts reading the rows of q within [from, to) in export order.
@@ -86,7 +88,9 @@ func (s *Store) OpenRows(ctx context.Context, q *schema.Query, from, to time.Tim
 	if err != nil {
 		return nil, translate(fmt.Errorf("export query: %w", err))
 	}
-	return &RowIter{rows: rows}, nil
+	it := &RowIter{rows: rows}
+	it.dest = []any{&it.row.Node, &it.row.TS, &it.row.Sensor, &it.row.Feature, &it.row.Property, &it.row.Value}
+	return it, nil
 }
 
 // Next reads the next row into r; false at the end or on an error (see Err).
@@ -94,10 +98,11 @@ func (it *RowIter) Next(r *schema.Row) bool {
 	if it.err != nil || !it.rows.Next() {
 		return false
 	}
-	if err := it.rows.Scan(&r.Node, &r.TS, &r.Sensor, &r.Feature, &r.Property, &r.Value); err != nil {
+	if err := it.rows.Scan(it.dest...); err != nil {
 		it.err = translate(fmt.Errorf("scan: %w", err))
 		return false
 	}
+	*r = it.row
 	return true
 }
 
