@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"strconv"
@@ -156,13 +157,8 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 		if ctx.IsHead() {
 			return nil
 		}
-		body := &partsReader{ctx: bg, bus: g.bus, ticket: ticket, parts: partsOf(rec)}
-		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
-			defer body.Close()
-			if err := transcode(w, body, format); err != nil {
-				g.logger.Warn("datadump aborted", "ticket", ticket, "err", err)
-			}
-		})
+		parts := &partsReader{ctx: bg, bus: g.bus, ticket: ticket, parts: partsOf(rec)}
+		ctx.SetBodyStream(&jsonBody{parts: parts, ndjson: format == schema.FormatNDJSON}, -1)
 	}
 	return nil
 }
@@ -181,6 +177,73 @@ func transcode(w io.Writer, body io.Reader, format string) error {
 		return err
 	}
 	return jw.Close()
+}
+
+// jsonBody is a JSON or NDJSON download made from the stored CSV rows as it
+// is sent. fasthttp frames its WriteTo output straight into chunks, so the
+// parts' chunks go through the transcoder to the connection with no pipe or
+// goroutine between.
+type jsonBody struct {
+	parts  *partsReader
+	ndjson bool
+
+	// for readers that Read instead
+	jw   *schema.JSONWriter
+	out  bytes.Buffer
+	buf  []byte
+	done bool
+}
+
+func (b *jsonBody) SupportsBodyWriteTo() bool { return true }
+
+func (b *jsonBody) WriteTo(w io.Writer) (int64, error) {
+	cw := &countingWriter{w: w}
+	jw := schema.NewJSONWriter(cw, b.ndjson)
+	if _, err := b.parts.WriteTo(jw); err != nil {
+		return cw.n, err
+	}
+	err := jw.Close()
+	return cw.n, err
+}
+
+func (b *jsonBody) Read(p []byte) (int, error) {
+	if b.jw == nil {
+		b.jw = schema.NewJSONWriter(&b.out, b.ndjson)
+		b.buf = make([]byte, 64<<10)
+	}
+	for b.out.Len() == 0 && !b.done {
+		n, err := b.parts.Read(b.buf)
+		if n > 0 {
+			if _, werr := b.jw.Write(b.buf[:n]); werr != nil {
+				return 0, werr
+			}
+		}
+		if err == io.EOF {
+			b.done = true
+			if cerr := b.jw.Close(); cerr != nil {
+				return 0, cerr
+			}
+		} else if err != nil {
+			return 0, err
+		}
+	}
+	if b.out.Len() == 0 {
+		return 0, io.EOF
+	}
+	return b.out.Read(p)
+}
+
+func (b *jsonBody) Close() error { return b.parts.Close() }
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // csvRange returns bytes [start, end) of a job's CSV download. Parts before
