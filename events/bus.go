@@ -121,10 +121,36 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("result store: %w", err)
 	}
+	if cfg.Replicas > 1 {
+		if b.Results, err = leaderReads(ctx, js, ResultBucket); err != nil {
+			return nil, fmt.Errorf("result store: %w", err)
+		}
+	}
 	if err := b.ensureConsumers(ctx); err != nil {
 		return nil, err
 	}
 	return b, nil
+}
+
+// leaderReads turns off direct gets on a replicated object store's stream
+// and binds it again, so that part metadata is read through the stream
+// leader. A direct get may be answered by any replica, possibly a lagging
+// one: right after a node failover, a download of a part redone during it
+// waited for chunks that were not there and broke off (the metadata and
+// the update of a just-stored part also looked "deleted"); with leader
+// reads this has not been seen again (internal/faults TestNATSNodeDown).
+func leaderReads(ctx context.Context, js jetstream.JetStream, bucket string) (jetstream.ObjectStore, error) {
+	s, err := js.Stream(ctx, "OBJ_"+bucket)
+	if err != nil {
+		return nil, err
+	}
+	if c := s.CachedInfo().Config; c.AllowDirect {
+		c.AllowDirect = false
+		if _, err := js.UpdateStream(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	return js.ObjectStore(ctx, bucket)
 }
 
 // ensureConsumers creates the durable consumers. Planner and exporter

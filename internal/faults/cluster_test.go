@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/internal/testenv"
@@ -62,6 +64,24 @@ func startCluster(t *testing.T) []*server.Server {
 		}
 		return leader
 	})
+	// The leader knows every peer only a moment later: until then an R3
+	// stream has "no suitable peers for placement".
+	nc, err := nats.Connect(nodes[0].ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "an R3 stream can be placed", func() bool {
+		_, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "PROBE", Subjects: []string{"probe"}, Replicas: 3})
+		return err == nil
+	})
+	if err := js.DeleteStream(t.Context(), "PROBE"); err != nil {
+		t.Fatal(err)
+	}
 	return nodes
 }
 
