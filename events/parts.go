@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,7 +53,36 @@ func (b *Bus) PutPart(ctx context.Context, ticket string, part int, rows func() 
 	if err := b.Results.UpdateMeta(ctx, meta.Name, meta); err != nil {
 		return nil, unavailable("part metadata", err)
 	}
+	if b.Config.Replicas > 1 {
+		if err := b.verifyPart(ctx, ticket, part, info.Digest); err != nil {
+			return nil, err
+		}
+	}
 	return info, nil
+}
+
+// verifyPart reads a just-stored part back and compares its digest with
+// the one taken while storing it. On a replicated store, a chunk published
+// during a stream leader election gets "no responders", and nats.go's
+// async publish retries it by publishing the same *nats.Msg again, whose
+// Data the object store's Put has meanwhile refilled with a later chunk:
+// Put succeeds and the object holds wrong bytes (seen in internal/faults
+// TestNATSNodeDown as downloads with rows cut or out of order). A part that
+// fails the check is Unavailable, so it is redone.
+func (b *Bus) verifyPart(ctx context.Context, ticket string, part int, digest string) error {
+	r, err := b.OpenPart(ctx, ticket, part)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return unavailable("verify part", err)
+	}
+	if got := jetstream.GetObjectDigestValue(h); got != digest {
+		return unavailable("verify part", fmt.Errorf("part %d stored with digest %s, want %s", part, got, digest))
+	}
+	return nil
 }
 
 // chunkSize is the object store chunk for parts: large, since every chunk
