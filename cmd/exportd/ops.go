@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/plenario-next/exportd/chstore"
@@ -25,12 +26,16 @@ func newMetrics(bus *events.Bus) *metrics.Registry {
 	return reg
 }
 
-// serveOps serves /metrics, /healthz and /readyz on addr: how an exporter,
+// serveOps serves /metrics, /healthz, /readyz and /debug/pprof/ on addr: how an exporter,
 // which has no HTTP API, is scraped and probed. It listens before it
 // returns, so a taken port fails at once.
 func serveOps(addr string, reg *metrics.Registry, bus *events.Bus, store *chstore.Store, logger *slog.Logger) (func(context.Context) error, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", reg.Handler())
+	// Profiles, on the operations listener only: where a process's time goes.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintln(w, `{"status":"ok"}`)
