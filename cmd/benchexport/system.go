@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/plenario-next/exportd/chstore"
@@ -368,22 +367,5 @@ func (s *system) loadTests(ctx context.Context, cfg config, res *results) error 
 	res.GatewayLoadPeak = s.gateway.peak()
 	logf("  gateway %.0f req/s (%d other statuses) p99 %.1f ms; bare %.0f req/s", res.Create.OKPerSec, res.Create.Other,
 		res.Create.P99ms, res.CreateBare.OKPerSec)
-
-	// The same with the exporter process stopped: on two cores, planning
-	// and folding every new job compete with the gateway for the CPU, so
-	// this is how fast the gateway alone accepts a burst (the queue absorbs
-	// it; the jobs run once an exporter is back).
-	// (Stopped for good, not paused: a paused process keeps its pull
-	// requests, and the server stalls delivering to it.) This is the last
-	// phase; the queued jobs simply wait.
-	if p := s.exporter.cmd.Process; p != nil && p.Signal(syscall.SIGTERM) == nil {
-		select {
-		case <-s.exporter.done:
-		case <-time.After(30 * time.Second):
-		}
-		logf("load: ticket creation again, exporter stopped")
-		res.CreatePaused = load(s.httpAddr, createPath, http.StatusOK, cfg.LoadConns, d, true)
-		logf("  gateway %.0f req/s p99 %.1f ms with the exporter stopped", res.CreatePaused.OKPerSec, res.CreatePaused.P99ms)
-	}
 	return nil
 }
