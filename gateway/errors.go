@@ -3,6 +3,8 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"net"
+	"strconv"
 
 	"github.com/valyala/fasthttp"
 
@@ -68,4 +70,28 @@ func writeJSON(ctx *fasthttp.RequestCtx, v any) {
 		b = []byte(`{"error":"internal error"}`)
 	}
 	ctx.SetBody(append(b, '\n'))
+}
+
+// MaxRequestHeader bounds the request line and headers, so the query
+// string: a geom or a list that does not fit is refused before any work.
+const MaxRequestHeader = 32 << 10
+
+// requestError answers a request fasthttp could not read, in Plenario's
+// error shape rather than fasthttp's plain text.
+func requestError(ctx *fasthttp.RequestCtx, err error) {
+	status, msg := fasthttp.StatusBadRequest, "Could not parse the request."
+	var small *fasthttp.ErrSmallBuffer
+	var ne net.Error
+	switch {
+	case errors.As(err, &small):
+		status = fasthttp.StatusRequestHeaderFieldsTooLarge
+		msg = "Request line and headers too large: at most " + strconv.Itoa(MaxRequestHeader>>10) +
+			" KiB. Select fewer nodes, a simpler geom, or use the defaults."
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		status, msg = fasthttp.StatusRequestEntityTooLarge, "Request body too large."
+	case errors.As(err, &ne) && ne.Timeout():
+		status, msg = fasthttp.StatusRequestTimeout, "Request timeout."
+	}
+	ctx.SetStatusCode(status)
+	writeJSON(ctx, map[string]any{"meta": map[string]any{"query": queryArgs(ctx)}, "error": map[string][]string{"request": {msg}}})
 }

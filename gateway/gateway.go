@@ -74,7 +74,8 @@ func (g *Gateway) Server() *fasthttp.Server {
 	return &fasthttp.Server{
 		Handler:               g.Handler(),
 		Name:                  "exportd",
-		ReadBufferSize:        32 << 10, // request line and headers; past it, 431
+		ReadBufferSize:        MaxRequestHeader, // request line and headers; past it, 431
+		ErrorHandler:          requestError,
 		MaxRequestBodySize:    1 << 20,
 		ReadTimeout:           30 * time.Second,
 		IdleTimeout:           2 * time.Minute,

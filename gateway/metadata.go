@@ -26,6 +26,16 @@ func notFound(field, msg string) error {
 	return &schema.Error{Code: schema.NotFound, Fields: map[string][]string{field: {msg}}}
 }
 
+// metaNetwork resolves the network of a metadata endpoint; an unknown one
+// is a 404 keyed "network", like the other unknown names.
+func (g *Gateway) metaNetwork(ctx *fasthttp.RequestCtx, name string) (*schema.Network, error) {
+	n, err := g.network(ctx, name)
+	if schema.ErrorCode(err) == schema.NotFound {
+		return nil, notFound("network", "Invalid network name: "+name)
+	}
+	return n, err
+}
+
 func (g *Gateway) listNetworks(ctx *fasthttp.RequestCtx, _ []string) error {
 	if err := noArgs(ctx); err != nil {
 		return err
@@ -50,7 +60,7 @@ func (g *Gateway) getNetwork(ctx *fasthttp.RequestCtx, p []string) error {
 	if err := noArgs(ctx); err != nil {
 		return err
 	}
-	n, err := g.network(ctx, p[0])
+	n, err := g.metaNetwork(ctx, p[0])
 	if err != nil {
 		return err
 	}
@@ -59,7 +69,7 @@ func (g *Gateway) getNetwork(ctx *fasthttp.RequestCtx, p []string) error {
 }
 
 func (g *Gateway) listNodes(ctx *fasthttp.RequestCtx, p []string) error {
-	n, err := g.network(ctx, p[0])
+	n, err := g.metaNetwork(ctx, p[0])
 	if err != nil {
 		return err
 	}
@@ -80,7 +90,7 @@ func (g *Gateway) getNode(ctx *fasthttp.RequestCtx, p []string) error {
 	if err := noArgs(ctx); err != nil {
 		return err
 	}
-	n, err := g.network(ctx, p[0])
+	n, err := g.metaNetwork(ctx, p[0])
 	if err != nil {
 		return err
 	}
@@ -96,7 +106,7 @@ func (g *Gateway) listSensors(ctx *fasthttp.RequestCtx, p []string) error {
 	if err := noArgs(ctx); err != nil {
 		return err
 	}
-	n, err := g.network(ctx, p[0])
+	n, err := g.metaNetwork(ctx, p[0])
 	if err != nil {
 		return err
 	}
@@ -112,7 +122,7 @@ func (g *Gateway) getSensor(ctx *fasthttp.RequestCtx, p []string) error {
 	if err := noArgs(ctx); err != nil {
 		return err
 	}
-	n, err := g.network(ctx, p[0])
+	n, err := g.metaNetwork(ctx, p[0])
 	if err != nil {
 		return err
 	}
@@ -128,7 +138,7 @@ func (g *Gateway) listFeatures(ctx *fasthttp.RequestCtx, p []string) error {
 	if err := noArgs(ctx); err != nil {
 		return err
 	}
-	n, err := g.network(ctx, p[0])
+	n, err := g.metaNetwork(ctx, p[0])
 	if err != nil {
 		return err
 	}
@@ -141,12 +151,15 @@ func (g *Gateway) getFeature(ctx *fasthttp.RequestCtx, p []string) error {
 	if err := noArgs(ctx); err != nil {
 		return err
 	}
-	n, err := g.network(ctx, p[0])
+	n, err := g.metaNetwork(ctx, p[0])
 	if err != nil {
 		return err
 	}
-	name, _, _ := strings.Cut(p[1], ".")
+	name, prop, dotted := strings.Cut(p[1], ".")
 	f, ok := n.Feature(name)
+	if ok && dotted {
+		_, ok = f.Property(prop)
+	}
 	if !ok {
 		return notFound("feature", "Invalid feature of interest name: "+p[1])
 	}
