@@ -177,46 +177,84 @@ func (s *Store) Count(ctx context.Context, q *schema.Query) (int64, error) {
 }
 
 // firstWindow is the slice of time the raw query tries first: the newest
-// observations are found without grouping and sorting the whole week.
-const firstWindow = 10 * time.Minute
+// observations are found without sorting the whole week. Grouping costs in
+// proportion to the rows in the window, so it starts small: on 20 million
+// demo rows five minutes already hold 3000 temperature readings, and for a
+// sparse filter the next slices are sized from what the first ones found.
+const firstWindow = 5 * time.Minute
 
 // Observations answers /query: q's readings newest first, the properties of
 // one reading grouped, q.Offset skipped and at most q.Limit returned. It
-// looks in a short window at the end of the range first and widens it only
-// when that holds too few readings.
+// reads a short slice at the end of the range first, then older slices
+// until the page is full: every reading of a slice is newer than any of the
+// next, so the pages of the slices together are the page of the range, and
+// the range is read once however little of it matches. Each slice is sized
+// from the density of readings seen so far. ClickHouse skips the offset, so
+// a deep page costs a sort, not a transfer of every reading before it.
 func (s *Store) Observations(ctx context.Context, q *schema.Query) ([]schema.Observation, error) {
-	need := q.Offset + q.Limit
-	window := firstWindow
-	for {
+	out := []schema.Observation{}
+	offset, limit := q.Offset, q.Limit
+	found := 0 // readings in the slices read so far
+	span := q.End.Sub(q.Start)
+	to, window := q.End, min(firstWindow, span)
+	for limit > 0 && to.After(q.Start) {
 		from := q.End.Add(-window)
-		full := !from.After(q.Start)
-		if full {
-			from = q.Start
-		}
-		obs, err := s.readings(ctx, q, from, q.End, need)
+		obs, err := s.readings(ctx, q, from, to, offset, limit)
 		if err != nil {
 			return nil, err
 		}
-		if len(obs) >= need || full {
-			if q.Offset >= len(obs) {
-				return []schema.Observation{}, nil
+		switch {
+		case len(obs) > 0: // the slice held offset+len(obs) readings
+			out = append(out, obs...)
+			found += offset + len(obs)
+			offset, limit = 0, limit-len(obs)
+		case offset > 0: // the slice held at most offset readings: skip them
+			n, err := s.countReadings(ctx, q, from, to)
+			if err != nil {
+				return nil, err
 			}
-			return obs[q.Offset:], nil
+			found += n
+			offset -= n
 		}
-		// Widen to where the density seen says enough readings are, with a
-		// margin; blindly when none were seen.
-		if len(obs) > 0 {
-			window = time.Duration(float64(window) * 1.5 * float64(need) / float64(len(obs)))
-		} else {
-			window *= 8
-		}
+		to, window = from, nextWindow(window, span, found, offset+limit)
 	}
+	return out, nil
 }
 
-func (s *Store) readings(ctx context.Context, q *schema.Query, from, to time.Time, limit int) ([]schema.Observation, error) {
+// nextWindow is how far back from the end of the range the next slice
+// reaches, given that window held found readings and need more are wanted:
+// a quarter more than the density so far predicts, at least half again, at
+// most 8 times window, or 64 times once the density rests on enough
+// readings to be trusted; never past span, the whole range.
+func nextWindow(window, span time.Duration, found, need int) time.Duration {
+	grow := 8.0
+	if found >= 16 {
+		grow = 64
+	}
+	if found > 0 {
+		grow = min(max(1+1.25*float64(need)/float64(found), 1.5), grow)
+	}
+	if w := float64(window) * grow; w < float64(span) {
+		return time.Duration(w)
+	}
+	return span
+}
+
+// countReadings counts q's readings within [from, to).
+func (s *Store) countReadings(ctx context.Context, q *schema.Query, from, to time.Time) (int, error) {
+	w, args := where(q, from, to)
+	var n uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM (SELECT 1 FROM observations WHERE "+w+
+		" GROUP BY node_id, ts, sensor, feature)", args...).Scan(&n); err != nil {
+		return 0, translate(fmt.Errorf("raw query count: %w", err))
+	}
+	return int(n), nil
+}
+
+func (s *Store) readings(ctx context.Context, q *schema.Query, from, to time.Time, offset, limit int) ([]schema.Observation, error) {
 	w, args := where(q, from, to)
 	rows, err := s.conn.Query(ctx, "SELECT node_id, ts, sensor, feature, groupArray(property), groupArray(value) FROM observations WHERE "+w+
-		" GROUP BY node_id, ts, sensor, feature ORDER BY ts DESC, node_id, sensor, feature LIMIT ?", append(args, limit)...)
+		" GROUP BY node_id, ts, sensor, feature ORDER BY ts DESC, node_id, sensor, feature LIMIT ?, ?", append(args, offset, limit)...)
 	if err != nil {
 		return nil, translate(fmt.Errorf("raw query: %w", err))
 	}
