@@ -507,6 +507,12 @@ func TestQueryDefaults(t *testing.T) {
 		t.Fatalf("limit=10000: got %d readings", len(r.Data))
 	}
 	compareReadings(t, r.Data, f.chReadings(t, "feature = 'temperature' AND "+sqlWindow(seedEnd.Add(-schema.DefaultWindow), seedEnd))[5:5+schema.MaxLimit])
+
+	// An offset's + left unencoded arrives as a space and still counts.
+	getJSON(t, f.url+"/query?feature=temperature&start_datetime=2026-11-01T01:00:00+01:00&end_datetime=2026-11-01T13:00+01:00", &r)
+	if q := r.Meta.Query; q["start_datetime"] != "2026-11-01T00:00:00" || q["end_datetime"] != "2026-11-01T12:00:00" {
+		t.Errorf("unencoded offsets: window %v to %v, want 2026-11-01T00:00:00 to 2026-11-01T12:00:00", q["start_datetime"], q["end_datetime"])
+	}
 }
 
 // TestQueryAgreesWithDownload checks that the bulk file holds exactly what

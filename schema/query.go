@@ -383,11 +383,12 @@ func ceilSecond(t time.Time) time.Time {
 	return t
 }
 
-var datetimeRE = regexp.MustCompile(`^(\d{4})-(\d{1,2})-(\d{1,2})(?:[Tt ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(Z|z|[+-]\d{2}:?\d{2})?$`)
+var datetimeRE = regexp.MustCompile(`^(\d{4})-(\d{1,2})-(\d{1,2})(?:[Tt ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(\s*(?:Z|z|[+-]\d{2}:?\d{2})|\s+\d{2}:\d{2})?$`)
 
 // ParseDatetime reads the lenient ISO 8601 Plenario accepted: 2017-1-1,
 // 2016-12-1T00:00:00.000, with T, t or a space, with or without Z or an
-// offset. A time without an offset is UTC.
+// offset; an offset's + may have become a space, as an unencoded + in a
+// query string does. A time without an offset is UTC.
 func ParseDatetime(s string) (time.Time, error) {
 	m := datetimeRE.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
@@ -404,7 +405,13 @@ func ParseDatetime(s string) (time.Time, error) {
 		return time.Time{}, Errorf(Invalid, MsgBadDatetime)
 	}
 	loc := time.UTC
-	if z := m[8]; z != "" && z != "Z" && z != "z" {
+	if z := strings.TrimSpace(m[8]); z != "" && z != "Z" && z != "z" {
+		if z[0] != '+' && z[0] != '-' { // a query string's unencoded + read as a space
+			if m[4] == "" {
+				return time.Time{}, Errorf(Invalid, MsgBadDatetime)
+			}
+			z = "+" + z
+		}
 		z = strings.ReplaceAll(z, ":", "")
 		if num(z[1:3]) > 23 || num(z[3:5]) > 59 {
 			return time.Time{}, Errorf(Invalid, MsgBadDatetime)
