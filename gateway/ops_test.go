@@ -186,8 +186,15 @@ func TestMetricsShowBacklog(t *testing.T) {
 	// Two different requests (the same one twice would be the same job).
 	svc.Submit(t, "array_of_things", "features=temperature&start_datetime=2026-09-01T00:00:00&end_datetime=2026-10-01T00:00:00")
 	svc.Submit(t, "array_of_things", "features=magnetic_field&start_datetime=2026-09-01T00:00:00&end_datetime=2026-10-01T00:00:00")
-	mf := scrape(t, svc.URL)
-	if got, ok := sample(mf, "exportd_consumer_pending_messages", "stream", "EXPORT_EVENTS", "consumer", "planner"); got != 2 {
+	// The server counts a consumer's pending messages as it is told of
+	// them, a moment after the publish is acknowledged: poll.
+	var got float64
+	var ok bool
+	testenv.Eventually(t, 10*time.Second, "planner backlog of 2 in the metrics", func() bool {
+		got, ok = sample(scrape(t, svc.URL), "exportd_consumer_pending_messages", "stream", "EXPORT_EVENTS", "consumer", "planner")
+		return got == 2
+	})
+	if !ok {
 		t.Fatalf("planner backlog: got %v (present %v), want 2", got, ok)
 	}
 }
