@@ -115,9 +115,8 @@ func StartService(tb testing.TB, o ServiceOptions) *Service {
 		start(ex.Run)
 	}
 	s.Gw = gateway.New(s.Bus, s.Store, logger)
-	s.Gw.APIKeys, s.Gw.MaxActive = o.APIKeys, o.MaxActive
+	s.Gw.APIKeys, s.Gw.MaxActive, s.Gw.Metrics = o.APIKeys, o.MaxActive, s.Metrics
 	start(s.Gw.Run)
-	s.Gw.Metrics = s.Metrics
 	srv := s.Gw.Server()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
