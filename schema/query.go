@@ -27,7 +27,7 @@ const (
 	DefaultWindow   = 7 * 24 * time.Hour
 	DefaultLimit    = 1000
 	MaxLimit        = 10000
-	MaxOffset       = 1_000_000
+	MaxOffset       = 100_000 // deeper pages are what /download is for: past it, ClickHouse groups seconds of data per page
 	MaxListItems    = 2000
 	MaxGeomBytes    = 256 << 10
 	MaxGeomVertices = 20000

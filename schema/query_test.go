@@ -258,7 +258,7 @@ func TestParseQueryRaw(t *testing.T) {
 		{name: "limit at its maximum", input: vals("feature", "temperature", "limit", "10000"), want: base(schema.FeatureSel{Feature: "temperature"}, schema.MaxLimit, 0)},
 		{name: "limit at its minimum, blanks trimmed", input: vals("feature", "temperature", "limit", " 1 "), want: base(schema.FeatureSel{Feature: "temperature"}, 1, 0)},
 		{name: "offset", input: vals("feature", "temperature", "limit", "50", "offset", "200"), want: base(schema.FeatureSel{Feature: "temperature"}, 50, 200)},
-		{name: "offset at its maximum", input: vals("feature", "temperature", "offset", "1000000"), want: base(schema.FeatureSel{Feature: "temperature"}, 1000, schema.MaxOffset)},
+		{name: "offset at its maximum", input: vals("feature", "temperature", "offset", "100000"), want: base(schema.FeatureSel{Feature: "temperature"}, 1000, schema.MaxOffset)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -368,7 +368,7 @@ func TestParseQueryErrors(t *testing.T) {
 		{name: "query: limit overflowing int", ep: schema.Raw, input: vals("feature", "temperature", "limit", "99999999999999999999999"),
 			wantErr: map[string][]string{"limit": {badInteger}}},
 		{name: "query: negative offset", ep: schema.Raw, input: vals("feature", "temperature", "offset", "-1"),
-			wantErr: map[string][]string{"offset": {"Must be between 0 and 1000000."}}},
+			wantErr: map[string][]string{"offset": {"Must be between 0 and 100000."}}},
 		{name: "query: offset 1.5", ep: schema.Raw, input: vals("feature", "temperature", "offset", "1.5"),
 			wantErr: map[string][]string{"offset": {badInteger}}},
 		{
@@ -378,7 +378,7 @@ func TestParseQueryErrors(t *testing.T) {
 			wantErr: map[string][]string{
 				"feature":      {onlyOne},
 				"limit":        {badInteger},
-				"offset":       {"Must be between 0 and 1000000."},
+				"offset":       {"Must be between 0 and 100000."},
 				"nodes":        {"Invalid node ID: zzz"},
 				"end_datetime": {badDatetime},
 			},
