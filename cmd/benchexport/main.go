@@ -278,13 +278,24 @@ func run(ctx context.Context) (err error) {
 		}
 	}
 
-	// 4b. /query, a 1000-row page of the newest readings on the big table.
+	// 4b. Event delays: a job of the large window (many progress and
+	// part_done events) watched over SSE by 10 clients and over NATS.
+	for i := range cfg.Runs {
+		r, err := sys.eventLatency(ctx, cfg, large, 10)
+		if err != nil {
+			return err
+		}
+		res.Events = append(res.Events, r)
+		logf("event delays run %d/%d: SSE %s; NATS %s", i+1, cfg.Runs, r.SSE, r.NATS)
+	}
+
+	// 4c. /query, a 1000-row page of the newest readings on the big table.
 	if res.Query, err = sys.queryLatency(ctx, cfg, whole); err != nil {
 		return err
 	}
 	logf("/query 1000 rows: p50 %.1f ms, p99 %.1f ms over %d requests", res.Query.P50ms, res.Query.P99ms, res.Query.Requests)
 
-	// 4c. Gateway load, with a bare fasthttp handler in this process for
+	// 4d. Gateway load, with a bare fasthttp handler in this process for
 	// the ratio.
 	if err := sys.loadTests(ctx, cfg, res); err != nil {
 		return err

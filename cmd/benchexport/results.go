@@ -5,6 +5,8 @@ import (
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"github.com/plenario-next/exportd/internal/latency"
 )
 
 // results is bench/results.json: the raw runs and their medians.
@@ -23,12 +25,13 @@ type results struct {
 	SmallJobs []float64 `json:"linearity_small_seconds"`
 	LargeJobs []float64 `json:"linearity_large_seconds"`
 
-	Query           loadResult `json:"query_1000"`
-	JobGet          loadResult `json:"load_job_get"`
-	JobGetBare      loadResult `json:"load_job_get_bare"`
-	Create          loadResult `json:"load_create"`
-	CreateBare      loadResult `json:"load_create_bare"`
-	GatewayLoadPeak int64      `json:"gateway_peak_rss_under_load"`
+	Events          []latency.Result `json:"event_delays"`
+	Query           loadResult       `json:"query_1000"`
+	JobGet          loadResult       `json:"load_job_get"`
+	JobGetBare      loadResult       `json:"load_job_get_bare"`
+	Create          loadResult       `json:"load_create"`
+	CreateBare      loadResult       `json:"load_create_bare"`
+	GatewayLoadPeak int64            `json:"gateway_peak_rss_under_load"`
 
 	Summary summary `json:"summary"`
 
@@ -67,6 +70,11 @@ type summary struct {
 	CreateRatio      float64 `json:"create_over_bare"`
 	QueryP50         float64 `json:"query_p50_ms"`
 	QueryP99         float64 `json:"query_p99_ms"`
+	// Event delays, publication to arrival, medians over the runs (ms).
+	SSEMedian  float64 `json:"event_sse_median_ms"`
+	SSEP99     float64 `json:"event_sse_p99_ms"`
+	NATSMedian float64 `json:"event_nats_median_ms"`
+	NATSP99    float64 `json:"event_nats_p99_ms"`
 	// CPU seconds, medians: where the machine's two cores went.
 	BaselineCHCPU     float64 `json:"baseline_clickhouse_cpu_s"`
 	BaselineClientCPU float64 `json:"baseline_client_cpu_s"`
@@ -107,6 +115,12 @@ func (r *results) summarize() {
 		CreateBareRPS: r.CreateBare.OKPerSec, QueryP50: r.Query.P50ms, QueryP99: r.Query.P99ms,
 		BaselineCHCPU: median(bch), BaselineClientCPU: median(bcl), JobCHCPU: median(jch), JobExporterCPU: median(jx),
 		JobNATSCPU: median(jn), DownloadGWCPU: median(dg), DownloadNATSCPU: median(dn)}
+	var sm, sp, nm, np []float64
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	for _, e := range r.Events {
+		sm, sp, nm, np = append(sm, ms(e.SSE.Median)), append(sp, ms(e.SSE.P99)), append(nm, ms(e.NATS.Median)), append(np, ms(e.NATS.P99))
+	}
+	s.SSEMedian, s.SSEP99, s.NATSMedian, s.NATSP99 = median(sm), median(sp), median(nm), median(np)
 	s.JobRatio = ratio(s.JobSeconds, s.BaselineSeconds)
 	// Runs alternate, so each pair saw about the same machine: the median
 	// of the pairs' ratios drifts less than the ratio of the medians.
@@ -156,6 +170,8 @@ func (r *results) print(w io.Writer) {
 	row("ticket creation req/s", fmt.Sprintf("%.0f (bare fasthttp %.0f, ratio %.2f)", s.CreateRPS, s.CreateBareRPS, s.CreateRatio), ">= 5000")
 	row("ticket creation p99 ms", fmt.Sprintf("%.1f (%d non-200)", s.CreateP99, r.Create.Other), "")
 	row("/query 1000 rows p50 / p99 ms", fmt.Sprintf("%.1f / %.1f", s.QueryP50, s.QueryP99), "<= 20 / <= 100")
+	row("event delay, SSE (10 clients) median / p99 ms", fmt.Sprintf("%.2f / %.2f", s.SSEMedian, s.SSEP99), "")
+	row("event delay, NATS subscriber median / p99 ms", fmt.Sprintf("%.2f / %.2f", s.NATSMedian, s.NATSP99), "")
 	row("CPU s, baseline: clickhouse / client", fmt.Sprintf("%.1f / %.1f", s.BaselineCHCPU, s.BaselineClientCPU), "")
 	row("CPU s, job: clickhouse / exporter / nats", fmt.Sprintf("%.1f / %.1f / %.1f", s.JobCHCPU, s.JobExporterCPU, s.JobNATSCPU), "")
 	row("CPU s, CSV download: gateway / nats", fmt.Sprintf("%.1f / %.1f", s.DownloadGWCPU, s.DownloadNATSCPU), "")

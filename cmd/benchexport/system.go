@@ -13,12 +13,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/internal/latency"
 	"github.com/plenario-next/exportd/schema"
 )
 
 // system is exportd running as child processes.
 type system struct {
+	natsURL  string
 	httpAddr string
 	base     string // http://host:port
 	nats     *child
@@ -42,6 +45,7 @@ func startSystem(ctx context.Context, cfg config, root, tmp string) (_ *system, 
 	if err != nil {
 		return nil, err
 	}
+	s.natsURL = "nats://" + natsAddr
 	if s.httpAddr, err = freePort(); err != nil {
 		return nil, err
 	}
@@ -368,4 +372,24 @@ func (s *system) loadTests(ctx context.Context, cfg config, res *results) error 
 	logf("  gateway %.0f req/s (%d other statuses) p99 %.1f ms; bare %.0f req/s", res.Create.OKPerSec, res.Create.Other,
 		res.Create.P99ms, res.CreateBare.OKPerSec)
 	return nil
+}
+
+// eventLatency runs a job of w watched by watchers SSE clients and a plain
+// NATS subscriber, and returns how long its events took from publication
+// to arrival on each path.
+func (s *system) eventLatency(ctx context.Context, cfg config, w window, watchers int) (latency.Result, error) {
+	nc, err := nats.Connect(s.natsURL)
+	if err != nil {
+		return latency.Result{}, err
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(ctx, jobTimeout)
+	defer cancel()
+	return latency.Measure(ctx, nc, s.base, watchers, func(ctx context.Context) (string, error) {
+		var doc jobDoc
+		if _, err := s.getJSON(ctx, "/v1/api/sensor-networks/"+cfg.Network+"/download?"+w.values().Encode(), &doc); err != nil {
+			return "", err
+		}
+		return doc.Ticket, nil
+	})
 }
