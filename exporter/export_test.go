@@ -173,3 +173,29 @@ func TestBadRequestsAreRefusedAtSubmit(t *testing.T) {
 		t.Fatalf("unknown ticket: got %d %s, want 404 Job not found.", code, body)
 	}
 }
+
+// TestDataTypeChosenAtSubmit: the format named at submit is echoed in the
+// ticket and is what the result link serves unless the download names
+// another.
+func TestDataTypeChosenAtSubmit(t *testing.T) {
+	svc, _ := seeded(t, 5_000, testenv.ServiceOptions{})
+	code, body := testenv.Get(t, svc.URL+"/v1/api/sensor-networks/array_of_things/download?features=temperature&data_type=xml")
+	if code != 400 || !strings.Contains(string(body), `"data_type":["Must be one of: csv, json, ndjson."]`) {
+		t.Fatalf("data_type=xml: got %d %s, want 400 on data_type", code, body)
+	}
+	ticket := svc.Submit(t, "array_of_things", "features=temperature&data_type=NDJSON&"+window)
+	j := svc.Wait(t, ticket, 30*time.Second)
+	if j.Status.Status != schema.StatusSuccess || j.Request.Query.DataType != schema.FormatNDJSON {
+		t.Fatalf("got status %q data_type %q, want success ndjson", j.Status.Status, j.Request.Query.DataType)
+	}
+	resp := get(t, svc.URL+"/v1/api/datadump/"+ticket)
+	resp.Body.Close()
+	if cd := resp.Header.Get("Content-Disposition"); cd != "attachment; filename=array_of_things.datadump.ndjson" {
+		t.Fatalf("default download: got Content-Disposition %q, want the ndjson file", cd)
+	}
+	resp = get(t, svc.URL+"/v1/api/datadump/"+ticket+"?data_type=csv")
+	resp.Body.Close()
+	if cd := resp.Header.Get("Content-Disposition"); cd != "attachment; filename=array_of_things.datadump.csv" {
+		t.Fatalf("csv download: got Content-Disposition %q", cd)
+	}
+}

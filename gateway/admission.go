@@ -78,8 +78,8 @@ func fingerprint(ctx *fasthttp.RequestCtx, q schema.Query) string {
 			Network                  string
 			Features, Nodes, Sensors []string
 			Geom                     json.RawMessage
-			Start, End               string
-		}{Network: q.Network, Geom: q.Geom}
+			Start, End, DataType     string
+		}{Network: q.Network, Geom: q.Geom, DataType: q.DataType}
 		for _, f := range q.Features {
 			norm.Features = append(norm.Features, f.String())
 		}

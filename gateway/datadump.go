@@ -29,7 +29,7 @@ import (
 // asks for instead, since a range is of those.
 func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 	ticket := p[0]
-	format := schema.FormatCSV
+	format := "" // the job's data_type unless the request names one
 	pr := schema.Problems{}
 	ctx.QueryArgs().VisitAll(func(k, v []byte) {
 		switch string(k) {
@@ -54,6 +54,12 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 	}
 	if err := notDownloadable(ctx, rec); err != nil {
 		return err
+	}
+	if format == "" {
+		format = rec.Job.Request.Query.DataType
+	}
+	if format == "" {
+		format = schema.FormatCSV
 	}
 
 	h := &ctx.Response.Header

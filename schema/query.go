@@ -73,6 +73,7 @@ type Query struct {
 	Start, End  time.Time // [Start, End), UTC, whole seconds
 	Limit       int       // Raw only
 	Offset      int       // Raw only
+	DataType    string    // Download only: the format the result is offered in by default
 	AllFeatures bool
 	AllNodes    bool
 	AllSensors  bool
@@ -87,6 +88,7 @@ type queryJSON struct {
 	Geom        json.RawMessage `json:"geom,omitempty"`
 	Start       string          `json:"start_datetime"`
 	End         string          `json:"end_datetime"`
+	DataType    string          `json:"data_type,omitempty"`
 	Limit       int             `json:"limit,omitempty"`
 	Offset      int             `json:"offset,omitempty"`
 	AllFeatures bool            `json:"all_features,omitempty"`
@@ -98,7 +100,8 @@ type queryJSON struct {
 func (q Query) MarshalJSON() ([]byte, error) {
 	j := queryJSON{Network: q.Network, Nodes: nonNilS(q.Nodes), Sensors: nonNilS(q.Sensors),
 		Geom: q.Geom, Start: q.Start.UTC().Format(DatetimeLayout), End: q.End.UTC().Format(DatetimeLayout),
-		Limit: q.Limit, Offset: q.Offset, AllFeatures: q.AllFeatures, AllNodes: q.AllNodes, AllSensors: q.AllSensors}
+		Limit: q.Limit, Offset: q.Offset, AllFeatures: q.AllFeatures, AllNodes: q.AllNodes, AllSensors: q.AllSensors,
+		DataType: q.DataType}
 	j.Features = make([]string, len(q.Features))
 	for i, f := range q.Features {
 		j.Features[i] = f.String()
@@ -113,7 +116,7 @@ func (q *Query) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*q = Query{Network: j.Network, Nodes: j.Nodes, Sensors: j.Sensors, Geom: j.Geom, Limit: j.Limit, Offset: j.Offset,
-		AllFeatures: j.AllFeatures, AllNodes: j.AllNodes, AllSensors: j.AllSensors}
+		AllFeatures: j.AllFeatures, AllNodes: j.AllNodes, AllSensors: j.AllSensors, DataType: j.DataType}
 	for _, f := range j.Features {
 		name, prop, _ := strings.Cut(f, ".")
 		q.Features = append(q.Features, FeatureSel{Feature: name, Property: prop})
@@ -134,7 +137,7 @@ func nonNilS(s []string) []string {
 }
 
 var allowed = map[Endpoint]map[string]bool{
-	Download: {"features": true, "nodes": true, "sensors": true, "geom": true, "start_datetime": true, "end_datetime": true},
+	Download: {"features": true, "nodes": true, "sensors": true, "geom": true, "start_datetime": true, "end_datetime": true, "data_type": true},
 	Raw:      {"feature": true, "nodes": true, "sensors": true, "geom": true, "start_datetime": true, "end_datetime": true, "limit": true, "offset": true},
 	NodeList: {"geom": true},
 }
@@ -271,6 +274,17 @@ func ParseQuery(ep Endpoint, args url.Values, n *Network, now time.Time) (Query,
 		p.Add("start_datetime", "start_datetime must be before end_datetime.")
 	}
 
+	if ep == Download {
+		q.DataType = FormatCSV
+		if v, ok := get("data_type"); ok {
+			switch f := strings.ToLower(strings.TrimSpace(v)); f {
+			case FormatCSV, FormatJSON, FormatNDJSON:
+				q.DataType = f
+			default:
+				p.Add("data_type", "Must be one of: csv, json, ndjson.")
+			}
+		}
+	}
 	if ep == Raw {
 		q.Limit = intArg(p, args, "limit", DefaultLimit, 1, MaxLimit)
 		q.Offset = intArg(p, args, "offset", 0, 0, MaxOffset)

@@ -145,7 +145,7 @@ flags:
 
 	q := url.Values{}
 	for k, v := range map[string]string{"features": *features, "nodes": *nodes, "sensors": *sensors, "geom": *geom,
-		"start_datetime": *start, "end_datetime": *end} {
+		"start_datetime": *start, "end_datetime": *end, "data_type": g.format} {
 		if v != "" {
 			q.Set(k, v)
 		}
