@@ -46,9 +46,6 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 		return err
 	}
 	rec, err := g.job(ctx, ticket)
-	if schema.ErrorCode(err) == schema.NotFound {
-		return jobNotFound(ctx, ticket)
-	}
 	if err != nil {
 		return err
 	}

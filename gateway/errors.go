@@ -24,6 +24,10 @@ func (g *Gateway) writeError(ctx *fasthttp.RequestCtx, err error) {
 		writeJSON(ctx, map[string]any{"meta": map[string]any{"query": queryArgs(ctx)}, "error": fields(e)})
 	case schema.NotFound:
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		if nf := (*jobNotFoundError)(nil); errors.As(err, &nf) {
+			writeJSON(ctx, map[string]string{"ticket": nf.ticket, "error": e.Message})
+			return
+		}
 		writeJSON(ctx, map[string]any{"meta": map[string]any{"query": queryArgs(ctx)}, "error": fields(e)})
 	case schema.Conflict:
 		ctx.SetStatusCode(fasthttp.StatusConflict)

@@ -58,6 +58,8 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 
 // job returns ticket's record: projected, or, in the moment between
 // acceptance and projection, folded from its queued event.
+// A job that does not exist, or that the caller may not see, is a
+// jobNotFound error, which writeError renders in Plenario's ticket shape.
 func (g *Gateway) job(ctx *fasthttp.RequestCtx, ticket string) (*schema.JobRecord, error) {
 	if cj := g.cache.get(ticket, g.Now()); cj != nil {
 		if rec, err := cj.record(); err == nil && g.visible(ctx, rec) {
@@ -67,6 +69,9 @@ func (g *Gateway) job(ctx *fasthttp.RequestCtx, ticket string) (*schema.JobRecor
 	rec, _, err := g.bus.Job(ctx, ticket)
 	if schema.ErrorCode(err) == schema.NotFound {
 		e, qerr := g.bus.QueuedEvent(ctx, ticket)
+		if schema.ErrorCode(qerr) == schema.NotFound {
+			return nil, jobNotFound(ticket)
+		}
 		if qerr != nil {
 			return nil, qerr
 		}
@@ -76,16 +81,25 @@ func (g *Gateway) job(ctx *fasthttp.RequestCtx, ticket string) (*schema.JobRecor
 		return nil, err
 	}
 	if !g.visible(ctx, rec) {
-		return nil, schema.Errorf(schema.NotFound, "Job not found.")
+		return nil, jobNotFound(ticket)
 	}
 	return rec, nil
 }
 
-func jobNotFound(ctx *fasthttp.RequestCtx, ticket string) error {
-	ctx.SetStatusCode(fasthttp.StatusNotFound)
-	writeJSON(ctx, map[string]string{"ticket": ticket, "error": "Job not found."})
-	return nil
+// jobNotFound is the error for a ticket that names no job the caller may
+// see: 404 {"ticket":…,"error":"Job not found."}. It is a NotFound
+// schema.Error to errors.As.
+func jobNotFound(ticket string) error {
+	return &jobNotFoundError{ticket: ticket, err: schema.Errorf(schema.NotFound, "Job not found.")}
 }
+
+type jobNotFoundError struct {
+	ticket string
+	err    *schema.Error
+}
+
+func (e *jobNotFoundError) Error() string { return e.err.Message }
+func (e *jobNotFoundError) Unwrap() error { return e.err }
 
 func (g *Gateway) getJob(ctx *fasthttp.RequestCtx, p []string) error {
 	if cj := g.cache.get(p[0], g.Now()); cj != nil && (len(g.APIKeys) == 0 || cj.client == clientID(ctx)) {
@@ -99,9 +113,6 @@ func (g *Gateway) getJob(ctx *fasthttp.RequestCtx, p []string) error {
 		}
 	}
 	rec, err := g.job(ctx, p[0])
-	if schema.ErrorCode(err) == schema.NotFound {
-		return jobNotFound(ctx, p[0])
-	}
 	if err != nil {
 		return err
 	}
@@ -117,9 +128,6 @@ func (g *Gateway) getJob(ctx *fasthttp.RequestCtx, p []string) error {
 // is the document with the cancel folded in.
 func (g *Gateway) cancelJob(ctx *fasthttp.RequestCtx, p []string) error {
 	rec, err := g.job(ctx, p[0])
-	if schema.ErrorCode(err) == schema.NotFound {
-		return jobNotFound(ctx, p[0])
-	}
 	if err != nil {
 		return err
 	}

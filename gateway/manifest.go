@@ -152,9 +152,6 @@ func (g *Gateway) manifest(ctx *fasthttp.RequestCtx, p []string) error {
 		return pr.Err()
 	}
 	rec, err := g.job(ctx, ticket)
-	if schema.ErrorCode(err) == schema.NotFound {
-		return jobNotFound(ctx, ticket)
-	}
 	if err != nil {
 		return err
 	}

@@ -40,9 +40,6 @@ func (g *Gateway) jobEvents(ctx *fasthttp.RequestCtx, p []string) error {
 		return err
 	}
 	rec, err := g.job(ctx, ticket)
-	if schema.ErrorCode(err) == schema.NotFound {
-		return jobNotFound(ctx, ticket)
-	}
 	if err != nil {
 		return err
 	}
