@@ -15,14 +15,9 @@ import (
 
 func del(t *testing.T, u string) (int, schema.Job) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodDelete, u, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp, body := testenv.Do(t, http.MethodDelete, u)
 	var j schema.Job
-	_ = json.NewDecoder(resp.Body).Decode(&j)
+	_ = json.Unmarshal(body, &j)
 	return resp.StatusCode, j
 }
 

@@ -15,24 +15,11 @@ import (
 	"github.com/plenario-next/exportd/schema"
 )
 
-// lockedBuffer is a bytes.Buffer that several goroutines may log into.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
+// logLines parses the JSON log lines written to l.
+func logLines(t *testing.T, l *testenv.LockedBuffer) []map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(l.b.Bytes()))
+	sc := bufio.NewScanner(bytes.NewReader(l.Bytes()))
 	for sc.Scan() {
 		var m map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
@@ -52,7 +39,7 @@ var notAboutAPart = map[string]bool{"exporter fetch": true, "exporter: dropping 
 // normal export and on one cancelled while its parts run.
 func TestEveryExportLogLineNamesTicketAndPart(t *testing.T) {
 	svc, _ := seeded(t, 200_000, testenv.ServiceOptions{NoExporter: true})
-	var exLog, plLog lockedBuffer
+	var exLog, plLog testenv.LockedBuffer
 	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -95,7 +82,7 @@ func TestEveryExportLogLineNamesTicketAndPart(t *testing.T) {
 	stopWorkers()
 
 	stored, msgs := 0, map[string]int{}
-	for _, l := range exLog.lines(t) {
+	for _, l := range logLines(t, &exLog) {
 		msgs[l["msg"].(string)]++
 		if notAboutAPart[l["msg"].(string)] {
 			continue
@@ -113,7 +100,7 @@ func TestEveryExportLogLineNamesTicketAndPart(t *testing.T) {
 	if stored != parts {
 		t.Errorf("got %d 'part stored' lines for the finished job, want one per part (%d)", stored, parts)
 	}
-	for _, l := range plLog.lines(t) {
+	for _, l := range logLines(t, &plLog) {
 		if l["msg"] == "planner fetch" {
 			continue
 		}

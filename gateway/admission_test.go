@@ -14,17 +14,13 @@ import (
 
 func do(t *testing.T, method, u string, hdr map[string]string) (*http.Response, schema.Job) {
 	t.Helper()
-	req, _ := http.NewRequest(method, u, nil)
+	var pairs []string
 	for k, v := range hdr {
-		req.Header.Set(k, v)
+		pairs = append(pairs, k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp, body := testenv.Do(t, method, u, pairs...)
 	var j schema.Job
-	_ = json.NewDecoder(resp.Body).Decode(&j)
+	_ = json.Unmarshal(body, &j)
 	return resp, j
 }
 

@@ -25,9 +25,6 @@ var ddSeedEnd = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 
 const ddRows = 18_000
 
-// ddClient sees responses as sent: no transparent gzip.
-var ddClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true}}
-
 type ddFixture struct {
 	svc    *testenv.Service
 	ticket string
@@ -57,30 +54,9 @@ func ddFinishedJob(t *testing.T) *ddFixture {
 	return &ddFixture{svc: svc, ticket: job.Ticket, dump: svc.URL + "/v1/api/datadump/" + job.Ticket}
 }
 
-func ddDo(t *testing.T, method, u string, hdr ...string) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := ddClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, u, err)
-	}
-	return resp, body
-}
-
 func ddGetJSON(t *testing.T, u string, v any) {
 	t.Helper()
-	resp, body := ddDo(t, "GET", u)
+	resp, body := testenv.Do(t, "GET", u)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: status %d: %.300s", u, resp.StatusCode, body)
 	}
@@ -124,7 +100,7 @@ func TestManifest(t *testing.T) {
 		t.Fatalf("manifest output: %+v", m.Output)
 	}
 
-	resp, body := ddDo(t, "GET", f.dump)
+	resp, body := testenv.Do(t, "GET", f.dump)
 	if resp.StatusCode != http.StatusOK || resp.ContentLength != m.Bytes || int64(len(body)) != m.Bytes {
 		t.Fatalf("download: status %d, Content-Length %d, %d bytes; manifest says %d", resp.StatusCode, resp.ContentLength, len(body), m.Bytes)
 	}
@@ -168,7 +144,7 @@ func TestManifest(t *testing.T) {
 
 	// Unknown tickets and jobs without a result.
 	unknown := strings.Repeat("ab", 16)
-	resp, body = ddDo(t, "GET", f.svc.URL+"/v1/api/jobs/"+unknown+"/manifest")
+	resp, body = testenv.Do(t, "GET", f.svc.URL+"/v1/api/jobs/"+unknown+"/manifest")
 	var nf map[string]string
 	if resp.StatusCode != http.StatusNotFound || json.Unmarshal(body, &nf) != nil || nf["ticket"] != unknown || nf["error"] != "Job not found." {
 		t.Fatalf("unknown ticket: %d %s", resp.StatusCode, body)
@@ -187,7 +163,7 @@ func TestManifestNotReady(t *testing.T) {
 	var job schema.Job
 	ddGetJSON(t, svc.URL+"/v1/api/sensor-networks/array_of_things/download", &job)
 	for _, u := range []string{svc.URL + "/v1/api/jobs/" + job.Ticket + "/manifest", svc.URL + "/v1/api/datadump/" + job.Ticket} {
-		resp, body := ddDo(t, "GET", u)
+		resp, body := testenv.Do(t, "GET", u)
 		var e map[string]string
 		if resp.StatusCode != http.StatusConflict || json.Unmarshal(body, &e) != nil || !strings.Contains(e["error"], "queued") ||
 			resp.Header.Get("Retry-After") == "" {
@@ -202,7 +178,7 @@ func TestDownloadRanges(t *testing.T) {
 	f := ddFinishedJob(t)
 	var m schema.Manifest
 	ddGetJSON(t, f.svc.URL+"/v1/api/jobs/"+f.ticket+"/manifest", &m)
-	full, whole := ddDo(t, "GET", f.dump)
+	full, whole := testenv.Do(t, "GET", f.dump)
 	size := int64(len(whole))
 	etag := full.Header.Get("ETag")
 	if full.Header.Get("Accept-Ranges") != "bytes" || !strings.HasPrefix(etag, `"`) || full.Header.Get("Cache-Control") == "" {
@@ -245,7 +221,7 @@ func TestDownloadRanges(t *testing.T) {
 		{name: "range wins over gzip", hdr: []string{"Range", "bytes=0-9", "Accept-Encoding", "gzip"}, status: 206, from: 0, to: 10, wantRange: span(0, 10)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := ddDo(t, "GET", f.dump, tc.hdr...)
+			resp, body := testenv.Do(t, "GET", f.dump, tc.hdr...)
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d: %.200s", resp.StatusCode, tc.status, body)
 			}
@@ -265,7 +241,7 @@ func TestDownloadRanges(t *testing.T) {
 	}
 
 	t.Run("HEAD", func(t *testing.T) {
-		resp, body := ddDo(t, "HEAD", f.dump)
+		resp, body := testenv.Do(t, "HEAD", f.dump)
 		if resp.StatusCode != 200 || resp.ContentLength != size || len(body) != 0 || resp.Header.Get("ETag") != etag {
 			t.Fatalf("HEAD: %d, Content-Length %d, %d body bytes, ETag %q", resp.StatusCode, resp.ContentLength, len(body), resp.Header.Get("ETag"))
 		}
@@ -274,26 +250,26 @@ func TestDownloadRanges(t *testing.T) {
 			if h[0] == "X-Format" {
 				u += "?data_type=ndjson"
 			}
-			resp, body := ddDo(t, "HEAD", u, h...)
+			resp, body := testenv.Do(t, "HEAD", u, h...)
 			if resp.StatusCode != 200 || len(body) != 0 || resp.ContentLength != -1 {
 				t.Fatalf("HEAD %v: %d, Content-Length %d, %d body bytes", h, resp.StatusCode, resp.ContentLength, len(body))
 			}
 		}
-		resp, _ = ddDo(t, "HEAD", f.dump, "Range", "bytes=-10")
+		resp, _ = testenv.Do(t, "HEAD", f.dump, "Range", "bytes=-10")
 		if resp.StatusCode != 206 || resp.ContentLength != 10 {
 			t.Fatalf("HEAD with range: %d, Content-Length %d", resp.StatusCode, resp.ContentLength)
 		}
 	})
 	t.Run("If-None-Match", func(t *testing.T) {
-		resp, body := ddDo(t, "GET", f.dump, "If-None-Match", etag)
+		resp, body := testenv.Do(t, "GET", f.dump, "If-None-Match", etag)
 		if resp.StatusCode != http.StatusNotModified || len(body) != 0 {
 			t.Fatalf("got %d with %d bytes, want 304", resp.StatusCode, len(body))
 		}
 	})
 	t.Run("gzip", func(t *testing.T) {
 		for _, format := range []string{"csv", "ndjson", "json"} {
-			_, plain := ddDo(t, "GET", f.dump+"?data_type="+format)
-			resp, zipped := ddDo(t, "GET", f.dump+"?data_type="+format, "Accept-Encoding", "br;q=1, gzip;q=0.8")
+			_, plain := testenv.Do(t, "GET", f.dump+"?data_type="+format)
+			resp, zipped := testenv.Do(t, "GET", f.dump+"?data_type="+format, "Accept-Encoding", "br;q=1, gzip;q=0.8")
 			if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("Vary") != "Accept-Encoding" ||
 				resp.Header.Get("Accept-Ranges") != "none" || strings.HasPrefix(resp.Header.Get("ETag"), `"`) {
 				t.Fatalf("%s: %d %v", format, resp.StatusCode, resp.Header)
@@ -313,14 +289,14 @@ func TestDownloadRanges(t *testing.T) {
 				t.Fatalf("gzip made %d bytes of %d: hardly compressed", len(zipped), len(plain))
 			}
 		}
-		resp, _ := ddDo(t, "GET", f.dump, "Accept-Encoding", "gzip;q=0, identity")
+		resp, _ := testenv.Do(t, "GET", f.dump, "Accept-Encoding", "gzip;q=0, identity")
 		if resp.Header.Get("Content-Encoding") != "" {
 			t.Fatalf("gzip;q=0 got Content-Encoding %q", resp.Header.Get("Content-Encoding"))
 		}
 	})
 	t.Run("JSON has no ranges", func(t *testing.T) {
-		_, plain := ddDo(t, "GET", f.dump+"?data_type=ndjson")
-		resp, body := ddDo(t, "GET", f.dump+"?data_type=ndjson", "Range", "bytes=0-9")
+		_, plain := testenv.Do(t, "GET", f.dump+"?data_type=ndjson")
+		resp, body := testenv.Do(t, "GET", f.dump+"?data_type=ndjson", "Range", "bytes=0-9")
 		if resp.StatusCode != 200 || resp.Header.Get("Accept-Ranges") != "none" || !bytes.Equal(body, plain) || len(plain) == 0 {
 			t.Fatalf("ndjson with Range: %d, Accept-Ranges %q, %d bytes of %d", resp.StatusCode, resp.Header.Get("Accept-Ranges"), len(body), len(plain))
 		}
@@ -337,7 +313,7 @@ func TestDownloadPartsGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, u := range []string{f.dump, f.svc.URL + "/v1/api/jobs/" + f.ticket + "/manifest"} {
-		resp, body := ddDo(t, "GET", u)
+		resp, body := testenv.Do(t, "GET", u)
 		if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "no longer stored") {
 			t.Fatalf("%s: got %d %s, want 404 saying the result is no longer stored", u, resp.StatusCode, body)
 		}

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -168,30 +167,9 @@ func sseJob(t testing.TB, m sseMsg) schema.Job {
 	return j
 }
 
-func sseGet(t testing.TB, u string, hdr ...string) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := sseClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
-}
-
 func sseGetJSON(t testing.TB, u string, v any) {
 	t.Helper()
-	resp, body := sseGet(t, u)
+	resp, body := testenv.Do(t, http.MethodGet, u)
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, body)
 	}
@@ -480,7 +458,7 @@ func TestSSEResumeWithLastEventID(t *testing.T) {
 
 	// Having seen the end: 204, which stops EventSource reconnecting.
 	terminalID := rest[len(rest)-1].ID
-	resp, body := sseGet(t, sseURL(svc, ticket), "Last-Event-ID", terminalID)
+	resp, body := testenv.Do(t, http.MethodGet, sseURL(svc, ticket), "Last-Event-ID", terminalID)
 	if resp.StatusCode != http.StatusNoContent || len(body) != 0 {
 		t.Errorf("after the terminal event: got %d %q, want 204", resp.StatusCode, body)
 	}
@@ -515,7 +493,7 @@ func TestSSEBadRequests(t *testing.T) {
 		{"bad last_event_id", sseURL(svc, ticket) + "?last_event_id=-1", nil, 400, "last_event_id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := sseGet(t, tc.u, tc.hdr...)
+			resp, body := testenv.Do(t, http.MethodGet, tc.u, tc.hdr...)
 			if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.want) {
 				t.Errorf("got %d %s, want %d with %q", resp.StatusCode, body, tc.status, tc.want)
 			}

@@ -1,35 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/plenario-next/exportd/internal/testenv"
 	"github.com/plenario-next/exportd/schema"
 )
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var listenRE = regexp.MustCompile(`"http":"(http://[^"]+)"`)
 
@@ -47,7 +27,7 @@ func startServe(t *testing.T, env map[string]string) (string, func() error) {
 		base[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &testenv.LockedBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return base[k] }, out) }()
 	var url string
@@ -112,7 +92,7 @@ func TestServe(t *testing.T) {
 
 func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{{}, {"frobnicate"}, {"serve", "--replicas", "zero"}, {"serve", "--retention", "-1h"}} {
-		if err := run(context.Background(), args, func(string) string { return "" }, &syncBuffer{}); err == nil {
+		if err := run(context.Background(), args, func(string) string { return "" }, &testenv.LockedBuffer{}); err == nil {
 			t.Errorf("run %v: got nil, want an error", args)
 		}
 	}

@@ -23,17 +23,6 @@ import (
 	"github.com/plenario-next/exportd/schema"
 )
 
-// freePort returns a loopback port nobody listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // startComposeNATS starts compose.yaml's NATS nodes in the test process,
 // with their own flags (name, JetStream, cluster, routes), moved to
 // loopback ports, and returns them by service name once JetStream has a
@@ -53,7 +42,7 @@ func startComposeNATS(t *testing.T, c composeFile) (map[string]*server.Server, [
 			t.Fatal(err)
 		}
 		opts[name] = o
-		clusterPort[name] = freePort(t)
+		clusterPort[name] = testenv.FreePort(t)
 	}
 	servers := map[string]*server.Server{}
 	var urls []string
@@ -102,7 +91,7 @@ var metricsRE = regexp.MustCompile(`"http":"(http://[^"]+)"`)
 func startRole(t *testing.T, role string, env map[string]string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &testenv.LockedBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{role}, func(k string) string { return env[k] }, out) }()
 	t.Cleanup(func() { cancel(); <-done })

@@ -24,10 +24,10 @@ type ownClickHouse struct {
 
 func startOwnClickHouse(t *testing.T) *ownClickHouse {
 	t.Helper()
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	ch := &ownClickHouse{addr: fmt.Sprintf("127.0.0.1:%d", port), env: []string{
 		"EXPORTD_DATA_DIR=" + t.TempDir(), fmt.Sprintf("EXPORTD_CLICKHOUSE_PORT=%d", port),
-		fmt.Sprintf("EXPORTD_CLICKHOUSE_HTTP_PORT=%d", freePort(t)), "EXPORTD_CLICKHOUSE_START_TIMEOUT=90"}}
+		fmt.Sprintf("EXPORTD_CLICKHOUSE_HTTP_PORT=%d", testenv.FreePort(t)), "EXPORTD_CLICKHOUSE_START_TIMEOUT=90"}}
 	ch.run(t, "start")
 	t.Cleanup(func() { ch.run(t, "stop") }) // before the data directory goes
 	return ch

@@ -23,7 +23,7 @@ func startCluster(t *testing.T) []*server.Server {
 	var routes []string
 	var ports []int
 	for range 3 {
-		p := freePort(t)
+		p := testenv.FreePort(t)
 		ports = append(ports, p)
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
 	}

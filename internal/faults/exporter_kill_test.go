@@ -50,7 +50,7 @@ func TestKillExporterProcess(t *testing.T) {
 	}
 	var exps [2]exp
 	for i := range exps {
-		port := freePort(t)
+		port := testenv.FreePort(t)
 		p := startExportd(t, fmt.Sprintf("exporter%d", i+1), []string{
 			"EXPORTD_CLICKHOUSE_ADDR=" + testenv.ClickHouseAddr(), "EXPORTD_CLICKHOUSE_DB=" + store.Database()},
 			"exporter", "--nats", ns.ClientURL(), "--part-ack-wait", "3s", "--concurrency", "1",

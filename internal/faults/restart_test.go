@@ -18,8 +18,8 @@ import (
 func TestRestartWholeService(t *testing.T) {
 	store := sharedStore(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	natsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	natsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	base := "http://" + httpAddr
 	env := []string{"EXPORTD_DATA_DIR=" + dataDir, "EXPORTD_HTTP_ADDR=" + httpAddr, "EXPORTD_NATS_LISTEN=" + natsAddr,
 		"EXPORTD_CLICKHOUSE_ADDR=" + testenv.ClickHouseAddr(), "EXPORTD_CLICKHOUSE_DB=" + store.Database(),

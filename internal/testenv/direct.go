@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,19 +78,4 @@ func ParseCSV(tb testing.TB, r io.Reader) []Obs {
 		}
 		out = append(out, Obs{rec[0], rec[1], rec[2], rec[3], rec[4], v})
 	}
-}
-
-// Get GETs url and returns the status and body.
-func Get(tb testing.TB, url string) (int, []byte) {
-	tb.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return resp.StatusCode, b
 }
