@@ -20,6 +20,11 @@ type loadResult struct {
 	OKPerSec  float64 `json:"ok_per_s"`  // expected-status answers per second
 	P50ms     float64 `json:"p50_ms"`
 	P99ms     float64 `json:"p99_ms"`
+	// CPU seconds each process spent during the run (exportd's runs only).
+	GatewayCPU    float64 `json:"gateway_cpu_s,omitempty"`
+	ExporterCPU   float64 `json:"exporter_cpu_s,omitempty"`
+	NATSCPU       float64 `json:"nats_cpu_s,omitempty"`
+	ClickHouseCPU float64 `json:"clickhouse_cpu_s,omitempty"`
 }
 
 // runID keeps Idempotency-Keys of different benchmark runs apart.

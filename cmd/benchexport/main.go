@@ -14,7 +14,10 @@
 // (exportd_bench; exportd_bench_<rows> for another BENCH_ROWS), BENCH_NETWORK (array_of_things), BENCH_OUT
 // (bench/results.json), BENCH_LOAD_SECONDS (5), BENCH_LOAD_CONNS (64),
 // BENCH_QUERY_REQUESTS (200), BENCH_CONCURRENCY (exporter workers; default
-// exportd's, one per core), EXPORTD_CLICKHOUSE_ADDR (127.0.0.1:19000).
+// exportd's, one per core), EXPORTD_CLICKHOUSE_ADDR (127.0.0.1:19000),
+// BENCH_PHASES (all of jobs,linearity,events,query,load; a subset runs only
+// those) and BENCH_PROFILE_DIR (CPU profiles of the gateway and the
+// exporter during the load phases, written there).
 package main
 
 import (
@@ -52,18 +55,20 @@ const seedSpan = 6 * 24 * time.Hour
 const defaultRows = 20_000_000
 
 type config struct {
-	Rows          int64  `json:"rows"`
-	Runs          int    `json:"runs"`
-	DB            string `json:"database"`
-	Network       string `json:"network"`
-	ClickHouse    string `json:"clickhouse"`
-	LoadSeconds   int    `json:"load_seconds"`
-	LoadConns     int    `json:"load_conns"`
-	QueryRequests int    `json:"query_requests"`
-	Concurrency   string `json:"exporter_concurrency,omitempty"`
-	Out           string `json:"-"`
-	CPUs          int    `json:"cpus"`
-	GoVersion     string `json:"go"`
+	Rows          int64    `json:"rows"`
+	Runs          int      `json:"runs"`
+	DB            string   `json:"database"`
+	Network       string   `json:"network"`
+	ClickHouse    string   `json:"clickhouse"`
+	LoadSeconds   int      `json:"load_seconds"`
+	LoadConns     int      `json:"load_conns"`
+	QueryRequests int      `json:"query_requests"`
+	Concurrency   string   `json:"exporter_concurrency,omitempty"`
+	Phases        []string `json:"phases"`
+	ProfileDir    string   `json:"-"`
+	Out           string   `json:"-"`
+	CPUs          int      `json:"cpus"`
+	GoVersion     string   `json:"go"`
 }
 
 func main() {
@@ -131,7 +136,31 @@ func loadConfig() (config, error) {
 		return c, err
 	}
 	c.QueryRequests = int(n)
+	c.Phases = strings.Split(envStr("BENCH_PHASES", strings.Join(allPhases, ",")), ",")
+	for _, p := range c.Phases {
+		if !slices.Contains(allPhases, p) {
+			return c, fmt.Errorf("BENCH_PHASES: unknown phase %q (phases: %s)", p, strings.Join(allPhases, ","))
+		}
+	}
+	if c.ProfileDir = os.Getenv("BENCH_PROFILE_DIR"); c.ProfileDir != "" {
+		if err := os.MkdirAll(c.ProfileDir, 0o755); err != nil {
+			return c, fmt.Errorf("BENCH_PROFILE_DIR: %w", err)
+		}
+	}
 	return c, nil
+}
+
+// allPhases are the parts of the benchmark, in the order they run.
+var allPhases = []string{"jobs", "linearity", "events", "query", "load"}
+
+func (c config) runs(phase string) bool { return slices.Contains(c.Phases, phase) }
+
+// phaseRuns is 1 when phase runs, else 0: a multiplier of its loop's runs.
+func (c config) phaseRuns(phase string) int {
+	if c.runs(phase) {
+		return 1
+	}
+	return 0
 }
 
 func logf(format string, args ...any) {
@@ -226,7 +255,7 @@ func run(ctx context.Context) (err error) {
 	chArgs := []string{"--host", chHost, "--port", chPort, "--database", cfg.DB, "--query", res.BaselineSQL}
 
 	// 3. Baseline and job, alternating.
-	for i := range cfg.Runs {
+	for i := range cfg.Runs * cfg.phaseRuns("jobs") {
 		b, err := baseline(ctx, chArgs, filepath.Join(tmp, "baseline.csv"), sys.chPID)
 		if err != nil {
 			return err
@@ -263,7 +292,7 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	res.SmallRows, res.LargeRows = small.Rows, large.Rows
-	for i := range cfg.Runs {
+	for i := range cfg.Runs * cfg.phaseRuns("linearity") {
 		for _, w := range []window{small, large} {
 			j, err := sys.job(ctx, cfg.Network, w, false)
 			if err != nil {
@@ -280,7 +309,7 @@ func run(ctx context.Context) (err error) {
 
 	// 4b. Event delays: a job of the large window (many progress and
 	// part_done events) watched over SSE by 10 clients and over NATS.
-	for i := range cfg.Runs {
+	for i := range cfg.Runs * cfg.phaseRuns("events") {
 		r, err := sys.eventLatency(ctx, cfg, large, 10)
 		if err != nil {
 			return err
@@ -290,15 +319,27 @@ func run(ctx context.Context) (err error) {
 	}
 
 	// 4c. /query, a 1000-row page of the newest readings on the big table.
-	if res.Query, err = sys.queryLatency(ctx, cfg, whole); err != nil {
-		return err
+	if cfg.runs("query") {
+		if res.Query, err = sys.queryLatency(ctx, cfg, whole); err != nil {
+			return err
+		}
+		logf("/query 1000 rows: p50 %.1f ms, p99 %.1f ms over %d requests", res.Query.P50ms, res.Query.P99ms, res.Query.Requests)
 	}
-	logf("/query 1000 rows: p50 %.1f ms, p99 %.1f ms over %d requests", res.Query.P50ms, res.Query.P99ms, res.Query.Requests)
 
 	// 4d. Gateway load, with a bare fasthttp handler in this process for
-	// the ratio.
-	if err := sys.loadTests(ctx, cfg, res); err != nil {
-		return err
+	// the ratio, polling a finished job (a small one when the jobs phase
+	// did not run).
+	if cfg.runs("load") {
+		if res.ticket == "" {
+			j, err := sys.job(ctx, cfg.Network, small, false)
+			if err != nil {
+				return err
+			}
+			res.ticket = j.Ticket
+		}
+		if err := sys.loadTests(ctx, cfg, res); err != nil {
+			return err
+		}
 	}
 
 	res.Finished = time.Now().UTC()

@@ -185,12 +185,17 @@ func waitTCP(ctx context.Context, addr string, within time.Duration, c *child) e
 	return fmt.Errorf("%s: nothing listens on %s after %s", c.name, addr, within)
 }
 
-// natsServerMain is `benchexport nats-server ADDR DIR`: a NATS server with
-// JetStream as its own process, shared by the gateway and exporter
-// processes, so that neither's memory includes it.
+// natsServerMain is `benchexport nats-server ADDR DIR PROFPORT`: a NATS
+// server with JetStream as its own process, shared by the gateway and
+// exporter processes, so that neither's memory includes it, serving
+// /debug/pprof/ on PROFPORT.
 func natsServerMain(args []string) error {
-	if len(args) != 2 {
-		return errors.New("usage: benchexport nats-server host:port store-dir")
+	if len(args) != 3 {
+		return errors.New("usage: benchexport nats-server host:port store-dir prof-port")
+	}
+	profPort, err := strconv.Atoi(args[2])
+	if err != nil {
+		return err
 	}
 	host, portS, err := net.SplitHostPort(args[0])
 	if err != nil {
@@ -201,7 +206,7 @@ func natsServerMain(args []string) error {
 		return err
 	}
 	s, err := server.NewServer(&server.Options{ServerName: "bench", Host: host, Port: port, JetStream: true,
-		StoreDir: args[1], NoSigs: true, NoLog: true, MaxPayload: 8 << 20})
+		StoreDir: args[1], NoSigs: true, NoLog: true, MaxPayload: 8 << 20, ProfPort: profPort})
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,11 @@ type results struct {
 	Create          loadResult       `json:"load_create"`
 	CreateBare      loadResult       `json:"load_create_bare"`
 	GatewayLoadPeak int64            `json:"gateway_peak_rss_under_load"`
+	// After the creation burst: the time until every job it made
+	// succeeded, and the CPU of gateway, exporter, NATS and ClickHouse
+	// over burst and drain per ticket, in µs.
+	CreateDrainSeconds float64 `json:"create_drain_s"`
+	CreateCPUPerTicket float64 `json:"create_cpu_us_per_ticket"`
 
 	Summary summary `json:"summary"`
 
@@ -169,6 +174,10 @@ func (r *results) print(w io.Writer) {
 	row("GET /jobs/{ticket} p99 ms", fmt.Sprintf("%.1f (bare %.1f)", s.JobGetP99, r.JobGetBare.P99ms), "<= 20")
 	row("ticket creation req/s", fmt.Sprintf("%.0f (bare fasthttp %.0f, ratio %.2f)", s.CreateRPS, s.CreateBareRPS, s.CreateRatio), ">= 5000")
 	row("ticket creation p99 ms", fmt.Sprintf("%.1f (%d non-200)", s.CreateP99, r.Create.Other), "")
+	row("ticket creation: drain after the burst s / CPU µs per ticket", fmt.Sprintf("%.1f / %.0f",
+		r.CreateDrainSeconds, r.CreateCPUPerTicket), "")
+	row("CPU s, ticket creation: gateway / exporter / nats / clickhouse", fmt.Sprintf("%.1f / %.1f / %.1f / %.1f",
+		r.Create.GatewayCPU, r.Create.ExporterCPU, r.Create.NATSCPU, r.Create.ClickHouseCPU), "")
 	row("/query 1000 rows p50 / p99 ms", fmt.Sprintf("%.1f / %.1f", s.QueryP50, s.QueryP99), "<= 20 / <= 100")
 	row("event delay, SSE (10 clients) median / p99 ms", fmt.Sprintf("%.2f / %.2f", s.SSEMedian, s.SSEP99), "")
 	row("event delay, NATS subscriber median / p99 ms", fmt.Sprintf("%.2f / %.2f", s.NATSMedian, s.NATSP99), "")

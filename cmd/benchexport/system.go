@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -27,8 +30,12 @@ type system struct {
 	nats     *child
 	gateway  *child
 	exporter *child
-	store    *chstore.Store
-	chPID    int // clickhouse-server, for its CPU time; 0 if unknown
+	// The exporter's and the gateway's own listeners for /debug/pprof/
+	// (EXPORTD_METRICS_ADDR), and the NATS server's, profiled during the load phases when
+	// BENCH_PROFILE_DIR is set.
+	exporterOps, gatewayOps, natsOps string
+	store                            *chstore.Store
+	chPID                            int // clickhouse-server, for its CPU time; 0 if unknown
 }
 
 func startSystem(ctx context.Context, cfg config, root, tmp string) (_ *system, err error) {
@@ -54,8 +61,12 @@ func startSystem(ctx context.Context, cfg config, root, tmp string) (_ *system, 
 	if err != nil {
 		return nil, err
 	}
+	if s.natsOps, err = freePort(); err != nil {
+		return nil, err
+	}
+	_, profPort, _ := net.SplitHostPort(s.natsOps)
 	if s.nats, err = startChild("nats-server", filepath.Join(tmp, "nats.log"), os.Environ(), self, "nats-server",
-		natsAddr, filepath.Join(tmp, "nats")); err != nil {
+		natsAddr, filepath.Join(tmp, "nats"), profPort); err != nil {
 		return nil, err
 	}
 	if err := waitTCP(ctx, natsAddr, 30*time.Second, s.nats); err != nil {
@@ -71,11 +82,20 @@ func startSystem(ctx context.Context, cfg config, root, tmp string) (_ *system, 
 	if cfg.Concurrency != "" {
 		env = append(env, "EXPORTD_CONCURRENCY="+cfg.Concurrency)
 	}
+	env = slices.Clip(env) // each child appends its own listener to it
 	bin := filepath.Join(root, "bin", "exportd")
-	if s.exporter, err = startChild("exportd exporter", filepath.Join(tmp, "exporter.log"), env, bin, "exporter"); err != nil {
+	if s.exporterOps, err = freePort(); err != nil {
 		return nil, err
 	}
-	if s.gateway, err = startChild("exportd gateway", filepath.Join(tmp, "gateway.log"), env, bin, "gateway"); err != nil {
+	if s.gatewayOps, err = freePort(); err != nil {
+		return nil, err
+	}
+	if s.exporter, err = startChild("exportd exporter", filepath.Join(tmp, "exporter.log"),
+		append(env, "EXPORTD_METRICS_ADDR="+s.exporterOps), bin, "exporter"); err != nil {
+		return nil, err
+	}
+	if s.gateway, err = startChild("exportd gateway", filepath.Join(tmp, "gateway.log"),
+		append(env, "EXPORTD_METRICS_ADDR="+s.gatewayOps), bin, "gateway"); err != nil {
 		return nil, err
 	}
 	// Ready: the gateway answers /readyz, and the exporter has had the
@@ -356,7 +376,9 @@ func (s *system) loadTests(ctx context.Context, cfg config, res *results) error 
 
 	logf("load: GET %s, %d connections for %s", jobPath, cfg.LoadConns, d)
 	s.gateway.resetPeak()
-	res.JobGet = load(s.httpAddr, jobPath, http.StatusOK, cfg.LoadConns, d, false)
+	res.JobGet = s.underLoad(ctx, cfg, "job_get", func() loadResult {
+		return load(s.httpAddr, jobPath, http.StatusOK, cfg.LoadConns, d, false)
+	})
 	res.JobGetBare = load(bareAddr, jobPath, http.StatusOK, cfg.LoadConns, d, false)
 	logf("  gateway %.0f req/s p99 %.1f ms; bare %.0f req/s p99 %.1f ms", res.JobGet.OKPerSec, res.JobGet.P99ms,
 		res.JobGetBare.OKPerSec, res.JobGetBare.P99ms)
@@ -366,12 +388,153 @@ func (s *system) loadTests(ctx context.Context, cfg config, res *results) error 
 	empty := url.Values{"start_datetime": {"2001-01-01T00:00:00"}, "end_datetime": {"2001-01-01T00:00:01"}}
 	createPath := "/v1/api/sensor-networks/" + cfg.Network + "/download?" + empty.Encode()
 	logf("load: GET %s, %d connections for %s", createPath, cfg.LoadConns, d)
-	res.Create = load(s.httpAddr, createPath, http.StatusOK, cfg.LoadConns, d, true)
+	succeeded0, err := s.succeeded(ctx)
+	if err != nil {
+		return err
+	}
+	pids := []int{s.gateway.pid(), s.exporter.pid(), s.nats.pid(), s.chPID}
+	cpu0 := cpuOf(pids)
+	res.Create = s.underLoad(ctx, cfg, "create", func() loadResult {
+		return load(s.httpAddr, createPath, http.StatusOK, cfg.LoadConns, d, true)
+	})
+	// Accepting is half of a ticket's cost: the planner and the projector
+	// take every one of them to success after the burst. The drain time
+	// and the CPU of the whole (burst and drain) tell what a ticket costs.
+	drainStart := time.Now()
+	deadline := drainStart.Add(10 * time.Minute)
+	var drainProfiles sync.WaitGroup
+	defer drainProfiles.Wait()
+	if cfg.ProfileDir != "" {
+		drainProfiles.Go(func() { s.profileAll(ctx, cfg, "drain") })
+	}
+	for {
+		n, err := s.succeeded(ctx)
+		if err != nil {
+			return err
+		}
+		if n-succeeded0 >= float64(res.Create.OK) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after the creation load, %.0f of %d jobs succeeded in 10 minutes", n-succeeded0, res.Create.OK)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	res.CreateDrainSeconds = time.Since(drainStart).Seconds()
+	var total float64
+	cpu := cpuOf(pids)
+	for i := range cpu {
+		cpu[i] -= cpu0[i]
+		total += cpu[i]
+	}
+	res.CreateCPUPerTicket = total / float64(res.Create.OK) * 1e6
+	logf("  all %d jobs succeeded %.1fs after the burst; CPU s over burst and drain: gateway %.1f, exporter %.1f, nats %.1f, clickhouse %.1f: %.0f µs per ticket",
+		res.Create.OK, res.CreateDrainSeconds, cpu[0], cpu[1], cpu[2], cpu[3], res.CreateCPUPerTicket)
 	res.CreateBare = load(bareAddr, createPath, http.StatusOK, cfg.LoadConns, d, true)
 	res.GatewayLoadPeak = s.gateway.peak()
 	logf("  gateway %.0f req/s (%d other statuses) p99 %.1f ms; bare %.0f req/s", res.Create.OKPerSec, res.Create.Other,
 		res.Create.P99ms, res.CreateBare.OKPerSec)
 	return nil
+}
+
+// underLoad runs f, a load run, and records the CPU seconds each process
+// spent meanwhile. With BENCH_PROFILE_DIR set, it also takes a CPU profile
+// of the gateway, the exporter and the NATS server for the run's length,
+// written there as <name>-<process>.pprof.
+func (s *system) underLoad(ctx context.Context, cfg config, name string, f func() loadResult) loadResult {
+	var profiles sync.WaitGroup
+	if cfg.ProfileDir != "" {
+		profiles.Go(func() { s.profileAll(ctx, cfg, name) })
+	}
+	pids := []int{s.gateway.pid(), s.exporter.pid(), s.nats.pid(), s.chPID}
+	before := cpuOf(pids)
+	r := f()
+	cpu := cpuOf(pids)
+	for i := range cpu {
+		cpu[i] -= before[i]
+	}
+	r.GatewayCPU, r.ExporterCPU, r.NATSCPU, r.ClickHouseCPU = cpu[0], cpu[1], cpu[2], cpu[3]
+	logf("  CPU s: gateway %.1f, exporter %.1f, nats %.1f, clickhouse %.1f", cpu[0], cpu[1], cpu[2], cpu[3])
+	profiles.Wait()
+	return r
+}
+
+// profileAll takes CPU profiles of the gateway, the exporter and the NATS
+// server for BENCH_LOAD_SECONDS, written to <name>-<process>.pprof.
+func (s *system) profileAll(ctx context.Context, cfg config, name string) {
+	var wg sync.WaitGroup
+	for role, addr := range map[string]string{"gateway": s.gatewayOps, "exporter": s.exporterOps, "nats": s.natsOps} {
+		wg.Go(func() {
+			path := filepath.Join(cfg.ProfileDir, name+"-"+role+".pprof")
+			if err := fetchProfile(ctx, addr, cfg.LoadSeconds, path); err != nil {
+				logf("  profile of the %s: %v", role, err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// cpuOf is the CPU seconds of each of pids so far.
+func cpuOf(pids []int) []float64 {
+	v := make([]float64, len(pids))
+	for i, pid := range pids {
+		v[i] = cpuSeconds(pid)
+	}
+	return v
+}
+
+// succeeded is the exporter's count of succeeded events folded so far.
+func (s *system) succeeded(ctx context.Context) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.exporterOps+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(line, `exportd_events_total{kind="succeeded"} `); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, nil // none yet
+}
+
+// fetchProfile saves a CPU profile of seconds from the pprof listener at
+// addr to path.
+func fetchProfile(ctx context.Context, addr string, seconds int, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+		"http://"+addr+"/debug/pprof/profile?seconds="+strconv.Itoa(seconds), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", req.URL, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // eventLatency runs a job of w watched by watchers SSE clients and a plain
