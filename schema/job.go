@@ -89,8 +89,11 @@ type JobRecord struct {
 }
 
 // Terminal reports whether the job has finished, one way or another.
-func (r *JobRecord) Terminal() bool {
-	switch r.Job.Status.Status {
+func (r *JobRecord) Terminal() bool { return TerminalStatus(r.Job.Status.Status) }
+
+// TerminalStatus reports whether status is one a job ends in.
+func TerminalStatus(status string) bool {
+	switch status {
 	case StatusSuccess, StatusError, StatusCancelled, StatusExpired:
 		return true
 	}

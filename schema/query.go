@@ -82,9 +82,9 @@ type Query struct {
 // queryJSON is the resolved query as echoed in a ticket document.
 type queryJSON struct {
 	Network     string          `json:"network"`
-	Features    []string        `json:"features"`
-	Nodes       []string        `json:"nodes"`
-	Sensors     []string        `json:"sensors"`
+	Features    *[]string       `json:"features,omitempty"` // nil: left out by Compact
+	Nodes       *[]string       `json:"nodes,omitempty"`
+	Sensors     *[]string       `json:"sensors,omitempty"`
 	Geom        json.RawMessage `json:"geom,omitempty"`
 	Start       string          `json:"start_datetime"`
 	End         string          `json:"end_datetime"`
@@ -96,17 +96,33 @@ type queryJSON struct {
 	AllSensors  bool            `json:"all_sensors,omitempty"`
 }
 
-// MarshalJSON writes the query as Plenario echoed it, lists explicit.
+// MarshalJSON writes the query as Plenario echoed it, lists explicit, but
+// for the lists Compact left out.
 func (q Query) MarshalJSON() ([]byte, error) {
-	j := queryJSON{Network: q.Network, Nodes: nonNilS(q.Nodes), Sensors: nonNilS(q.Sensors),
-		Geom: q.Geom, Start: q.Start.UTC().Format(DatetimeLayout), End: q.End.UTC().Format(DatetimeLayout),
-		Limit: q.Limit, Offset: q.Offset, AllFeatures: q.AllFeatures, AllNodes: q.AllNodes, AllSensors: q.AllSensors,
-		DataType: q.DataType}
-	j.Features = make([]string, len(q.Features))
-	for i, f := range q.Features {
-		j.Features[i] = f.String()
+	j := queryJSON{Network: q.Network, Geom: q.Geom, Start: q.Start.UTC().Format(DatetimeLayout),
+		End: q.End.UTC().Format(DatetimeLayout), Limit: q.Limit, Offset: q.Offset, AllFeatures: q.AllFeatures,
+		AllNodes: q.AllNodes, AllSensors: q.AllSensors, DataType: q.DataType,
+		Nodes: list(q.Nodes, q.AllNodes), Sensors: list(q.Sensors, q.AllSensors)}
+	if q.Features != nil || !q.AllFeatures {
+		fs := make([]string, len(q.Features))
+		for i, f := range q.Features {
+			fs[i] = f.String()
+		}
+		j.Features = &fs
 	}
 	return json.Marshal(j)
+}
+
+// list is a list as queryJSON holds it: absent only when left out of a
+// query of all.
+func list(s []string, all bool) *[]string {
+	if s == nil {
+		if all {
+			return nil
+		}
+		s = []string{}
+	}
+	return &s
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote.
@@ -115,11 +131,20 @@ func (q *Query) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*q = Query{Network: j.Network, Nodes: j.Nodes, Sensors: j.Sensors, Geom: j.Geom, Limit: j.Limit, Offset: j.Offset,
+	*q = Query{Network: j.Network, Geom: j.Geom, Limit: j.Limit, Offset: j.Offset,
 		AllFeatures: j.AllFeatures, AllNodes: j.AllNodes, AllSensors: j.AllSensors, DataType: j.DataType}
-	for _, f := range j.Features {
-		name, prop, _ := strings.Cut(f, ".")
-		q.Features = append(q.Features, FeatureSel{Feature: name, Property: prop})
+	if j.Nodes != nil {
+		q.Nodes = *j.Nodes
+	}
+	if j.Sensors != nil {
+		q.Sensors = *j.Sensors
+	}
+	if j.Features != nil {
+		q.Features = make([]FeatureSel, 0, len(*j.Features))
+		for _, f := range *j.Features {
+			name, prop, _ := strings.Cut(f, ".")
+			q.Features = append(q.Features, FeatureSel{Feature: name, Property: prop})
+		}
 	}
 	var err error
 	if q.Start, err = time.Parse(DatetimeLayout, j.Start); err != nil {
@@ -129,11 +154,44 @@ func (q *Query) UnmarshalJSON(b []byte) error {
 	return err
 }
 
-func nonNilS(s []string) []string {
-	if s == nil {
-		return []string{}
+// Compact returns q without the lists that only repeat the network's: of a
+// query of all nodes, all sensors or all features. Events and job records
+// carry queries compacted (a network's hundred node IDs in every event and
+// every fold cost more than the rest of the job together); Expand puts the
+// lists back for the documents people read.
+func (q Query) Compact() Query {
+	if q.AllNodes {
+		q.Nodes = nil
 	}
-	return s
+	if q.AllSensors {
+		q.Sensors = nil
+	}
+	if q.AllFeatures {
+		q.Features = nil
+	}
+	return q
+}
+
+// Expand fills in the lists Compact left out, from the network's metadata.
+func (q *Query) Expand(n *Network) {
+	if q.AllNodes && q.Nodes == nil {
+		q.Nodes = make([]string, len(n.Nodes))
+		for i, x := range n.Nodes {
+			q.Nodes[i] = x.ID
+		}
+	}
+	if q.AllSensors && q.Sensors == nil {
+		q.Sensors = make([]string, len(n.Sensors))
+		for i, x := range n.Sensors {
+			q.Sensors[i] = x.Name
+		}
+	}
+	if q.AllFeatures && q.Features == nil {
+		q.Features = make([]FeatureSel, len(n.Features))
+		for i, f := range n.Features {
+			q.Features[i] = FeatureSel{Feature: f.Name}
+		}
+	}
 }
 
 var allowed = map[Endpoint]map[string]bool{
