@@ -20,11 +20,20 @@ const (
 	EventStream   = "EXPORT_EVENTS"
 	PartStream    = "EXPORT_PARTS"
 	JobBucket     = "export_jobs"
-	IdemBucket    = "export_idempotency"
 	ResultBucket  = "export_results"
 	PlannerName   = "planner"
 	ExporterName  = "exporter"
 	ProjectorName = "projector"
+	// ProjectorGroup is the priority group of the pinned projector consumer.
+	ProjectorGroup = "projector"
+)
+
+// The projector's workers and the events it holds at once, and how much
+// longer than the ack wait its pin lasts when the pinned process goes silent.
+const (
+	ProjectorWorkers = 8
+	ProjectorBuffer  = 64
+	pinMargin        = 5 * time.Second
 )
 
 // Defaults for Config.
@@ -71,7 +80,6 @@ type Bus struct {
 	NC      *nats.Conn
 	JS      jetstream.JetStream
 	Jobs    jetstream.KeyValue
-	Idem    jetstream.KeyValue // request fingerprint or Idempotency-Key → ticket
 	Results jetstream.ObjectStore
 	Config  Config
 }
@@ -91,7 +99,10 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 	b := &Bus{NC: nc, JS: js, Config: cfg}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: EventStream, Subjects: []string{"exports.events.>"}, Storage: storage, Replicas: cfg.Replicas,
-		Retention: jetstream.LimitsPolicy, MaxAge: cfg.Retention, Duplicates: min(DefaultDedupWindow, cfg.Retention),
+		// The dedup window is the idempotency window: a queued event's
+		// id is its request's fingerprint (Submit). The ids of the other
+		// events only spare the fold a repeat it would ignore anyway.
+		Retention: jetstream.LimitsPolicy, MaxAge: cfg.Retention, Duplicates: min(cfg.IdemWindow, cfg.Retention),
 		Description: "every status change of every export job; queued events are the accepted requests",
 	}); err != nil {
 		return nil, fmt.Errorf("event stream: %w", err)
@@ -108,12 +119,6 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 		History: 1, TTL: cfg.Retention, Storage: storage, Replicas: cfg.Replicas,
 	}); err != nil {
 		return nil, fmt.Errorf("job bucket: %w", err)
-	}
-	if b.Idem, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: IdemBucket, Description: "recent submissions: a repeat gets the same ticket",
-		History: 1, TTL: cfg.IdemWindow, Storage: storage, Replicas: cfg.Replicas,
-	}); err != nil {
-		return nil, fmt.Errorf("idempotency bucket: %w", err)
 	}
 	if b.Results, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket: ResultBucket, Description: "exported parts, one object per partition",
@@ -178,11 +183,17 @@ func (b *Bus) ensureConsumers(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("exporter consumer: %w", err)
 	}
-	// One event at a time, in stream order, whichever projector process
-	// holds it: a job document is a fold of its events in order.
+	// One projector process at a time receives the events, in stream
+	// order, and folds each ticket's events in that order (Consume shards
+	// by ticket): a job document is a fold of its events in order. The pin
+	// outlasts the ack wait, so after a crash the events the dead process
+	// held are redelivered, first and in order, before the next process
+	// receives anything newer.
 	if _, err := b.JS.CreateOrUpdateConsumer(ctx, EventStream, jetstream.ConsumerConfig{
 		Durable: ProjectorName, Description: "folds events into job documents",
-		AckPolicy: jetstream.AckExplicitPolicy, AckWait: b.Config.PartAckWait, MaxAckPending: 1,
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: b.Config.PartAckWait, MaxAckPending: 4 * ProjectorBuffer,
+		PriorityPolicy: jetstream.PriorityPolicyPinned, PriorityGroups: []string{ProjectorGroup},
+		PinnedTTL: b.Config.PartAckWait + pinMargin,
 	}); err != nil {
 		return fmt.Errorf("projector consumer: %w", err)
 	}

@@ -4,27 +4,116 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/plenario-next/exportd/schema"
 )
 
-// Consume hands the messages of a durable consumer to handle, one at a
-// time, until ctx is done. handle settles each message itself (ack, nak or
-// term).
-func (b *Bus) Consume(ctx context.Context, stream, consumer string, logger *slog.Logger, handle func(context.Context, jetstream.Msg)) error {
+// ConsumeOptions shape Consume.
+type ConsumeOptions struct {
+	// Workers handle messages at once (1 if 0). The messages of one
+	// ticket always go to the same worker, in the order they arrived, so
+	// a job's events are handled in stream order while other jobs'
+	// proceed beside them.
+	Workers int
+	// Buffer is how many messages may wait in this process beyond those
+	// being handled (Workers if 0). A waiting message's ack wait runs, and
+	// after a crash each one waits out the ack wait before another
+	// process gets it: keep it small where handling is slow.
+	Buffer int
+	// Group, for a pinned consumer (projectorGroup), is its priority
+	// group: one process at a time receives its messages.
+	Group string
+}
+
+var shardSeed = maphash.MakeSeed()
+
+// shardOf is the worker of a message: by ticket, for event and part
+// subjects alike.
+func shardOf(subject string, workers int) int {
+	if workers == 1 {
+		return 0
+	}
+	key := subject
+	if t, _, ok := schema.SplitEventSubject(subject); ok {
+		key = t
+	}
+	return int(maphash.String(shardSeed, key) % uint64(workers))
+}
+
+// Consume hands the messages of a durable consumer to handle until ctx is
+// done. handle settles each message itself (ack, nak or term). When ctx
+// ends, the messages already received are still handed over (with the
+// ended ctx, so handlers nak what they cannot finish), and a pinned
+// consumer is unpinned once all are settled: another process takes over
+// at once, after the messages this one held, in order.
+func (b *Bus) Consume(ctx context.Context, stream, consumer string, o ConsumeOptions, logger *slog.Logger, handle func(context.Context, jetstream.Msg)) error {
+	workers := max(o.Workers, 1)
+	buffer := o.Buffer
+	if buffer <= 0 {
+		buffer = workers
+	}
 	cons, err := b.JS.Consumer(ctx, stream, consumer)
 	if err != nil {
 		return fmt.Errorf("%s consumer: %w", consumer, err)
 	}
-	// At most one message waits in this process's buffer: a buffered
-	// message's ack wait runs while it waits, and after a crash every
-	// buffered message waits out the whole ack wait before anyone gets it.
-	it, err := cons.Messages(jetstream.PullMaxMessages(1))
+	opts := []jetstream.PullMessagesOpt{jetstream.PullMaxMessages(buffer)}
+	if o.Group != "" {
+		opts = append(opts, jetstream.PullPriorityGroup(o.Group))
+	}
+	it, err := cons.Messages(opts...)
 	if err != nil {
 		return err
 	}
-	go func() { <-ctx.Done(); it.Stop() }()
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-ctx.Done():
+			it.Drain() // what has arrived is still returned by Next
+		case <-stopped:
+		}
+	}()
+
+	// At most buffer messages are handed out and not yet settled (and as
+	// many more wait in the iterator); a worker's queue holds them all, so
+	// receiving waits on the bound, never on one slow ticket's worker.
+	slots := make(chan struct{}, buffer)
+	queues := make([]chan jetstream.Msg, workers)
+	var wg sync.WaitGroup
+	for i := range queues {
+		queues[i] = make(chan jetstream.Msg, buffer)
+		wg.Go(func() {
+			for m := range queues[i] {
+				handle(ctx, m)
+				<-slots
+			}
+		})
+	}
+	defer func() {
+		for _, q := range queues {
+			close(q)
+		}
+		wg.Wait()
+		it.Stop()
+		if o.Group != "" {
+			// Settled: the next process may start from here.
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			s, err := b.JS.Stream(uctx, stream)
+			if err == nil {
+				err = s.UnpinConsumer(uctx, consumer, o.Group)
+			}
+			if err != nil {
+				logger.Debug(consumer+" unpin", "err", err)
+			}
+		}
+	}()
 	for {
 		m, err := it.Next()
 		if err != nil {
@@ -34,6 +123,7 @@ func (b *Bus) Consume(ctx context.Context, stream, consumer string, logger *slog
 			logger.Warn(consumer+" fetch", "err", err)
 			continue
 		}
-		handle(ctx, m)
+		slots <- struct{}{}
+		queues[shardOf(m.Subject(), workers)] <- m
 	}
 }

@@ -32,7 +32,8 @@ func NewProjector(bus *Bus, logger *slog.Logger) *Projector {
 
 // Run consumes events until ctx is done.
 func (p *Projector) Run(ctx context.Context) error {
-	return p.bus.Consume(ctx, EventStream, ProjectorName, p.logger, p.handle)
+	return p.bus.Consume(ctx, EventStream, ProjectorName,
+		ConsumeOptions{Workers: ProjectorWorkers, Buffer: ProjectorBuffer, Group: ProjectorGroup}, p.logger, p.handle)
 }
 
 func (p *Projector) handle(ctx context.Context, m jetstream.Msg) {
@@ -42,35 +43,57 @@ func (p *Projector) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
-	rec, err := Fold(ctx, p.bus.Jobs, e)
-	if err != nil {
-		p.logger.Warn("projector: fold failed, will retry", "ticket", e.Ticket, "kind", e.Kind, "err", err)
-		_ = m.NakWithDelay(time.Second)
-		return
-	}
-	if rec != nil && (e.Kind == schema.EventCancelled || e.Kind == schema.EventExpired) && rec.Job.Status.Status == statusOf(e.Kind) {
-		// Cancelling or expiring removes the result. Exporters still
-		// writing a part remove it themselves when they see the status.
-		_ = m.InProgress()
-		if err := p.bus.DeleteParts(ctx, e.Ticket, len(rec.Plan)); err != nil {
-			p.logger.Warn("projector: removing parts, will retry", "ticket", e.Ticket, "err", err)
-			_ = m.NakWithDelay(time.Second)
+	// A failure is retried here rather than redelivered later: the
+	// ticket's next events wait behind this one, so they fold in order.
+	for attempt := 0; ; attempt++ {
+		err := p.project(ctx, m, e)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			_ = m.Nak() // shutting down: redelivered first, in order, to the next projector
 			return
 		}
-	}
-	if rec != nil && rec.Complete() {
-		url := rec.URLRoot + "v1/api/datadump/" + e.Ticket
-		if _, err := p.bus.Publish(ctx, schema.Event{Kind: schema.EventSucceeded, Ticket: e.Ticket, URL: url,
-			Rows: rec.DoneRows, Bytes: rec.DoneBytes, Parts: rec.Job.Status.Progress.Total}); err != nil {
-			p.logger.Warn("projector: publish succeeded, will retry", "ticket", e.Ticket, "err", err)
-			_ = m.NakWithDelay(time.Second)
+		delay := min(100*time.Millisecond<<min(attempt, 5), 2*time.Second)
+		p.logger.Warn("projector: will retry", "ticket", e.Ticket, "kind", e.Kind, "err", err, "delay", delay)
+		_ = m.InProgress()
+		select {
+		case <-ctx.Done():
+			_ = m.Nak()
 			return
+		case <-time.After(delay):
 		}
 	}
 	p.Metrics.Event(string(e.Kind))
 	if err := m.Ack(); err != nil {
 		p.logger.Warn("projector ack", "ticket", e.Ticket, "kind", e.Kind, "err", err)
 	}
+}
+
+// project folds e and does what the fold calls for: removing a cancelled or
+// expired job's result, publishing the success of a complete one. Done
+// again after a failure, it does only what is left.
+func (p *Projector) project(ctx context.Context, m jetstream.Msg, e schema.Event) error {
+	rec, err := Fold(ctx, p.bus.Jobs, e)
+	if err != nil {
+		return fmt.Errorf("fold: %w", err)
+	}
+	if rec != nil && (e.Kind == schema.EventCancelled || e.Kind == schema.EventExpired) && rec.Job.Status.Status == statusOf(e.Kind) {
+		// Cancelling or expiring removes the result. Exporters still
+		// writing a part remove it themselves when they see the status.
+		_ = m.InProgress()
+		if err := p.bus.DeleteParts(ctx, e.Ticket, len(rec.Plan)); err != nil {
+			return fmt.Errorf("removing parts: %w", err)
+		}
+	}
+	if rec != nil && rec.Complete() {
+		url := rec.URLRoot + "v1/api/datadump/" + e.Ticket
+		if _, err := p.bus.Publish(ctx, schema.Event{Kind: schema.EventSucceeded, Ticket: e.Ticket, URL: url,
+			Rows: rec.DoneRows, Bytes: rec.DoneBytes, Parts: rec.Job.Status.Progress.Total}); err != nil {
+			return fmt.Errorf("publish succeeded: %w", err)
+		}
+	}
+	return nil
 }
 
 func statusOf(k schema.EventKind) string {

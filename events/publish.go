@@ -29,6 +29,14 @@ func MsgID(e schema.Event) string {
 
 // Publish appends e to the event stream and returns its sequence number.
 func (b *Bus) Publish(ctx context.Context, e schema.Event) (uint64, error) {
+	ack, err := b.publish(ctx, e, MsgID(e))
+	if err != nil {
+		return 0, err
+	}
+	return ack.Sequence, nil
+}
+
+func (b *Bus) publish(ctx context.Context, e schema.Event, id string) (*jetstream.PubAck, error) {
 	e.Version = schema.EventVersion
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
@@ -36,28 +44,71 @@ func (b *Bus) Publish(ctx context.Context, e schema.Event) (uint64, error) {
 	e.Seq = 0
 	data, err := json.Marshal(e)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	m := nats.NewMsg(schema.EventSubject(e.Ticket, e.Kind))
 	m.Data = data
 	var opts []jetstream.PublishOpt
-	if id := MsgID(e); id != "" {
+	if id != "" {
 		opts = append(opts, jetstream.WithMsgID(id))
 	}
 	ack, err := b.JS.PublishMsg(ctx, m, opts...)
 	if err != nil {
-		return 0, unavailable("publish event", err)
+		return nil, unavailable("publish event", err)
 	}
-	return ack.Sequence, nil
+	return ack, nil
 }
 
 // Submit accepts a request: its queued event is both the first page of the
 // job's history and the planners' work item, so one publish either accepts
-// the job entirely or not at all.
-func (b *Bus) Submit(ctx context.Context, req schema.ExportRequest) error {
-	_, err := b.Publish(ctx, schema.Event{Kind: schema.EventQueued, Ticket: req.Ticket, Time: req.SubmittedAt, Request: &req})
-	return err
+// the job entirely or not at all. id identifies the submission (a
+// fingerprint of the request, or the client's Idempotency-Key): when a
+// queued event with the same id was accepted within Config.IdemWindow,
+// JetStream stores nothing and Submit returns that earlier event's stream
+// sequence instead of 0. The check and the acceptance are one round trip,
+// and two identical requests racing get one job.
+func (b *Bus) Submit(ctx context.Context, req schema.ExportRequest, id string) (earlier uint64, err error) {
+	ack, err := b.publish(ctx, schema.Event{Kind: schema.EventQueued, Ticket: req.Ticket, Time: req.SubmittedAt, Request: &req}, id)
+	if err != nil {
+		return 0, err
+	}
+	if ack.Duplicate {
+		if ack.Sequence == 0 { // a clustered stream still committing the first
+			return 0, schema.Errorf(schema.Conflict, "The same request is being submitted concurrently; retry.")
+		}
+		return ack.Sequence, nil
+	}
+	return 0, nil
 }
+
+// Earlier returns the stream sequence of the queued event accepted under id
+// within Config.IdemWindow, or 0 when there is none, and stores nothing:
+// JetStream answers a publish under a known id with the earlier sequence
+// before it checks expectations, and refuses one expecting a last message
+// id no stream has.
+func (b *Bus) Earlier(ctx context.Context, id string) (uint64, error) {
+	m := nats.NewMsg(probeSubject)
+	ack, err := b.JS.PublishMsg(ctx, m, jetstream.WithMsgID(id), jetstream.WithExpectLastMsgID(probeLastMsgID))
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.As(err, &apiErr) && apiErr.ErrorCode == wrongLastMsgID:
+		return 0, nil
+	case err != nil:
+		return 0, unavailable("look up a submission", err)
+	case ack.Duplicate:
+		return ack.Sequence, nil
+	}
+	return 0, fmt.Errorf("events: a probe for %q was stored as message %d", id, ack.Sequence)
+}
+
+// The probe of Earlier: a subject of the event stream that no consumer
+// reads, an expected last message id that no event has, and the error
+// JetStream refuses it with.
+const (
+	probeSubject   = "exports.events.probe.submission"
+	probeLastMsgID = "exportd: no such message"
+	wrongLastMsgID = jetstream.ErrorCode(10070) // JSStreamWrongLastMsgIDErrF
+)
 
 // DecodeEvent reads an event message, with Seq set from its metadata.
 func DecodeEvent(m jetstream.Msg) (schema.Event, error) {

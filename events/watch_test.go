@@ -141,7 +141,7 @@ func TestWatchAndSubscribeSeeEveryEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := svc.Bus.Submit(ctx, request(n, ticket, seedEnd.Add(-7*24*time.Hour))); err != nil {
+	if _, err := svc.Bus.Submit(ctx, request(n, ticket, seedEnd.Add(-7*24*time.Hour)), ticket); err != nil {
 		t.Fatal(err)
 	}
 	got := collect(t, ch, time.Minute)
@@ -207,7 +207,7 @@ func TestWatchResumesAfterSeqAndFreesItsConsumer(t *testing.T) {
 	}
 	base := consumers()
 
-	if err := svc.Bus.Submit(ctx, request(n, ticket, seedEnd.Add(-7*24*time.Hour))); err != nil {
+	if _, err := svc.Bus.Submit(ctx, request(n, ticket, seedEnd.Add(-7*24*time.Hour)), ticket); err != nil {
 		t.Fatal(err)
 	}
 	ch, stop, err := svc.Bus.Watch(ctx, ticket, 0)
@@ -271,7 +271,7 @@ func TestRebuildReproducesEveryDocument(t *testing.T) {
 	for i, from := range []time.Time{seedEnd.Add(-7 * 24 * time.Hour), seedEnd.Add(-2 * 24 * time.Hour), seedEnd.Add(-time.Second), seedEnd.Add(-30 * time.Hour)} {
 		tk := newTicket()
 		tickets = append(tickets, tk)
-		if err := svc.Bus.Submit(ctx, request(n, tk, from)); err != nil {
+		if _, err := svc.Bus.Submit(ctx, request(n, tk, from), tk); err != nil {
 			t.Fatal(i, err)
 		}
 	}

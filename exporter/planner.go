@@ -26,16 +26,24 @@ type Planner struct {
 	Name     string // shown in meta.workers
 	PartRows int64
 	MaxParts int
+	Workers  int // requests planned at once (each a ClickHouse query and a few NATS round trips)
 }
+
+// DefaultPlanners is how many requests a planner plans at once: planning is
+// mostly waiting on ClickHouse and NATS, so a burst of small requests is
+// planned side by side rather than one after another.
+const DefaultPlanners = 4
 
 // NewPlanner returns a Planner.
 func NewPlanner(bus *events.Bus, store *chstore.Store, logger *slog.Logger) *Planner {
-	return &Planner{bus: bus, store: store, logger: logger, Name: "planner", PartRows: DefaultPartRows, MaxParts: DefaultMaxParts}
+	return &Planner{bus: bus, store: store, logger: logger, Name: "planner", PartRows: DefaultPartRows, MaxParts: DefaultMaxParts,
+		Workers: DefaultPlanners}
 }
 
 // Run plans requests until ctx is done.
 func (p *Planner) Run(ctx context.Context) error {
-	return p.bus.Consume(ctx, events.EventStream, events.PlannerName, p.logger, p.handle)
+	return p.bus.Consume(ctx, events.EventStream, events.PlannerName, events.ConsumeOptions{Workers: p.Workers},
+		p.logger, p.handle)
 }
 
 func (p *Planner) handle(ctx context.Context, m jetstream.Msg) {
@@ -62,18 +70,27 @@ func (p *Planner) handle(ctx context.Context, m jetstream.Msg) {
 			}
 		}
 	}()
-	err = p.plan(ctx, e)
+	first := false
+	if md, err := m.Metadata(); err == nil {
+		first = md.NumDelivered == 1
+	}
+	err = p.plan(ctx, e, first)
 	close(stop)
 	settle(ctx, p.bus, m, e.Ticket, err, log)
 }
 
-func (p *Planner) plan(ctx context.Context, e schema.Event) error {
+// plan plans e's request and queues its parts. On a first delivery there
+// can be no earlier plan: only a redelivery looks for one.
+func (p *Planner) plan(ctx context.Context, e schema.Event, first bool) error {
 	if rec, _, err := p.bus.Job(ctx, e.Ticket); err == nil && rec.Terminal() {
 		return nil // cancelled before it started
 	}
-	plan, err := p.existingPlan(ctx, e.Ticket)
-	if err != nil {
-		return err
+	var plan []schema.PartSpec
+	if !first {
+		var err error
+		if plan, err = p.existingPlan(ctx, e.Ticket); err != nil {
+			return err
+		}
 	}
 	q := e.Request.Query
 	if plan == nil {

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"sort"
 	"strings"
 	"sync"
@@ -173,67 +172,36 @@ func (g *Gateway) Run(ctx context.Context) error {
 				g.cache.remove(e.Key())
 				continue
 			}
-			var rec schema.JobRecord
-			if json.Unmarshal(e.Value(), &rec) != nil {
+			// Every update of every job passes here: only the fields the
+			// cache and the limits need are decoded, not the request.
+			var h recordHead
+			if json.Unmarshal(e.Value(), &h) != nil {
 				g.active.remove(e.Key())
 				g.cache.remove(e.Key())
 				continue
 			}
-			g.cache.put(e.Key(), e.Value(), &rec)
-			if rec.Terminal() {
+			terminal := h.terminal()
+			g.cache.put(e.Key(), e.Value(), h.Client, terminal, h.Job.Status.Meta.ExpiresAt)
+			if terminal {
 				g.active.remove(e.Key())
 			} else {
-				g.active.add(rec.Client, e.Key())
+				g.active.add(h.Client, e.Key())
 			}
 		}
 	}
 }
 
-// admit returns the ticket of an earlier identical request, or reserves
-// ticket for this one; it refuses a client past its limit of active jobs.
-// release undoes a reservation whose submission failed.
-func (g *Gateway) admit(ctx *fasthttp.RequestCtx, q schema.Query, ticket string) (earlier string, release func(), err error) {
-	key := fingerprint(ctx, q)
-	client := clientID(ctx)
-	// Claim the fingerprint first: a new request, the common case, costs
-	// one round trip; a repeat finds the claim of the earlier one.
-	claimed := false
-	for attempt := 0; attempt < 3 && !claimed; attempt++ {
-		_, err := g.bus.Idem.Create(ctx, key, []byte(ticket))
-		if err == nil {
-			claimed = true
-			break
-		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return "", nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
-		}
-		e, err := g.bus.Idem.Get(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue // released meanwhile
-		}
-		if err != nil {
-			return "", nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
-		}
-		// A repeat gets the earlier job, unless that one failed or was
-		// cancelled: then asking again means trying again.
-		if rec, jerr := g.job(ctx, string(e.Value())); jerr != nil || !rec.Terminal() || rec.Job.Status.Status == schema.StatusSuccess {
-			return string(e.Value()), nil, nil
-		}
-		if err := g.bus.Idem.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-			return "", nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
-		}
-	}
-	if !claimed {
-		return "", nil, schema.Errorf(schema.Conflict, "The same request is being submitted concurrently; retry.")
-	}
-	release = func() {
-		_ = g.bus.Idem.Delete(context.WithoutCancel(ctx), key)
-		g.active.remove(ticket)
-	}
-	if g.MaxActive > 0 && g.active.count(client) >= g.MaxActive {
-		release()
-		return "", nil, schema.Errorf(schema.TooMany, "Too many export jobs queued or running for this client (at most %d); retry when one finishes.", g.MaxActive)
-	}
-	g.active.add(client, ticket)
-	return "", release, nil
+// recordHead is the part of a schema.JobRecord that Run reads.
+type recordHead struct {
+	Job struct {
+		Status struct {
+			Status string `json:"status"`
+			Meta   struct {
+				ExpiresAt string `json:"expiresAt"`
+			} `json:"meta"`
+		} `json:"status"`
+	} `json:"job"`
+	Client string `json:"client"`
 }
+
+func (h *recordHead) terminal() bool { return schema.TerminalStatus(h.Job.Status.Status) }

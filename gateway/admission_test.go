@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,5 +132,56 @@ func TestAPIKeys(t *testing.T) {
 	}
 	if resp, _ := do(t, "GET", svc.URL+"/healthz", nil); resp.StatusCode != 200 {
 		t.Fatalf("healthz without key: got %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestResubmitAfterFailure: repeating a request whose job was cancelled (or
+// failed) starts a new job, and repeating it again gets that new one;
+// identical requests racing each other get one job.
+func TestResubmitAfterFailure(t *testing.T) {
+	svc := testenv.StartService(t, testenv.ServiceOptions{NoExporter: true, MaxActive: 1})
+	seedSmall(t, svc)
+	u := svc.URL + "/v1/api/sensor-networks/array_of_things/download?features=temperature"
+	_, first := do(t, "GET", u, nil)
+	if resp, _ := do(t, "DELETE", svc.URL+"/v1/api/jobs/"+first.Ticket, nil); resp.StatusCode != 200 {
+		t.Fatalf("cancel: got %d", resp.StatusCode)
+	}
+	testenv.Eventually(t, 10*time.Second, "the job is cancelled", func() bool {
+		_, j := do(t, "GET", svc.URL+"/v1/api/jobs/"+first.Ticket, nil)
+		return j.Status.Status == schema.StatusCancelled
+	})
+	resp, second := do(t, "GET", u, nil)
+	if resp.StatusCode != 200 || !schema.IsTicket(second.Ticket) || second.Ticket == first.Ticket {
+		t.Fatalf("after a cancel: got %d, ticket %q (the cancelled one %q), want a new job", resp.StatusCode, second.Ticket, first.Ticket)
+	}
+	// Its limit reached (MaxActive 1), the client may still repeat it.
+	resp, third := do(t, "GET", u, nil)
+	if resp.StatusCode != 200 || third.Ticket != second.Ticket {
+		t.Fatalf("repeat at the limit: got %d, ticket %q, want 200 and %q", resp.StatusCode, third.Ticket, second.Ticket)
+	}
+
+	unlimited := testenv.StartService(t, testenv.ServiceOptions{NoExporter: true})
+	seedSmall(t, unlimited)
+	racing := unlimited.URL + "/v1/api/sensor-networks/array_of_things/download?features=magnetic_field"
+	tickets := make(chan string, 16)
+	var wg sync.WaitGroup
+	for range cap(tickets) {
+		wg.Go(func() {
+			resp, body := testenv.Do(t, "GET", racing)
+			var j schema.Job
+			if resp.StatusCode != 200 || json.Unmarshal(body, &j) != nil {
+				t.Errorf("racing submission: got %d %s", resp.StatusCode, body)
+			}
+			tickets <- j.Ticket
+		})
+	}
+	wg.Wait()
+	close(tickets)
+	seen := map[string]bool{}
+	for tk := range tickets {
+		seen[tk] = true
+	}
+	if len(seen) != 1 {
+		t.Fatalf("%d identical requests at once got %d tickets %v, want one", cap(tickets), len(seen), seen)
 	}
 }

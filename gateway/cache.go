@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"sync"
 	"time"
@@ -35,10 +36,11 @@ func newJobCache(max int) *jobCache {
 	return &jobCache{m: map[string]*cachedJob{}, max: max}
 }
 
-// put stores ticket's record as the watch saw it.
-func (c *jobCache) put(ticket string, raw []byte, rec *schema.JobRecord) {
-	cj := &cachedJob{raw: raw, client: rec.Client, terminal: rec.Terminal()}
-	if t, err := time.Parse(schema.MetaTimeLayout, rec.Job.Status.Meta.ExpiresAt); err == nil {
+// put stores ticket's record as the watch saw it, with the fields of it
+// that reads check before decoding it.
+func (c *jobCache) put(ticket string, raw []byte, client string, terminal bool, expiresAt string) {
+	cj := &cachedJob{raw: raw, client: client, terminal: terminal}
+	if t, err := time.Parse(schema.MetaTimeLayout, expiresAt); err == nil {
 		cj.expires = t
 	}
 	c.mu.Lock()
@@ -90,14 +92,14 @@ func (cj *cachedJob) record() (*schema.JobRecord, error) {
 	return &rec, nil
 }
 
-// document returns the rendered job document.
-func (cj *cachedJob) document() []byte {
+// document returns the job document g renders of the record.
+func (cj *cachedJob) document(ctx context.Context, g *Gateway) []byte {
 	cj.once.Do(func() {
 		rec, err := cj.record()
 		if err != nil {
 			return
 		}
-		b, err := json.Marshal(jobDocument(rec))
+		b, err := json.Marshal(g.document(ctx, rec))
 		if err == nil {
 			cj.doc = append(b, '\n')
 		}

@@ -153,6 +153,57 @@ func TestManifest(t *testing.T) {
 
 // TestManifestNotReady checks that a job that has not finished has no
 // manifest and no download yet: 409 with a reason, and Retry-After.
+// A query of the whole network travels compacted (no list of every node,
+// sensor and feature in its events and records), and the documents people
+// read list them all, as Plenario echoed a resolved query.
+func TestQueryListsCompactedAndShown(t *testing.T) {
+	f := ddFinishedJob(t)
+	n := chstore.DemoNetwork("array_of_things")
+	var doc struct {
+		Request struct {
+			Query struct {
+				Nodes, Sensors, Features []string
+				AllNodes                 bool `json:"all_nodes"`
+			} `json:"query"`
+		} `json:"request"`
+		Result struct {
+			Manifest string `json:"manifest"`
+		} `json:"result"`
+	}
+	ddGetJSON(t, f.svc.URL+"/v1/api/jobs/"+f.ticket, &doc)
+	q := doc.Request.Query
+	if len(q.Nodes) != len(n.Nodes) || len(q.Sensors) != len(n.Sensors) || len(q.Features) != len(n.Features) || !q.AllNodes {
+		t.Fatalf("document query lists %d nodes, %d sensors, %d features (all_nodes %v), want the network's %d, %d, %d",
+			len(q.Nodes), len(q.Sensors), len(q.Features), q.AllNodes, len(n.Nodes), len(n.Sensors), len(n.Features))
+	}
+	var m schema.Manifest
+	ddGetJSON(t, doc.Result.Manifest, &m)
+	if len(m.Query.Nodes) != len(n.Nodes) {
+		t.Fatalf("manifest query lists %d nodes, want %d", len(m.Query.Nodes), len(n.Nodes))
+	}
+
+	ctx := context.Background()
+	entry, err := f.svc.Bus.Jobs.Get(ctx, f.ticket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := f.svc.Bus.QueuedEvent(ctx, f.ticket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued, _ := json.Marshal(e)
+	for what, raw := range map[string][]byte{"job record": entry.Value(), "queued event": queued} {
+		for _, key := range []string{`"nodes"`, `"sensors"`, `"features"`} {
+			if bytes.Contains(raw, []byte(key)) {
+				t.Errorf("the %s holds %s of a query of all: %.300s", what, key, raw)
+			}
+		}
+		if !bytes.Contains(raw, []byte(`"all_nodes":true`)) {
+			t.Errorf("the %s does not say all_nodes: %.300s", what, raw)
+		}
+	}
+}
+
 func TestManifestNotReady(t *testing.T) {
 	svc := testenv.StartService(t, testenv.ServiceOptions{NoExporter: true})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

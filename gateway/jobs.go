@@ -35,26 +35,54 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 	if err != nil {
 		return err
 	}
-	req := schema.ExportRequest{Ticket: newTicket(), Query: q, URLRoot: g.urlRoot(ctx), SubmittedAt: now,
+	req := schema.ExportRequest{Ticket: newTicket(), Query: q.Compact(), URLRoot: g.urlRoot(ctx), SubmittedAt: now,
 		Client: clientID(ctx), ExpiresAt: now.Add(g.bus.Config.Retention)}
-	earlier, release, err := g.admit(ctx, q, req.Ticket)
-	if err != nil {
-		return err
+	fp := fingerprint(ctx, q)
+	id := "submit." + fp
+	full := g.MaxActive > 0 && g.active.count(req.Client) >= g.MaxActive
+	for range maxResubmits {
+		var earlier uint64
+		if full {
+			// At its limit a client may still repeat an accepted request.
+			earlier, err = g.bus.Earlier(ctx, id)
+			if err == nil && earlier == 0 {
+				return schema.Errorf(schema.TooMany, "Too many export jobs queued or running for this client (at most %d); retry when one finishes.", g.MaxActive)
+			}
+		} else {
+			earlier, err = g.bus.Submit(ctx, req, id)
+		}
+		if err != nil {
+			return err
+		}
+		if earlier == 0 {
+			g.active.add(req.Client, req.Ticket)
+			// The answer is the fold of the queued event: the very document
+			// the projector is about to store, with the lists in full.
+			var rec schema.JobRecord
+			rec.Apply(schema.Event{Kind: schema.EventQueued, Ticket: req.Ticket, Time: now, Request: &req})
+			rec.Job.Request.Query = q
+			writeJSON(ctx, rec.Job)
+			return nil
+		}
+		// The same request again: the same job, unless that one failed or
+		// was cancelled. Then asking again means trying again, under an
+		// id that names the job it replaces.
+		e, err := g.bus.Event(ctx, earlier)
+		if err != nil {
+			return err
+		}
+		rec, jerr := g.job(ctx, e.Ticket)
+		if jerr != nil || !rec.Terminal() || rec.Job.Status.Status == schema.StatusSuccess {
+			return g.getJob(ctx, []string{e.Ticket})
+		}
+		id = "submit." + fp + "." + e.Ticket
 	}
-	if earlier != "" { // the same request again: the same job
-		return g.getJob(ctx, []string{earlier})
-	}
-	if err := g.bus.Submit(ctx, req); err != nil {
-		release()
-		return err
-	}
-	// The answer is the fold of the queued event: the very document the
-	// projector is about to store.
-	var rec schema.JobRecord
-	rec.Apply(schema.Event{Kind: schema.EventQueued, Ticket: req.Ticket, Time: now, Request: &req})
-	writeJSON(ctx, rec.Job)
-	return nil
+	return schema.Errorf(schema.Conflict, "This request failed %d times within the idempotency window; retry later.", maxResubmits)
 }
+
+// maxResubmits bounds the failed or cancelled jobs a repeated request walks
+// past to find its current one.
+const maxResubmits = 32
 
 // job returns ticket's record: projected, or, in the moment between
 // acceptance and projection, folded from its queued event.
@@ -103,7 +131,7 @@ func (e *jobNotFoundError) Unwrap() error { return e.err }
 
 func (g *Gateway) getJob(ctx *fasthttp.RequestCtx, p []string) error {
 	if cj := g.cache.get(p[0], g.Now()); cj != nil && (len(g.APIKeys) == 0 || cj.client == clientID(ctx)) {
-		if doc := cj.document(); doc != nil {
+		if doc := cj.document(ctx, g); doc != nil {
 			if !cj.terminal {
 				ctx.Response.Header.Set("Retry-After", "1")
 			}
@@ -119,7 +147,7 @@ func (g *Gateway) getJob(ctx *fasthttp.RequestCtx, p []string) error {
 	if !rec.Terminal() {
 		ctx.Response.Header.Set("Retry-After", "1")
 	}
-	writeJSON(ctx, jobDocument(rec))
+	writeJSON(ctx, g.document(ctx, rec))
 	return nil
 }
 
@@ -138,6 +166,6 @@ func (g *Gateway) cancelJob(ctx *fasthttp.RequestCtx, p []string) error {
 	if _, err := g.bus.Publish(ctx, e); err != nil {
 		return err
 	}
-	writeJSON(ctx, rec.Job)
+	writeJSON(ctx, g.document(ctx, rec))
 	return nil
 }

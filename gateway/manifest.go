@@ -115,12 +115,19 @@ func manifestURL(rec *schema.JobRecord) string {
 	return rec.URLRoot + "v1/api/jobs/" + rec.Job.Ticket + "/manifest"
 }
 
-// jobDocument is the job document as served: the projected document, and
-// once the job has succeeded a link to its manifest in result.manifest. The
-// link is the gateway's to add since it names a gateway route; the document
-// in the KV stays a pure fold of the events.
-func jobDocument(rec *schema.JobRecord) schema.Job {
+// document is the job document as served: the projected document, with the
+// lists of its query that records leave out (schema.Query.Compact) put back
+// from the network's metadata, and once the job has succeeded a link to its
+// manifest in result.manifest. The link is the gateway's to add since it
+// names a gateway route; the document in the KV stays a pure fold of the
+// events.
+func (g *Gateway) document(ctx context.Context, rec *schema.JobRecord) schema.Job {
 	job := rec.Job
+	if q := &job.Request.Query; q.AllNodes || q.AllSensors || q.AllFeatures {
+		if n, err := g.network(ctx, q.Network); err == nil {
+			q.Expand(n)
+		}
+	}
 	if job.Status.Status != schema.StatusSuccess {
 		return job
 	}
@@ -162,7 +169,7 @@ func (g *Gateway) manifest(ctx *fasthttp.RequestCtx, p []string) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(ctx, buildManifest(rec, infos))
+	writeJSON(ctx, buildManifest(rec, g.document(ctx, rec).Request.Query, infos))
 	ctx.Response.Header.Set("Cache-Control", cacheControl(rec, g.Now()))
 	if exp, ok := expiresAt(rec); ok {
 		ctx.Response.Header.Set("Expires", httpDate(exp))
@@ -183,8 +190,8 @@ func notDownloadable(ctx *fasthttp.RequestCtx, rec *schema.JobRecord) error {
 	return schema.Errorf(schema.Conflict, "Job is %s, not success: it has no result.", st)
 }
 
-func buildManifest(rec *schema.JobRecord, infos []partInfo) schema.Manifest {
-	q := rec.Job.Request.Query
+// buildManifest describes rec's result; q is its query as documents show it.
+func buildManifest(rec *schema.JobRecord, q schema.Query, infos []partInfo) schema.Manifest {
 	hsum := sha256.Sum256([]byte(schema.CSVHeader))
 	m := schema.Manifest{
 		Ticket:          rec.Job.Ticket,

@@ -48,7 +48,7 @@ func (g *Gateway) jobEvents(ctx *fasthttp.RequestCtx, p []string) error {
 	var last *schema.Event
 	switch {
 	case !resume:
-		if doc, err = json.Marshal(jobDocument(rec)); err != nil { // as GET /jobs/{ticket} shows it
+		if doc, err = json.Marshal(g.document(ctx, rec)); err != nil { // as GET /jobs/{ticket} shows it
 			return err
 		}
 		after = rec.Seq

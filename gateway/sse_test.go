@@ -230,7 +230,7 @@ func handJob(t testing.TB, svc *testenv.Service) string {
 	t.Helper()
 	ticket := sseNewTicket()
 	q := schema.Query{Network: "array_of_things", Start: sseSeedEnd.Add(-time.Hour), End: sseSeedEnd, AllNodes: true, AllSensors: true, AllFeatures: true}
-	if err := svc.Bus.Submit(context.Background(), schema.ExportRequest{Ticket: ticket, Query: q, URLRoot: svc.URL + "/", SubmittedAt: time.Now().UTC()}); err != nil {
+	if _, err := svc.Bus.Submit(context.Background(), schema.ExportRequest{Ticket: ticket, Query: q, URLRoot: svc.URL + "/", SubmittedAt: time.Now().UTC()}, ticket); err != nil {
 		t.Fatal(err)
 	}
 	return ticket
