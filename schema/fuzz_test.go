@@ -62,6 +62,8 @@ func FuzzParseQuery(f *testing.F) {
 				continue
 			}
 			checkQuery(t, ep, n, q)
+			checkQueryJSON(t, q)
+			checkQueryJSON(t, q.Compact())
 		}
 	})
 }

@@ -97,32 +97,84 @@ type queryJSON struct {
 }
 
 // MarshalJSON writes the query as Plenario echoed it, lists explicit, but
-// for the lists Compact left out.
+// for the lists Compact left out: queryJSON's fields, in its order. It is
+// written by hand because every accepted request is encoded twice on the
+// way in (its event and the answer), a list of a network's nodes each time.
 func (q Query) MarshalJSON() ([]byte, error) {
-	j := queryJSON{Network: q.Network, Geom: q.Geom, Start: q.Start.UTC().Format(DatetimeLayout),
-		End: q.End.UTC().Format(DatetimeLayout), Limit: q.Limit, Offset: q.Offset, AllFeatures: q.AllFeatures,
-		AllNodes: q.AllNodes, AllSensors: q.AllSensors, DataType: q.DataType,
-		Nodes: list(q.Nodes, q.AllNodes), Sensors: list(q.Sensors, q.AllSensors)}
+	b := make([]byte, 0, 192+len(q.Geom)+24*(len(q.Nodes)+len(q.Sensors)+len(q.Features)))
+	b = append(b, `{"network":`...)
+	b = appendJSONText(b, q.Network)
 	if q.Features != nil || !q.AllFeatures {
-		fs := make([]string, len(q.Features))
+		b = append(b, `,"features":[`...)
 		for i, f := range q.Features {
-			fs[i] = f.String()
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONText(b, f.String())
 		}
-		j.Features = &fs
+		b = append(b, ']')
 	}
-	return json.Marshal(j)
+	b = appendList(b, `,"nodes":[`, q.Nodes, q.AllNodes)
+	b = appendList(b, `,"sensors":[`, q.Sensors, q.AllSensors)
+	if len(q.Geom) > 0 {
+		b = append(b, `,"geom":`...)
+		b = append(b, q.Geom...)
+	}
+	b = append(b, `,"start_datetime":"`...)
+	b = q.Start.UTC().AppendFormat(b, DatetimeLayout)
+	b = append(b, `","end_datetime":"`...)
+	b = q.End.UTC().AppendFormat(b, DatetimeLayout)
+	b = append(b, '"')
+	if q.DataType != "" {
+		b = append(b, `,"data_type":`...)
+		b = appendJSONText(b, q.DataType)
+	}
+	if q.Limit != 0 {
+		b = strconv.AppendInt(append(b, `,"limit":`...), int64(q.Limit), 10)
+	}
+	if q.Offset != 0 {
+		b = strconv.AppendInt(append(b, `,"offset":`...), int64(q.Offset), 10)
+	}
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{q.AllFeatures, `,"all_features":true`}, {q.AllNodes, `,"all_nodes":true`}, {q.AllSensors, `,"all_sensors":true`}} {
+		if f.on {
+			b = append(b, f.name...)
+		}
+	}
+	return append(b, '}'), nil
 }
 
-// list is a list as queryJSON holds it: absent only when left out of a
+// appendList appends a list of a query: absent only when left out of a
 // query of all.
-func list(s []string, all bool) *[]string {
-	if s == nil {
-		if all {
-			return nil
-		}
-		s = []string{}
+func appendList(b []byte, key string, s []string, all bool) []byte {
+	if s == nil && all {
+		return b
 	}
-	return &s
+	b = append(b, key...)
+	for i, v := range s {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONText(b, v)
+	}
+	return append(b, ']')
+}
+
+// appendJSONText appends s as a JSON string the way encoding/json writes it:
+// names and IDs are plain ASCII, and anything else takes encoding/json's
+// own path (HTML-safe escapes, invalid UTF-8 replaced).
+func appendJSONText(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote.
@@ -175,23 +227,38 @@ func (q Query) Compact() Query {
 // Expand fills in the lists Compact left out, from the network's metadata.
 func (q *Query) Expand(n *Network) {
 	if q.AllNodes && q.Nodes == nil {
-		q.Nodes = make([]string, len(n.Nodes))
-		for i, x := range n.Nodes {
-			q.Nodes[i] = x.ID
-		}
+		q.Nodes = n.nodeIDs()
 	}
 	if q.AllSensors && q.Sensors == nil {
-		q.Sensors = make([]string, len(n.Sensors))
-		for i, x := range n.Sensors {
-			q.Sensors[i] = x.Name
-		}
+		q.Sensors = n.sensorNames()
 	}
 	if q.AllFeatures && q.Features == nil {
-		q.Features = make([]FeatureSel, len(n.Features))
-		for i, f := range n.Features {
-			q.Features[i] = FeatureSel{Feature: f.Name}
-		}
+		q.Features = n.allFeatures()
 	}
+}
+
+func (n *Network) nodeIDs() []string {
+	ids := make([]string, len(n.Nodes))
+	for i, x := range n.Nodes {
+		ids[i] = x.ID
+	}
+	return ids
+}
+
+func (n *Network) sensorNames() []string {
+	names := make([]string, len(n.Sensors))
+	for i, x := range n.Sensors {
+		names[i] = x.Name
+	}
+	return names
+}
+
+func (n *Network) allFeatures() []FeatureSel {
+	fs := make([]FeatureSel, len(n.Features))
+	for i, f := range n.Features {
+		fs[i] = FeatureSel{Feature: f.Name}
+	}
+	return fs
 }
 
 var allowed = map[Endpoint]map[string]bool{
@@ -231,9 +298,7 @@ func ParseQuery(ep Endpoint, args url.Values, n *Network, now time.Time) (Query,
 			q.Features = parseFeatures(p, "features", v, n)
 		} else {
 			q.AllFeatures = true
-			for _, f := range n.Features {
-				q.Features = append(q.Features, FeatureSel{Feature: f.Name})
-			}
+			q.Features = n.allFeatures()
 		}
 	case Raw:
 		v, ok := get("feature")
@@ -259,9 +324,7 @@ func ParseQuery(ep Endpoint, args url.Values, n *Network, now time.Time) (Query,
 			}
 		} else {
 			q.AllSensors = true
-			for _, s := range n.Sensors {
-				q.Sensors = append(q.Sensors, s.Name)
-			}
+			q.Sensors = n.sensorNames()
 		}
 	}
 
@@ -277,9 +340,7 @@ func ParseQuery(ep Endpoint, args url.Values, n *Network, now time.Time) (Query,
 			}
 		}
 	} else {
-		for _, x := range n.Nodes {
-			q.Nodes = append(q.Nodes, x.ID)
-		}
+		q.Nodes = n.nodeIDs()
 	}
 	q.AllNodes = !nodesGiven
 	if v, ok := get("geom"); ok {

@@ -1,6 +1,7 @@
 package schema_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -687,5 +688,105 @@ func TestQueryUnmarshalJSONErrors(t *testing.T) {
 				t.Errorf("got nil error, want one")
 			}
 		})
+	}
+}
+
+// queryOracle is the query as encoding/json writes it by reflection: what
+// the hand-written Query.MarshalJSON must equal byte for byte.
+type queryOracle struct {
+	Network     string          `json:"network"`
+	Features    *[]string       `json:"features,omitempty"`
+	Nodes       *[]string       `json:"nodes,omitempty"`
+	Sensors     *[]string       `json:"sensors,omitempty"`
+	Geom        json.RawMessage `json:"geom,omitempty"`
+	Start       string          `json:"start_datetime"`
+	End         string          `json:"end_datetime"`
+	DataType    string          `json:"data_type,omitempty"`
+	Limit       int             `json:"limit,omitempty"`
+	Offset      int             `json:"offset,omitempty"`
+	AllFeatures bool            `json:"all_features,omitempty"`
+	AllNodes    bool            `json:"all_nodes,omitempty"`
+	AllSensors  bool            `json:"all_sensors,omitempty"`
+}
+
+func oracleOf(q schema.Query) queryOracle {
+	list := func(s []string, all bool) *[]string {
+		if s == nil && all {
+			return nil
+		}
+		if s == nil {
+			s = []string{}
+		}
+		return &s
+	}
+	o := queryOracle{Network: q.Network, Geom: q.Geom, Start: q.Start.UTC().Format(schema.DatetimeLayout),
+		End: q.End.UTC().Format(schema.DatetimeLayout), DataType: q.DataType, Limit: q.Limit, Offset: q.Offset,
+		AllFeatures: q.AllFeatures, AllNodes: q.AllNodes, AllSensors: q.AllSensors,
+		Nodes: list(q.Nodes, q.AllNodes), Sensors: list(q.Sensors, q.AllSensors)}
+	if q.Features != nil || !q.AllFeatures {
+		fs := []string{}
+		for _, f := range q.Features {
+			fs = append(fs, f.String())
+		}
+		o.Features = &fs
+	}
+	return o
+}
+
+// checkQueryJSON asserts that q encodes as encoding/json would and decodes
+// back to itself.
+func checkQueryJSON(t *testing.T, q schema.Query) {
+	t.Helper()
+	got, err := json.Marshal(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(oracleOf(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("Query.MarshalJSON:\n got %s\nwant %s", got, want)
+	}
+	var back schema.Query
+	if err := json.Unmarshal(got, &back); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := json.Marshal(back); !bytes.Equal(again, got) {
+		t.Fatalf("round trip:\n got %s\nwant %s", again, got)
+	}
+}
+
+func TestQueryMarshalJSONAsEncodingJSON(t *testing.T) {
+	n := MustNetwork(t)
+	inputs := []url.Values{
+		vals(),
+		vals("features", "magnetic_field.x,temperature", "nodes", "00a,000", "sensors", "tmp112"),
+		vals("geom", readFixture(t, "loop_polygon_hole.geojson"), "data_type", "ndjson"),
+	}
+	for _, in := range inputs {
+		q, err := schema.ParseQuery(schema.Download, in, n, fixedNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkQueryJSON(t, q)
+		checkQueryJSON(t, q.Compact())
+	}
+	q, err := schema.ParseQuery(schema.Raw, vals("feature", "relative_humidity.humidity", "limit", "10", "offset", "30"), n, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkQueryJSON(t, q)
+	// Names that are not plain ASCII take encoding/json's escapes.
+	odd := schema.Query{Network: `a"b\c<d>&é` + "\x01\u2028", Nodes: []string{"x</script>", ""},
+		Features: []schema.FeatureSel{{Feature: "f&", Property: "p\n"}}, Start: fixedNow, End: fixedNow, AllSensors: true}
+	checkQueryJSON(t, odd)
+	checkQueryJSON(t, schema.Query{})
+	// Invalid UTF-8 is replaced as encoding/json replaces it (and so does
+	// not come back byte for byte).
+	bad := schema.Query{Network: "n\xff", Nodes: []string{"\xc3"}}
+	got, _ := json.Marshal(bad)
+	if want, _ := json.Marshal(oracleOf(bad)); !bytes.Equal(got, want) {
+		t.Fatalf("invalid UTF-8:\n got %s\nwant %s", got, want)
 	}
 }
