@@ -321,6 +321,29 @@ type partsReader struct {
 	next   int   // the next part to open, from 0
 	skip   int64 // bytes to pass over in the first part opened
 	cur    *events.PartReader
+	// ahead is the part after cur, opened when cur was: its consumer is
+	// made and its first chunks are on their way while cur is sent, so a
+	// download does not stall for a round trip or two at every part.
+	ahead    *events.PartReader
+	aheadErr error
+}
+
+// open makes cur the next part, and opens the one after it.
+func (r *partsReader) open() error {
+	cur, err := r.ahead, r.aheadErr
+	r.ahead, r.aheadErr = nil, nil
+	if cur == nil && err == nil {
+		cur, err = r.bus.OpenPart(r.ctx, r.ticket, r.next+1)
+	}
+	if err != nil {
+		return err
+	}
+	r.next++
+	r.cur = cur
+	if r.next < r.parts {
+		r.ahead, r.aheadErr = r.bus.OpenPart(r.ctx, r.ticket, r.next+1)
+	}
+	return nil
 }
 
 func (r *partsReader) Read(p []byte) (int, error) {
@@ -329,16 +352,13 @@ func (r *partsReader) Read(p []byte) (int, error) {
 			if r.next >= r.parts {
 				return 0, io.EOF
 			}
-			r.next++
-			cur, err := r.bus.OpenPart(r.ctx, r.ticket, r.next)
-			if err != nil {
+			if err := r.open(); err != nil {
 				return 0, err
 			}
-			r.cur = cur
 			if r.skip > 0 {
 				// Chunks arrive in order; the bytes before the offset are
 				// received and passed over.
-				if err := cur.Skip(r.skip); err != nil && err != io.EOF {
+				if err := r.cur.Skip(r.skip); err != nil && err != io.EOF {
 					return 0, err
 				}
 				r.skip = 0
@@ -393,11 +413,13 @@ func (r *partsReader) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
-// Close releases the part being read.
+// Close releases the part being read and the one opened after it.
 func (r *partsReader) Close() error {
-	if r.cur != nil {
-		r.cur.Close()
-		r.cur = nil
+	for _, pr := range []**events.PartReader{&r.cur, &r.ahead} {
+		if *pr != nil {
+			(*pr).Close()
+			*pr = nil
+		}
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ import (
 
 // system is exportd running as child processes.
 type system struct {
+	cfg      config
 	natsURL  string
 	httpAddr string
 	base     string // http://host:port
@@ -39,7 +40,7 @@ type system struct {
 }
 
 func startSystem(ctx context.Context, cfg config, root, tmp string) (_ *system, err error) {
-	s := &system{chPID: clickhousePID(root)}
+	s := &system{chPID: clickhousePID(root), cfg: cfg}
 	defer func() {
 		if err != nil {
 			s.stop()
@@ -252,7 +253,12 @@ func (s *system) job(ctx context.Context, network string, w window, download boo
 	s.gateway.resetPeak()
 	r.GatewayBefore = s.gateway.rss()
 	gc, nc = cpuSeconds(s.gateway.pid()), cpuSeconds(s.nats.pid())
+	var profiles sync.WaitGroup
+	if s.cfg.ProfileDir != "" {
+		profiles.Go(func() { s.profileAll(ctx, s.cfg, "download") })
+	}
 	lines, size, took, err := s.download(ctx, r.Ticket, "csv")
+	profiles.Wait()
 	if err != nil {
 		return r, err
 	}
