@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plenario-next/exportd/schema"
@@ -21,17 +22,17 @@ const partIdle = 30 * time.Second
 // holds a few MiB at most.
 const partPrefetch = 4
 
-// PartReader reads a stored part's chunks straight from the object store's
-// stream, in order. Unlike the object store's own Get, it does not pass
+// PartReader reads a stored part: its chunks straight from the object
+// store's stream, in order, and, for a part stored compressed, the CSV
+// decoded from them. Unlike the object store's own Get, it does not pass
 // every byte through a pipe and a second SHA-256 (the digest was taken when
 // the part was stored, and the manifest publishes it); downloads are served
 // from the chunk messages themselves.
 type PartReader struct {
-	info   *jetstream.ObjectInfo
-	it     jetstream.MessagesContext
-	chunks uint32 // received so far
-	buf    []byte // the unread rest of the current chunk
-	err    error
+	raw   *chunkReader
+	csv   *s2.Reader // nil: the stored bytes are the CSV
+	size  int64      // of the CSV
+	fresh bool       // nothing read or skipped yet
 }
 
 // OpenPart opens a stored part for reading.
@@ -40,7 +41,70 @@ func (b *Bus) OpenPart(ctx context.Context, ticket string, part int) (*PartReade
 	if err != nil {
 		return nil, err
 	}
-	r := &PartReader{info: info}
+	raw, err := b.openChunks(ctx, info)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := storedPart(info)
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	r := &PartReader{raw: raw, size: sp.Bytes, fresh: true}
+	if sp.Encoding == EncodingS2 {
+		r.csv = s2.NewReader(raw, s2.ReaderMaxBlockSize(partBlock))
+	}
+	return r, nil
+}
+
+// Size is the part's length in bytes, as CSV.
+func (r *PartReader) Size() int64 { return r.size }
+
+// Read implements io.Reader.
+func (r *PartReader) Read(p []byte) (int, error) {
+	r.fresh = false
+	if r.csv != nil {
+		return r.csv.Read(p)
+	}
+	return r.raw.Read(p)
+}
+
+// WriteTo writes the rest of the part to w, block by block or chunk by
+// chunk, without an intermediate buffer.
+func (r *PartReader) WriteTo(w io.Writer) (int64, error) {
+	switch {
+	case r.csv == nil:
+		return r.raw.WriteTo(w)
+	case r.fresh:
+		r.fresh = false
+		return r.csv.DecodeConcurrent(w, 1)
+	}
+	return io.Copy(w, struct{ io.Reader }{r.csv})
+}
+
+// Skip passes over n bytes.
+func (r *PartReader) Skip(n int64) error {
+	r.fresh = false
+	if r.csv != nil {
+		return r.csv.Skip(n)
+	}
+	return r.raw.Skip(n)
+}
+
+// Close frees the ordered consumer.
+func (r *PartReader) Close() error { return r.raw.Close() }
+
+// chunkReader reads an object's chunks, as stored.
+type chunkReader struct {
+	info   *jetstream.ObjectInfo
+	it     jetstream.MessagesContext
+	chunks uint32 // received so far
+	buf    []byte // the unread rest of the current chunk
+	err    error
+}
+
+func (b *Bus) openChunks(ctx context.Context, info *jetstream.ObjectInfo) (*chunkReader, error) {
+	r := &chunkReader{info: info}
 	if info.Chunks == 0 {
 		return r, nil
 	}
@@ -57,11 +121,8 @@ func (b *Bus) OpenPart(ctx context.Context, ticket string, part int) (*PartReade
 	return r, nil
 }
 
-// Size is the part's length in bytes.
-func (r *PartReader) Size() int64 { return int64(r.info.Size) }
-
 // next makes buf the next chunk; io.EOF after the last one.
-func (r *PartReader) next() error {
+func (r *chunkReader) next() error {
 	if r.err != nil {
 		return r.err
 	}
@@ -83,7 +144,7 @@ func (r *PartReader) next() error {
 }
 
 // Read implements io.Reader.
-func (r *PartReader) Read(p []byte) (int, error) {
+func (r *chunkReader) Read(p []byte) (int, error) {
 	for len(r.buf) == 0 {
 		if err := r.next(); err != nil {
 			return 0, err
@@ -94,9 +155,9 @@ func (r *PartReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// WriteTo writes the rest of the part to w, chunk by chunk, without an
-// intermediate buffer.
-func (r *PartReader) WriteTo(w io.Writer) (int64, error) {
+// WriteTo writes the rest of the chunks to w without an intermediate
+// buffer.
+func (r *chunkReader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
 		if len(r.buf) == 0 {
@@ -117,7 +178,7 @@ func (r *PartReader) WriteTo(w io.Writer) (int64, error) {
 }
 
 // Skip passes over n bytes without copying them.
-func (r *PartReader) Skip(n int64) error {
+func (r *chunkReader) Skip(n int64) error {
 	for n > 0 {
 		if len(r.buf) == 0 {
 			if err := r.next(); err != nil {
@@ -132,7 +193,7 @@ func (r *PartReader) Skip(n int64) error {
 }
 
 // Close frees the ordered consumer.
-func (r *PartReader) Close() error {
+func (r *chunkReader) Close() error {
 	if r.it != nil {
 		r.it.Stop()
 		r.it = nil

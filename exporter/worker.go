@@ -159,7 +159,7 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 			}
 		}
 	}()
-	info, err := x.bus.PutPart(partCtx, t.Ticket, t.Spec.Part, func() int64 { return r.rows }, r)
+	stored, err := x.bus.PutPart(partCtx, t.Ticket, t.Spec.Part, func() int64 { return r.rows }, r)
 	close(stop)
 	hb.Wait()
 	if errors.Is(context.Cause(partCtx), errJobOver) {
@@ -180,10 +180,11 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 		return x.bus.DeletePart(ctx, t.Ticket, t.Spec.Part)
 	}
 	if _, err := x.bus.Publish(ctx, schema.Event{Kind: schema.EventPartDone, Ticket: t.Ticket, Part: t.Spec.Part, Parts: t.Parts,
-		Rows: r.rows, Bytes: int64(info.Size), Worker: x.Name}); err != nil {
+		Rows: r.rows, Bytes: stored.Bytes, Worker: x.Name}); err != nil {
 		return err
 	}
-	x.Metrics.PartDone(r.rows, int64(info.Size), time.Since(start))
-	log.Info("part stored", "rows", r.rows, "bytes", info.Size, "took", time.Since(start).Round(time.Millisecond).String())
+	x.Metrics.PartDone(r.rows, stored.Bytes, time.Since(start))
+	log.Info("part stored", "rows", r.rows, "bytes", stored.Bytes, "stored_bytes", stored.Stored,
+		"took", time.Since(start).Round(time.Millisecond).String())
 	return nil
 }

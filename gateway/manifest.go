@@ -10,10 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/valyala/fasthttp"
 
-	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -94,20 +92,11 @@ func (g *Gateway) partInfos(ctx context.Context, rec *schema.JobRecord) ([]partI
 }
 
 func (g *Gateway) partInfo(ctx context.Context, ticket string, part int) (partInfo, error) {
-	info, err := g.bus.PartInfo(ctx, ticket, part)
+	sp, err := g.bus.Part(ctx, ticket, part)
 	if err != nil {
 		return partInfo{}, err
 	}
-	p := partInfo{size: int64(info.Size)}
-	if info.Metadata != nil {
-		p.rows, _ = strconv.ParseInt(info.Metadata[events.MetaRows], 10, 64)
-	}
-	sum, err := jetstream.DecodeObjectDigest(info.Digest)
-	if err != nil {
-		return partInfo{}, schema.Wrap(schema.Internal, "part digest", err)
-	}
-	p.sha256 = hex.EncodeToString(sum)
-	return p, nil
+	return partInfo{size: sp.Bytes, rows: sp.Rows, sha256: sp.SHA256}, nil
 }
 
 // manifestURL is where a job's manifest is served.
