@@ -72,8 +72,15 @@ func ExportSQL(q *schema.Query, from, to time.Time) (string, []any) {
 	return "SELECT node_id, ts, sensor, feature, property, value FROM observations WHERE " + w + " ORDER BY " + ExportOrder, args
 }
 
-// RowIter reads an export slice row by row; no more than a driver block is
-// held in memory.
+// exportBlockRows is the block ClickHouse sends an export in. The driver
+// holds a few blocks of each running export (decoding one, two buffered),
+// each a fresh allocation of every string in it: at ClickHouse's default of
+// 65 536 rows, two exports kept 60 MB of blocks, 150 MB of heap with the
+// garbage between collections. A quarter of that costs no measurable time.
+const exportBlockRows = 16384
+
+// RowIter reads an export slice row by row; no more than a few driver
+// blocks are held in memory.
 type RowIter struct {
 	rows driver.Rows
 	err  error
@@ -84,6 +91,7 @@ type RowIter struct {
 // OpenRows starts reading the rows of q within [from, to) in export order.
 func (s *Store) OpenRows(ctx context.Context, q *schema.Query, from, to time.Time) (*RowIter, error) {
 	query, args := ExportSQL(q, from, to)
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_block_size": exportBlockRows}))
 	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil, translate(fmt.Errorf("export query: %w", err))

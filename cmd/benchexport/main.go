@@ -237,8 +237,8 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	defer sys.stop()
-	logf("exportd up: gateway %s (pid %d), exporter pid %d, nats pid %d; logs in %s",
-		sys.httpAddr, sys.gateway.pid(), sys.exporter.pid(), sys.nats.pid(), tmp)
+	logf("exportd up: gateway %s (pid %d), exporter pid %d, nats pid %d; logs in %s; /debug/pprof/ of gateway %s, exporter %s, nats %s",
+		sys.httpAddr, sys.gateway.pid(), sys.exporter.pid(), sys.nats.pid(), tmp, sys.gatewayOps, sys.exporterOps, sys.natsOps)
 
 	res := &results{Config: cfg, Started: time.Now().UTC()}
 	res.Rows = whole.Rows
