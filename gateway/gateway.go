@@ -57,8 +57,9 @@ type Gateway struct {
 }
 
 type cachedNetwork struct {
-	n    *schema.Network
-	when time.Time
+	n          *schema.Network
+	when       time.Time
+	refreshing bool
 }
 
 // New returns a Gateway.
@@ -147,21 +148,49 @@ func (g *Gateway) readyz(ctx *fasthttp.RequestCtx, _ []string) error {
 	return nil
 }
 
-// network returns a network's metadata from the cache or ClickHouse.
+// network returns a network's metadata from the cache or ClickHouse. Past
+// its MetadataTTL a cached network is still served while one request's
+// goroutine reads it again: under load, every request that found it stale
+// used to query ClickHouse at once.
 func (g *Gateway) network(ctx context.Context, name string) (*schema.Network, error) {
 	key := strings.ToLower(name)
 	g.mu.Lock()
 	c, ok := g.networks[key]
+	stale := ok && g.Now().Sub(c.when) >= g.MetadataTTL && !c.refreshing
+	if stale {
+		c.refreshing = true
+		g.networks[key] = c
+	}
 	g.mu.Unlock()
-	if ok && g.Now().Sub(c.when) < g.MetadataTTL {
+	if stale {
+		// Not ctx: a fasthttp request context is reused once its
+		// handler returns.
+		go g.loadNetwork(context.Background(), key, name)
+	}
+	if ok {
 		return c.n, nil
 	}
+	return g.loadNetwork(ctx, key, name)
+}
+
+// loadNetwork reads a network's metadata into the cache.
+func (g *Gateway) loadNetwork(ctx context.Context, key, name string) (*schema.Network, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	n, err := g.store.Network(ctx, name)
-	if err != nil {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch c, ok := g.networks[key]; {
+	case schema.ErrorCode(err) == schema.NotFound:
+		delete(g.networks, key)
+		return nil, err
+	case err != nil && ok:
+		c.refreshing = false // the next request tries again
+		g.networks[key] = c
+		return nil, err
+	case err != nil:
 		return nil, err
 	}
-	g.mu.Lock()
 	g.networks[key] = cachedNetwork{n: n, when: g.Now()}
-	g.mu.Unlock()
 	return n, nil
 }

@@ -61,7 +61,12 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 			var rec schema.JobRecord
 			rec.Apply(schema.Event{Kind: schema.EventQueued, Ticket: req.Ticket, Time: now, Request: &req})
 			rec.Job.Request.Query = q
-			writeJSON(ctx, rec.Job)
+			if b, ok := rec.Job.AppendQueuedJSON(make([]byte, 0, 1024)); ok {
+				ctx.SetContentType("application/json")
+				ctx.SetBody(append(b, '\n'))
+			} else {
+				writeJSON(ctx, rec.Job)
+			}
 			return nil
 		}
 		// The same request again: the same job, unless that one failed or

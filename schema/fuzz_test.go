@@ -64,6 +64,9 @@ func FuzzParseQuery(f *testing.F) {
 			checkQuery(t, ep, n, q)
 			checkQueryJSON(t, q)
 			checkQueryJSON(t, q.Compact())
+			if ep == schema.Download {
+				checkQueuedJSON(t, q, time.Time{})
+			}
 		}
 	})
 }

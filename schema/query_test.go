@@ -790,3 +790,41 @@ func TestQueryMarshalJSONAsEncodingJSON(t *testing.T) {
 		t.Fatalf("invalid UTF-8:\n got %s\nwant %s", got, want)
 	}
 }
+
+// checkQueuedJSON asserts that the document of a job queued with q is
+// written by AppendQueuedJSON as by json.Marshal.
+func checkQueuedJSON(t *testing.T, q schema.Query, expires time.Time) {
+	t.Helper()
+	req := schema.ExportRequest{Ticket: "12a639f8f73acdab7d48835c9b404664", Query: q, SubmittedAt: fixedNow, ExpiresAt: expires}
+	var rec schema.JobRecord
+	rec.Apply(schema.Event{Kind: schema.EventQueued, Ticket: req.Ticket, Time: fixedNow, Request: &req})
+	got, ok := rec.Job.AppendQueuedJSON(nil)
+	want, err := json.Marshal(rec.Job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok || !bytes.Equal(got, want) {
+		t.Fatalf("AppendQueuedJSON (%v):\n got %s\nwant %s", ok, got, want)
+	}
+}
+
+func TestAppendQueuedJSON(t *testing.T) {
+	n := MustNetwork(t)
+	for _, in := range []url.Values{vals(), vals("features", "magnetic_field.x", "nodes", "00a"),
+		vals("geom", readFixture(t, "loop_polygon_hole.geojson"), "data_type", "json")} {
+		q, err := schema.ParseQuery(schema.Download, in, n, fixedNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkQueuedJSON(t, q, time.Time{})
+		checkQueuedJSON(t, q.Compact(), fixedNow.Add(time.Hour))
+	}
+	// Any other document is left to json.Marshal.
+	var rec schema.JobRecord
+	req := schema.ExportRequest{Ticket: "12a639f8f73acdab7d48835c9b404664", SubmittedAt: fixedNow}
+	rec.Apply(schema.Event{Kind: schema.EventQueued, Ticket: req.Ticket, Time: fixedNow, Request: &req})
+	rec.Apply(schema.Event{Kind: schema.EventStarted, Ticket: req.Ticket, Time: fixedNow, Parts: 1})
+	if b, ok := rec.Job.AppendQueuedJSON(nil); ok || len(b) != 0 {
+		t.Fatalf("a processing job: got %q, %v; want nothing, false", b, ok)
+	}
+}
