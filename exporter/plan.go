@@ -14,7 +14,11 @@ import (
 
 // Planning defaults.
 const (
-	DefaultPartRows   = 1_000_000 // a part this size takes a second or two
+	// DefaultPartRows: a part this size takes about a second. At 1M the
+	// parts of a 10M-row job were five rounds for two exporters, and each
+	// ClickHouse sort of a part twice as long: 10M rows took 10.9 times
+	// 1M; at 500k, 9.1 times, and 20M rows 6% less time.
+	DefaultPartRows   = 500_000
 	DefaultMaxParts   = 512
 	histogramBuckets  = 2048
 	minRowsForSplit   = 100_000
