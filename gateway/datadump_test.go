@@ -311,6 +311,22 @@ func TestDownloadRanges(t *testing.T) {
 			t.Fatalf("HEAD with range: %d, Content-Length %d", resp.StatusCode, resp.ContentLength)
 		}
 	})
+	t.Run("JSON made of parts in parallel", func(t *testing.T) {
+		for _, format := range []string{"json", "ndjson"} {
+			var want bytes.Buffer
+			jw := schema.NewJSONWriter(&want, format == "ndjson")
+			body := whole[len(schema.CSVHeader):]
+			if _, err := jw.Write(body); err != nil {
+				t.Fatal(err)
+			}
+			if err := jw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, got := testenv.Do(t, "GET", f.dump+"?data_type="+format); !bytes.Equal(got, want.Bytes()) {
+				t.Fatalf("%s download of %d parts: %d bytes, not the %d of one writer over the CSV", format, len(m.Parts), len(got), want.Len())
+			}
+		}
+	})
 	t.Run("If-None-Match", func(t *testing.T) {
 		resp, body := testenv.Do(t, "GET", f.dump, "If-None-Match", etag)
 		if resp.StatusCode != http.StatusNotModified || len(body) != 0 {

@@ -110,21 +110,29 @@ var ErrBadRow = errors.New("schema: malformed stored row")
 // writes the end; the output is valid JSON for any number of rows, zero
 // included.
 type JSONWriter struct {
-	w       io.Writer
-	ndjson  bool
-	partial []byte // an unfinished line from the last Write
-	out     []byte
-	key     []byte // node,datetime,sensor,feature of the open observation
-	cand    []byte // the same of the row at hand
-	open    bool
-	started bool
-	n       int64
-	fields  [6][]byte
+	w        io.Writer
+	ndjson   bool
+	partial  []byte // an unfinished line from the last Write
+	out      []byte
+	key      []byte // node,datetime,sensor,feature of the open observation, 0-separated
+	open     bool
+	started  bool
+	fragment bool
+	n        int64
 }
 
 // NewJSONWriter returns a JSONWriter writing to w.
 func NewJSONWriter(w io.Writer, ndjson bool) *JSONWriter {
 	return &JSONWriter{w: w, ndjson: ndjson}
+}
+
+// NewJSONFragmentWriter returns a JSONWriter of observations only: no
+// array brackets. The output of a JSONWriter over rows r1 and r2 (the rows
+// of no reading split between them) is "[", the fragment of r1, "," if both
+// fragments are non-empty, the fragment of r2, and "]\n"; for NDJSON, the
+// fragments one after the other.
+func NewJSONFragmentWriter(w io.Writer, ndjson bool) *JSONWriter {
+	return &JSONWriter{w: w, ndjson: ndjson, started: true, fragment: true}
 }
 
 // Write consumes CSV rows.
@@ -187,8 +195,11 @@ func (j *JSONWriter) Close() error {
 			j.out = append(j.out, '\n')
 		}
 	}
-	if !j.ndjson {
+	if !j.ndjson && !j.fragment {
 		j.out = append(j.out, "]\n"...)
+	}
+	if len(j.out) == 0 {
+		return nil
 	}
 	return j.flush()
 }
@@ -200,25 +211,23 @@ func (j *JSONWriter) flush() error {
 }
 
 // row handles one stored line: node,datetime,sensor,feature,property,value.
+// The fields are a local array, not the writer's: slices stored into a heap
+// object pay a GC write barrier each, six per row.
 func (j *JSONWriter) row(line []byte) error {
 	if len(line) == 0 {
 		return nil
 	}
-	if err := j.split(line); err != nil {
+	var f [6][]byte
+	if err := split(line, &f); err != nil {
 		return err
 	}
-	f := &j.fields
 	if len(f[5]) > 0 && !isJSONNumber(f[5]) { // copied verbatim into the output
 		return ErrBadRow
 	}
-	j.cand = append(append(append(append(append(append(append(j.cand[:0], f[0]...), 0), f[1]...), 0), f[2]...), 0), f[3]...)
-	same := j.open && bytes.Equal(j.cand, j.key)
-	if !same {
-		j.key, j.cand = j.cand, j.key
-	}
-	if same {
+	if j.open && sameKey(j.key, &f) {
 		j.out = append(j.out, ',')
 	} else {
+		j.key = append(append(append(append(append(append(append(j.key[:0], f[0]...), 0), f[1]...), 0), f[2]...), 0), f[3]...)
 		if j.open {
 			j.out = append(j.out, "}}"...)
 			if j.ndjson {
@@ -251,8 +260,25 @@ func (j *JSONWriter) row(line []byte) error {
 	return nil
 }
 
+// sameKey reports whether key holds the first four of f, 0-separated.
+func sameKey(key []byte, f *[6][]byte) bool {
+	if len(key) != len(f[0])+len(f[1])+len(f[2])+len(f[3])+3 {
+		return false
+	}
+	for i := range 4 {
+		n := len(f[i])
+		if !bytes.Equal(key[:n], f[i]) || (i < 3 && key[n] != 0) {
+			return false
+		}
+		if i < 3 {
+			key = key[n+1:]
+		}
+	}
+	return true
+}
+
 // split cuts a stored CSV line into its six fields, unquoting where needed.
-func (j *JSONWriter) split(line []byte) error {
+func split(line []byte, f *[6][]byte) error {
 	for i := 0; i < 6; i++ {
 		if i > 0 {
 			if len(line) == 0 || line[0] != ',' {
@@ -279,7 +305,7 @@ func (j *JSONWriter) split(line []byte) error {
 				unq = append(unq, line[k])
 				k++
 			}
-			j.fields[i] = unq
+			f[i] = unq
 			line = line[k:]
 			continue
 		}
@@ -287,7 +313,7 @@ func (j *JSONWriter) split(line []byte) error {
 		if k < 0 || i == 5 {
 			k = len(line)
 		}
-		j.fields[i] = line[:k]
+		f[i] = line[:k]
 		line = line[k:]
 	}
 	if len(line) != 0 {
@@ -338,19 +364,24 @@ func isJSONNumber(b []byte) bool {
 	return i == len(b)
 }
 
-// appendJSONString appends s as a JSON string.
+// appendJSONString appends s as a JSON string: runs of bytes that need no
+// escape in one copy each (names and times are all such bytes).
 func appendJSONString(b []byte, s []byte) []byte {
 	b = append(b, '"')
-	for _, c := range s {
-		switch {
-		case c == '"' || c == '\\':
+	start := 0
+	for i, c := range s {
+		if c != '"' && c != '\\' && c >= 0x20 {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		start = i + 1
+		if c == '"' || c == '\\' {
 			b = append(b, '\\', c)
-		case c < 0x20:
+		} else {
 			b = append(b, `\u00`...)
 			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
-		default:
-			b = append(b, c)
 		}
 	}
+	b = append(b, s[start:]...)
 	return append(b, '"')
 }

@@ -364,8 +364,28 @@ func BenchmarkCSVEncoderAppendRow(b *testing.B) {
 	}
 }
 
+// readingRows are rows as an export has them: one reading of each of the
+// five features of a node a second, magnetic_field with three properties,
+// the others one, so most rows start an observation.
+func readingRows(n int) []schema.Row {
+	rows := make([]schema.Row, 0, n)
+	feats := [][3]string{{"bmp180", "atmospheric_pressure", "pressure"}, {"tsl260rd", "light_intensity", "intensity"},
+		{"htu21d", "relative_humidity", "humidity"}, {"tmp112", "temperature", "temperature"}}
+	for i := 0; len(rows) < n; i++ {
+		node, at := fmt.Sprintf("001e0610b%03x", i%100), ts0.Add(time.Duration(i/100)*time.Second)
+		for _, p := range []string{"x", "y", "z"} {
+			rows = append(rows, schema.Row{Node: node, TS: at, Sensor: "hmc5883l", Feature: "magnetic_field", Property: p,
+				Value: float64(i%1000) / 7})
+		}
+		for _, f := range feats {
+			rows = append(rows, schema.Row{Node: node, TS: at, Sensor: f[0], Feature: f[1], Property: f[2], Value: float64(i%977) / 3})
+		}
+	}
+	return rows[:n]
+}
+
 func BenchmarkJSONWriter(b *testing.B) {
-	rows := benchRows(10_000)
+	rows := readingRows(10_000)
 	var e schema.CSVEncoder
 	var input []byte
 	for i := range rows {
@@ -385,6 +405,56 @@ func BenchmarkJSONWriter(b *testing.B) {
 		}
 		if err := w.Close(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// Fragments of rows cut between readings, stitched as NewJSONFragmentWriter
+// says, are byte for byte what one JSONWriter writes of all the rows.
+func TestJSONFragments(t *testing.T) {
+	rows := benchRows(1200) // a reading every 12 rows
+	csvOf := func(rs []schema.Row) []byte {
+		var e schema.CSVEncoder
+		var b []byte
+		for i := range rs {
+			b = e.AppendRow(b, &rs[i])
+		}
+		return b
+	}
+	for _, ndjson := range []bool{false, true} {
+		var whole bytes.Buffer
+		w := schema.NewJSONWriter(&whole, ndjson)
+		if _, err := w.Write(csvOf(rows)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var stitched bytes.Buffer
+		if !ndjson {
+			stitched.WriteByte('[')
+		}
+		wrote := false
+		for _, cut := range [][2]int{{0, 0}, {0, 120}, {120, 120}, {120, 1188}, {1188, 1200}, {1200, 1200}} {
+			var frag bytes.Buffer
+			fw := schema.NewJSONFragmentWriter(&frag, ndjson)
+			if _, err := fw.Write(csvOf(rows[cut[0]:cut[1]])); err != nil {
+				t.Fatal(err)
+			}
+			if err := fw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if frag.Len() > 0 && wrote && !ndjson {
+				stitched.WriteByte(',')
+			}
+			wrote = wrote || frag.Len() > 0
+			stitched.Write(frag.Bytes())
+		}
+		if !ndjson {
+			stitched.WriteString("]\n")
+		}
+		if !bytes.Equal(stitched.Bytes(), whole.Bytes()) {
+			t.Fatalf("ndjson %v: stitched fragments differ from the whole:\n%.300s\n%.300s", ndjson, stitched.Bytes(), whole.Bytes())
 		}
 	}
 }

@@ -265,7 +265,11 @@ func (s *system) job(ctx context.Context, network string, w window, download boo
 	r.DownloadGatewayCPU, r.DownloadNATSCPU = cpuSeconds(s.gateway.pid())-gc, cpuSeconds(s.nats.pid())-nc
 	r.CSVRows, r.CSVBytes, r.CSVSeconds = lines-1, size, took
 	r.CSVMBps = float64(size) / 1e6 / took
+	if s.cfg.ProfileDir != "" {
+		profiles.Go(func() { s.profileAll(ctx, s.cfg, "download-json") })
+	}
 	_, r.JSONBytes, r.JSONSeconds, err = s.download(ctx, r.Ticket, "json")
+	profiles.Wait()
 	if err != nil {
 		return r, err
 	}
