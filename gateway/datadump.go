@@ -210,10 +210,10 @@ func (b *jsonBody) WriteTo(w io.Writer) (int64, error) {
 	n := b.parts.parts
 	ctx, cancel := context.WithCancel(b.parts.ctx)
 	defer cancel()
-	outs := make([]chan []byte, n)
+	outs := make([]chan *[]byte, n)
 	errs := make([]error, n) // part i's, set before outs[i] is closed
 	for i := range outs {
-		outs[i] = make(chan []byte, jsonAhead)
+		outs[i] = make(chan *[]byte, jsonAhead)
 	}
 	slots := make(chan struct{}, jsonWorkers) // a slot is freed when its part is sent
 	go func() {
@@ -239,10 +239,14 @@ func (b *jsonBody) WriteTo(w io.Writer) (int64, error) {
 		first := true
 		for buf := range outs[i] {
 			if first && wrote && !b.ndjson {
-				buf = append([]byte{','}, buf...)
+				if _, err := cw.Write([]byte{','}); err != nil {
+					return cw.n, err
+				}
 			}
 			first, wrote = false, true
-			if _, err := cw.Write(buf); err != nil {
+			_, err := cw.Write(*buf)
+			jsonBuffers.Put(buf)
+			if err != nil {
 				return cw.n, err
 			}
 		}
@@ -266,7 +270,7 @@ var jsonWorkers = min(runtime.GOMAXPROCS(0), 4)
 const jsonAhead = 16
 
 // transcodePart sends part's observations, as a JSON fragment, to out.
-func (b *jsonBody) transcodePart(ctx context.Context, part int, out chan<- []byte) error {
+func (b *jsonBody) transcodePart(ctx context.Context, part int, out chan<- *[]byte) error {
 	r, err := b.parts.bus.OpenPart(ctx, b.parts.ticket, part)
 	if err != nil {
 		return err
@@ -279,15 +283,20 @@ func (b *jsonBody) transcodePart(ctx context.Context, part int, out chan<- []byt
 	return jw.Close()
 }
 
-// chanWriter sends a copy of each write to out.
+// chanWriter sends a copy of each write to out, in a buffer of
+// jsonBuffers that the receiver puts back.
 type chanWriter struct {
 	ctx context.Context
-	out chan<- []byte
+	out chan<- *[]byte
 }
 
+var jsonBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); return &b }}
+
 func (c chanWriter) Write(p []byte) (int, error) {
+	buf := jsonBuffers.Get().(*[]byte)
+	*buf = append((*buf)[:0], p...)
 	select {
-	case c.out <- bytes.Clone(p):
+	case c.out <- buf:
 		return len(p), nil
 	case <-c.ctx.Done():
 		return 0, c.ctx.Err()

@@ -101,6 +101,10 @@ func appendCSVField(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// jsonFlush is how much output a JSONWriter gathers before it writes: a
+// chunk of a chunked response each, so not too small.
+const jsonFlush = 256 << 10
+
 // ErrBadRow is returned by a JSONWriter fed a line that is not a stored row.
 var ErrBadRow = errors.New("schema: malformed stored row")
 
@@ -169,7 +173,7 @@ func (j *JSONWriter) Write(p []byte) (int, error) {
 		}
 		p = p[i+1:]
 	}
-	if len(j.out) >= 64<<10 {
+	if len(j.out) >= jsonFlush {
 		if err := j.flush(); err != nil {
 			return 0, err
 		}
