@@ -458,3 +458,31 @@ func TestJSONFragments(t *testing.T) {
 		}
 	}
 }
+
+// Every byte, at every place in a name, comes out of a JSONWriter as valid
+// JSON that reads back as the name (the line check that lets plain names be
+// copied works eight bytes at a time: each lane is tried).
+func TestJSONWriterEveryByte(t *testing.T) {
+	for c := 0; c < 0x80; c++ {
+		if c == ',' || c == '\n' || c == '\r' {
+			continue
+		}
+		for pos := 0; pos < 17; pos++ {
+			node := []byte("001e0610b03a12345"[:pos] + string(rune(c)) + "001e0610b03a12345"[pos:])
+			var e schema.CSVEncoder
+			line := e.AppendRow(nil, &schema.Row{Node: string(node), TS: ts0, Sensor: "s", Feature: "f", Property: "p", Value: 1})
+			var out bytes.Buffer
+			w := schema.NewJSONWriter(&out, true)
+			if _, err := w.Write(line); err != nil {
+				t.Fatalf("byte %#x at %d: %v", c, pos, err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var obs struct{ Node string }
+			if err := json.Unmarshal(out.Bytes(), &obs); err != nil || obs.Node != string(node) {
+				t.Fatalf("byte %#x at %d: %q (%v), want node %q", c, pos, out.Bytes(), err, node)
+			}
+		}
+	}
+}
