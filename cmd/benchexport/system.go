@@ -151,34 +151,44 @@ type jobDoc struct {
 }
 
 func (s *system) getJSON(ctx context.Context, path string, v any) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+path, nil)
-	if err != nil {
-		return 0, err
-	}
+	var hdr http.Header
 	if strings.Contains(path, "/download?") {
 		// A new job every time: without its own key, a repeat of the same
 		// request would get the earlier job back (idempotent submission).
 		jobSeq++
-		req.Header.Set("Idempotency-Key", "bench-job-"+strconv.Itoa(jobSeq)+"-"+runID)
+		hdr = http.Header{"Idempotency-Key": {"bench-job-" + strconv.Itoa(jobSeq) + "-" + runID}}
 	}
-	resp, err := httpClient.Do(req)
+	code, body, err := get(ctx, s.base+path, hdr)
 	if err != nil {
-		return 0, err
+		return code, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, body)
+	if code != http.StatusOK {
+		return code, fmt.Errorf("GET %s: %d %s", path, code, body)
 	}
 	if v != nil {
 		if err := json.Unmarshal(body, v); err != nil {
-			return resp.StatusCode, fmt.Errorf("GET %s: %w", path, err)
+			return code, fmt.Errorf("GET %s: %w", path, err)
 		}
 	}
-	return resp.StatusCode, nil
+	return code, nil
+}
+
+// get fetches url whole.
+func get(ctx context.Context, url string, hdr http.Header) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
 }
 
 type jobRun struct {
@@ -499,16 +509,7 @@ func cpuOf(pids []int) []float64 {
 
 // succeeded is the exporter's count of succeeded events folded so far.
 func (s *system) succeeded(ctx context.Context) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.exporterOps+"/metrics", nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	_, body, err := get(ctx, "http://"+s.exporterOps+"/metrics", nil)
 	if err != nil {
 		return 0, err
 	}
