@@ -1,0 +1,92 @@
+package events_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/plenario-next/exportd/events"
+	"github.com/plenario-next/exportd/internal/testenv"
+	"github.com/plenario-next/exportd/schema"
+)
+
+// projectorProcess is a projector with a NATS connection of its own, as in
+// an exporter process.
+type projectorProcess struct {
+	nc     *nats.Conn
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+}
+
+func startProjector(t *testing.T, url string, cfg events.Config) *projectorProcess {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus, err := events.Open(context.Background(), nc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &projectorProcess{nc: nc, cancel: cancel}
+	p.done.Go(func() { _ = events.NewProjector(bus, testenv.TestLogger()).Run(ctx) })
+	t.Cleanup(func() { p.stop(); nc.Close() })
+	return p
+}
+
+// stop ends the projector as a process that shuts down cleanly does.
+func (p *projectorProcess) stop() {
+	p.cancel()
+	p.done.Wait()
+}
+
+// One projector process at a time folds the events; when it stops, the
+// next one folds the events that follow at once, and when it dies, after
+// the ack wait and the pin's margin, beginning with the events the dead
+// one held.
+func TestProjectorHandover(t *testing.T) {
+	srv := testenv.MustStartNATS(t)
+	cfg := events.Config{PartAckWait: time.Second}
+	nc := testenv.MustConnect(t, srv)
+	bus, err := events.Open(context.Background(), nc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &schema.Network{Name: "array_of_things"}
+	folded := func(ticket string, within time.Duration) time.Duration {
+		t.Helper()
+		start := time.Now()
+		testenv.Eventually(t, within, "the queued event of "+ticket+" is folded", func() bool {
+			rec, _, err := bus.Job(context.Background(), ticket)
+			return err == nil && rec.Job.Status.Status == schema.StatusQueued
+		})
+		return time.Since(start)
+	}
+	submit := func(ticket string) {
+		t.Helper()
+		if _, err := bus.Submit(context.Background(), request(n, ticket, seedEnd.Add(-time.Hour)), ticket); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	a := startProjector(t, srv.ClientURL(), cfg)
+	submit("00000000000000000000000000000001")
+	folded("00000000000000000000000000000001", 10*time.Second) // a is pinned
+	b := startProjector(t, srv.ClientURL(), cfg)
+	a.stop()
+	submit("00000000000000000000000000000002")
+	if took := folded("00000000000000000000000000000002", 3*time.Second); took > 2*time.Second {
+		t.Fatalf("after a clean stop the next projector took %s", took)
+	}
+
+	// b dies: its connection drops without a word (no unpin). c takes over
+	// once the pin lapses (ack wait 1 s + 5 s).
+	startProjector(t, srv.ClientURL(), cfg)
+	b.nc.Close()
+	submit("00000000000000000000000000000003")
+	folded("00000000000000000000000000000003", 20*time.Second)
+}
