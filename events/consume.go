@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -32,6 +33,10 @@ type ConsumeOptions struct {
 }
 
 var shardSeed = maphash.MakeSeed()
+
+// drainWait bounds how long a stopping Consume waits for the messages on
+// their way to it.
+const drainWait = 3 * time.Second
 
 // shardOf is the worker of a message: by ticket, for event and part
 // subjects alike.
@@ -72,10 +77,19 @@ func (b *Bus) Consume(ctx context.Context, stream, consumer string, o ConsumeOpt
 	}
 	stopped := make(chan struct{})
 	defer close(stopped)
+	var forced atomic.Bool
 	go func() {
 		select {
 		case <-ctx.Done():
 			it.Drain() // what has arrived is still returned by Next
+			select {
+			case <-stopped:
+			case <-time.After(drainWait):
+				// A drain that does not end must not hold the process: the
+				// messages still held come back after the ack wait.
+				forced.Store(true)
+				it.Stop()
+			}
 		case <-stopped:
 		}
 	}()
@@ -101,8 +115,10 @@ func (b *Bus) Consume(ctx context.Context, stream, consumer string, o ConsumeOpt
 		}
 		wg.Wait()
 		it.Stop()
-		if o.Group != "" {
-			// Settled: the next process may start from here.
+		if o.Group != "" && !forced.Load() {
+			// Settled: the next process may start from here. (After a
+			// forced stop the pin lapses instead, so that what this
+			// process held is redelivered before anything newer.)
 			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			s, err := b.JS.Stream(uctx, stream)
