@@ -5,9 +5,6 @@ import (
 	"context"
 	"io"
 	"testing"
-
-	"github.com/plenario-next/exportd/events"
-	"github.com/plenario-next/exportd/internal/testenv"
 )
 
 // BenchmarkPartRead is the download's inner loop: reading a stored part
@@ -19,10 +16,7 @@ import (
 //	go test ./events -run '^$' -bench PartRead -cpuprofile cpu.out
 func BenchmarkPartRead(b *testing.B) {
 	ctx := context.Background()
-	bus, err := events.Open(ctx, testenv.MustConnect(b, testenv.MustStartNATS(b)), events.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	bus := newBus(b)
 	// 64 MiB of CSV rows: a part of about 900 000 rows.
 	part := csvPart(64 << 20)
 	const ticket = "0123456789abcdef0123456789abcdef"

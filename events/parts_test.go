@@ -33,6 +33,16 @@ func csvPart(size int) []byte {
 	return b.Bytes()
 }
 
+// newBus opens the topology on an embedded NATS server of its own.
+func newBus(tb testing.TB) *events.Bus {
+	tb.Helper()
+	bus, err := events.Open(context.Background(), testenv.MustConnect(tb, testenv.MustStartNATS(tb)), events.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return bus
+}
+
 func sha(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
@@ -42,10 +52,7 @@ func sha(b []byte) string {
 // an offset, and through WriteTo; its size and digest are the CSV's.
 func TestPartStoredCompressed(t *testing.T) {
 	ctx := context.Background()
-	bus, err := events.Open(ctx, testenv.MustConnect(t, testenv.MustStartNATS(t)), events.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bus := newBus(t)
 	part := csvPart(5 << 20)
 	const ticket = "0123456789abcdef0123456789abcdef"
 	sp, err := bus.PutPart(ctx, ticket, 1, func() int64 { return 42 }, bytes.NewReader(part))
@@ -101,10 +108,7 @@ func TestPartStoredCompressed(t *testing.T) {
 // encoding) still reads, with its size and digest.
 func TestPartStoredPlain(t *testing.T) {
 	ctx := context.Background()
-	bus, err := events.Open(ctx, testenv.MustConnect(t, testenv.MustStartNATS(t)), events.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bus := newBus(t)
 	part := csvPart(3 << 20)
 	const ticket = "fedcba9876543210fedcba9876543210"
 	if _, err := bus.Results.Put(ctx, jetstream.ObjectMeta{Name: schema.PartObject(ticket, 1),
