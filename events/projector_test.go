@@ -50,7 +50,7 @@ func (p *projectorProcess) stop() {
 // one held.
 func TestProjectorHandover(t *testing.T) {
 	srv := testenv.MustStartNATS(t)
-	cfg := events.Config{PartAckWait: time.Second}
+	cfg := events.Config{PartAckWait: 3 * time.Second} // the pin lapses 8 s after a death
 	nc := testenv.MustConnect(t, srv)
 	bus, err := events.Open(context.Background(), nc, cfg)
 	if err != nil {
@@ -79,14 +79,14 @@ func TestProjectorHandover(t *testing.T) {
 	b := startProjector(t, srv.ClientURL(), cfg)
 	a.stop()
 	submit("00000000000000000000000000000002")
-	if took := folded("00000000000000000000000000000002", 3*time.Second); took > 2*time.Second {
+	if took := folded("00000000000000000000000000000002", 5*time.Second); took > 4*time.Second {
 		t.Fatalf("after a clean stop the next projector took %s", took)
 	}
 
-	// b dies: its connection drops without a word (no unpin). c takes over
-	// once the pin lapses (ack wait 1 s + 5 s).
+	// b dies: its connection drops without a word (no unpin). The next
+	// takes over once the pin lapses (ack wait 3 s + 5 s).
 	startProjector(t, srv.ClientURL(), cfg)
 	b.nc.Close()
 	submit("00000000000000000000000000000003")
-	folded("00000000000000000000000000000003", 20*time.Second)
+	folded("00000000000000000000000000000003", 30*time.Second)
 }
