@@ -114,11 +114,17 @@ var ErrBadRow = errors.New("schema: malformed stored row")
 // writes the end; the output is valid JSON for any number of rows, zero
 // included.
 type JSONWriter struct {
-	w        io.Writer
-	ndjson   bool
-	partial  []byte // an unfinished line from the last Write
-	out      []byte
-	key      []byte // node,datetime,sensor,feature of the open observation, 0-separated
+	w       io.Writer
+	ndjson  bool
+	partial []byte // an unfinished line from the last Write
+	out     []byte
+	key     []byte // node,datetime,sensor,feature of the open observation, 0-separated
+	// nt is "node,datetime," as the last fully cut line began, when both
+	// were plain; head is the output they make, {"node":…,"datetime":….
+	// The readings of one node and second follow one another: most lines
+	// begin with the same nt, and only their rest is cut and escaped.
+	nt, head []byte
+	ntNode   int // len of the node in nt
 	open     bool
 	started  bool
 	fragment bool
@@ -222,8 +228,16 @@ func (j *JSONWriter) row(line []byte) error {
 		return nil
 	}
 	var f [6][]byte
-	if err := split(line, &f); err != nil {
-		return err
+	if n := len(j.nt); n > 0 && len(line) > n && bytes.Equal(line[:n], j.nt) {
+		f[0], f[1] = j.nt[:j.ntNode], j.nt[j.ntNode+1:n-1]
+		if err := splitFrom(line[n:], &f, 2); err != nil {
+			return err
+		}
+	} else {
+		if err := splitFrom(line, &f, 0); err != nil {
+			return err
+		}
+		j.rememberNT(line, &f)
 	}
 	if len(f[5]) > 0 && !isJSONNumber(f[5]) { // copied verbatim into the output
 		return ErrBadRow
@@ -243,10 +257,16 @@ func (j *JSONWriter) row(line []byte) error {
 			j.out = append(j.out, '\n')
 		}
 		j.open = true
-		j.out = append(j.out, `{"node":`...)
-		j.out = appendJSONString(j.out, f[0])
-		j.out = append(j.out, `,"datetime":`...)
-		j.out = appendJSONString(j.out, f[1])
+		if len(j.head) == 0 || len(j.nt) == 0 {
+			j.head = append(j.head[:0], `{"node":`...)
+			j.head = appendJSONString(j.head, f[0])
+			j.head = append(j.head, `,"datetime":`...)
+			j.head = appendJSONString(j.head, f[1])
+		}
+		j.out = append(j.out, j.head...)
+		if len(j.nt) == 0 {
+			j.head = j.head[:0] // made of a line that is not remembered
+		}
 		j.out = append(j.out, `,"sensor":`...)
 		j.out = appendJSONString(j.out, f[2])
 		j.out = append(j.out, `,"feature":`...)
@@ -281,10 +301,22 @@ func sameKey(key []byte, f *[6][]byte) bool {
 	return true
 }
 
-// split cuts a stored CSV line into its six fields, unquoting where needed.
-func split(line []byte, f *[6][]byte) error {
-	for i := 0; i < 6; i++ {
-		if i > 0 {
+// rememberNT keeps the node and datetime of a line just cut, when they are
+// plain (not quoted), as the prefix the next lines are compared with.
+func (j *JSONWriter) rememberNT(line []byte, f *[6][]byte) {
+	j.nt, j.head = j.nt[:0], j.head[:0]
+	k, d := len(f[0]), len(f[1])
+	if len(line) > k+d+1 && line[k] == ',' && line[k+d+1] == ',' && bytes.Equal(line[:k], f[0]) &&
+		bytes.Equal(line[k+1:k+1+d], f[1]) {
+		j.nt, j.ntNode = append(j.nt, line[:k+d+2]...), k
+	}
+}
+
+// splitFrom cuts the fields from on of a stored CSV line (line begins with
+// field from) into f, unquoting where needed.
+func splitFrom(line []byte, f *[6][]byte, from int) error {
+	for i := from; i < 6; i++ {
+		if i > from {
 			if len(line) == 0 || line[0] != ',' {
 				return ErrBadRow
 			}
