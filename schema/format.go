@@ -105,6 +105,28 @@ func appendCSVField(b []byte, s string) []byte {
 // chunk of a chunked response each, so not too small.
 const jsonFlush = 256 << 10
 
+// sfPiece is a sensor and feature and the output they make.
+type sfPiece struct{ sensor, feature, out []byte }
+
+// sensorFeature appends the output of a sensor and a feature, rendered once
+// for the last few pairs.
+func (j *JSONWriter) sensorFeature(b, sensor, feature []byte) []byte {
+	for i := range j.sf {
+		if p := &j.sf[i]; len(p.out) > 0 && bytes.Equal(p.sensor, sensor) && bytes.Equal(p.feature, feature) {
+			return append(b, p.out...)
+		}
+	}
+	p := &j.sf[j.sfNext]
+	j.sfNext = (j.sfNext + 1) % len(j.sf)
+	p.sensor, p.feature = append(p.sensor[:0], sensor...), append(p.feature[:0], feature...)
+	p.out = append(p.out[:0], `,"sensor":`...)
+	p.out = appendJSONString(p.out, sensor)
+	p.out = append(p.out, `,"feature":`...)
+	p.out = appendJSONString(p.out, feature)
+	p.out = append(p.out, `,"results":{`...)
+	return append(b, p.out...)
+}
+
 // ErrBadRow is returned by a JSONWriter fed a line that is not a stored row.
 var ErrBadRow = errors.New("schema: malformed stored row")
 
@@ -125,6 +147,10 @@ type JSONWriter struct {
 	// begin with the same nt, and only their rest is cut and escaped.
 	nt, head []byte
 	ntNode   int // len of the node in nt
+	// sf holds the output of the last few sensor and feature pairs,
+	// ,"sensor":…,"feature":…,"results":{ (a network has a handful).
+	sf       [8]sfPiece
+	sfNext   int
 	open     bool
 	started  bool
 	fragment bool
@@ -267,11 +293,7 @@ func (j *JSONWriter) row(line []byte) error {
 		if len(j.nt) == 0 {
 			j.head = j.head[:0] // made of a line that is not remembered
 		}
-		j.out = append(j.out, `,"sensor":`...)
-		j.out = appendJSONString(j.out, f[2])
-		j.out = append(j.out, `,"feature":`...)
-		j.out = appendJSONString(j.out, f[3])
-		j.out = append(j.out, `,"results":{`...)
+		j.out = j.sensorFeature(j.out, f[2], f[3])
 	}
 	j.out = appendJSONString(j.out, f[4])
 	j.out = append(j.out, ':')
