@@ -45,12 +45,7 @@ func objectsOf(t *testing.T, svc *testenv.Service, ticket string) int {
 func TestCancelRunningJob(t *testing.T) {
 	svc, _ := seeded(t, 300_000, testenv.ServiceOptions{PartRows: 2_000, Concurrency: 1})
 	ticket := svc.Submit(t, "array_of_things", window)
-	testenv.Eventually(t, 30*time.Second, "job processing with a part stored", func() bool {
-		_, body := testenv.Get(t, svc.URL+"/v1/api/jobs/"+ticket)
-		var j schema.Job
-		_ = json.Unmarshal(body, &j)
-		return j.Status.Status == schema.StatusProcessing && j.Status.Progress.Done >= 1
-	})
+	svc.WaitPartStored(t, ticket, 30*time.Second)
 	code, j := del(t, svc.URL+"/v1/api/jobs/"+ticket)
 	if code != 200 || j.Status.Status != schema.StatusCancelled {
 		t.Fatalf("cancel: got %d %q, want 200 cancelled", code, j.Status.Status)

@@ -69,12 +69,7 @@ func TestEveryExportLogLineNamesTicketAndPart(t *testing.T) {
 	parts := job.Status.Progress.Total
 
 	cancelled := svc.Submit(t, "array_of_things", window)
-	testenv.Eventually(t, 30*time.Second, "second job running", func() bool {
-		_, body := testenv.Get(t, svc.URL+"/v1/api/jobs/"+cancelled)
-		var j schema.Job
-		_ = json.Unmarshal(body, &j)
-		return j.Status.Status == schema.StatusProcessing && j.Status.Progress.Done >= 1
-	})
+	svc.WaitPartStored(t, cancelled, 30*time.Second)
 	if code, _ := del(t, svc.URL+"/v1/api/jobs/"+cancelled); code != 200 {
 		t.Fatalf("cancel: got %d, want 200", code)
 	}

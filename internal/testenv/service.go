@@ -150,25 +150,37 @@ func (s *Service) Submit(tb testing.TB, network, q string) string {
 	return j.Ticket
 }
 
-// Wait polls GET /v1/api/jobs/{ticket} until the job is finished or the
-// deadline passes, and returns the last document.
+// Job returns GET /v1/api/jobs/{ticket}; any answer but 200 fails the test.
+func (s *Service) Job(tb testing.TB, ticket string) schema.Job {
+	tb.Helper()
+	code, body := Get(tb, s.URL+"/v1/api/jobs/"+ticket)
+	if code != 200 {
+		tb.Fatalf("poll job: got %d %s", code, body)
+	}
+	var j schema.Job
+	if err := json.Unmarshal(body, &j); err != nil {
+		tb.Fatal(err)
+	}
+	return j
+}
+
+// Wait polls the job until it is finished or the deadline passes, and
+// returns the last document.
 func (s *Service) Wait(tb testing.TB, ticket string, within time.Duration) schema.Job {
 	tb.Helper()
 	var j schema.Job
 	Eventually(tb, within, "job "+ticket+" finished", func() bool {
-		code, body := Get(tb, s.URL+"/v1/api/jobs/"+ticket)
-		if code != 200 {
-			tb.Fatalf("poll job: got %d %s", code, body)
-		}
-		j = schema.Job{}
-		if err := json.Unmarshal(body, &j); err != nil {
-			tb.Fatal(err)
-		}
-		switch j.Status.Status {
-		case schema.StatusSuccess, schema.StatusError, schema.StatusCancelled, schema.StatusExpired:
-			return true
-		}
-		return false
+		j = s.Job(tb, ticket)
+		return schema.TerminalStatus(j.Status.Status)
 	})
 	return j
+}
+
+// WaitPartStored polls the job until it is processing with a part stored.
+func (s *Service) WaitPartStored(tb testing.TB, ticket string, within time.Duration) {
+	tb.Helper()
+	Eventually(tb, within, "job "+ticket+" processing with a part stored", func() bool {
+		j := s.Job(tb, ticket)
+		return j.Status.Status == schema.StatusProcessing && j.Status.Progress.Done >= 1
+	})
 }
