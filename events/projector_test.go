@@ -57,14 +57,12 @@ func TestProjectorHandover(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := &schema.Network{Name: "array_of_things"}
-	folded := func(ticket string, within time.Duration) time.Duration {
+	folded := func(ticket string, within time.Duration) {
 		t.Helper()
-		start := time.Now()
 		testenv.Eventually(t, within, "the queued event of "+ticket+" is folded", func() bool {
 			rec, _, err := bus.Job(context.Background(), ticket)
 			return err == nil && rec.Job.Status.Status == schema.StatusQueued
 		})
-		return time.Since(start)
 	}
 	submit := func(ticket string) {
 		t.Helper()
@@ -79,9 +77,8 @@ func TestProjectorHandover(t *testing.T) {
 	b := startProjector(t, srv.ClientURL(), cfg)
 	a.stop()
 	submit("00000000000000000000000000000002")
-	if took := folded("00000000000000000000000000000002", 5*time.Second); took > 4*time.Second {
-		t.Fatalf("after a clean stop the next projector took %s", took)
-	}
+	// The deadline is short of the pin's 8 s: only a handover meets it.
+	folded("00000000000000000000000000000002", 5*time.Second)
 
 	// b dies: its connection drops without a word (no unpin). The next
 	// takes over once the pin lapses (ack wait 3 s + 5 s).

@@ -112,11 +112,7 @@ func manifestURL(rec *schema.JobRecord) string {
 // events.
 func (g *Gateway) document(ctx context.Context, rec *schema.JobRecord) schema.Job {
 	job := rec.Job
-	if q := &job.Request.Query; q.AllNodes || q.AllSensors || q.AllFeatures {
-		if n, err := g.network(ctx, q.Network); err == nil {
-			q.Expand(n)
-		}
-	}
+	job.Request.Query = g.expanded(ctx, job.Request.Query)
 	if job.Status.Status != schema.StatusSuccess {
 		return job
 	}
@@ -139,6 +135,17 @@ func (g *Gateway) document(ctx context.Context, rec *schema.JobRecord) schema.Jo
 	return job
 }
 
+// expanded is q with the lists a record leaves out put back from the
+// network's metadata (as stored, when the metadata cannot be read).
+func (g *Gateway) expanded(ctx context.Context, q schema.Query) schema.Query {
+	if q.AllNodes || q.AllSensors || q.AllFeatures {
+		if n, err := g.network(ctx, q.Network); err == nil {
+			q.Expand(n)
+		}
+	}
+	return q
+}
+
 // manifest serves a succeeded job's manifest.
 func (g *Gateway) manifest(ctx *fasthttp.RequestCtx, p []string) error {
 	ticket := p[0]
@@ -158,7 +165,7 @@ func (g *Gateway) manifest(ctx *fasthttp.RequestCtx, p []string) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(ctx, buildManifest(rec, g.document(ctx, rec).Request.Query, infos))
+	writeJSON(ctx, buildManifest(rec, g.expanded(ctx, rec.Job.Request.Query), infos))
 	ctx.Response.Header.Set("Cache-Control", cacheControl(rec, g.Now()))
 	if exp, ok := expiresAt(rec); ok {
 		ctx.Response.Header.Set("Expires", httpDate(exp))

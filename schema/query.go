@@ -135,13 +135,14 @@ func (q Query) MarshalJSON() ([]byte, error) {
 	if q.Offset != 0 {
 		b = strconv.AppendInt(append(b, `,"offset":`...), int64(q.Offset), 10)
 	}
-	for _, f := range []struct {
-		on   bool
-		name string
-	}{{q.AllFeatures, `,"all_features":true`}, {q.AllNodes, `,"all_nodes":true`}, {q.AllSensors, `,"all_sensors":true`}} {
-		if f.on {
-			b = append(b, f.name...)
-		}
+	if q.AllFeatures {
+		b = append(b, `,"all_features":true`...)
+	}
+	if q.AllNodes {
+		b = append(b, `,"all_nodes":true`...)
+	}
+	if q.AllSensors {
+		b = append(b, `,"all_sensors":true`...)
 	}
 	return append(b, '}'), nil
 }
