@@ -486,3 +486,122 @@ func TestJSONWriterEveryByte(t *testing.T) {
 		}
 	}
 }
+
+// stitch is a JSON download made of stored fragments, as JSONHead says.
+func stitch(frags ...[]byte) []byte {
+	all := bytes.Join(frags, nil)
+	if len(all) > 0 {
+		all = all[1:]
+	}
+	return append(append([]byte(schema.JSONHead), all...), schema.JSONTail...)
+}
+
+// encodeJSON is the fragment a JSONEncoder makes of rows.
+func encodeJSON(rows []schema.Row) []byte {
+	var e schema.JSONEncoder
+	var b []byte
+	for i := range rows {
+		b = e.AppendRow(b, &rows[i])
+	}
+	return e.Close(b)
+}
+
+// Fragments rendered from rows, part by part, stitched, are byte for byte
+// the JSON a JSONWriter makes of the rows' CSV: a download can be either.
+func TestJSONEncoderMatchesJSONWriter(t *testing.T) {
+	rows := readingRows(1400)
+	names := []string{"a,b", `"quoted"`, `back\slash`, "tab\there", "ünïcödé", "", "\x01ctl", "</script>"}
+	for i, n := range names {
+		at := ts0.Add(time.Duration(1000+i) * time.Second)
+		for j, p := range []string{"x", n} {
+			v := float64(i) - float64(j)/3
+			if i == 2 {
+				v = math.NaN()
+			}
+			rows = append(rows, schema.Row{Node: n, TS: at, Sensor: n + "s", Feature: "f" + n, Property: p, Value: v})
+		}
+	}
+	// Sub-second times of one second are one reading, as the CSV has them.
+	late := ts0.Add(2000 * time.Second)
+	rows = append(rows, schema.Row{Node: "n", TS: late, Sensor: "s", Feature: "f", Property: "p", Value: 1},
+		schema.Row{Node: "n", TS: late.Add(400 * time.Millisecond), Sensor: "s", Feature: "f", Property: "q", Value: 2})
+	var csvRows []byte
+	var ce schema.CSVEncoder
+	for i := range rows {
+		csvRows = ce.AppendRow(csvRows, &rows[i])
+	}
+	var want bytes.Buffer
+	w := schema.NewJSONWriter(&want, false)
+	if _, err := w.Write(csvRows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Cut between readings (every 7 rows in readingRows), parts empty too.
+	cuts := []int{0, 0, 7, 700, 700, 1400, len(rows), len(rows)}
+	var frags [][]byte
+	for i := 1; i < len(cuts); i++ {
+		frags = append(frags, encodeJSON(rows[cuts[i-1]:cuts[i]]))
+	}
+	if got := stitch(frags...); !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("stitched fragments differ from the JSONWriter's output:\n%.400s\nwant\n%.400s", got, want.Bytes())
+	}
+	if got := stitch(); string(got) != "[]\n" {
+		t.Errorf("got %q with no rows, want %q", got, "[]\n")
+	}
+	if !json.Valid(want.Bytes()) {
+		t.Errorf("got invalid JSON %.200s", want.Bytes())
+	}
+}
+
+// A name with a line break cannot be read back from a stored CSV row, but
+// a fragment rendered from the row carries it.
+func TestJSONEncoderLineBreaks(t *testing.T) {
+	rows := []schema.Row{{Node: "a\nb", TS: ts0, Sensor: "s\r", Feature: "f", Property: "p\n", Value: 1}}
+	var got []schema.Observation
+	if err := json.Unmarshal(stitch(encodeJSON(rows)), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := []schema.Observation{{Node: "a\nb", Datetime: ts0.Format(schema.DatetimeLayout), Sensor: "s\r", Feature: "f",
+		Results: map[string]float64{"p\n": 1}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+func BenchmarkJSONEncoderAppendRow(b *testing.B) {
+	rows := readingRows(10_000)
+	size := len(encodeJSON(rows))
+	b.SetBytes(int64(size / len(rows)))
+	b.ReportAllocs()
+	buf := make([]byte, 0, 128<<10)
+	var e schema.JSONEncoder
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if len(buf) > 120<<10 {
+			buf = buf[:0]
+		}
+		buf = e.AppendRow(buf, &rows[i%len(rows)])
+	}
+}
+
+// Both encoders of a row, the value rendered once, as an exporter runs them.
+func BenchmarkPartEncoders(b *testing.B) {
+	rows := readingRows(10_000)
+	b.ReportAllocs()
+	csvBuf, jsonBuf := make([]byte, 0, 128<<10), make([]byte, 0, 128<<10)
+	var ce schema.CSVEncoder
+	var je schema.JSONEncoder
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if len(jsonBuf) > 120<<10 {
+			csvBuf, jsonBuf = csvBuf[:0], jsonBuf[:0]
+		}
+		r := &rows[i%len(rows)]
+		n := len(csvBuf)
+		csvBuf = ce.AppendRow(csvBuf, r)
+		line := csvBuf[n : len(csvBuf)-1]
+		jsonBuf = je.AppendRowValue(jsonBuf, r, line[bytes.LastIndexByte(line, ',')+1:])
+	}
+}
