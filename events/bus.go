@@ -21,6 +21,7 @@ const (
 	PartStream    = "EXPORT_PARTS"
 	JobBucket     = "export_jobs"
 	ResultBucket  = "export_results"
+	JSONBucket    = "export_results_json"
 	PlannerName   = "planner"
 	ExporterName  = "exporter"
 	ProjectorName = "projector"
@@ -81,7 +82,11 @@ type Bus struct {
 	JS      jetstream.JetStream
 	Jobs    jetstream.KeyValue
 	Results jetstream.ObjectStore
-	Config  Config
+	// JSON holds the parts' JSON fragments, under the names of their CSV
+	// objects. A store of its own: the file blocks a CSV download reads
+	// hold no JSON, and the other way round.
+	JSON   jetstream.ObjectStore
+	Config Config
 }
 
 // Open creates or updates every stream, consumer, bucket and store, so that
@@ -126,9 +131,18 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("result store: %w", err)
 	}
+	if b.JSON, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: JSONBucket, Description: "exported parts as JSON, one object per partition",
+		TTL: cfg.Retention, Storage: storage, Replicas: cfg.Replicas, Compression: false,
+	}); err != nil {
+		return nil, fmt.Errorf("JSON result store: %w", err)
+	}
 	if cfg.Replicas > 1 {
 		if b.Results, err = leaderReads(ctx, js, ResultBucket); err != nil {
 			return nil, fmt.Errorf("result store: %w", err)
+		}
+		if b.JSON, err = leaderReads(ctx, js, JSONBucket); err != nil {
+			return nil, fmt.Errorf("JSON result store: %w", err)
 		}
 	}
 	if err := b.ensureConsumers(ctx); err != nil {

@@ -30,7 +30,7 @@ const partPrefetch = 4
 // from the chunk messages themselves.
 type PartReader struct {
 	raw   *chunkReader
-	csv   *s2.Reader // nil: the stored bytes are the CSV
+	dec   *s2.Reader // nil: stored as they are (a CSV part from before compression)
 	size  int64      // of the CSV
 	fresh bool       // nothing read or skipped yet
 }
@@ -52,19 +52,36 @@ func (b *Bus) OpenPart(ctx context.Context, ticket string, part int) (*PartReade
 	}
 	r := &PartReader{raw: raw, size: sp.Bytes, fresh: true}
 	if sp.Encoding == EncodingS2 {
-		r.csv = s2.NewReader(raw, s2.ReaderMaxBlockSize(partBlock))
+		r.dec = s2.NewReader(raw, s2.ReaderMaxBlockSize(partBlock))
 	}
 	return r, nil
 }
 
-// Size is the part's length in bytes, as CSV.
+// OpenPartJSON opens a part's stored JSON fragment for reading; its size
+// is the CSV's StoredPart.JSON. A part without one is NotFound.
+func (b *Bus) OpenPartJSON(ctx context.Context, ticket string, part int) (*PartReader, error) {
+	info, err := objectInfo(ctx, b.JSON, schema.PartObject(ticket, part))
+	if err != nil {
+		return nil, err
+	}
+	if enc := info.Metadata[MetaEncoding]; enc != EncodingS2 {
+		return nil, schema.Errorf(schema.Internal, "part %s: unknown encoding %q", info.Name, enc)
+	}
+	raw, err := b.openChunks(ctx, info)
+	if err != nil {
+		return nil, err
+	}
+	return &PartReader{raw: raw, size: -1, dec: s2.NewReader(raw, s2.ReaderMaxBlockSize(partBlock)), fresh: true}, nil
+}
+
+// Size is the part's length in bytes, as CSV; -1 for a JSON fragment.
 func (r *PartReader) Size() int64 { return r.size }
 
 // Read implements io.Reader.
 func (r *PartReader) Read(p []byte) (int, error) {
 	r.fresh = false
-	if r.csv != nil {
-		return r.csv.Read(p)
+	if r.dec != nil {
+		return r.dec.Read(p)
 	}
 	return r.raw.Read(p)
 }
@@ -73,20 +90,20 @@ func (r *PartReader) Read(p []byte) (int, error) {
 // chunk, without an intermediate buffer.
 func (r *PartReader) WriteTo(w io.Writer) (int64, error) {
 	switch {
-	case r.csv == nil:
+	case r.dec == nil:
 		return r.raw.WriteTo(w)
 	case r.fresh:
 		r.fresh = false
-		return r.csv.DecodeConcurrent(w, 1)
+		return r.dec.DecodeConcurrent(w, 1)
 	}
-	return io.Copy(w, struct{ io.Reader }{r.csv})
+	return io.Copy(w, struct{ io.Reader }{r.dec})
 }
 
 // Skip passes over n bytes.
 func (r *PartReader) Skip(n int64) error {
 	r.fresh = false
-	if r.csv != nil {
-		return r.csv.Skip(n)
+	if r.dec != nil {
+		return r.dec.Skip(n)
 	}
 	return r.raw.Skip(n)
 }
@@ -108,9 +125,8 @@ func (b *Bus) openChunks(ctx context.Context, info *jetstream.ObjectInfo) (*chun
 	if info.Chunks == 0 {
 		return r, nil
 	}
-	stream := "OBJ_" + ResultBucket
-	cons, err := b.JS.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"$O." + ResultBucket + ".C." + info.NUID},
+	cons, err := b.JS.OrderedConsumer(ctx, "OBJ_"+info.Bucket, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{"$O." + info.Bucket + ".C." + info.NUID},
 	})
 	if err != nil {
 		return nil, unavailable("open part", err)

@@ -29,8 +29,16 @@ const (
 	MetaEncoding = "encoding"
 	MetaSize     = "size"   // CSV bytes
 	MetaSHA256   = "sha256" // of the CSV, lowercase hex
+	MetaJSONSize = "json_size"
 	EncodingS2   = "s2"
 )
+
+// A part may also be stored as its JSON fragment (schema.JSONEncoder),
+// S2-compressed, in the JSON store under the CSV's object name, so that a JSON
+// download is sent as stored rather than made from the CSV on the fly. The
+// fragment is stored first, and its size recorded in the CSV object's
+// metadata (MetaJSONSize) with the CSV's own: a part whose CSV says so has
+// its JSON.
 
 // partBlock is the S2 block of stored parts: what a writer and a reader
 // hold at once, and the most a range request decodes without sending.
@@ -43,12 +51,20 @@ type StoredPart struct {
 	SHA256   string // of the CSV, lowercase hex
 	Encoding string // EncodingS2, or "" for the CSV itself
 	Stored   int64  // bytes in the object store
+	JSON     int64  // bytes of the stored JSON fragment; -1: none stored
 }
 
 // storedPart reads a part's object info.
 func storedPart(info *jetstream.ObjectInfo) (StoredPart, error) {
-	sp := StoredPart{Bytes: int64(info.Size), Stored: int64(info.Size), Encoding: info.Metadata[MetaEncoding]}
+	sp := StoredPart{Bytes: int64(info.Size), Stored: int64(info.Size), Encoding: info.Metadata[MetaEncoding], JSON: -1}
 	sp.Rows, _ = strconv.ParseInt(info.Metadata[MetaRows], 10, 64)
+	if v, ok := info.Metadata[MetaJSONSize]; ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return sp, schema.Errorf(schema.Internal, "part %s: bad JSON size %q", info.Name, v)
+		}
+		sp.JSON = n
+	}
 	switch sp.Encoding {
 	case "":
 		sum, err := jetstream.DecodeObjectDigest(info.Digest)
@@ -93,51 +109,192 @@ func (b *Bus) QueuePart(ctx context.Context, t schema.PartTask) error {
 	return nil
 }
 
-// PutPart stores a part, the CSV read from r to EOF, under its
-// deterministic name: storing a part again replaces it, so a redone part
-// never adds rows. It compresses while it stores: r is read in a goroutine
-// of its own, which has returned when PutPart does.
+// PutPart stores a part, the CSV read from r to EOF, without its JSON.
 func (b *Bus) PutPart(ctx context.Context, ticket string, part int, rows func() int64, r io.Reader) (StoredPart, error) {
-	meta := jetstream.ObjectMeta{Name: schema.PartObject(ticket, part),
-		Metadata: map[string]string{MetaEncoding: EncodingS2, MetaPart: strconv.Itoa(part)},
-		Opts:     &jetstream.ObjectMetaOptions{ChunkSize: b.chunkSize()}}
-	csv := &digestWriter{h: sha256.New()}
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		zw := s2.NewWriter(pw, s2.WriterConcurrency(1), s2.WriterBlockSize(partBlock))
-		_, err := zw.ReadFrom(io.TeeReader(r, csv))
-		if cerr := zw.Close(); err == nil {
-			err = cerr
-		}
-		pw.CloseWithError(err) // nil: EOF
-		done <- err
-	}()
-	info, err := b.Results.Put(ctx, meta, pr)
-	pr.CloseWithError(io.ErrClosedPipe) // stops the goroutine if Put stopped early
-	if gerr := <-done; err == nil && gerr != nil && gerr != io.ErrClosedPipe {
-		err = gerr
-	}
-	if err != nil {
+	w := b.NewPartWriter(ctx, ticket, part, false)
+	if _, err := io.Copy(writerFunc(w.WriteCSV), r); err != nil {
+		w.Abort(err)
 		return StoredPart{}, err
 	}
-	// Rows, size and digest are known only at EOF: record them on the
-	// object too, so that a manifest can be built from the store alone.
-	sp := StoredPart{Rows: rows(), Bytes: csv.n, SHA256: hex.EncodeToString(csv.h.Sum(nil)), Encoding: EncodingS2,
-		Stored: int64(info.Size)}
-	meta.Metadata[MetaRows] = strconv.FormatInt(sp.Rows, 10)
-	meta.Metadata[MetaSize] = strconv.FormatInt(sp.Bytes, 10)
-	meta.Metadata[MetaSHA256] = sp.SHA256
-	meta.Opts = nil
-	if err := b.Results.UpdateMeta(ctx, meta.Name, meta); err != nil {
-		return StoredPart{}, unavailable("part metadata", err)
+	return w.Close(rows())
+}
+
+type writerFunc func([]byte) error
+
+func (f writerFunc) Write(p []byte) (int, error) {
+	if err := f(p); err != nil {
+		return 0, err
 	}
-	if b.Config.Replicas > 1 {
-		if err := b.verifyPart(ctx, info); err != nil {
+	return len(p), nil
+}
+
+// PartWriter stores a part as it is written: its CSV and, if asked for,
+// its JSON fragment, each compressed on the way into an object of its own
+// under a deterministic name, so storing a part again replaces it and a
+// redone part never adds rows. Writes block while the store is behind: a
+// writer holds about one compressed block and one chunk per object.
+type PartWriter struct {
+	b      *Bus
+	part   int
+	csv    *objectWriter
+	json   *objectWriter // nil: no JSON
+	digest digestWriter  // of the CSV
+	done   bool
+}
+
+// NewPartWriter starts storing a part. Close or Abort it.
+func (b *Bus) NewPartWriter(ctx context.Context, ticket string, part int, withJSON bool) *PartWriter {
+	w := &PartWriter{b: b, part: part, digest: digestWriter{h: sha256.New()}}
+	w.csv = b.newObjectWriter(ctx, b.Results, schema.PartObject(ticket, part), part)
+	if withJSON {
+		w.json = b.newObjectWriter(ctx, b.JSON, schema.PartObject(ticket, part), part)
+	}
+	return w
+}
+
+// WriteCSV stores CSV rows of the part.
+func (w *PartWriter) WriteCSV(p []byte) error {
+	_, _ = w.digest.Write(p)
+	return w.csv.write(p)
+}
+
+// WriteJSON stores JSON fragment bytes of the part; without JSON, none.
+func (w *PartWriter) WriteJSON(p []byte) error {
+	if w.json == nil {
+		return nil
+	}
+	return w.json.write(p)
+}
+
+// Close finishes the part: the JSON object first, then the CSV's, whose
+// metadata then records the rows, the CSV's size and digest and the JSON's
+// size (known only now, so that a manifest can be built from the store
+// alone).
+func (w *PartWriter) Close(rows int64) (StoredPart, error) {
+	w.done = true
+	var jsonInfo *jetstream.ObjectInfo
+	if w.json != nil {
+		var err error
+		if jsonInfo, err = w.json.close(); err != nil {
+			w.csv.abort(err)
 			return StoredPart{}, err
 		}
 	}
+	info, err := w.csv.close()
+	if err != nil {
+		return StoredPart{}, err
+	}
+	sp := StoredPart{Rows: rows, Bytes: w.digest.n, SHA256: hex.EncodeToString(w.digest.h.Sum(nil)), Encoding: EncodingS2,
+		Stored: int64(info.Size), JSON: -1}
+	meta := jetstream.ObjectMeta{Name: info.Name, Metadata: map[string]string{MetaEncoding: EncodingS2,
+		MetaPart: strconv.Itoa(w.part), MetaRows: strconv.FormatInt(sp.Rows, 10), MetaSize: strconv.FormatInt(sp.Bytes, 10),
+		MetaSHA256: sp.SHA256}}
+	if w.json != nil {
+		sp.JSON = w.json.n
+		meta.Metadata[MetaJSONSize] = strconv.FormatInt(sp.JSON, 10)
+	}
+	if b := w.b; b.Config.Replicas > 1 {
+		for _, in := range []*jetstream.ObjectInfo{jsonInfo, info} {
+			if in == nil {
+				continue
+			}
+			if err := b.verifyPart(w.csv.ctx, in); err != nil {
+				return StoredPart{}, err
+			}
+		}
+	}
+	if err := w.b.Results.UpdateMeta(w.csv.ctx, meta.Name, meta); err != nil {
+		return StoredPart{}, unavailable("part metadata", err)
+	}
 	return sp, nil
+}
+
+// Abort stops storing the part, with err as the reason its stores see,
+// and waits until they have stopped. After Close it does nothing.
+func (w *PartWriter) Abort(err error) {
+	if w.done {
+		return
+	}
+	w.done = true
+	if w.json != nil {
+		w.json.abort(err)
+	}
+	w.csv.abort(err)
+}
+
+// objectWriter compresses what is written to it into an object store Put
+// running on a goroutine of its own.
+type objectWriter struct {
+	ctx  context.Context
+	zw   *s2.Writer
+	pw   *io.PipeWriter
+	done chan putResult
+	res  *putResult // once received from done
+	n    int64      // bytes written, before compression
+}
+
+type putResult struct {
+	info *jetstream.ObjectInfo
+	err  error
+}
+
+func (b *Bus) newObjectWriter(ctx context.Context, store jetstream.ObjectStore, name string, part int) *objectWriter {
+	meta := jetstream.ObjectMeta{Name: name,
+		Metadata: map[string]string{MetaEncoding: EncodingS2, MetaPart: strconv.Itoa(part)},
+		Opts:     &jetstream.ObjectMetaOptions{ChunkSize: b.chunkSize()}}
+	pr, pw := io.Pipe()
+	o := &objectWriter{ctx: ctx, pw: pw, done: make(chan putResult, 1)}
+	o.zw = s2.NewWriter(pw, s2.WriterConcurrency(1), s2.WriterBlockSize(partBlock))
+	go func() {
+		info, err := store.Put(ctx, meta, pr)
+		pr.CloseWithError(io.ErrClosedPipe) // a Put that stopped early stops the writer too
+		o.done <- putResult{info, err}
+	}()
+	return o
+}
+
+// write compresses p into the object. When the Put has failed, its error
+// is the one returned.
+func (o *objectWriter) write(p []byte) error {
+	o.n += int64(len(p))
+	if _, err := o.zw.Write(p); err != nil {
+		o.pw.CloseWithError(err)
+		if res := o.wait(); res.err != nil {
+			return res.err
+		}
+		return err
+	}
+	return nil
+}
+
+// wait waits for the Put to return.
+func (o *objectWriter) wait() putResult {
+	if o.res == nil {
+		res := <-o.done
+		o.res = &res
+	}
+	return *o.res
+}
+
+// close flushes the object and waits for its Put.
+func (o *objectWriter) close() (*jetstream.ObjectInfo, error) {
+	err := o.zw.Close()
+	o.pw.CloseWithError(err) // nil: EOF
+	res := o.wait()
+	if res.err != nil {
+		return nil, res.err
+	}
+	return res.info, err
+}
+
+// abort fails the object's Put with err (which removes what it stored)
+// and waits for it.
+func (o *objectWriter) abort(err error) {
+	if err == nil {
+		err = io.ErrClosedPipe
+	}
+	o.pw.CloseWithError(err)
+	o.wait()
 }
 
 // digestWriter hashes and counts what is written to it.
@@ -187,7 +344,11 @@ func (b *Bus) chunkSize() uint32 {
 
 // PartInfo returns a stored part's info.
 func (b *Bus) PartInfo(ctx context.Context, ticket string, part int) (*jetstream.ObjectInfo, error) {
-	info, err := b.Results.GetInfo(ctx, schema.PartObject(ticket, part))
+	return objectInfo(ctx, b.Results, schema.PartObject(ticket, part))
+}
+
+func objectInfo(ctx context.Context, store jetstream.ObjectStore, name string) (*jetstream.ObjectInfo, error) {
+	info, err := store.GetInfo(ctx, name)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return nil, schema.Errorf(schema.NotFound, "the result of this job is no longer stored")
 	}
@@ -207,10 +368,12 @@ func (b *Bus) DeleteParts(ctx context.Context, ticket string, parts int) error {
 	return nil
 }
 
-// DeletePart removes one stored part; a missing one is fine.
+// DeletePart removes one stored part, its JSON too; missing ones are fine.
 func (b *Bus) DeletePart(ctx context.Context, ticket string, part int) error {
-	if err := b.Results.Delete(ctx, schema.PartObject(ticket, part)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-		return unavailable("delete part", err)
+	for _, store := range []jetstream.ObjectStore{b.Results, b.JSON} {
+		if err := store.Delete(ctx, schema.PartObject(ticket, part)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return unavailable("delete part", err)
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -127,5 +128,82 @@ func TestPartStoredPlain(t *testing.T) {
 	var out strings.Builder
 	if _, err := r.WriteTo(&out); err != nil || out.String() != string(part) {
 		t.Fatalf("read %d bytes (%v), want the %d stored", out.Len(), err, len(part))
+	}
+}
+
+// A part written with its JSON fragment stores both, compressed: the CSV's
+// metadata says how long the JSON is, and both read back as written, from
+// any offset. Deleting the part deletes both; an aborted part stores none.
+func TestPartWriterJSON(t *testing.T) {
+	ctx := context.Background()
+	bus := newBus(t)
+	const ticket = "00112233445566778899aabbccddeeff"
+	csv := csvPart(3 << 20)
+	var json []byte
+	for i := 0; len(json) < 4<<20; i++ {
+		json = fmt.Appendf(json, ",\n{\"node\":\"001e0610b%03x\",\"results\":{\"x\":%d}}", i%100, i)
+	}
+	w := bus.NewPartWriter(ctx, ticket, 1, true)
+	for off := 0; off < len(json); off += 100_000 { // interleaved, as an exporter writes
+		if off < len(csv) {
+			if err := w.WriteCSV(csv[off:min(off+100_000, len(csv))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.WriteJSON(json[off:min(off+100_000, len(json))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.WriteCSV(csv[min(len(json), len(csv)):]); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := w.Close(9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp.Bytes != int64(len(csv)) || sp.SHA256 != sha(csv) || sp.JSON != int64(len(json)) || sp.Rows != 9 {
+		t.Fatalf("stored %+v, want CSV %d bytes, JSON %d, 9 rows", sp, len(csv), len(json))
+	}
+	if got, err := bus.Part(ctx, ticket, 1); err != nil || got != sp {
+		t.Fatalf("Part: %+v, %v; want %+v", got, err, sp)
+	}
+	for _, skip := range []int64{0, 1, 2<<20 + 5} {
+		r, err := bus.OpenPartJSON(ctx, ticket, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Skip(skip); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		_, err = r.WriteTo(&out)
+		r.Close()
+		if err != nil || !bytes.Equal(out.Bytes(), json[skip:]) {
+			t.Fatalf("JSON from %d: %d bytes (%v), want the %d written", skip, out.Len(), err, len(json)-int(skip))
+		}
+	}
+
+	if err := bus.DeletePart(ctx, ticket, 1); err != nil {
+		t.Fatal(err)
+	}
+	for name, store := range map[string]jetstream.ObjectStore{"CSV": bus.Results, "JSON": bus.JSON} {
+		if _, err := store.GetInfo(ctx, schema.PartObject(ticket, 1)); !errors.Is(err, jetstream.ErrObjectNotFound) {
+			t.Fatalf("%s after DeletePart: %v, want not found", name, err)
+		}
+	}
+
+	w = bus.NewPartWriter(ctx, ticket, 2, true)
+	if err := w.WriteCSV(csv); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteJSON(json); err != nil {
+		t.Fatal(err)
+	}
+	w.Abort(errors.New("the rows stopped coming"))
+	if _, err := bus.Part(ctx, ticket, 2); schema.ErrorCode(err) != schema.NotFound {
+		t.Fatalf("aborted part: %v, want not found", err)
+	}
+	if _, err := bus.OpenPartJSON(ctx, ticket, 2); schema.ErrorCode(err) != schema.NotFound {
+		t.Fatalf("aborted part's JSON: %v, want not found", err)
 	}
 }
