@@ -1,14 +1,13 @@
 package exporter
 
 import (
-	"io"
-
 	"github.com/plenario-next/exportd/chstore"
 )
 
-// PartReaderForBench exposes partReader to the external benchmarks: the
-// CSV stream of a part, as the object store pulls it.
-func PartReaderForBench(it *chstore.RowIter) (r io.Reader, rows func() int64) {
-	pr := &partReader{it: it}
-	return pr, func() int64 { return pr.rows }
+// PartSink is partSink, for the external benchmarks.
+type PartSink = partSink
+
+// EncodePartForBench exposes encodePart to the external benchmarks.
+func EncodePartForBench(it *chstore.RowIter, sink PartSink, withJSON bool) (int64, error) {
+	return encodePart(it, sink, withJSON, nil)
 }

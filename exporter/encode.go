@@ -1,71 +1,75 @@
 package exporter
 
 import (
-	"io"
+	"bytes"
 
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/schema"
 )
 
-// partReader is an io.Reader over a part's CSV rows: the object store pulls
-// chunks from it, and it pulls rows from ClickHouse only as fast as they
-// are stored. Memory stays at one chunk plus one driver block.
-type partReader struct {
-	it      *chstore.RowIter
-	enc     schema.CSVEncoder
-	row     schema.Row
-	pending []byte // encoded bytes not yet read
-	rows    int64
-	done    bool
-	onRow   func(rows int64) // called every progressEvery rows
+// partSink takes a part's output as it is made: *events.PartWriter.
+type partSink interface {
+	WriteCSV(p []byte) error
+	WriteJSON(p []byte) error
 }
+
+// encodeFlush is how much of each output encodePart gathers before it
+// hands it on: the store compresses in blocks of 256 KiB.
+const encodeFlush = 64 << 10
 
 const progressEvery = 1 << 16
 
-func (r *partReader) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		if len(r.pending) > 0 {
-			c := copy(p[n:], r.pending)
-			n += c
-			r.pending = r.pending[c:]
-			continue
-		}
-		if r.done {
-			break
-		}
-		// Encode straight into p while a row surely fits; near the end of
-		// p, encode into pending and copy.
-		if len(p)-n >= 1024 {
-			if !r.it.Next(&r.row) {
-				r.done = true
-				continue
+// encodePart reads a part's rows and writes them to sink as CSV and, with
+// withJSON, as a JSON fragment, each row's value rendered once for both.
+// Memory stays at a buffer per output plus one driver block; rows are
+// pulled from ClickHouse only as fast as the sink takes them. onRow, if
+// set, is told the rows so far every progressEvery rows.
+func encodePart(it *chstore.RowIter, sink partSink, withJSON bool, onRow func(rows int64)) (int64, error) {
+	var (
+		row     schema.Row
+		csvEnc  schema.CSVEncoder
+		jsonEnc schema.JSONEncoder
+		rows    int64
+	)
+	csv := make([]byte, 0, encodeFlush+1024)
+	var json []byte
+	if withJSON {
+		json = make([]byte, 0, 2*encodeFlush)
+	}
+	for it.Next(&row) {
+		n := len(csv)
+		csv = csvEnc.AppendRow(csv, &row)
+		if withJSON {
+			line := csv[n : len(csv)-1] // the value is the last field
+			json = jsonEnc.AppendRowValue(json, &row, line[bytes.LastIndexByte(line, ',')+1:])
+			if len(json) >= encodeFlush {
+				if err := sink.WriteJSON(json); err != nil {
+					return rows, err
+				}
+				json = json[:0]
 			}
-			before := n
-			out := r.enc.AppendRow(p[n:n], &r.row)
-			if len(out) <= len(p)-n && &out[0] == &p[n] {
-				n += len(out)
-			} else { // a huge row: did not fit, keep it for next time
-				r.pending = append(r.pending[:0], out...)
-				n = before
-			}
-		} else {
-			if !r.it.Next(&r.row) {
-				r.done = true
-				continue
-			}
-			r.pending = r.enc.AppendRow(r.pending[:0], &r.row)
 		}
-		r.rows++
-		if r.onRow != nil && r.rows%progressEvery == 0 {
-			r.onRow(r.rows)
+		if len(csv) >= encodeFlush {
+			if err := sink.WriteCSV(csv); err != nil {
+				return rows, err
+			}
+			csv = csv[:0]
+		}
+		rows++
+		if onRow != nil && rows%progressEvery == 0 {
+			onRow(rows)
 		}
 	}
-	if n == 0 && r.done {
-		if err := r.it.Err(); err != nil {
-			return 0, err
-		}
-		return 0, io.EOF
+	if err := it.Err(); err != nil {
+		return rows, err
 	}
-	return n, nil
+	if err := sink.WriteCSV(csv); err != nil {
+		return rows, err
+	}
+	if withJSON {
+		if err := sink.WriteJSON(jsonEnc.Close(json)); err != nil {
+			return rows, err
+		}
+	}
+	return rows, nil
 }

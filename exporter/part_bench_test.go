@@ -2,7 +2,6 @@ package exporter_test
 
 import (
 	"context"
-	"io"
 	"net/url"
 	"runtime"
 	"testing"
@@ -22,9 +21,11 @@ const benchRows = 200_000
 // part of benchRows rows of the real ClickHouse:
 //
 //	scan:  the driver decodes rows into schema.Row (RowIter.Next)
-//	csv:   scan + CSV encoding through partReader, to io.Discard
-//	store: scan + CSV + the JetStream object store of an embedded nats-server
-//	       (file storage, 256 KiB chunks), as Exporter.export does it
+//	csv:        scan + CSV encoding, discarded
+//	csv+json:   scan + CSV and JSON fragment encoding, discarded
+//	store:      scan + CSV, compressed into the JetStream object store of an
+//	            embedded nats-server (file storage, 1 MiB chunks)
+//	store+json: the same with the JSON fragment, as Exporter.export does it
 //
 // Each reports rows/s, allocs/row and B/row. Run with
 //
@@ -70,37 +71,59 @@ func BenchmarkPartWrite(b *testing.B) {
 			check(b, rows)
 		})
 	})
-	b.Run("csv", func(b *testing.B) {
-		perRow(b, func() {
-			it := open(b)
-			r, rows := exporter.PartReaderForBench(it)
-			if _, err := io.CopyBuffer(io.Discard, r, make([]byte, events.MaxChunkSize)); err != nil {
-				b.Fatal(err)
-			}
-			it.Close()
-			check(b, rows())
-		})
-	})
-	b.Run("store", func(b *testing.B) {
-		ns := testenv.MustStartNATS(b)
-		bus, err := events.Open(ctx, testenv.MustConnect(b, ns), events.Config{})
-		if err != nil {
-			b.Fatal(err)
+	for _, withJSON := range []bool{false, true} {
+		name := "csv"
+		if withJSON {
+			name = "csv+json"
 		}
-		ticket := "0123456789abcdef0123456789abcdef"
-		perRow(b, func() {
-			it := open(b)
-			r, rows := exporter.PartReaderForBench(it)
-			// The same name every time: a stored part is replaced, so the
-			// store stays one part big.
-			if _, err := bus.PutPart(ctx, ticket, 1, rows, r); err != nil {
-				b.Fatal(err)
-			}
-			it.Close()
-			check(b, rows())
+		b.Run(name, func(b *testing.B) {
+			perRow(b, func() {
+				it := open(b)
+				rows, err := exporter.EncodePartForBench(it, discard{}, withJSON)
+				if err != nil {
+					b.Fatal(err)
+				}
+				it.Close()
+				check(b, rows)
+			})
 		})
-	})
+	}
+	ns := testenv.MustStartNATS(b)
+	bus, err := events.Open(ctx, testenv.MustConnect(b, ns), events.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, withJSON := range []bool{false, true} {
+		name := "store"
+		if withJSON {
+			name = "store+json"
+		}
+		b.Run(name, func(b *testing.B) {
+			ticket := "0123456789abcdef0123456789abcdef"
+			perRow(b, func() {
+				it := open(b)
+				// The same name every time: a stored part is replaced, so
+				// the store stays one part big.
+				w := bus.NewPartWriter(ctx, ticket, 1, withJSON)
+				rows, err := exporter.EncodePartForBench(it, w, withJSON)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := w.Close(rows); err != nil {
+					b.Fatal(err)
+				}
+				it.Close()
+				check(b, rows)
+			})
+		})
+	}
 }
+
+// discard is a sink that keeps nothing.
+type discard struct{}
+
+func (discard) WriteCSV([]byte) error  { return nil }
+func (discard) WriteJSON([]byte) error { return nil }
 
 // perRow runs one part per iteration and reports per-row figures.
 func perRow(b *testing.B, part func()) {

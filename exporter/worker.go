@@ -38,8 +38,12 @@ type Exporter struct {
 	Name             string // shown in meta.workers
 	Concurrency      int
 	ProgressInterval time.Duration
-	ProgressRows     int64             // also report after this many rows; 0: only by interval
-	Metrics          *metrics.Registry // optional: rows, bytes, part durations, redeliveries
+	ProgressRows     int64 // also report after this many rows; 0: only by interval
+	// NoJSON stores parts as CSV only: JSON downloads are then made from
+	// the CSV as they are sent (slower, no length or ranges) instead of
+	// sent as stored, and the store holds about half as much.
+	NoJSON  bool
+	Metrics *metrics.Registry // optional: rows, bytes, part durations, redeliveries
 }
 
 // NewExporter returns an Exporter with one worker per core.
@@ -120,7 +124,7 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 	var rows atomic.Int64
 	kick := make(chan struct{}, 1) // ProgressRows more rows: report now
 	var kicked int64
-	r := &partReader{it: it, onRow: func(n int64) {
+	onRow := func(n int64) {
 		rows.Store(n)
 		if x.ProgressRows > 0 && n-kicked >= x.ProgressRows {
 			kicked = n
@@ -129,7 +133,7 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 			default:
 			}
 		}
-	}}
+	}
 
 	// While the part runs: keep the message alive, report progress, and
 	// stop if the job is cancelled.
@@ -159,7 +163,14 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 			}
 		}
 	}()
-	stored, err := x.bus.PutPart(partCtx, t.Ticket, t.Spec.Part, func() int64 { return r.rows }, r)
+	pw := x.bus.NewPartWriter(partCtx, t.Ticket, t.Spec.Part, !x.NoJSON)
+	n, err := encodePart(it, pw, !x.NoJSON, onRow)
+	var stored events.StoredPart
+	if err != nil {
+		pw.Abort(err)
+	} else {
+		stored, err = pw.Close(n)
+	}
 	close(stop)
 	hb.Wait()
 	if errors.Is(context.Cause(partCtx), errJobOver) {
@@ -180,11 +191,11 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 		return x.bus.DeletePart(ctx, t.Ticket, t.Spec.Part)
 	}
 	if _, err := x.bus.Publish(ctx, schema.Event{Kind: schema.EventPartDone, Ticket: t.Ticket, Part: t.Spec.Part, Parts: t.Parts,
-		Rows: r.rows, Bytes: stored.Bytes, Worker: x.Name}); err != nil {
+		Rows: n, Bytes: stored.Bytes, Worker: x.Name}); err != nil {
 		return err
 	}
-	x.Metrics.PartDone(r.rows, stored.Bytes, time.Since(start))
-	log.Info("part stored", "rows", r.rows, "bytes", stored.Bytes, "stored_bytes", stored.Stored,
+	x.Metrics.PartDone(n, stored.Bytes, time.Since(start))
+	log.Info("part stored", "rows", n, "bytes", stored.Bytes, "stored_bytes", stored.Stored, "json_bytes", stored.JSON,
 		"took", time.Since(start).Round(time.Millisecond).String())
 	return nil
 }

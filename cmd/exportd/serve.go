@@ -137,7 +137,7 @@ func serve(ctx context.Context, c Config, stdout io.Writer) error {
 		pl.Name, pl.PartRows = "planner-"+worker, c.PartRows
 		goRun("planner", pl.Run)
 		ex := exporter.NewExporter(bus, store, logger.With("component", "exporter"))
-		ex.Name, ex.Concurrency, ex.Metrics = "exporter-"+worker, c.Concurrency, reg
+		ex.Name, ex.Concurrency, ex.Metrics, ex.NoJSON = "exporter-"+worker, c.Concurrency, reg, !c.JSONParts
 		goRun("exporter", ex.Run)
 	}
 
