@@ -18,16 +18,17 @@ import (
 )
 
 // datadump streams a finished job's file: its parts in order, never a whole
-// part in memory. CSV is the stored form; JSON and NDJSON are made from it
-// on the fly.
+// part in memory. CSV is stored, and JSON too unless the exporter was told
+// not to store it; NDJSON, and JSON of parts stored without it, are made
+// from the CSV on the fly.
 //
-// The CSV download honours Range and If-Range, so a client resumes a broken
-// download where it stopped; a range is found by skipping whole parts by
-// their stored sizes, then reading past the rest of the offset in one part.
-// JSON and NDJSON have no ranges (Accept-Ranges: none). With
-// Accept-Encoding: gzip the stream is compressed as it goes, and has no
-// length and no ranges; a request with a Range gets the identity bytes it
-// asks for instead, since a range is of those.
+// A stored download honours Range and If-Range, so a client resumes a
+// broken download where it stopped; a range is found by skipping whole
+// parts by their stored sizes, then reading past the rest of the offset in
+// one part. A download made on the fly has no ranges (Accept-Ranges: none)
+// and no length. With Accept-Encoding: gzip the stream is compressed as it
+// goes, and has no length and no ranges; a request with a Range gets the
+// identity bytes it asks for instead, since a range is of those.
 func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 	ticket := p[0]
 	format := "" // the job's data_type unless the request names one
@@ -61,18 +62,19 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 	}
 
 	h := &ctx.Response.Header
-	size := int64(len(schema.CSVHeader)) + rec.DoneBytes
-	if format == schema.FormatCSV {
-		// The stored sizes, not the events' sum: Content-Length and ranges
-		// must be those of the bytes served, and a part gone from the store
-		// is better told now than as a truncated body.
+	// The stored sizes, not the events' sum: Content-Length and ranges
+	// must be those of the bytes served, and a part gone from the store is
+	// better told now than as a truncated body.
+	var stored *storedFile
+	size := int64(len(schema.CSVHeader)) + rec.DoneBytes // names a file made on the fly
+	if format != schema.FormatNDJSON {
 		infos, err := g.partInfos(ctx, rec)
 		if err != nil {
 			return err
 		}
-		size = int64(len(schema.CSVHeader))
-		for _, in := range infos {
-			size += in.size
+		if format == schema.FormatCSV || storedJSON(infos) {
+			stored = newStoredFile(format, infos)
+			size = stored.size()
 		}
 	}
 	h.Set("Content-Disposition", "attachment; filename="+rec.Job.Request.Query.Network+".datadump."+format)
@@ -91,7 +93,7 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 	// format and size name these bytes exactly: a strong validator.
 	etag := `"` + ticket + "-" + format + "-" + strconv.FormatInt(size, 36) + `"`
 	rangeHdr := string(ctx.Request.Header.Peek("Range"))
-	ranged := format == schema.FormatCSV && rangeHdr != "" && ifRangeHolds(ctx, etag, rec)
+	ranged := stored != nil && rangeHdr != "" && ifRangeHolds(ctx, etag, rec)
 	gz := !ranged && acceptsGzip(string(ctx.Request.Header.Peek("Accept-Encoding")))
 	if gz {
 		// The same bytes compressed are another representation; gzip output
@@ -99,7 +101,7 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 		etag = `W/"` + ticket + "-" + format + "-" + strconv.FormatInt(size, 36) + `-gzip"`
 	}
 	h.Set("ETag", etag)
-	if format == schema.FormatCSV && !gz {
+	if stored != nil && !gz {
 		h.Set("Accept-Ranges", "bytes")
 	} else {
 		h.Set("Accept-Ranges", "none")
@@ -116,14 +118,19 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 		if ctx.IsHead() {
 			return nil
 		}
-		body := &partsReader{ctx: bg, bus: g.bus, ticket: ticket, parts: partsOf(rec)}
+		var body io.ReadCloser
+		if stored != nil {
+			body = g.storedRange(bg, ticket, stored, 0, size)
+		} else {
+			body = &partsReader{ctx: bg, bus: g.bus, ticket: ticket, parts: partsOf(rec)}
+		}
 		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 			defer body.Close()
 			zw := getGzip(w)
 			defer putGzip(zw)
 			var err error
-			if format == schema.FormatCSV {
-				_, err = io.Copy(zw, io.MultiReader(strings.NewReader(schema.CSVHeader), body))
+			if stored != nil {
+				_, err = io.Copy(zw, body)
 			} else {
 				err = transcode(zw, body, format)
 			}
@@ -134,7 +141,7 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 				g.logger.Warn("datadump aborted", "ticket", ticket, "err", err)
 			}
 		})
-	case format == schema.FormatCSV:
+	case stored != nil:
 		start, end := int64(0), size
 		if ranged {
 			var ok, satisfiable bool
@@ -152,11 +159,7 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 				ctx.SetStatusCode(fasthttp.StatusPartialContent)
 			}
 		}
-		body, err := g.csvRange(bg, rec, start, end, start == 0 && end == size)
-		if err != nil {
-			return err
-		}
-		ctx.SetBodyStream(body, int(end-start))
+		ctx.SetBodyStream(g.storedRange(bg, ticket, stored, start, end), int(end-start))
 	default:
 		if ctx.IsHead() {
 			return nil
@@ -165,6 +168,43 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 		ctx.SetBodyStream(&jsonBody{parts: parts, ndjson: format == schema.FormatNDJSON}, -1)
 	}
 	return nil
+}
+
+// storedFile is a download sent as stored: head, the bytes of the parts'
+// objects one after the other from offset from on, and tail. For CSV the
+// head is the header line; for JSON, the fragments' first byte is left out
+// and they go between brackets (schema.JSONHead).
+type storedFile struct {
+	json       bool // the parts' JSON fragments, not their CSV
+	head, tail string
+	from       int64
+	sizes      []int64
+}
+
+func newStoredFile(format string, infos []partInfo) *storedFile {
+	f := &storedFile{json: format == schema.FormatJSON, sizes: make([]int64, len(infos))}
+	var total int64
+	for i, in := range infos {
+		f.sizes[i] = in.size
+		if f.json {
+			f.sizes[i] = in.jsonSize
+		}
+		total += f.sizes[i]
+	}
+	if f.json {
+		f.head, f.tail, f.from = schema.JSONHead, schema.JSONTail, min(total, 1)
+	} else {
+		f.head = schema.CSVHeader
+	}
+	return f
+}
+
+func (f *storedFile) size() int64 {
+	n := int64(len(f.head)+len(f.tail)) - f.from
+	for _, s := range f.sizes {
+		n += s
+	}
+	return n
 }
 
 func partsOf(rec *schema.JobRecord) int {
@@ -343,62 +383,59 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// csvRange returns bytes [start, end) of a job's CSV download. Parts before
+// storedRange returns bytes [start, end) of a stored download. Parts before
 // start are skipped by their sizes without being opened.
-func (g *Gateway) csvRange(ctx context.Context, rec *schema.JobRecord, start, end int64, whole bool) (io.ReadCloser, error) {
-	hl := int64(len(schema.CSVHeader))
-	pr := &partsReader{ctx: ctx, bus: g.bus, ticket: rec.Job.Ticket, parts: partsOf(rec)}
-	var r io.Reader = pr
-	if start <= hl {
-		r = io.MultiReader(strings.NewReader(schema.CSVHeader[start:]), pr)
-	} else {
-		infos, err := g.partInfos(ctx, rec)
-		if err != nil {
-			return nil, err
+func (g *Gateway) storedRange(ctx context.Context, ticket string, f *storedFile, start, end int64) io.ReadCloser {
+	pr := &partsReader{ctx: ctx, bus: g.bus, ticket: ticket, parts: len(f.sizes), json: f.json, next: len(f.sizes)}
+	hl := int64(len(f.head))
+	pos, off := f.from+max(0, start-hl), int64(0) // where start lies in the parts' bytes
+	for i, s := range f.sizes {
+		if pos < off+s {
+			pr.next, pr.skip = i, pos-off
+			break
 		}
-		off := hl
-		pr.next = len(infos)
-		for i, in := range infos {
-			if start < off+in.size {
-				pr.next, pr.skip = i, start-off
-				break
-			}
-			off += in.size
-		}
+		off += s
 	}
-	if whole {
-		return &wholeCSV{Reader: r, parts: pr}, nil
+	head := f.head[min(start, hl):]
+	tail := f.tail[max(0, start-(f.size()-int64(len(f.tail)))):]
+	if start == 0 && end == f.size() {
+		return &wholeFile{Reader: io.MultiReader(strings.NewReader(head), pr, strings.NewReader(tail)), head: head, tail: tail, parts: pr}
 	}
-	return readCloser{io.LimitReader(r, end-start), pr}, nil
+	return readCloser{io.LimitReader(io.MultiReader(strings.NewReader(head), pr, strings.NewReader(tail)), end-start), pr}
 }
 
-// wholeCSV is a whole CSV download: fasthttp copies it with WriteTo, so the
-// parts' chunks go to the connection without an intermediate buffer.
-type wholeCSV struct {
-	io.Reader // header then parts, for readers that Read
-	parts     *partsReader
-	started   bool
+// wholeFile is a whole stored download: fasthttp copies it with WriteTo, so
+// the parts' blocks go to the connection without an intermediate buffer.
+type wholeFile struct {
+	io.Reader  // head, parts, tail, for readers that Read
+	head, tail string
+	parts      *partsReader
+	started    bool
 }
 
-func (c *wholeCSV) Read(p []byte) (int, error) {
+func (c *wholeFile) Read(p []byte) (int, error) {
 	c.started = true
 	return c.Reader.Read(p)
 }
 
-func (c *wholeCSV) WriteTo(w io.Writer) (int64, error) {
+func (c *wholeFile) WriteTo(w io.Writer) (int64, error) {
 	if c.started {
 		return io.Copy(w, c.Reader)
 	}
 	c.started = true
-	n, err := io.WriteString(w, schema.CSVHeader)
+	n, err := io.WriteString(w, c.head)
 	if err != nil {
 		return int64(n), err
 	}
 	m, err := c.parts.WriteTo(w)
-	return int64(n) + m, err
+	if err != nil {
+		return int64(n) + m, err
+	}
+	k, err := io.WriteString(w, c.tail)
+	return int64(n) + m + int64(k), err
 }
 
-func (c *wholeCSV) Close() error { return c.parts.Close() }
+func (c *wholeFile) Close() error { return c.parts.Close() }
 
 type readCloser struct {
 	io.Reader
@@ -406,12 +443,14 @@ type readCloser struct {
 }
 
 // partsReader reads a job's parts one after another, opening each when the
-// previous one ends. It starts at part next+1, skip bytes into it.
+// previous one ends: their CSV, or with json their JSON fragments. It
+// starts at part next+1, skip bytes into it.
 type partsReader struct {
 	ctx    context.Context
 	bus    *events.Bus
 	ticket string
 	parts  int
+	json   bool
 	next   int   // the next part to open, from 0
 	skip   int64 // bytes to pass over in the first part opened
 	cur    *events.PartReader
@@ -427,7 +466,7 @@ func (r *partsReader) open() error {
 	cur, err := r.ahead, r.aheadErr
 	r.ahead, r.aheadErr = nil, nil
 	if cur == nil && err == nil {
-		cur, err = r.bus.OpenPart(r.ctx, r.ticket, r.next+1)
+		cur, err = r.openPart(r.next + 1)
 	}
 	if err != nil {
 		return err
@@ -435,9 +474,16 @@ func (r *partsReader) open() error {
 	r.next++
 	r.cur = cur
 	if r.next < r.parts {
-		r.ahead, r.aheadErr = r.bus.OpenPart(r.ctx, r.ticket, r.next+1)
+		r.ahead, r.aheadErr = r.openPart(r.next + 1)
 	}
 	return nil
+}
+
+func (r *partsReader) openPart(part int) (*events.PartReader, error) {
+	if r.json {
+		return r.bus.OpenPartJSON(r.ctx, r.ticket, part)
+	}
+	return r.bus.OpenPart(r.ctx, r.ticket, part)
 }
 
 func (r *partsReader) Read(p []byte) (int, error) {

@@ -96,7 +96,7 @@ func TestManifest(t *testing.T) {
 	if m.Ticket != f.ticket || m.TransactionTime == "" || m.Query.Network != "array_of_things" || !strings.Contains(m.Request, "/download?") {
 		t.Fatalf("manifest head: %+v", m)
 	}
-	if len(m.Output) != 3 || m.Output[0].URL != doc.Result.URL || !m.Output[0].Ranges || m.Output[1].Ranges {
+	if len(m.Output) != 3 || m.Output[0].URL != doc.Result.URL || !m.Output[0].Ranges || !m.Output[1].Ranges || m.Output[2].Ranges {
 		t.Fatalf("manifest output: %+v", m.Output)
 	}
 
@@ -311,6 +311,47 @@ func TestDownloadRanges(t *testing.T) {
 			t.Fatalf("HEAD with range: %d, Content-Length %d", resp.StatusCode, resp.ContentLength)
 		}
 	})
+	t.Run("JSON as stored, with ranges", func(t *testing.T) {
+		want := jsonOfCSV(t, whole, false)
+		resp, got := testenv.Do(t, "GET", f.dump+"?data_type=json")
+		if !bytes.Equal(got, want) || resp.ContentLength != int64(len(want)) || resp.Header.Get("Accept-Ranges") != "bytes" {
+			t.Fatalf("JSON: %d bytes (Content-Length %d, Accept-Ranges %q), want the %d of one writer over the CSV",
+				len(got), resp.ContentLength, resp.Header.Get("Accept-Ranges"), len(want))
+		}
+		jsonTag := resp.Header.Get("ETag")
+		n := int64(len(want))
+		// Around the bracket, every place where one part's fragment meets
+		// the next, and the end.
+		cuts := []int64{0, 1, 2, n - 2, n - 1}
+		at := int64(0) // where part i's fragment begins in the parts' bytes
+		for _, p := range m.Parts {
+			sp, err := f.svc.Bus.Part(context.Background(), f.ticket, p.Part)
+			if err != nil || sp.JSON <= 0 {
+				t.Fatalf("part %d: JSON %d bytes, %v", p.Part, sp.JSON, err)
+			}
+			at += sp.JSON
+			cuts = append(cuts, at-1, at, at+1) // the download is "[" and the parts' bytes from 1
+		}
+		for _, c := range cuts {
+			for _, r := range [][2]int64{{c, c}, {c, min(c+70, n-1)}, {max(c-70, 0), c}} {
+				hdr := "bytes=" + strconv.FormatInt(r[0], 10) + "-" + strconv.FormatInt(r[1], 10)
+				resp, body := testenv.Do(t, "GET", f.dump+"?data_type=json", "Range", hdr, "If-Range", jsonTag)
+				if resp.StatusCode != 206 || !bytes.Equal(body, want[r[0]:r[1]+1]) {
+					t.Fatalf("JSON %s: %d, %q, want %q", hdr, resp.StatusCode, body, want[r[0]:r[1]+1])
+				}
+			}
+		}
+		for _, k := range []int64{1, 2, 3, 100} {
+			resp, body := testenv.Do(t, "GET", f.dump+"?data_type=json", "Range", "bytes=-"+strconv.FormatInt(k, 10))
+			if resp.StatusCode != 206 || !bytes.Equal(body, want[n-k:]) {
+				t.Fatalf("JSON last %d bytes: %d, %q, want %q", k, resp.StatusCode, body, want[n-k:])
+			}
+		}
+		resp, body := testenv.Do(t, "HEAD", f.dump+"?data_type=json")
+		if resp.StatusCode != 200 || resp.ContentLength != n || len(body) != 0 {
+			t.Fatalf("HEAD JSON: %d, Content-Length %d, %d body bytes", resp.StatusCode, resp.ContentLength, len(body))
+		}
+	})
 	t.Run("JSON made of parts in parallel", func(t *testing.T) {
 		for _, format := range []string{"json", "ndjson"} {
 			var want bytes.Buffer
@@ -361,7 +402,7 @@ func TestDownloadRanges(t *testing.T) {
 			t.Fatalf("gzip;q=0 got Content-Encoding %q", resp.Header.Get("Content-Encoding"))
 		}
 	})
-	t.Run("JSON has no ranges", func(t *testing.T) {
+	t.Run("NDJSON has no ranges", func(t *testing.T) {
 		_, plain := testenv.Do(t, "GET", f.dump+"?data_type=ndjson")
 		resp, body := testenv.Do(t, "GET", f.dump+"?data_type=ndjson", "Range", "bytes=0-9")
 		if resp.StatusCode != 200 || resp.Header.Get("Accept-Ranges") != "none" || !bytes.Equal(body, plain) || len(plain) == 0 {
@@ -379,10 +420,58 @@ func TestDownloadPartsGone(t *testing.T) {
 	if err := f.svc.Bus.DeleteParts(context.Background(), f.ticket, job.Status.Progress.Total); err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range []string{f.dump, f.svc.URL + "/v1/api/jobs/" + f.ticket + "/manifest"} {
+	for _, u := range []string{f.dump, f.dump + "?data_type=json", f.svc.URL + "/v1/api/jobs/" + f.ticket + "/manifest"} {
 		resp, body := testenv.Do(t, "GET", u)
 		if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "no longer stored") {
 			t.Fatalf("%s: got %d %s, want 404 saying the result is no longer stored", u, resp.StatusCode, body)
 		}
+	}
+}
+
+// jsonOfCSV is what one JSONWriter makes of a CSV download.
+func jsonOfCSV(t *testing.T, csv []byte, ndjson bool) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	jw := schema.NewJSONWriter(&out, ndjson)
+	if _, err := jw.Write(csv[len(schema.CSVHeader):]); err != nil {
+		t.Fatal(err)
+	}
+	if err := jw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// TestDownloadJSONOfPartsWithout checks that a job one of whose parts has
+// no JSON stored (redone by an exporter told not to store it, or by one
+// from before JSON was stored) still downloads as JSON: made from the CSV
+// on the fly, the same bytes, without a length or ranges.
+func TestDownloadJSONOfPartsWithout(t *testing.T) {
+	f := ddFinishedJob(t)
+	ctx := context.Background()
+	r, err := f.svc.Bus.OpenPart(ctx, f.ticket, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := io.ReadAll(r)
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := f.svc.Bus.PutPart(ctx, f.ticket, 2, func() int64 { return int64(bytes.Count(part, []byte("\n"))) }, bytes.NewReader(part))
+	if err != nil || sp.JSON != -1 {
+		t.Fatalf("restored part 2: JSON %d, %v; want none", sp.JSON, err)
+	}
+	_, csv := testenv.Do(t, "GET", f.dump) // after: the gateway keeps the part infos of a succeeded job
+	resp, got := testenv.Do(t, "GET", f.dump+"?data_type=json", "Range", "bytes=0-9")
+	if want := jsonOfCSV(t, csv, false); resp.StatusCode != 200 || !bytes.Equal(got, want) || resp.ContentLength != -1 ||
+		resp.Header.Get("Accept-Ranges") != "none" {
+		t.Fatalf("JSON: %d, %d bytes (Content-Length %d, Accept-Ranges %q), want 200 and the %d of one writer over the CSV",
+			resp.StatusCode, len(got), resp.ContentLength, resp.Header.Get("Accept-Ranges"), len(want))
+	}
+	var m schema.Manifest
+	ddGetJSON(t, f.svc.URL+"/v1/api/jobs/"+f.ticket+"/manifest", &m)
+	if !m.Output[0].Ranges || m.Output[1].Ranges {
+		t.Fatalf("manifest output: %+v, want ranges for CSV only", m.Output)
 	}
 }

@@ -17,9 +17,20 @@ import (
 
 // partInfo is what the object store says of one stored part.
 type partInfo struct {
-	rows   int64
-	size   int64
-	sha256 string // lowercase hex
+	rows     int64
+	size     int64
+	sha256   string // lowercase hex
+	jsonSize int64  // of its stored JSON fragment; -1: none
+}
+
+// storedJSON reports whether every part has its JSON fragment stored.
+func storedJSON(infos []partInfo) bool {
+	for _, in := range infos {
+		if in.jsonSize < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // maxCachedJobs bounds the part-info cache; past it, an arbitrary entry goes.
@@ -96,7 +107,7 @@ func (g *Gateway) partInfo(ctx context.Context, ticket string, part int) (partIn
 	if err != nil {
 		return partInfo{}, err
 	}
-	return partInfo{size: sp.Bytes, rows: sp.Rows, sha256: sp.SHA256}, nil
+	return partInfo{size: sp.Bytes, rows: sp.Rows, sha256: sp.SHA256, jsonSize: sp.JSON}, nil
 }
 
 // manifestURL is where a job's manifest is served.
@@ -220,7 +231,7 @@ func buildManifest(rec *schema.JobRecord, q schema.Query, infos []partInfo) sche
 			u += "?data_type=" + f
 		}
 		m.Output = append(m.Output, schema.ManifestOutput{Type: "observation", Format: f, MediaType: schema.MediaType(f),
-			URL: u, Count: m.Rows, Ranges: f == schema.FormatCSV})
+			URL: u, Count: m.Rows, Ranges: f == schema.FormatCSV || f == schema.FormatJSON && storedJSON(infos)})
 	}
 	return m
 }
