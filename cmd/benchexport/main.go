@@ -272,9 +272,9 @@ func run(ctx context.Context) (err error) {
 		}
 		logf("run %d/%d job: %.2fs (%d parts; CPU s: exporter %.1f, nats %.1f, clickhouse %.1f), exporter peak %s",
 			i+1, cfg.Runs, j.Seconds, j.Parts, j.ExporterCPU, j.NATSCPU, j.ClickHouseCPU, mib(j.ExporterPeak))
-		logf("run %d/%d download: CSV %.0f MB in %.2fs = %.0f MB/s (CPU s: gateway %.1f, nats %.1f), JSON %.0f MB in %.2fs; gateway RSS %s before, peak %s",
-			i+1, cfg.Runs, float64(j.CSVBytes)/1e6, j.CSVSeconds, j.CSVMBps, j.DownloadGatewayCPU, j.DownloadNATSCPU,
-			float64(j.JSONBytes)/1e6, j.JSONSeconds, mib(j.GatewayBefore), mib(j.GatewayPeak))
+		logf("run %d/%d download: CSV %.0f MB in %.2fs = %.0f MB/s (CPU s: gateway %.1f, nats %.1f, client %.1f), JSON %.0f MB in %.2fs (%.1f, %.1f, %.1f); gateway RSS %s before, peak %s",
+			i+1, cfg.Runs, float64(j.CSVBytes)/1e6, j.CSVSeconds, j.CSVMBps, j.DownloadGatewayCPU, j.DownloadNATSCPU, j.DownloadClientCPU,
+			float64(j.JSONBytes)/1e6, j.JSONSeconds, j.JSONGatewayCPU, j.JSONNATSCPU, j.JSONClientCPU, mib(j.GatewayBefore), mib(j.GatewayPeak))
 		if j.CSVRows != b.Rows {
 			return fmt.Errorf("the download has %d rows, the baseline %d", j.CSVRows, b.Rows)
 		}

@@ -88,11 +88,15 @@ type summary struct {
 	JobNATSCPU        float64 `json:"job_nats_cpu_s"`
 	DownloadGWCPU     float64 `json:"download_gateway_cpu_s"`
 	DownloadNATSCPU   float64 `json:"download_nats_cpu_s"`
+	DownloadClientCPU float64 `json:"download_client_cpu_s"`
+	JSONGWCPU         float64 `json:"download_json_gateway_cpu_s"`
+	JSONNATSCPU       float64 `json:"download_json_nats_cpu_s"`
+	JSONClientCPU     float64 `json:"download_json_client_cpu_s"`
 }
 
 func (r *results) summarize() {
 	var bs, js, mbps, jsonS, csvS, xp, gb, gp []float64
-	var bb, cb, bch, bcl, jch, jx, jn, dg, dn []float64
+	var bb, cb, bch, bcl, jch, jx, jn, dg, dn, dc, jg, jnc, jc []float64
 	for _, b := range r.Baseline {
 		bs = append(bs, b.Seconds)
 		bb = append(bb, float64(b.Bytes))
@@ -101,7 +105,8 @@ func (r *results) summarize() {
 	}
 	for _, j := range r.Jobs {
 		jch, jx, jn = append(jch, j.ClickHouseCPU), append(jx, j.ExporterCPU), append(jn, j.NATSCPU)
-		dg, dn = append(dg, j.DownloadGatewayCPU), append(dn, j.DownloadNATSCPU)
+		dg, dn, dc = append(dg, j.DownloadGatewayCPU), append(dn, j.DownloadNATSCPU), append(dc, j.DownloadClientCPU)
+		jg, jnc, jc = append(jg, j.JSONGatewayCPU), append(jnc, j.JSONNATSCPU), append(jc, j.JSONClientCPU)
 		js = append(js, j.Seconds)
 		mbps = append(mbps, j.CSVMBps)
 		jsonS = append(jsonS, j.JSONSeconds)
@@ -119,7 +124,8 @@ func (r *results) summarize() {
 		JobGetBareRPS: r.JobGetBare.OKPerSec, CreateRPS: r.Create.OKPerSec, CreateP99: r.Create.P99ms,
 		CreateBareRPS: r.CreateBare.OKPerSec, QueryP50: r.Query.P50ms, QueryP99: r.Query.P99ms,
 		BaselineCHCPU: median(bch), BaselineClientCPU: median(bcl), JobCHCPU: median(jch), JobExporterCPU: median(jx),
-		JobNATSCPU: median(jn), DownloadGWCPU: median(dg), DownloadNATSCPU: median(dn)}
+		JobNATSCPU: median(jn), DownloadGWCPU: median(dg), DownloadNATSCPU: median(dn), DownloadClientCPU: median(dc),
+		JSONGWCPU: median(jg), JSONNATSCPU: median(jnc), JSONClientCPU: median(jc)}
 	var sm, sp, nm, np []float64
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	for _, e := range r.Events {
@@ -183,6 +189,7 @@ func (r *results) print(w io.Writer) {
 	row("event delay, NATS subscriber median / p99 ms", fmt.Sprintf("%.2f / %.2f", s.NATSMedian, s.NATSP99), "")
 	row("CPU s, baseline: clickhouse / client", fmt.Sprintf("%.1f / %.1f", s.BaselineCHCPU, s.BaselineClientCPU), "")
 	row("CPU s, job: clickhouse / exporter / nats", fmt.Sprintf("%.1f / %.1f / %.1f", s.JobCHCPU, s.JobExporterCPU, s.JobNATSCPU), "")
-	row("CPU s, CSV download: gateway / nats", fmt.Sprintf("%.1f / %.1f", s.DownloadGWCPU, s.DownloadNATSCPU), "")
+	row("CPU s, CSV download: gateway / nats / client", fmt.Sprintf("%.1f / %.1f / %.1f", s.DownloadGWCPU, s.DownloadNATSCPU, s.DownloadClientCPU), "")
+	row("CPU s, JSON download: gateway / nats / client", fmt.Sprintf("%.1f / %.1f / %.1f", s.JSONGWCPU, s.JSONNATSCPU, s.JSONClientCPU), "")
 	tw.Flush()
 }

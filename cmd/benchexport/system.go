@@ -206,13 +206,17 @@ type jobRun struct {
 	GatewayBefore int64   `json:"gateway_rss_before_download,omitempty"`
 	GatewayPeak   int64   `json:"gateway_peak_rss,omitempty"`
 	// CPU seconds spent by each process from submit to success, and by
-	// the gateway and NATS during the CSV download.
+	// the gateway, NATS and this client during each download.
 	ExporterCPU        float64 `json:"exporter_cpu_s"`
 	NATSCPU            float64 `json:"nats_cpu_s"`
 	ClickHouseCPU      float64 `json:"clickhouse_cpu_s"`
 	GatewayCPU         float64 `json:"gateway_cpu_s"`
 	DownloadGatewayCPU float64 `json:"download_gateway_cpu_s,omitempty"`
 	DownloadNATSCPU    float64 `json:"download_nats_cpu_s,omitempty"`
+	DownloadClientCPU  float64 `json:"download_client_cpu_s,omitempty"`
+	JSONGatewayCPU     float64 `json:"download_json_gateway_cpu_s,omitempty"`
+	JSONNATSCPU        float64 `json:"download_json_nats_cpu_s,omitempty"`
+	JSONClientCPU      float64 `json:"download_json_client_cpu_s,omitempty"`
 }
 
 // jobTimeout bounds one job's wait.
@@ -262,7 +266,7 @@ func (s *system) job(ctx context.Context, network string, w window, download boo
 	}
 	s.gateway.resetPeak()
 	r.GatewayBefore = s.gateway.rss()
-	gc, nc = cpuSeconds(s.gateway.pid()), cpuSeconds(s.nats.pid())
+	gc, nc, me := cpuSeconds(s.gateway.pid()), cpuSeconds(s.nats.pid()), cpuSeconds(os.Getpid())
 	var profiles sync.WaitGroup
 	if s.cfg.ProfileDir != "" {
 		profiles.Go(func() { s.profileAll(ctx, s.cfg, "download") })
@@ -273,12 +277,16 @@ func (s *system) job(ctx context.Context, network string, w window, download boo
 		return r, err
 	}
 	r.DownloadGatewayCPU, r.DownloadNATSCPU = cpuSeconds(s.gateway.pid())-gc, cpuSeconds(s.nats.pid())-nc
+	r.DownloadClientCPU = cpuSeconds(os.Getpid()) - me
 	r.CSVRows, r.CSVBytes, r.CSVSeconds = lines-1, size, took
 	r.CSVMBps = float64(size) / 1e6 / took
 	if s.cfg.ProfileDir != "" {
 		profiles.Go(func() { s.profileAll(ctx, s.cfg, "download-json") })
 	}
+	gc, nc, me = cpuSeconds(s.gateway.pid()), cpuSeconds(s.nats.pid()), cpuSeconds(os.Getpid())
 	_, r.JSONBytes, r.JSONSeconds, err = s.download(ctx, r.Ticket, "json")
+	r.JSONGatewayCPU, r.JSONNATSCPU = cpuSeconds(s.gateway.pid())-gc, cpuSeconds(s.nats.pid())-nc
+	r.JSONClientCPU = cpuSeconds(os.Getpid()) - me
 	profiles.Wait()
 	if err != nil {
 		return r, err
