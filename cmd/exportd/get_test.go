@@ -319,6 +319,25 @@ func TestGetResumes(t *testing.T) {
 		t.Fatalf("resumed file (%d bytes) differs from a direct download (%d bytes)", len(got), len(whole))
 	}
 
+	// JSON is stored too: it resumes the same way.
+	dumps.Store(0)
+	ranged.Store(0)
+	fileJSON := filepath.Join(t.TempDir(), "resumed.json")
+	err, lines = runGet(t, front.URL, "--ticket", lines[0]["ticket"].(string), "--format", "json", "--output", fileJSON)
+	if err != nil {
+		t.Fatalf("get JSON: %v (exit %d)", err, exitCode(err))
+	}
+	if dumps.Load() != 3 || ranged.Load() != 2 {
+		t.Fatalf("JSON: %d datadump requests, %d with Range; want 3 and 2", dumps.Load(), ranged.Load())
+	}
+	gotJSON, err := os.ReadFile(fileJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, whole := testenv.Get(t, svc.URL+"/v1/api/datadump/"+lines[0]["ticket"].(string)+"?data_type=json"); !bytes.Equal(gotJSON, whole) {
+		t.Fatalf("resumed JSON (%d bytes) differs from a direct download (%d bytes)", len(gotJSON), len(whole))
+	}
+
 	// A byte changed on the way: the part that holds it fails its digest,
 	// exit 4, no file.
 	proxy.ModifyResponse = func(r *http.Response) error {
