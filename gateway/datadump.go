@@ -19,8 +19,8 @@ import (
 
 // datadump streams a finished job's file: its parts in order, never a whole
 // part in memory. CSV is stored, and JSON too unless the exporter was told
-// not to store it; NDJSON, and JSON of parts stored without it, are made
-// from the CSV on the fly.
+// not to store it; NDJSON is made from the stored JSON on the fly, and JSON
+// and NDJSON of parts stored without JSON from the CSV.
 //
 // A stored download honours Range and If-Range, so a client resumes a
 // broken download where it stopped; a range is found by skipping whole
@@ -65,18 +65,18 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 	// The stored sizes, not the events' sum: Content-Length and ranges
 	// must be those of the bytes served, and a part gone from the store is
 	// better told now than as a truncated body.
+	infos, err := g.partInfos(ctx, rec)
+	if err != nil {
+		return err
+	}
 	var stored *storedFile
 	size := int64(len(schema.CSVHeader)) + rec.DoneBytes // names a file made on the fly
-	if format != schema.FormatNDJSON {
-		infos, err := g.partInfos(ctx, rec)
-		if err != nil {
-			return err
-		}
-		if format == schema.FormatCSV || storedJSON(infos) {
-			stored = newStoredFile(format, infos)
-			size = stored.size()
-		}
+	if format == schema.FormatCSV || format == schema.FormatJSON && storedJSON(infos) {
+		stored = newStoredFile(format, infos)
+		size = stored.size()
 	}
+	// A file made on the fly is made of the stored JSON when there is.
+	fromJSON := format == schema.FormatNDJSON && storedJSON(infos)
 	h.Set("Content-Disposition", "attachment; filename="+rec.Job.Request.Query.Network+".datadump."+format)
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("Cache-Control", cacheControl(rec, g.Now()))
@@ -122,7 +122,7 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 		if stored != nil {
 			body = g.storedRange(bg, ticket, stored, 0, size)
 		} else {
-			body = &partsReader{ctx: bg, bus: g.bus, ticket: ticket, parts: partsOf(rec)}
+			body = &partsReader{ctx: bg, bus: g.bus, ticket: ticket, parts: partsOf(rec), json: fromJSON}
 		}
 		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 			defer body.Close()
@@ -132,7 +132,7 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 			if stored != nil {
 				_, err = io.Copy(zw, body)
 			} else {
-				err = transcode(zw, body, format)
+				err = transcode(zw, body, format, fromJSON)
 			}
 			if err == nil {
 				err = zw.Close()
@@ -164,8 +164,8 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 		if ctx.IsHead() {
 			return nil
 		}
-		parts := &partsReader{ctx: bg, bus: g.bus, ticket: ticket, parts: partsOf(rec)}
-		ctx.SetBodyStream(&jsonBody{parts: parts, ndjson: format == schema.FormatNDJSON}, -1)
+		parts := &partsReader{ctx: bg, bus: g.bus, ticket: ticket, parts: partsOf(rec), json: fromJSON}
+		ctx.SetBodyStream(&jsonBody{parts: parts, ndjson: format == schema.FormatNDJSON, fromJSON: fromJSON}, -1)
 	}
 	return nil
 }
@@ -214,25 +214,37 @@ func partsOf(rec *schema.JobRecord) int {
 	return 0
 }
 
-// transcode writes the CSV rows of body to w as JSON or NDJSON.
-func transcode(w io.Writer, body io.Reader, format string) error {
-	jw := schema.NewJSONWriter(w, format == schema.FormatNDJSON)
-	if _, err := io.Copy(jw, body); err != nil {
+// transcode writes the parts read by body to w as format (see transcoder).
+func transcode(w io.Writer, body io.Reader, format string, fromJSON bool) error {
+	t := transcoder(w, format, fromJSON)
+	if _, err := io.Copy(t, body); err != nil {
 		return err
 	}
-	return jw.Close()
+	return t.Close()
 }
 
-// jsonBody is a JSON or NDJSON download made from the stored CSV rows as it
-// is sent. fasthttp frames its WriteTo output straight into chunks, so the
-// parts' chunks go through the transcoder to the connection with no pipe or
-// goroutine between.
+// transcoder returns the writer that makes format of parts written to it:
+// NDJSON of their stored JSON fragments with fromJSON, else JSON or NDJSON
+// of their CSV rows.
+func transcoder(w io.Writer, format string, fromJSON bool) io.WriteCloser {
+	if fromJSON {
+		return schema.NewNDJSONOfJSON(w)
+	}
+	return schema.NewJSONWriter(w, format == schema.FormatNDJSON)
+}
+
+// jsonBody is a JSON or NDJSON download made from the stored parts as it
+// is sent: NDJSON of their JSON fragments (fromJSON), or either of their
+// CSV rows. fasthttp frames its WriteTo output straight into chunks, so
+// the parts' chunks go through the transcoder to the connection with no
+// pipe or goroutine between.
 type jsonBody struct {
-	parts  *partsReader
-	ndjson bool
+	parts    *partsReader
+	ndjson   bool
+	fromJSON bool
 
 	// for readers that Read instead
-	jw   *schema.JSONWriter
+	jw   io.WriteCloser
 	out  bytes.Buffer
 	buf  []byte
 	done bool
@@ -247,6 +259,10 @@ func (b *jsonBody) SupportsBodyWriteTo() bool { return true }
 // core's worth; the parts ahead hold at most jsonAhead buffers each.
 func (b *jsonBody) WriteTo(w io.Writer) (int64, error) {
 	cw := &countingWriter{w: w}
+	if b.fromJSON { // a copy, nearly: no need of more cores
+		err := transcode(cw, b.parts, schema.FormatNDJSON, true)
+		return cw.n, err
+	}
 	n := b.parts.parts
 	ctx, cancel := context.WithCancel(b.parts.ctx)
 	defer cancel()
@@ -345,7 +361,11 @@ func (c chanWriter) Write(p []byte) (int, error) {
 
 func (b *jsonBody) Read(p []byte) (int, error) {
 	if b.jw == nil {
-		b.jw = schema.NewJSONWriter(&b.out, b.ndjson)
+		format := schema.FormatJSON
+		if b.ndjson {
+			format = schema.FormatNDJSON
+		}
+		b.jw = transcoder(&b.out, format, b.fromJSON)
 		b.buf = make([]byte, 64<<10)
 	}
 	for b.out.Len() == 0 && !b.done {

@@ -352,7 +352,7 @@ func TestDownloadRanges(t *testing.T) {
 			t.Fatalf("HEAD JSON: %d, Content-Length %d, %d body bytes", resp.StatusCode, resp.ContentLength, len(body))
 		}
 	})
-	t.Run("JSON made of parts in parallel", func(t *testing.T) {
+	t.Run("JSON and NDJSON are one writer's over the CSV", func(t *testing.T) {
 		for _, format := range []string{"json", "ndjson"} {
 			var want bytes.Buffer
 			jw := schema.NewJSONWriter(&want, format == "ndjson")
@@ -463,11 +463,13 @@ func TestDownloadJSONOfPartsWithout(t *testing.T) {
 		t.Fatalf("restored part 2: JSON %d, %v; want none", sp.JSON, err)
 	}
 	_, csv := testenv.Do(t, "GET", f.dump) // after: the gateway keeps the part infos of a succeeded job
-	resp, got := testenv.Do(t, "GET", f.dump+"?data_type=json", "Range", "bytes=0-9")
-	if want := jsonOfCSV(t, csv, false); resp.StatusCode != 200 || !bytes.Equal(got, want) || resp.ContentLength != -1 ||
-		resp.Header.Get("Accept-Ranges") != "none" {
-		t.Fatalf("JSON: %d, %d bytes (Content-Length %d, Accept-Ranges %q), want 200 and the %d of one writer over the CSV",
-			resp.StatusCode, len(got), resp.ContentLength, resp.Header.Get("Accept-Ranges"), len(want))
+	for _, format := range []string{"json", "ndjson"} {
+		resp, got := testenv.Do(t, "GET", f.dump+"?data_type="+format, "Range", "bytes=0-9")
+		if want := jsonOfCSV(t, csv, format == "ndjson"); resp.StatusCode != 200 || !bytes.Equal(got, want) || resp.ContentLength != -1 ||
+			resp.Header.Get("Accept-Ranges") != "none" {
+			t.Fatalf("%s: %d, %d bytes (Content-Length %d, Accept-Ranges %q), want 200 and the %d of one writer over the CSV",
+				format, resp.StatusCode, len(got), resp.ContentLength, resp.Header.Get("Accept-Ranges"), len(want))
+		}
 	}
 	var m schema.Manifest
 	ddGetJSON(t, f.svc.URL+"/v1/api/jobs/"+f.ticket+"/manifest", &m)

@@ -509,6 +509,70 @@ func encodeJSON(rows []schema.Row) []byte {
 // Fragments rendered from rows, part by part, stitched, are byte for byte
 // the JSON a JSONWriter makes of the rows' CSV: a download can be either.
 func TestJSONEncoderMatchesJSONWriter(t *testing.T) {
+	rows := oddRows()
+	want := jsonWriterOf(t, rows, false)
+	// Cut between readings (every 7 rows in readingRows), parts empty too.
+	cuts := []int{0, 0, 7, 700, 700, 1400, len(rows), len(rows)}
+	var frags [][]byte
+	for i := 1; i < len(cuts); i++ {
+		frags = append(frags, encodeJSON(rows[cuts[i-1]:cuts[i]]))
+	}
+	if got := stitch(frags...); !bytes.Equal(got, want) {
+		t.Fatalf("stitched fragments differ from the JSONWriter's output:\n%.400s\nwant\n%.400s", got, want)
+	}
+	if got := stitch(); string(got) != "[]\n" {
+		t.Errorf("got %q with no rows, want %q", got, "[]\n")
+	}
+	if !json.Valid(want) {
+		t.Errorf("got invalid JSON %.200s", want)
+	}
+}
+
+// The NDJSON made of stored fragments, written in chunks of any size, is
+// byte for byte the JSONWriter's NDJSON of the rows' CSV.
+func TestNDJSONOfJSON(t *testing.T) {
+	rows := oddRows()
+	want := jsonWriterOf(t, rows, true)
+	frags := [][]byte{encodeJSON(rows[:700]), encodeJSON(nil), encodeJSON(rows[700:])}
+	all := bytes.Join(frags, nil)
+	for _, chunk := range []int{1, 2, 3, 7, 64, 4096, len(all)} {
+		var out bytes.Buffer
+		c := schema.NewNDJSONOfJSON(&out)
+		for _, f := range frags { // fragment by fragment, each in chunks
+			for p := f; len(p) > 0; {
+				n := min(chunk, len(p))
+				if _, err := c.Write(p[:n]); err != nil {
+					t.Fatalf("chunks of %d: %v", chunk, err)
+				}
+				p = p[n:]
+			}
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out.Bytes(), want) {
+			t.Fatalf("chunks of %d: got\n%.300s\nwant\n%.300s", chunk, out.Bytes(), want)
+		}
+	}
+	var out bytes.Buffer
+	if c := schema.NewNDJSONOfJSON(&out); c.Close() != nil || out.Len() != 0 {
+		t.Errorf("no rows: %q, want nothing", out.Bytes())
+	}
+	for _, bad := range []string{"\n{}", "{}\n", ",\n{},", ",\n\n"} {
+		c := schema.NewNDJSONOfJSON(io.Discard)
+		_, err := c.Write([]byte(bad))
+		if err == nil {
+			err = c.Close()
+		}
+		if !errors.Is(err, schema.ErrBadRow) {
+			t.Errorf("%q: got %v, want %v", bad, err, schema.ErrBadRow)
+		}
+	}
+}
+
+// oddRows are readings with names that need quoting and escaping, a NaN,
+// and sub-second times.
+func oddRows() []schema.Row {
 	rows := readingRows(1400)
 	names := []string{"a,b", `"quoted"`, `back\slash`, "tab\there", "ünïcödé", "", "\x01ctl", "</script>"}
 	for i, n := range names {
@@ -523,36 +587,27 @@ func TestJSONEncoderMatchesJSONWriter(t *testing.T) {
 	}
 	// Sub-second times of one second are one reading, as the CSV has them.
 	late := ts0.Add(2000 * time.Second)
-	rows = append(rows, schema.Row{Node: "n", TS: late, Sensor: "s", Feature: "f", Property: "p", Value: 1},
+	return append(rows, schema.Row{Node: "n", TS: late, Sensor: "s", Feature: "f", Property: "p", Value: 1},
 		schema.Row{Node: "n", TS: late.Add(400 * time.Millisecond), Sensor: "s", Feature: "f", Property: "q", Value: 2})
+}
+
+// jsonWriterOf is what a JSONWriter makes of the rows' CSV.
+func jsonWriterOf(t *testing.T, rows []schema.Row, ndjson bool) []byte {
+	t.Helper()
 	var csvRows []byte
 	var ce schema.CSVEncoder
 	for i := range rows {
 		csvRows = ce.AppendRow(csvRows, &rows[i])
 	}
-	var want bytes.Buffer
-	w := schema.NewJSONWriter(&want, false)
+	var out bytes.Buffer
+	w := schema.NewJSONWriter(&out, ndjson)
 	if _, err := w.Write(csvRows); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// Cut between readings (every 7 rows in readingRows), parts empty too.
-	cuts := []int{0, 0, 7, 700, 700, 1400, len(rows), len(rows)}
-	var frags [][]byte
-	for i := 1; i < len(cuts); i++ {
-		frags = append(frags, encodeJSON(rows[cuts[i-1]:cuts[i]]))
-	}
-	if got := stitch(frags...); !bytes.Equal(got, want.Bytes()) {
-		t.Fatalf("stitched fragments differ from the JSONWriter's output:\n%.400s\nwant\n%.400s", got, want.Bytes())
-	}
-	if got := stitch(); string(got) != "[]\n" {
-		t.Errorf("got %q with no rows, want %q", got, "[]\n")
-	}
-	if !json.Valid(want.Bytes()) {
-		t.Errorf("got invalid JSON %.200s", want.Bytes())
-	}
+	return out.Bytes()
 }
 
 // A name with a line break cannot be read back from a stored CSV row, but
@@ -603,5 +658,25 @@ func BenchmarkPartEncoders(b *testing.B) {
 		csvBuf = ce.AppendRow(csvBuf, r)
 		line := csvBuf[n : len(csvBuf)-1]
 		jsonBuf = je.AppendRowValue(jsonBuf, r, line[bytes.LastIndexByte(line, ',')+1:])
+	}
+}
+
+// NDJSON of stored JSON fragments, as an NDJSON download is made of them.
+func BenchmarkNDJSONOfJSON(b *testing.B) {
+	frag := encodeJSON(readingRows(10_000))
+	b.SetBytes(int64(len(frag)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		c := schema.NewNDJSONOfJSON(io.Discard)
+		for p := frag; len(p) > 0; {
+			n := min(32<<10, len(p))
+			if _, err := c.Write(p[:n]); err != nil {
+				b.Fatal(err)
+			}
+			p = p[n:]
+		}
+		if err := c.Close(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
