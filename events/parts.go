@@ -38,7 +38,9 @@ const (
 // download is sent as stored rather than made from the CSV on the fly. The
 // fragment is stored first, and its size recorded in the CSV object's
 // metadata (MetaJSONSize) with the CSV's own: a part whose CSV says so has
-// its JSON.
+// its JSON. A part of no rows has an empty fragment, which is not stored
+// (MetaJSONSize 0): a burst of empty jobs costs no more object store writes
+// than before. Readers skip parts of no bytes without opening them.
 
 // partBlock is the S2 block of stored parts: what a writer and a reader
 // hold at once, and the most a range request decodes without sending.
@@ -175,12 +177,12 @@ func (w *PartWriter) Close(rows int64) (StoredPart, error) {
 	var jsonInfo *jetstream.ObjectInfo
 	if w.json != nil {
 		var err error
-		if jsonInfo, err = w.json.close(); err != nil {
+		if jsonInfo, err = w.json.close(false); err != nil { // an empty fragment is not stored
 			w.csv.abort(err)
 			return StoredPart{}, err
 		}
 	}
-	info, err := w.csv.close()
+	info, err := w.csv.close(true)
 	if err != nil {
 		return StoredPart{}, err
 	}
@@ -223,14 +225,17 @@ func (w *PartWriter) Abort(err error) {
 }
 
 // objectWriter compresses what is written to it into an object store Put
-// running on a goroutine of its own.
+// running on a goroutine of its own, started by the first byte: an object
+// of no bytes is stored only if asked for (close(true)).
 type objectWriter struct {
-	ctx  context.Context
-	zw   *s2.Writer
-	pw   *io.PipeWriter
-	done chan putResult
-	res  *putResult // once received from done
-	n    int64      // bytes written, before compression
+	ctx   context.Context
+	store jetstream.ObjectStore
+	meta  jetstream.ObjectMeta
+	zw    *s2.Writer
+	pw    *io.PipeWriter
+	done  chan putResult // nil until started
+	res   *putResult     // once received from done
+	n     int64          // bytes written, before compression
 }
 
 type putResult struct {
@@ -239,23 +244,31 @@ type putResult struct {
 }
 
 func (b *Bus) newObjectWriter(ctx context.Context, store jetstream.ObjectStore, name string, part int) *objectWriter {
-	meta := jetstream.ObjectMeta{Name: name,
+	return &objectWriter{ctx: ctx, store: store, meta: jetstream.ObjectMeta{Name: name,
 		Metadata: map[string]string{MetaEncoding: EncodingS2, MetaPart: strconv.Itoa(part)},
-		Opts:     &jetstream.ObjectMetaOptions{ChunkSize: b.chunkSize()}}
+		Opts:     &jetstream.ObjectMetaOptions{ChunkSize: b.chunkSize()}}}
+}
+
+func (o *objectWriter) start() {
 	pr, pw := io.Pipe()
-	o := &objectWriter{ctx: ctx, pw: pw, done: make(chan putResult, 1)}
+	o.pw, o.done = pw, make(chan putResult, 1)
 	o.zw = s2.NewWriter(pw, s2.WriterConcurrency(1), s2.WriterBlockSize(partBlock))
 	go func() {
-		info, err := store.Put(ctx, meta, pr)
+		info, err := o.store.Put(o.ctx, o.meta, pr)
 		pr.CloseWithError(io.ErrClosedPipe) // a Put that stopped early stops the writer too
 		o.done <- putResult{info, err}
 	}()
-	return o
 }
 
 // write compresses p into the object. When the Put has failed, its error
 // is the one returned.
 func (o *objectWriter) write(p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	if o.done == nil {
+		o.start()
+	}
 	o.n += int64(len(p))
 	if _, err := o.zw.Write(p); err != nil {
 		o.pw.CloseWithError(err)
@@ -276,8 +289,15 @@ func (o *objectWriter) wait() putResult {
 	return *o.res
 }
 
-// close flushes the object and waits for its Put.
-func (o *objectWriter) close() (*jetstream.ObjectInfo, error) {
+// close flushes the object and waits for its Put. Nothing written and not
+// always: nothing stored, and a nil info.
+func (o *objectWriter) close(always bool) (*jetstream.ObjectInfo, error) {
+	if o.done == nil {
+		if !always {
+			return nil, nil
+		}
+		o.start()
+	}
 	err := o.zw.Close()
 	o.pw.CloseWithError(err) // nil: EOF
 	res := o.wait()
@@ -290,6 +310,9 @@ func (o *objectWriter) close() (*jetstream.ObjectInfo, error) {
 // abort fails the object's Put with err (which removes what it stored)
 // and waits for it.
 func (o *objectWriter) abort(err error) {
+	if o.done == nil {
+		return
+	}
 	if err == nil {
 		err = io.ErrClosedPipe
 	}

@@ -200,6 +200,13 @@ func TestPartWriterJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Abort(errors.New("the rows stopped coming"))
+	// No rows: the CSV is stored, the empty JSON fragment is not.
+	if sp, err := bus.NewPartWriter(ctx, ticket, 3, true).Close(0); err != nil || sp.JSON != 0 || sp.Bytes != 0 {
+		t.Fatalf("empty part: %+v, %v", sp, err)
+	}
+	if _, err := bus.OpenPartJSON(ctx, ticket, 3); schema.ErrorCode(err) != schema.NotFound {
+		t.Fatalf("empty part's JSON: %v, want not stored", err)
+	}
 	if _, err := bus.Part(ctx, ticket, 2); schema.ErrorCode(err) != schema.NotFound {
 		t.Fatalf("aborted part: %v, want not found", err)
 	}

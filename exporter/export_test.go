@@ -129,8 +129,11 @@ func TestEmptyExportSucceeds(t *testing.T) {
 	}
 	_, body = testenv.Get(t, svc.URL+"/v1/api/datadump/"+ticket+"?data_type=json")
 	var obs []schema.Observation
-	if err := json.Unmarshal(body, &obs); err != nil || obs == nil || len(obs) != 0 {
+	if err := json.Unmarshal(body, &obs); err != nil || obs == nil || len(obs) != 0 || string(body) != "[]\n" {
 		t.Fatalf("got %q (%v), want []", body, err)
+	}
+	if _, body = testenv.Get(t, svc.URL+"/v1/api/datadump/"+ticket+"?data_type=ndjson"); len(body) != 0 {
+		t.Fatalf("got NDJSON %q, want nothing", body)
 	}
 }
 

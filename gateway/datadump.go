@@ -122,7 +122,7 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 		if stored != nil {
 			body = g.storedRange(bg, ticket, stored, 0, size)
 		} else {
-			body = &partsReader{ctx: bg, bus: g.bus, ticket: ticket, parts: partsOf(rec), json: fromJSON}
+			body = g.transcoded(bg, ticket, infos, fromJSON)
 		}
 		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 			defer body.Close()
@@ -164,8 +164,7 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 		if ctx.IsHead() {
 			return nil
 		}
-		parts := &partsReader{ctx: bg, bus: g.bus, ticket: ticket, parts: partsOf(rec), json: fromJSON}
-		ctx.SetBodyStream(&jsonBody{parts: parts, ndjson: format == schema.FormatNDJSON, fromJSON: fromJSON}, -1)
+		ctx.SetBodyStream(&jsonBody{parts: g.transcoded(bg, ticket, infos, fromJSON), ndjson: format == schema.FormatNDJSON, fromJSON: fromJSON}, -1)
 	}
 	return nil
 }
@@ -207,11 +206,17 @@ func (f *storedFile) size() int64 {
 	return n
 }
 
-func partsOf(rec *schema.JobRecord) int {
-	if p := rec.Job.Status.Progress; p != nil {
-		return p.Total
+// transcoded reads the parts a download is made of on the fly: their JSON
+// fragments with fromJSON, else their CSV.
+func (g *Gateway) transcoded(ctx context.Context, ticket string, infos []partInfo, fromJSON bool) *partsReader {
+	sizes := make([]int64, len(infos))
+	for i, in := range infos {
+		sizes[i] = in.size
+		if fromJSON {
+			sizes[i] = in.jsonSize
+		}
 	}
-	return 0
+	return &partsReader{ctx: ctx, bus: g.bus, ticket: ticket, parts: len(infos), sizes: sizes, json: fromJSON}
 }
 
 // transcode writes the parts read by body to w as format (see transcoder).
@@ -406,7 +411,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // storedRange returns bytes [start, end) of a stored download. Parts before
 // start are skipped by their sizes without being opened.
 func (g *Gateway) storedRange(ctx context.Context, ticket string, f *storedFile, start, end int64) io.ReadCloser {
-	pr := &partsReader{ctx: ctx, bus: g.bus, ticket: ticket, parts: len(f.sizes), json: f.json, next: len(f.sizes)}
+	pr := &partsReader{ctx: ctx, bus: g.bus, ticket: ticket, parts: len(f.sizes), sizes: f.sizes, json: f.json, next: len(f.sizes)}
 	hl := int64(len(f.head))
 	pos, off := f.from+max(0, start-hl), int64(0) // where start lies in the parts' bytes
 	for i, s := range f.sizes {
@@ -464,12 +469,15 @@ type readCloser struct {
 
 // partsReader reads a job's parts one after another, opening each when the
 // previous one ends: their CSV, or with json their JSON fragments. It
-// starts at part next+1, skip bytes into it.
+// starts at part next+1, skip bytes into it. Parts that sizes says are
+// empty are passed over without being opened (an empty JSON fragment is
+// not stored).
 type partsReader struct {
 	ctx    context.Context
 	bus    *events.Bus
 	ticket string
 	parts  int
+	sizes  []int64 // of the parts read, when known
 	json   bool
 	next   int   // the next part to open, from 0
 	skip   int64 // bytes to pass over in the first part opened
@@ -493,10 +501,18 @@ func (r *partsReader) open() error {
 	}
 	r.next++
 	r.cur = cur
-	if r.next < r.parts {
-		r.ahead, r.aheadErr = r.openPart(r.next + 1)
+	if k := r.nonEmpty(r.next); k < r.parts {
+		r.ahead, r.aheadErr = r.openPart(k + 1)
 	}
 	return nil
+}
+
+// nonEmpty is the first part from i on, from 0, that may hold bytes.
+func (r *partsReader) nonEmpty(i int) int {
+	for i < r.parts && i < len(r.sizes) && r.sizes[i] == 0 {
+		i++
+	}
+	return i
 }
 
 func (r *partsReader) openPart(part int) (*events.PartReader, error) {
@@ -509,7 +525,7 @@ func (r *partsReader) openPart(part int) (*events.PartReader, error) {
 func (r *partsReader) Read(p []byte) (int, error) {
 	for {
 		if r.cur == nil {
-			if r.next >= r.parts {
+			if r.next = r.nonEmpty(r.next); r.next >= r.parts {
 				return 0, io.EOF
 			}
 			if err := r.open(); err != nil {

@@ -477,3 +477,30 @@ func TestDownloadJSONOfPartsWithout(t *testing.T) {
 		t.Fatalf("manifest output: %+v, want ranges for CSV only", m.Output)
 	}
 }
+
+// TestDownloadEmptyPart checks a job with a part of no rows (a time slice
+// with no readings), whose JSON fragment is not stored: every download
+// passes over it by its size (here, past the JSON part 2 had before it was
+// stored again empty).
+func TestDownloadEmptyPart(t *testing.T) {
+	f := ddFinishedJob(t)
+	w := f.svc.Bus.NewPartWriter(context.Background(), f.ticket, 2, true)
+	sp, err := w.Close(0)
+	if err != nil || sp.JSON != 0 || sp.Bytes != 0 {
+		t.Fatalf("empty part 2: %+v, %v", sp, err)
+	}
+	_, csv := testenv.Do(t, "GET", f.dump)
+	for _, format := range []string{"json", "ndjson"} {
+		want := jsonOfCSV(t, csv, format == "ndjson")
+		resp, got := testenv.Do(t, "GET", f.dump+"?data_type="+format)
+		if resp.StatusCode != 200 || !bytes.Equal(got, want) {
+			t.Fatalf("%s: %d, %d bytes, want the %d of one writer over the CSV", format, resp.StatusCode, len(got), len(want))
+		}
+		if format == "json" {
+			resp, got = testenv.Do(t, "GET", f.dump+"?data_type=json", "Range", "bytes=1-")
+			if resp.StatusCode != 206 || !bytes.Equal(got, want[1:]) {
+				t.Fatalf("JSON from byte 1: %d, %d bytes, want %d", resp.StatusCode, len(got), len(want)-1)
+			}
+		}
+	}
+}
