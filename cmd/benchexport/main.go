@@ -9,6 +9,8 @@
 // alternating, it runs the baseline (clickhouse-client, the export's exact
 // SELECT, FORMAT CSVWithNames, to a file) and our job (HTTP submit, poll
 // every 50 ms until success, download CSV and JSON through the gateway).
+// The gateway load runs BENCH_RUNS times too; the run of median rate is
+// reported, with every run's rate.
 //
 // Environment: BENCH_ROWS (20000000), BENCH_RUNS (3), BENCH_DB
 // (exportd_bench; exportd_bench_<rows> for another BENCH_ROWS), BENCH_NETWORK (array_of_things), BENCH_OUT
