@@ -27,9 +27,6 @@ type loadResult struct {
 	ClickHouseCPU float64 `json:"clickhouse_cpu_s,omitempty"`
 }
 
-// runID keeps Idempotency-Keys of different benchmark runs apart.
-var runID = strconv.FormatInt(time.Now().UnixNano(), 36)
-
 // maxSamples bounds the latencies kept per connection.
 const maxSamples = 1 << 20
 
@@ -37,6 +34,9 @@ const maxSamples = 1 << 20
 // measures throughput and latency. With unique, every request carries its
 // own Idempotency-Key, so that each is a new submission.
 func load(addr, uri string, want int, conns int, d time.Duration, unique bool) loadResult {
+	// Keys of one load apart from every other's: a key repeated within the
+	// idempotency window gets the earlier ticket, not a new job.
+	loadID := strconv.FormatInt(time.Now().UnixNano(), 36)
 	client := &fasthttp.HostClient{Addr: addr, MaxConns: conns, ReadBufferSize: 64 << 10,
 		MaxIdleConnDuration: time.Minute}
 	type counts struct {
@@ -64,7 +64,7 @@ func load(addr, uri string, want int, conns int, d time.Duration, unique bool) l
 					return
 				}
 				if unique {
-					req.Header.Set("Idempotency-Key", "bench-"+strconv.Itoa(i)+"-"+strconv.Itoa(n)+"-"+runID)
+					req.Header.Set("Idempotency-Key", "bench-"+strconv.Itoa(i)+"-"+strconv.Itoa(n)+"-"+loadID)
 				}
 				err := client.DoTimeout(req, resp, 10*time.Second)
 				el := time.Since(t0)

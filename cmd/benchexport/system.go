@@ -151,6 +151,9 @@ type jobDoc struct {
 	Result json.RawMessage `json:"result"`
 }
 
+// runID keeps the Idempotency-Keys of different benchmark runs apart.
+var runID = strconv.FormatInt(time.Now().UnixNano(), 36)
+
 func (s *system) getJSON(ctx context.Context, path string, v any) (int, error) {
 	var hdr http.Header
 	if strings.Contains(path, "/download?") {
