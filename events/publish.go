@@ -125,6 +125,16 @@ func DecodeEvent(m jetstream.Msg) (schema.Event, error) {
 // Job returns the projected record of ticket and its KV revision; a
 // NotFound error when there is none.
 func (b *Bus) Job(ctx context.Context, ticket string) (*schema.JobRecord, uint64, error) {
+	raw, rev, err := b.JobRaw(ctx, ticket)
+	if err != nil {
+		return nil, 0, err
+	}
+	r, err := DecodeJob(ticket, raw)
+	return r, rev, err
+}
+
+// JobRaw returns a job's record as stored, and its revision.
+func (b *Bus) JobRaw(ctx context.Context, ticket string) ([]byte, uint64, error) {
 	if !schema.IsTicket(ticket) {
 		return nil, 0, schema.Errorf(schema.NotFound, "Job not found.")
 	}
@@ -135,11 +145,16 @@ func (b *Bus) Job(ctx context.Context, ticket string) (*schema.JobRecord, uint64
 	if err != nil {
 		return nil, 0, unavailable("read job", err)
 	}
+	return e.Value(), e.Revision(), nil
+}
+
+// DecodeJob decodes a stored job record.
+func DecodeJob(ticket string, raw []byte) (*schema.JobRecord, error) {
 	var r schema.JobRecord
-	if err := json.Unmarshal(e.Value(), &r); err != nil {
-		return nil, 0, fmt.Errorf("events: bad job record %s: %w", ticket, err)
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("events: bad job record %s: %w", ticket, err)
 	}
-	return &r, e.Revision(), nil
+	return &r, nil
 }
 
 // QueuedEvent returns ticket's queued event straight from the stream: the

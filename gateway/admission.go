@@ -169,26 +169,36 @@ func (g *Gateway) Run(ctx context.Context) error {
 			}
 			if e.Operation() != jetstream.KeyValuePut {
 				g.active.remove(e.Key())
-				g.cache.remove(e.Key())
+				g.cache.remove(e.Key(), e.Revision())
 				continue
 			}
 			// Every update of every job passes here: only the fields the
 			// cache and the limits need are decoded, not the request.
-			var h recordHead
-			if json.Unmarshal(e.Value(), &h) != nil {
+			h, ok := g.cacheRecord(e.Key(), e.Revision(), e.Value())
+			if !ok {
 				g.active.remove(e.Key())
-				g.cache.remove(e.Key())
 				continue
 			}
-			terminal := h.terminal()
-			g.cache.put(e.Key(), e.Value(), h.Client, terminal, h.Job.Status.Meta.ExpiresAt)
-			if terminal {
+			if h.terminal() {
 				g.active.remove(e.Key())
 			} else {
 				g.active.add(h.Client, e.Key())
 			}
 		}
 	}
+}
+
+// cacheRecord keeps a job record read from the KV at revision rev, and
+// returns the part of it the limits need; a record that does not decode
+// is dropped from the cache instead.
+func (g *Gateway) cacheRecord(ticket string, rev uint64, raw []byte) (recordHead, bool) {
+	var h recordHead
+	if json.Unmarshal(raw, &h) != nil {
+		g.cache.remove(ticket, rev)
+		return h, false
+	}
+	g.cache.put(ticket, rev, raw, h.Client, h.terminal(), h.Job.Status.Meta.ExpiresAt)
+	return h, true
 }
 
 // recordHead is the part of a schema.JobRecord that Run reads.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/plenario-next/exportd/schema"
@@ -14,8 +15,15 @@ const DefaultCachedJobs = 50_000
 
 // jobCache holds the job records the KV watch (Run) delivers, so that
 // polling, the hottest route, costs no round trip to NATS. A miss falls
-// back to the KV. It holds the stored bytes, not decoded records, so that
-// no handler can change what another reads.
+// back to the KV and keeps what it read. It holds the stored bytes, not
+// decoded records, so that no handler can change what another reads.
+//
+// Every entry carries the KV revision it was read at, and a record is
+// replaced only by a later one: a read of the KV that loses a race with
+// the watch cannot put an older record back. A deletion leaves a
+// tombstone of its revision for the same reason. Past max entries, it
+// drops what was not read since the last time it dropped any, tombstones
+// and finished jobs first: a job being polled stays.
 type jobCache struct {
 	mu  sync.RWMutex
 	m   map[string]*cachedJob
@@ -23,10 +31,13 @@ type jobCache struct {
 }
 
 type cachedJob struct {
+	rev      uint64 // KV revision of raw (or of the deletion)
+	gone     bool   // deleted at rev
 	raw      []byte // the KV value: a JobRecord
 	client   string
 	terminal bool
-	expires  time.Time // zero: unknown
+	expires  time.Time   // zero: unknown
+	read     atomic.Bool // read since the last eviction pass
 
 	once sync.Once
 	doc  []byte // the rendered job document, made on first read
@@ -36,49 +47,65 @@ func newJobCache(max int) *jobCache {
 	return &jobCache{m: map[string]*cachedJob{}, max: max}
 }
 
-// put stores ticket's record as the watch saw it, with the fields of it
-// that reads check before decoding it.
-func (c *jobCache) put(ticket string, raw []byte, client string, terminal bool, expiresAt string) {
-	cj := &cachedJob{raw: raw, client: client, terminal: terminal}
+// put stores ticket's record at revision rev, with the fields of it that
+// reads check before decoding it, unless the cache has a later one.
+func (c *jobCache) put(ticket string, rev uint64, raw []byte, client string, terminal bool, expiresAt string) {
+	cj := &cachedJob{rev: rev, raw: raw, client: client, terminal: terminal}
 	if t, err := time.Parse(schema.MetaTimeLayout, expiresAt); err == nil {
 		cj.expires = t
 	}
+	c.store(ticket, cj)
+}
+
+// remove records that ticket was deleted at revision rev.
+func (c *jobCache) remove(ticket string, rev uint64) {
+	c.store(ticket, &cachedJob{rev: rev, gone: true, terminal: true})
+}
+
+func (c *jobCache) store(ticket string, cj *cachedJob) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if old := c.m[ticket]; old != nil && old.rev > cj.rev {
+		return
+	}
 	c.m[ticket] = cj
 	if len(c.m) <= c.max {
 		return
 	}
-	for k, v := range c.m { // over the bound: drop finished jobs first
-		if len(c.m) <= c.max*9/10 {
-			return
+	// Down to nine tenths: deletions and finished jobs nobody read since
+	// the last time, then anything unread, then finished jobs, then any.
+	low := c.max * 9 / 10
+	evict := func(drop func(*cachedJob) bool) bool {
+		for k, v := range c.m {
+			if len(c.m) <= low {
+				return true
+			}
+			if drop(v) {
+				delete(c.m, k)
+			}
 		}
-		if v.terminal {
-			delete(c.m, k)
-		}
+		return len(c.m) <= low
 	}
-	for k := range c.m {
-		if len(c.m) <= c.max*9/10 {
-			return
-		}
-		delete(c.m, k)
+	_ = evict(func(v *cachedJob) bool { return v.gone || v.terminal && !v.read.Load() }) ||
+		evict(func(v *cachedJob) bool { return !v.read.Load() }) ||
+		evict(func(v *cachedJob) bool { return v.terminal }) ||
+		evict(func(*cachedJob) bool { return true })
+	for _, v := range c.m {
+		v.read.Store(false)
 	}
 }
 
-func (c *jobCache) remove(ticket string) {
-	c.mu.Lock()
-	delete(c.m, ticket)
-	c.mu.Unlock()
-}
-
-// get returns ticket's cached record, unless it is past its expiry (the
-// KV's TTL removes it without telling watchers).
+// get returns ticket's cached record, unless it is deleted or past its
+// expiry (the KV's TTL removes it without telling watchers).
 func (c *jobCache) get(ticket string, now time.Time) *cachedJob {
 	c.mu.RLock()
 	cj := c.m[ticket]
 	c.mu.RUnlock()
-	if cj == nil || (!cj.expires.IsZero() && now.After(cj.expires)) {
+	if cj == nil || cj.gone || (!cj.expires.IsZero() && now.After(cj.expires)) {
 		return nil
+	}
+	if !cj.read.Load() {
+		cj.read.Store(true)
 	}
 	return cj
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -99,7 +100,13 @@ func (g *Gateway) job(ctx *fasthttp.RequestCtx, ticket string) (*schema.JobRecor
 			return rec, nil
 		}
 	}
-	rec, _, err := g.bus.Job(ctx, ticket)
+	// A miss: read the KV, and keep the record for the next poll.
+	raw, rev, err := g.bus.JobRaw(ctx, ticket)
+	var rec *schema.JobRecord
+	if err == nil {
+		g.cacheRecord(ticket, rev, raw)
+		rec, err = events.DecodeJob(ticket, raw)
+	}
 	if schema.ErrorCode(err) == schema.NotFound {
 		e, qerr := g.bus.QueuedEvent(ctx, ticket)
 		if schema.ErrorCode(qerr) == schema.NotFound {
