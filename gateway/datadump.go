@@ -181,14 +181,11 @@ type storedFile struct {
 }
 
 func newStoredFile(format string, infos []partInfo) *storedFile {
-	f := &storedFile{json: format == schema.FormatJSON, sizes: make([]int64, len(infos))}
+	f := &storedFile{json: format == schema.FormatJSON}
+	f.sizes = partSizes(infos, f.json)
 	var total int64
-	for i, in := range infos {
-		f.sizes[i] = in.size
-		if f.json {
-			f.sizes[i] = in.jsonSize
-		}
-		total += f.sizes[i]
+	for _, s := range f.sizes {
+		total += s
 	}
 	if f.json {
 		f.head, f.tail, f.from = schema.JSONHead, schema.JSONTail, min(total, 1)
@@ -209,14 +206,19 @@ func (f *storedFile) size() int64 {
 // transcoded reads the parts a download is made of on the fly: their JSON
 // fragments with fromJSON, else their CSV.
 func (g *Gateway) transcoded(ctx context.Context, ticket string, infos []partInfo, fromJSON bool) *partsReader {
+	return &partsReader{ctx: ctx, bus: g.bus, ticket: ticket, parts: len(infos), sizes: partSizes(infos, fromJSON), json: fromJSON}
+}
+
+// partSizes are the sizes of the parts' CSV, or of their JSON fragments.
+func partSizes(infos []partInfo, json bool) []int64 {
 	sizes := make([]int64, len(infos))
 	for i, in := range infos {
 		sizes[i] = in.size
-		if fromJSON {
+		if json {
 			sizes[i] = in.jsonSize
 		}
 	}
-	return &partsReader{ctx: ctx, bus: g.bus, ticket: ticket, parts: len(infos), sizes: sizes, json: fromJSON}
+	return sizes
 }
 
 // transcode writes the parts read by body to w as format (see transcoder).
