@@ -33,6 +33,18 @@ const sseRetry = 2 * time.Second
 // sent sees every event exactly once. When it has already seen the
 // terminal event the answer is 204, which tells EventSource to stop
 // reconnecting.
+// seenTerminal reports whether the event at seq is the job's terminal one.
+// The stream can be ahead of the record: a client that got the terminal
+// event by SSE and reconnects at once may find the projector has not folded
+// it yet, and would otherwise wait for an event that has already passed.
+func seenTerminal(ctx context.Context, g *Gateway, ticket string, seq uint64) bool {
+	if seq == 0 {
+		return false
+	}
+	e, err := g.bus.Event(ctx, seq)
+	return err == nil && e.Ticket == ticket && e.Kind.Terminal()
+}
+
 func (g *Gateway) jobEvents(ctx *fasthttp.RequestCtx, p []string) error {
 	ticket := p[0]
 	after, resume, err := lastEventID(ctx)
@@ -59,7 +71,7 @@ func (g *Gateway) jobEvents(ctx *fasthttp.RequestCtx, p []string) error {
 				last = &e
 			}
 		}
-	case rec.Terminal() && after >= rec.Seq:
+	case rec.Terminal() && after >= rec.Seq, !rec.Terminal() && seenTerminal(ctx, g, ticket, after):
 		ctx.SetStatusCode(fasthttp.StatusNoContent)
 		return nil
 	}

@@ -456,14 +456,18 @@ func TestSSEResumeWithLastEventID(t *testing.T) {
 		t.Errorf("?last_event_id: got %v, want %v", got, want[1:])
 	}
 
-	// Having seen the end: 204, which stops EventSource reconnecting.
+	// Having seen the end: 204, which stops EventSource reconnecting, even
+	// before the projector has folded it (the request comes right after the
+	// terminal event, as a reconnecting EventSource's would).
 	terminalID := rest[len(rest)-1].ID
 	resp, body := testenv.Do(t, http.MethodGet, sseURL(svc, ticket), "Last-Event-ID", terminalID)
 	if resp.StatusCode != http.StatusNoContent || len(body) != 0 {
 		t.Errorf("after the terminal event: got %d %q, want 204", resp.StatusCode, body)
 	}
 
-	// A fresh client of a finished job: the document and the terminal event.
+	// A fresh client of a finished job (once the projector has folded its
+	// end): the document and the terminal event.
+	svc.Wait(t, ticket, 10*time.Second)
 	s4 := sseOpen(t, sseURL(svc, ticket))
 	m, _ := s4.Next(t, 10*time.Second)
 	if doc := sseJob(t, m); doc.Status.Status != schema.StatusSuccess {
