@@ -151,11 +151,16 @@ type Bucket struct {
 // Histogram counts q's rows in buckets of step, for planning partitions.
 // Empty buckets are left out.
 func (s *Store) Histogram(ctx context.Context, q *schema.Query, step time.Duration) ([]Bucket, error) {
+	return s.HistogramIn(ctx, q, q.Start, q.End, step)
+}
+
+// HistogramIn is Histogram of the rows of q in [from, to) only.
+func (s *Store) HistogramIn(ctx context.Context, q *schema.Query, from, to time.Time, step time.Duration) ([]Bucket, error) {
 	sec := uint32(step / time.Second)
 	if sec < 1 {
 		sec = 1
 	}
-	w, args := where(q, q.Start, q.End)
+	w, args := where(q, from, to)
 	rows, err := s.conn.Query(ctx, "SELECT intDiv(toUInt32(ts), ?) * ? AS b, count() FROM observations WHERE "+w+" GROUP BY b ORDER BY b",
 		append([]any{sec, sec}, args...)...)
 	if err != nil {

@@ -202,3 +202,29 @@ func TestDataTypeChosenAtSubmit(t *testing.T) {
 		t.Fatalf("csv download: got Content-Disposition %q", cd)
 	}
 }
+
+// TestWideWindowIsCutEvenly: asking for everything (a window of decades
+// around days of data) is cut into parts as even as a tight window's, not
+// one part of every row, and the parts hold exactly what ClickHouse does.
+func TestWideWindowIsCutEvenly(t *testing.T) {
+	const rows, partRows = 200_000, 20_000
+	svc, _ := seeded(t, rows, testenv.ServiceOptions{PartRows: partRows})
+	ticket := svc.Submit(t, "array_of_things", "start_datetime=2000-01-01&end_datetime=2040-01-01")
+	job := svc.Wait(t, ticket, time.Minute)
+	if job.Status.Status != schema.StatusSuccess || job.Status.Progress == nil {
+		t.Fatalf("got %+v, want success", job.Status)
+	}
+	if p := job.Status.Progress; p.Total < rows/partRows/2 || p.Rows != rows {
+		t.Fatalf("%d rows in %d parts, want %d rows in about %d", p.Rows, p.Total, rows, rows/partRows)
+	}
+	var m schema.Manifest
+	code, body := testenv.Get(t, svc.URL+"/v1/api/jobs/"+ticket+"/manifest")
+	if code != 200 || json.Unmarshal(body, &m) != nil {
+		t.Fatalf("manifest: %d %s", code, body)
+	}
+	for _, p := range m.Parts {
+		if p.Rows > 2*partRows {
+			t.Errorf("part %d holds %d rows, want about %d", p.Part, p.Rows, partRows)
+		}
+	}
+}

@@ -98,7 +98,7 @@ func (p *Planner) plan(ctx context.Context, e schema.Event, first bool) error {
 	}
 	q := e.Request.Query
 	if plan == nil {
-		hist, err := p.store.Histogram(ctx, &q, planStep(q.Start, q.End))
+		hist, err := p.histogram(ctx, &q)
 		if err != nil {
 			return err
 		}
@@ -118,6 +118,50 @@ func (p *Planner) plan(ctx context.Context, e schema.Event, first bool) error {
 		}
 	}
 	return nil
+}
+
+// histogram counts q's rows in time buckets, fine enough to cut the job
+// into even parts. Buckets are 1/2048 of the window, so a window much wider
+// than its data ("everything since 2000") puts all the rows into a bucket
+// or two and would make one part of millions of rows: then the span that
+// holds rows is counted again in buckets of its own size.
+func (p *Planner) histogram(ctx context.Context, q *schema.Query) ([]chstore.Bucket, error) {
+	step := planStep(q.Start, q.End)
+	hist, err := p.store.Histogram(ctx, q, step)
+	if err != nil || !tooCoarse(hist, step, p.PartRows) {
+		return hist, err
+	}
+	from, to := hist[0].From, hist[len(hist)-1].From.Add(step)
+	from, to = later(from, q.Start), earlier(to, q.End)
+	return p.store.HistogramIn(ctx, q, from, to, planStep(from, to))
+}
+
+// tooCoarse reports whether hist has too few buckets to cut its rows into
+// parts of about partRows evenly, and finer buckets can be had.
+func tooCoarse(hist []chstore.Bucket, step time.Duration, partRows int64) bool {
+	if step <= time.Second || len(hist) == 0 {
+		return false
+	}
+	var total int64
+	for _, b := range hist {
+		total += b.Rows
+	}
+	parts := max((total+partRows-1)/partRows, minPartsWhenSplit)
+	return total >= minRowsForSplit && int64(len(hist)) < 4*parts
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // existingPlan returns the plan of ticket's started event, if it has one.
