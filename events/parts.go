@@ -39,8 +39,7 @@ const (
 // fragment is stored first, and its size recorded in the CSV object's
 // metadata (MetaJSONSize) with the CSV's own: a part whose CSV says so has
 // its JSON. A part of no rows has an empty fragment, which is not stored
-// (MetaJSONSize 0): a burst of empty jobs costs no more object store writes
-// than before. Readers skip parts of no bytes without opening them.
+// (MetaJSONSize 0); readers skip parts of no bytes without opening them.
 
 // partBlock is the S2 block of stored parts: what a writer and a reader
 // hold at once, and the most a range request decodes without sending.
@@ -136,17 +135,17 @@ func (f writerFunc) Write(p []byte) (int, error) {
 // redone part never adds rows. Writes block while the store is behind: a
 // writer holds about one compressed block and one chunk per object.
 type PartWriter struct {
-	b      *Bus
-	part   int
-	csv    *objectWriter
-	json   *objectWriter // nil: no JSON
-	digest digestWriter  // of the CSV
-	done   bool
+	b    *Bus
+	part int
+	csv  *objectWriter
+	json *objectWriter // nil: no JSON
+	sum  hash.Hash     // SHA-256 of the CSV
+	done bool
 }
 
 // NewPartWriter starts storing a part. Close or Abort it.
 func (b *Bus) NewPartWriter(ctx context.Context, ticket string, part int, withJSON bool) *PartWriter {
-	w := &PartWriter{b: b, part: part, digest: digestWriter{h: sha256.New()}}
+	w := &PartWriter{b: b, part: part, sum: sha256.New()}
 	w.csv = b.newObjectWriter(ctx, b.Results, schema.PartObject(ticket, part), part)
 	if withJSON {
 		w.json = b.newObjectWriter(ctx, b.JSON, schema.PartObject(ticket, part), part)
@@ -156,7 +155,7 @@ func (b *Bus) NewPartWriter(ctx context.Context, ticket string, part int, withJS
 
 // WriteCSV stores CSV rows of the part.
 func (w *PartWriter) WriteCSV(p []byte) error {
-	_, _ = w.digest.Write(p)
+	w.sum.Write(p)
 	return w.csv.write(p)
 }
 
@@ -186,7 +185,7 @@ func (w *PartWriter) Close(rows int64) (StoredPart, error) {
 	if err != nil {
 		return StoredPart{}, err
 	}
-	sp := StoredPart{Rows: rows, Bytes: w.digest.n, SHA256: hex.EncodeToString(w.digest.h.Sum(nil)), Encoding: EncodingS2,
+	sp := StoredPart{Rows: rows, Bytes: w.csv.n, SHA256: hex.EncodeToString(w.sum.Sum(nil)), Encoding: EncodingS2,
 		Stored: int64(info.Size), JSON: -1}
 	meta := jetstream.ObjectMeta{Name: info.Name, Metadata: map[string]string{MetaEncoding: EncodingS2,
 		MetaPart: strconv.Itoa(w.part), MetaRows: strconv.FormatInt(sp.Rows, 10), MetaSize: strconv.FormatInt(sp.Bytes, 10),
@@ -318,17 +317,6 @@ func (o *objectWriter) abort(err error) {
 	}
 	o.pw.CloseWithError(err)
 	o.wait()
-}
-
-// digestWriter hashes and counts what is written to it.
-type digestWriter struct {
-	h hash.Hash
-	n int64
-}
-
-func (d *digestWriter) Write(p []byte) (int, error) {
-	d.n += int64(len(p))
-	return d.h.Write(p)
 }
 
 // verifyPart reads a just-stored part back and compares its digest with
