@@ -38,6 +38,15 @@ func planStep(start, end time.Time) time.Duration {
 	return step.Truncate(time.Second)
 }
 
+// partsFor is how many parts total rows are cut into.
+func partsFor(total, partRows int64, maxParts int) int {
+	parts := int((total + partRows - 1) / partRows)
+	if total >= minRowsForSplit && parts < minPartsWhenSplit {
+		parts = minPartsWhenSplit // keep every exporter busy on mid-sized jobs
+	}
+	return min(parts, maxParts)
+}
+
 // Plan cuts [start, end) into consecutive time slices of about partRows
 // rows each, following the row histogram. No rows: no parts.
 func Plan(start, end time.Time, hist []chstore.Bucket, partRows int64, maxParts int) []schema.PartSpec {
@@ -48,13 +57,7 @@ func Plan(start, end time.Time, hist []chstore.Bucket, partRows int64, maxParts 
 	if total == 0 {
 		return nil
 	}
-	parts := int((total + partRows - 1) / partRows)
-	if total >= minRowsForSplit && parts < minPartsWhenSplit {
-		parts = minPartsWhenSplit // keep every exporter busy on mid-sized jobs
-	}
-	if parts > maxParts {
-		parts = maxParts
-	}
+	parts := partsFor(total, partRows, maxParts)
 	if parts > len(hist) {
 		parts = len(hist)
 	}

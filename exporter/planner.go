@@ -128,40 +128,32 @@ func (p *Planner) plan(ctx context.Context, e schema.Event, first bool) error {
 func (p *Planner) histogram(ctx context.Context, q *schema.Query) ([]chstore.Bucket, error) {
 	step := planStep(q.Start, q.End)
 	hist, err := p.store.Histogram(ctx, q, step)
-	if err != nil || !tooCoarse(hist, step, p.PartRows) {
+	if err != nil || !p.tooCoarse(hist, step) {
 		return hist, err
 	}
 	from, to := hist[0].From, hist[len(hist)-1].From.Add(step)
-	from, to = later(from, q.Start), earlier(to, q.End)
+	if from.Before(q.Start) {
+		from = q.Start
+	}
+	if to.After(q.End) {
+		to = q.End
+	}
 	return p.store.HistogramIn(ctx, q, from, to, planStep(from, to))
 }
 
 // tooCoarse reports whether hist has too few buckets to cut its rows into
-// parts of about partRows evenly, and finer buckets can be had.
-func tooCoarse(hist []chstore.Bucket, step time.Duration, partRows int64) bool {
-	if step <= time.Second || len(hist) == 0 {
+// even parts (four buckets a part at least), and finer ones can be had.
+// A job of one part is not counted again.
+func (p *Planner) tooCoarse(hist []chstore.Bucket, step time.Duration) bool {
+	if step <= time.Second {
 		return false
 	}
 	var total int64
 	for _, b := range hist {
 		total += b.Rows
 	}
-	parts := max((total+partRows-1)/partRows, minPartsWhenSplit)
-	return total >= minRowsForSplit && int64(len(hist)) < 4*parts
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func earlier(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
+	parts := partsFor(total, p.PartRows, p.MaxParts)
+	return parts > 1 && len(hist) < 4*parts // one part needs no cut
 }
 
 // existingPlan returns the plan of ticket's started event, if it has one.
