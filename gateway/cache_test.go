@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/plenario-next/exportd/schema"
 )
 
 // A record is replaced only by a later one, and a deletion is not undone
@@ -26,7 +28,7 @@ func TestJobCacheRevisions(t *testing.T) {
 	if cj := c.get(ticket, now); cj == nil || string(cj.raw) != "seven" {
 		t.Fatalf("after revision 7: %+v, want it", cj)
 	}
-	past := now.Add(-time.Minute).UTC().Format("2006-01-02 15:04:05.000000")
+	past := now.Add(-time.Minute).UTC().Format(schema.MetaTimeLayout)
 	c.put(ticket, 8, []byte("eight"), "", true, past)
 	if cj := c.get(ticket, now); cj != nil {
 		t.Fatalf("a record past its expiry was served: %q", cj.raw)

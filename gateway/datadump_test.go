@@ -54,6 +54,21 @@ func ddFinishedJob(t *testing.T) *ddFixture {
 	return &ddFixture{svc: svc, ticket: job.Ticket, dump: svc.URL + "/v1/api/datadump/" + job.Ticket}
 }
 
+// storedCSV reads a part's CSV back from the object store.
+func (f *ddFixture) storedCSV(t *testing.T, part int) []byte {
+	t.Helper()
+	r, err := f.svc.Bus.OpenPart(context.Background(), f.ticket, part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func ddGetJSON(t *testing.T, u string, v any) {
 	t.Helper()
 	resp, body := testenv.Do(t, "GET", u)
@@ -110,15 +125,7 @@ func TestManifest(t *testing.T) {
 	var rows, off int64 = 0, m.Header.Bytes
 	for _, p := range m.Parts {
 		// The stored object itself, read back from the object store ...
-		obj, err := f.svc.Bus.OpenPart(context.Background(), f.ticket, p.Part)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored, err := io.ReadAll(obj)
-		obj.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		stored := f.storedCSV(t, p.Part)
 		if got := ddHex(stored); got != p.SHA256 || int64(len(stored)) != p.Bytes {
 			t.Fatalf("part %d: stored %d bytes sha256 %s, manifest %d bytes %s", p.Part, len(stored), got, p.Bytes, p.SHA256)
 		}
@@ -448,17 +455,8 @@ func jsonOfCSV(t *testing.T, csv []byte, ndjson bool) []byte {
 // on the fly, the same bytes, without a length or ranges.
 func TestDownloadJSONOfPartsWithout(t *testing.T) {
 	f := ddFinishedJob(t)
-	ctx := context.Background()
-	r, err := f.svc.Bus.OpenPart(ctx, f.ticket, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	part, err := io.ReadAll(r)
-	r.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := f.svc.Bus.PutPart(ctx, f.ticket, 2, func() int64 { return int64(bytes.Count(part, []byte("\n"))) }, bytes.NewReader(part))
+	part := f.storedCSV(t, 2)
+	sp, err := f.svc.Bus.PutPart(context.Background(), f.ticket, 2, func() int64 { return int64(bytes.Count(part, []byte("\n"))) }, bytes.NewReader(part))
 	if err != nil || sp.JSON != -1 {
 		t.Fatalf("restored part 2: JSON %d, %v; want none", sp.JSON, err)
 	}

@@ -37,7 +37,7 @@ const sseRetry = 2 * time.Second
 // The stream can be ahead of the record: a client that got the terminal
 // event by SSE and reconnects at once may find the projector has not folded
 // it yet, and would otherwise wait for an event that has already passed.
-func seenTerminal(ctx context.Context, g *Gateway, ticket string, seq uint64) bool {
+func (g *Gateway) seenTerminal(ctx context.Context, ticket string, seq uint64) bool {
 	if seq == 0 {
 		return false
 	}
@@ -71,7 +71,7 @@ func (g *Gateway) jobEvents(ctx *fasthttp.RequestCtx, p []string) error {
 				last = &e
 			}
 		}
-	case rec.Terminal() && after >= rec.Seq, !rec.Terminal() && seenTerminal(ctx, g, ticket, after):
+	case rec.Terminal() && after >= rec.Seq, !rec.Terminal() && g.seenTerminal(ctx, ticket, after):
 		ctx.SetStatusCode(fasthttp.StatusNoContent)
 		return nil
 	}
