@@ -395,18 +395,23 @@ func BenchmarkJSONWriter(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		w := schema.NewJSONWriter(io.Discard, false)
-		for p := input; len(p) > 0; {
-			n := min(32<<10, len(p))
-			if _, err := w.Write(p[:n]); err != nil {
-				b.Fatal(err)
-			}
-			p = p[n:]
-		}
-		if err := w.Close(); err != nil {
+		if err := writeChunked(schema.NewJSONWriter(io.Discard, false), input, 32<<10); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// writeChunked writes data to w in writes of n bytes, as a download's
+// blocks come, then closes it.
+func writeChunked(w io.WriteCloser, data []byte, n int) error {
+	for p := data; len(p) > 0; {
+		k := min(n, len(p))
+		if _, err := w.Write(p[:k]); err != nil {
+			return err
+		}
+		p = p[k:]
+	}
+	return w.Close()
 }
 
 // Fragments of rows cut between readings, stitched as NewJSONFragmentWriter
@@ -667,15 +672,7 @@ func BenchmarkNDJSONOfJSON(b *testing.B) {
 	b.SetBytes(int64(len(frag)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		c := schema.NewNDJSONOfJSON(io.Discard)
-		for p := frag; len(p) > 0; {
-			n := min(32<<10, len(p))
-			if _, err := c.Write(p[:n]); err != nil {
-				b.Fatal(err)
-			}
-			p = p[n:]
-		}
-		if err := c.Close(); err != nil {
+		if err := writeChunked(schema.NewNDJSONOfJSON(io.Discard), frag, 32<<10); err != nil {
 			b.Fatal(err)
 		}
 	}
