@@ -1,0 +1,136 @@
+package schema
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// queryJSON is the resolved query as echoed in a ticket document.
+type queryJSON struct {
+	Network     string          `json:"network"`
+	Features    *[]string       `json:"features,omitempty"` // nil: left out by Compact
+	Nodes       *[]string       `json:"nodes,omitempty"`
+	Sensors     *[]string       `json:"sensors,omitempty"`
+	Geom        json.RawMessage `json:"geom,omitempty"`
+	Start       string          `json:"start_datetime"`
+	End         string          `json:"end_datetime"`
+	DataType    string          `json:"data_type,omitempty"`
+	Limit       int             `json:"limit,omitempty"`
+	Offset      int             `json:"offset,omitempty"`
+	AllFeatures bool            `json:"all_features,omitempty"`
+	AllNodes    bool            `json:"all_nodes,omitempty"`
+	AllSensors  bool            `json:"all_sensors,omitempty"`
+}
+
+// MarshalJSON writes the query as Plenario echoed it, lists explicit, but
+// for the lists Compact left out: queryJSON's fields, in its order. It is
+// written by hand because every accepted request is encoded twice on the
+// way in (its event and the answer), a list of a network's nodes each time.
+func (q Query) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 192+len(q.Geom)+24*(len(q.Nodes)+len(q.Sensors)+len(q.Features)))
+	b = append(b, `{"network":`...)
+	b = appendJSONText(b, q.Network)
+	if q.Features != nil || !q.AllFeatures {
+		b = append(b, `,"features":[`...)
+		for i, f := range q.Features {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONText(b, f.String())
+		}
+		b = append(b, ']')
+	}
+	b = appendList(b, `,"nodes":[`, q.Nodes, q.AllNodes)
+	b = appendList(b, `,"sensors":[`, q.Sensors, q.AllSensors)
+	if len(q.Geom) > 0 {
+		b = append(b, `,"geom":`...)
+		b = append(b, q.Geom...)
+	}
+	b = append(b, `,"start_datetime":"`...)
+	b = q.Start.UTC().AppendFormat(b, DatetimeLayout)
+	b = append(b, `","end_datetime":"`...)
+	b = q.End.UTC().AppendFormat(b, DatetimeLayout)
+	b = append(b, '"')
+	if q.DataType != "" {
+		b = append(b, `,"data_type":`...)
+		b = appendJSONText(b, q.DataType)
+	}
+	if q.Limit != 0 {
+		b = strconv.AppendInt(append(b, `,"limit":`...), int64(q.Limit), 10)
+	}
+	if q.Offset != 0 {
+		b = strconv.AppendInt(append(b, `,"offset":`...), int64(q.Offset), 10)
+	}
+	if q.AllFeatures {
+		b = append(b, `,"all_features":true`...)
+	}
+	if q.AllNodes {
+		b = append(b, `,"all_nodes":true`...)
+	}
+	if q.AllSensors {
+		b = append(b, `,"all_sensors":true`...)
+	}
+	return append(b, '}'), nil
+}
+
+// appendList appends a list of a query: absent only when left out of a
+// query of all.
+func appendList(b []byte, key string, s []string, all bool) []byte {
+	if s == nil && all {
+		return b
+	}
+	b = append(b, key...)
+	for i, v := range s {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONText(b, v)
+	}
+	return append(b, ']')
+}
+
+// appendJSONText appends s as a JSON string the way encoding/json writes it:
+// names and IDs are plain ASCII, and anything else takes encoding/json's
+// own path (HTML-safe escapes, invalid UTF-8 replaced).
+func appendJSONText(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (q *Query) UnmarshalJSON(b []byte) error {
+	var j queryJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*q = Query{Network: j.Network, Geom: j.Geom, Limit: j.Limit, Offset: j.Offset,
+		AllFeatures: j.AllFeatures, AllNodes: j.AllNodes, AllSensors: j.AllSensors, DataType: j.DataType}
+	if j.Nodes != nil {
+		q.Nodes = *j.Nodes
+	}
+	if j.Sensors != nil {
+		q.Sensors = *j.Sensors
+	}
+	if j.Features != nil {
+		q.Features = make([]FeatureSel, 0, len(*j.Features))
+		for _, f := range *j.Features {
+			name, prop, _ := strings.Cut(f, ".")
+			q.Features = append(q.Features, FeatureSel{Feature: name, Property: prop})
+		}
+	}
+	var err error
+	if q.Start, err = time.Parse(DatetimeLayout, j.Start); err != nil {
+		return err
+	}
+	q.End, err = time.Parse(DatetimeLayout, j.End)
+	return err
+}
