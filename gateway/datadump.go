@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/valyala/fasthttp"
 
 	"github.com/plenario-next/exportd/events"
@@ -676,48 +675,4 @@ func etagListMatches(list, etag string, strong bool) bool {
 		}
 	}
 	return false
-}
-
-// acceptsGzip reports whether an Accept-Encoding header lets the response
-// be gzipped: gzip (or x-gzip, or *) with a non-zero quality.
-func acceptsGzip(header string) bool {
-	star := false
-	for _, part := range strings.Split(header, ",") {
-		name, params, _ := strings.Cut(part, ";")
-		name = strings.ToLower(strings.TrimSpace(name))
-		q := 1.0
-		for _, prm := range strings.Split(params, ";") {
-			k, v, _ := strings.Cut(prm, "=")
-			if strings.EqualFold(strings.TrimSpace(k), "q") {
-				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-					q = f
-				}
-			}
-		}
-		switch name {
-		case "gzip", "x-gzip":
-			return q > 0
-		case "*":
-			star = q > 0
-		}
-	}
-	return star
-}
-
-// Gzip writers are large; they are reused. BestSpeed keeps compression
-// from being the slowest stage of a download.
-var gzipPool sync.Pool
-
-func getGzip(w io.Writer) *gzip.Writer {
-	if zw, ok := gzipPool.Get().(*gzip.Writer); ok {
-		zw.Reset(w)
-		return zw
-	}
-	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
-	return zw
-}
-
-func putGzip(zw *gzip.Writer) {
-	zw.Reset(io.Discard)
-	gzipPool.Put(zw)
 }
