@@ -96,6 +96,7 @@ func requestError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &ne) && ne.Timeout():
 		status, msg = fasthttp.StatusRequestTimeout, "Request timeout."
 	}
+	setCORS(&ctx.Response.Header, nil) // the request was not read: its path's methods are unknown
 	ctx.SetStatusCode(status)
 	writeJSON(ctx, map[string]any{"meta": map[string]any{"query": queryArgs(ctx)}, "error": map[string][]string{"request": {msg}}})
 }

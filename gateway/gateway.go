@@ -93,23 +93,29 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 	f.l.Debug("fasthttp", "msg", format, "args", args)
 }
 
-// Handler serves the API: it finds the route (routes.go), checks the
-// caller, runs the route's handler, renders its error if any, and counts
+// Handler serves the API: it finds the route (routes.go), puts the CORS
+// headers and answers a preflight (cors.go), checks the caller, runs the
+// route's handler, renders its error if any, and counts
 // the request under the route's template.
 func (g *Gateway) Handler() fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		start := time.Now()
 		method := string(ctx.Method())
-		r, params, allow, template := match(strings.Split(strings.Trim(string(ctx.Path()), "/"), "/"), method)
+		seg := strings.Split(strings.Trim(string(ctx.Path()), "/"), "/")
+		r, params, allow, template := match(seg, method)
 		if template == "" {
 			template = unmatchedRoute
 		}
+		methods := pathMethods(seg)
+		setCORS(&ctx.Response.Header, methods) // cors.go: on every answer, set first
 		switch {
+		case method == fasthttp.MethodOptions:
+			preflight(ctx, methods)
 		case r == nil && allow == nil:
 			ctx.SetStatusCode(fasthttp.StatusNotFound)
 			writeJSON(ctx, map[string]any{"error": "Not found: " + string(ctx.Path())})
 		case r == nil:
-			ctx.Response.Header.Set("Allow", strings.Join(allow, ", "))
+			ctx.Response.Header.Set("Allow", strings.Join(append(allow, fasthttp.MethodOptions), ", "))
 			ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
 			writeJSON(ctx, map[string]any{"error": "Method not allowed."})
 		default:

@@ -72,21 +72,7 @@ const unmatchedRoute = "unmatched"
 func match(seg []string, method string) (r *route, params []string, allow []string, template string) {
 	for i := range routes {
 		c := &routes[i]
-		if len(c.seg) != len(seg) {
-			continue
-		}
-		ok := true
-		for k, t := range c.seg {
-			if t[0] == '{' {
-				ok = seg[k] != ""
-			} else {
-				ok = t == seg[k]
-			}
-			if !ok {
-				break
-			}
-		}
-		if !ok {
+		if !c.matches(seg) {
 			continue
 		}
 		if c.Method == method || (c.Method == fasthttp.MethodGet && method == fasthttp.MethodHead) {
@@ -104,6 +90,34 @@ func match(seg []string, method string) (r *route, params []string, allow []stri
 		}
 	}
 	return nil, nil, allow, template
+}
+
+// matches reports whether the path's segments fit the route's template.
+func (c *route) matches(seg []string) bool {
+	if len(c.seg) != len(seg) {
+		return false
+	}
+	for k, t := range c.seg {
+		if t[0] == '{' && seg[k] == "" || t[0] != '{' && t != seg[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// pathMethods is every method the path's routes take (HEAD wherever GET),
+// in the table's order; nil for a path no route serves.
+func pathMethods(seg []string) []string {
+	var out []string
+	for i := range routes {
+		if c := &routes[i]; c.matches(seg) {
+			out = append(out, c.Method)
+			if c.Method == fasthttp.MethodGet {
+				out = append(out, fasthttp.MethodHead)
+			}
+		}
+	}
+	return out
 }
 
 // methodLabel is the request's method, or "other" for one the API never
