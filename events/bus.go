@@ -13,17 +13,22 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/plenario-next/exportd/schema"
 )
 
 // Names of the JetStream assets.
 const (
-	EventStream   = "EXPORT_EVENTS"
-	PartStream    = "EXPORT_PARTS"
-	JobBucket     = "export_jobs"
-	ResultBucket  = "export_results"
-	JSONBucket    = "export_results_json"
-	PlannerName   = "planner"
-	ExporterName  = "exporter"
+	EventStream  = "EXPORT_EVENTS"
+	PartStream   = "EXPORT_PARTS"
+	JobBucket    = "export_jobs"
+	ResultBucket = "export_results"
+	JSONBucket   = "export_results_json"
+	PlannerName  = "planner"
+	ExporterName = "exporter"
+	// ExpressName is the exporters' consumer of the express lane (the
+	// first parts of every job); ExporterName's is the bulk lane.
+	ExpressName   = "exporter-express"
 	ProjectorName = "projector"
 	// ProjectorGroup is the priority group of the pinned projector consumer.
 	ProjectorGroup = "projector"
@@ -190,12 +195,22 @@ func (b *Bus) ensureConsumers(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("planner consumer: %w", err)
 	}
-	if _, err := b.JS.CreateOrUpdateConsumer(ctx, PartStream, jetstream.ConsumerConfig{
-		Durable: ExporterName, Description: "exports partitions",
-		AckPolicy: jetstream.AckExplicitPolicy, AckWait: b.Config.PartAckWait,
-		MaxDeliver: -1, MaxAckPending: 1024,
-	}); err != nil {
-		return fmt.Errorf("exporter consumer: %w", err)
+	// Two lanes of parts, each a consumer that every exporter shares: a
+	// work-queue stream lets consumers split its subjects, not overlap.
+	// The bulk consumer is created (or narrowed) first, so that the
+	// express one never overlaps a bulk consumer of an older version that
+	// took every subject.
+	for _, c := range []struct{ name, filter, what string }{
+		{ExporterName, schema.PartSubjectPrefix + "*", "exports partitions (bulk lane)"},
+		{ExpressName, schema.ExpressPartSubject("*"), "exports the first partitions of every job (express lane)"},
+	} {
+		if _, err := b.JS.CreateOrUpdateConsumer(ctx, PartStream, jetstream.ConsumerConfig{
+			Durable: c.name, Description: c.what, FilterSubject: c.filter,
+			AckPolicy: jetstream.AckExplicitPolicy, AckWait: b.Config.PartAckWait,
+			MaxDeliver: -1, MaxAckPending: 1024,
+		}); err != nil {
+			return fmt.Errorf("%s consumer: %w", c.name, err)
+		}
 	}
 	// One projector process at a time receives the events, in stream
 	// order, and folds each ticket's events in that order (Consume shards

@@ -27,7 +27,17 @@ type Planner struct {
 	PartRows int64
 	MaxParts int
 	Workers  int // requests planned at once (each a ClickHouse query and a few NATS round trips)
+	// ExpressParts: the parts of a job of at most this many go to the
+	// express lane; 0: none do.
+	ExpressParts int
 }
+
+// DefaultExpressParts is the most parts of a job that goes to the express
+// lane: a job of up to four parts (a million rows by default) is not
+// queued behind the bulk parts of big jobs. Big jobs send none there, not
+// even their first parts: a burst of big jobs would then queue as many
+// parts ahead of a small one.
+const DefaultExpressParts = 4
 
 // DefaultPlanners is how many requests a planner plans at once: planning is
 // mostly waiting on ClickHouse and NATS, so a burst of small requests is
@@ -41,7 +51,7 @@ const DefaultPlanners = 2
 // NewPlanner returns a Planner.
 func NewPlanner(bus *events.Bus, store *chstore.Store, logger *slog.Logger) *Planner {
 	return &Planner{bus: bus, store: store, logger: logger, Name: "planner", PartRows: DefaultPartRows, MaxParts: DefaultMaxParts,
-		Workers: DefaultPlanners}
+		Workers: DefaultPlanners, ExpressParts: DefaultExpressParts}
 }
 
 // Run plans requests until ctx is done.
@@ -112,8 +122,12 @@ func (p *Planner) plan(ctx context.Context, e schema.Event, first bool) error {
 			return err
 		}
 	}
+	lane := events.Bulk
+	if len(plan) <= p.ExpressParts {
+		lane = events.Express
+	}
 	for _, s := range plan {
-		if err := p.bus.QueuePart(ctx, schema.PartTask{Ticket: e.Ticket, Parts: len(plan), Spec: s, Query: q}); err != nil {
+		if err := p.bus.QueuePart(ctx, schema.PartTask{Ticket: e.Ticket, Parts: len(plan), Spec: s, Query: q}, lane); err != nil {
 			return err
 		}
 	}

@@ -55,17 +55,22 @@ func NewExporter(bus *events.Bus, store *chstore.Store, logger *slog.Logger) *Ex
 // Run exports partitions until ctx is done; a part in flight at that moment
 // is handed back (Nak) for another process to take at once.
 func (x *Exporter) Run(ctx context.Context) error {
-	cons, err := x.bus.JS.Consumer(ctx, events.PartStream, events.ExporterName)
+	bulk, err := x.bus.JS.Consumer(ctx, events.PartStream, events.ExporterName)
 	if err != nil {
 		return fmt.Errorf("exporter consumer: %w", err)
+	}
+	express, err := x.bus.JS.Consumer(ctx, events.PartStream, events.ExpressName)
+	if err != nil {
+		return fmt.Errorf("express consumer: %w", err)
 	}
 	var wg sync.WaitGroup
 	for i := 0; i < max(1, x.Concurrency); i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			l := newLanes(express, bulk, x.bus.Config.PartAckWait)
 			for ctx.Err() == nil {
-				batch, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+				m, err := l.next(ctx)
 				if err != nil {
 					if ctx.Err() == nil {
 						x.logger.Warn("exporter fetch", "err", err)
@@ -76,7 +81,7 @@ func (x *Exporter) Run(ctx context.Context) error {
 					}
 					continue
 				}
-				for m := range batch.Messages() {
+				if m != nil {
 					x.handle(ctx, m)
 				}
 			}

@@ -48,8 +48,15 @@ func EventSubject(ticket string, k EventKind) string {
 // TicketEvents is the filter subject of all of one ticket's events.
 func TicketEvents(ticket string) string { return EventSubjectPrefix + ticket + ".>" }
 
-// PartSubject is the subject of one job's partition work items.
+// PartSubject is the subject of one job's partition work items in the
+// bulk lane, where parts wait first in, first out.
 func PartSubject(ticket string) string { return PartSubjectPrefix + ticket }
+
+// ExpressPartSubject is the subject of one job's partition work items in
+// the express lane: a job's first parts, which exporters take before the
+// bulk lane's every other time, so that a small job is not queued behind
+// the parts of big ones.
+func ExpressPartSubject(ticket string) string { return PartSubjectPrefix + ticket + ".express" }
 
 // SplitEventSubject returns the ticket and kind of an event subject.
 func SplitEventSubject(subj string) (ticket string, kind EventKind, ok bool) {

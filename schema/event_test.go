@@ -63,6 +63,7 @@ func TestSubjects(t *testing.T) {
 	}{
 		{name: "one ticket's events", input: schema.TicketEvents(ticket), want: "exports.events." + ticket + ".>"},
 		{name: "one ticket's parts", input: schema.PartSubject(ticket), want: "exports.parts." + ticket},
+		{name: "one ticket's express parts", input: schema.ExpressPartSubject(ticket), want: "exports.parts." + ticket + ".express"},
 	}
 	for _, tt := range tests {
 		if tt.input != tt.want {

@@ -17,8 +17,8 @@
 // (bench/results.json), BENCH_LOAD_SECONDS (5), BENCH_LOAD_CONNS (64),
 // BENCH_QUERY_REQUESTS (200), BENCH_CONCURRENCY (exporter workers; default
 // exportd's, one per core), EXPORTD_CLICKHOUSE_ADDR (127.0.0.1:19000),
-// BENCH_PHASES (all of jobs,linearity,events,query,load; a subset runs only
-// those) and BENCH_PROFILE_DIR (CPU profiles of the gateway and the
+// BENCH_PHASES (all of jobs,linearity,events,fair,query,load; a subset runs
+// only those; fair runs once, not BENCH_RUNS times) and BENCH_PROFILE_DIR (CPU profiles of the gateway and the
 // exporter during the load phases, written there).
 package main
 
@@ -153,7 +153,7 @@ func loadConfig() (config, error) {
 }
 
 // allPhases are the parts of the benchmark, in the order they run.
-var allPhases = []string{"jobs", "linearity", "events", "query", "load"}
+var allPhases = []string{"jobs", "linearity", "events", "fair", "query", "load"}
 
 func (c config) runs(phase string) bool { return slices.Contains(c.Phases, phase) }
 
@@ -320,7 +320,17 @@ func run(ctx context.Context) (err error) {
 		logf("event delays run %d/%d: SSE %s; NATS %s", i+1, cfg.Runs, r.SSE, r.NATS)
 	}
 
-	// 4c. /query, a 1000-row page of the newest readings on the big table.
+	// 4c. Fair share: a small job after six whole-table ones.
+	if cfg.runs("fair") {
+		f, err := sys.fairShare(ctx, net0, whole)
+		if err != nil {
+			return err
+		}
+		res.Fair = &f
+		logf("fair share: a %d-row job %.2fs after six of %d rows; the six took %.2fs", f.SmallRows, f.SmallSeconds, f.BigRows, f.BigSeconds)
+	}
+
+	// 4d. /query, a 1000-row page of the newest readings on the big table.
 	if cfg.runs("query") {
 		if res.Query, err = sys.queryLatency(ctx, cfg, whole); err != nil {
 			return err
@@ -328,7 +338,7 @@ func run(ctx context.Context) (err error) {
 		logf("/query 1000 rows: p50 %.1f ms, p99 %.1f ms over %d requests", res.Query.P50ms, res.Query.P99ms, res.Query.Requests)
 	}
 
-	// 4d. Gateway load, with a bare fasthttp handler in this process for
+	// 4e. Gateway load, with a bare fasthttp handler in this process for
 	// the ratio, polling a finished job (a small one when the jobs phase
 	// did not run).
 	if cfg.runs("load") {

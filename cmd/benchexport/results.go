@@ -28,6 +28,7 @@ type results struct {
 	LargeJobs []float64 `json:"linearity_large_seconds"`
 
 	Events          []latency.Result `json:"event_delays"`
+	Fair            *fairRun         `json:"fair_share,omitempty"`
 	Query           loadResult       `json:"query_1000"`
 	JobGet          loadResult       `json:"load_job_get"`
 	JobGetBare      loadResult       `json:"load_job_get_bare"`
@@ -188,6 +189,9 @@ func (r *results) print(w io.Writer) {
 		r.CreateDrainSeconds, r.CreateCPUPerTicket), "")
 	row("CPU s, ticket creation: gateway / exporter / nats / clickhouse", fmt.Sprintf("%.1f / %.1f / %.1f / %.1f",
 		r.Create.GatewayCPU, r.Create.ExporterCPU, r.Create.NATSCPU, r.Create.ClickHouseCPU), "")
+	if f := r.Fair; f != nil {
+		row("fair share: small job after six whole-table jobs s / the six s", fmt.Sprintf("%.2f / %.2f (%d rows)", f.SmallSeconds, f.BigSeconds, f.SmallRows), "<= 2 / as before")
+	}
 	row("/query 1000 rows p50 / p99 ms", fmt.Sprintf("%.1f / %.1f", s.QueryP50, s.QueryP99), "<= 20 / <= 100")
 	row("event delay, SSE (10 clients) median / p99 ms", fmt.Sprintf("%.2f / %.2f", s.SSEMedian, s.SSEP99), "")
 	row("event delay, NATS subscriber median / p99 ms", fmt.Sprintf("%.2f / %.2f", s.NATSMedian, s.NATSP99), "")

@@ -22,6 +22,7 @@ func newMetrics(bus *events.Bus) *metrics.Registry {
 	reg.WatchConsumers(bus.JS,
 		metrics.Consumer{Stream: events.EventStream, Name: events.PlannerName},
 		metrics.Consumer{Stream: events.PartStream, Name: events.ExporterName},
+		metrics.Consumer{Stream: events.PartStream, Name: events.ExpressName},
 		metrics.Consumer{Stream: events.EventStream, Name: events.ProjectorName})
 	return reg
 }

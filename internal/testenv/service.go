@@ -91,6 +91,7 @@ func StartService(tb testing.TB, o ServiceOptions) *Service {
 	s.Metrics = metrics.New()
 	s.Metrics.WatchConsumers(s.Bus.JS, metrics.Consumer{Stream: events.EventStream, Name: events.PlannerName},
 		metrics.Consumer{Stream: events.PartStream, Name: events.ExporterName},
+		metrics.Consumer{Stream: events.PartStream, Name: events.ExpressName},
 		metrics.Consumer{Stream: events.EventStream, Name: events.ProjectorName})
 	var wg sync.WaitGroup
 	start := func(f func(context.Context) error) {

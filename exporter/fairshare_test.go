@@ -1,0 +1,105 @@
+package exporter_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/plenario-next/exportd/internal/testenv"
+	"github.com/plenario-next/exportd/schema"
+)
+
+// TestSmallJobOvertakesBigOnes: three big jobs (about 100 parts each) are
+// queued on one exporter worker, then a one-node, one-hour job. The small
+// job's part is exported before all but a few of the big jobs' queued
+// parts: first in, first out, it would wait behind all of them. The big
+// jobs still finish.
+func TestSmallJobOvertakesBigOnes(t *testing.T) {
+	svc, n := seeded(t, 200_000, testenv.ServiceOptions{PartRows: 2_000, Concurrency: 1})
+
+	// Every event, in stream order (one server, one stream: core
+	// subscribers see them as they are stored).
+	var mu sync.Mutex
+	var seen []schema.Event
+	sub, err := svc.NC.Subscribe(schema.EventSubjectAll, func(m *nats.Msg) {
+		var e schema.Event
+		if json.Unmarshal(m.Data, &e) == nil {
+			mu.Lock()
+			seen = append(seen, e)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	snapshot := func() []schema.Event {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]schema.Event(nil), seen...)
+	}
+
+	big := map[string]bool{}
+	for i := range 3 { // distinct windows: distinct jobs
+		big[svc.Submit(t, "array_of_things", fmt.Sprintf("start_datetime=2026-09-24T0%d:00:00&end_datetime=2026-10-01T00:00:00", i))] = true
+	}
+	testenv.Eventually(t, 30*time.Second, "the big jobs planned", func() bool {
+		started := 0
+		for _, e := range snapshot() {
+			if big[e.Ticket] && e.Kind == schema.EventStarted {
+				if e.Parts < 50 {
+					t.Fatalf("a big job has %d parts; the test needs many", e.Parts)
+				}
+				started++
+			}
+		}
+		return started == len(big)
+	})
+	small := svc.Submit(t, "array_of_things", "nodes="+n.Nodes[3].ID+"&start_datetime=2026-09-28T10:00:00&end_datetime=2026-09-28T11:00:00")
+	if j := svc.Wait(t, small, time.Minute); j.Status.Status != schema.StatusSuccess {
+		t.Fatalf("small job: got %q (%v), want success", j.Status.Status, j.Result)
+	}
+
+	// The big jobs' parts stored between the small job's acceptance and its
+	// part: the one running then, and at most one bulk part on the turn
+	// before the express lane's.
+	var queued, stored bool
+	var before, total, done int
+	for _, e := range snapshot() {
+		switch {
+		case e.Ticket == small && e.Kind == schema.EventQueued:
+			queued = true
+		case e.Ticket == small && e.Kind == schema.EventPartDone:
+			stored = true
+		case big[e.Ticket] && e.Kind == schema.EventStarted:
+			total += e.Parts
+		case big[e.Ticket] && e.Kind == schema.EventPartDone:
+			if !stored {
+				done++
+			}
+			if queued && !stored {
+				before++
+			}
+		}
+	}
+	after := total - done
+	t.Logf("big jobs' parts stored while the small job waited: %d; after it: %d of %d", before, after, total)
+	if !queued || !stored {
+		t.Fatalf("did not see the small job's queued (%v) and part_done (%v) events", queued, stored)
+	}
+	if before > 3 {
+		t.Fatalf("got %d big parts stored while the small job waited, want at most 3 (the big jobs had %d parts)", before, total)
+	}
+	if after < total/2 {
+		t.Fatalf("only %d of %d big parts were left after the small job: the test did not queue it behind many", after, total)
+	}
+	for ticket := range big {
+		if j := svc.Wait(t, ticket, 3*time.Minute); j.Status.Status != schema.StatusSuccess {
+			t.Fatalf("big job %s: got %q (%v), want success", ticket, j.Status.Status, j.Result)
+		}
+	}
+}
