@@ -92,7 +92,7 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 	// format and size name these bytes exactly: a strong validator.
 	etag := `"` + ticket + "-" + format + "-" + strconv.FormatInt(size, 36) + `"`
 	rangeHdr := string(ctx.Request.Header.Peek("Range"))
-	ranged := stored != nil && rangeHdr != "" && ifRangeHolds(ctx, etag, rec)
+	ranged := stored != nil && rangeHdr != "" && ifRangeHolds(string(ctx.Request.Header.Peek("If-Range")), etag, rec.Finished)
 	gz := !ranged && acceptsGzip(string(ctx.Request.Header.Peek("Accept-Encoding")))
 	if gz {
 		// The same bytes compressed are another representation; gzip output
@@ -599,80 +599,4 @@ func (r *partsReader) Close() error {
 		}
 	}
 	return nil
-}
-
-// parseRange reads a Range header for a file of size bytes: one range,
-// "bytes=a-b", "bytes=a-" or "bytes=-n", as [start, end). ok is false when
-// the header is not such a range (it is then ignored and the whole file
-// sent, as RFC 9110 allows); satisfiable is false when it is one but no
-// byte of it is in the file.
-func parseRange(s string, size int64) (start, end int64, ok, satisfiable bool) {
-	unit, spec, found := strings.Cut(s, "=")
-	if !found || !strings.EqualFold(strings.TrimSpace(unit), "bytes") || strings.Contains(spec, ",") {
-		return 0, 0, false, false
-	}
-	a, b, found := strings.Cut(strings.TrimSpace(spec), "-")
-	if !found {
-		return 0, 0, false, false
-	}
-	if a == "" { // suffix: the last n bytes
-		n, err := strconv.ParseInt(b, 10, 64)
-		if err != nil || n < 0 {
-			return 0, 0, false, false
-		}
-		if n == 0 || size == 0 {
-			return 0, 0, true, false
-		}
-		return size - min(n, size), size, true, true
-	}
-	first, err := strconv.ParseInt(a, 10, 64)
-	if err != nil || first < 0 {
-		return 0, 0, false, false
-	}
-	last := size - 1
-	if b != "" {
-		if last, err = strconv.ParseInt(b, 10, 64); err != nil || last < first {
-			return 0, 0, false, false
-		}
-	}
-	if first >= size {
-		return 0, 0, true, false
-	}
-	return first, min(last+1, size), true, true
-}
-
-// ifRangeHolds reports whether a Range may be served: there is no If-Range,
-// or it names the current representation (its strong ETag, or exactly its
-// Last-Modified date).
-func ifRangeHolds(ctx *fasthttp.RequestCtx, etag string, rec *schema.JobRecord) bool {
-	ir := strings.TrimSpace(string(ctx.Request.Header.Peek("If-Range")))
-	if ir == "" {
-		return true
-	}
-	if strings.HasPrefix(ir, `"`) || strings.HasPrefix(ir, "W/") {
-		return ir == etag && !strings.HasPrefix(etag, "W/")
-	}
-	return !rec.Finished.IsZero() && ir == httpDate(rec.Finished)
-}
-
-// etagListMatches reports whether an If-None-Match (or If-Match) list
-// names etag; weak comparison ignores W/ prefixes.
-func etagListMatches(list, etag string, strong bool) bool {
-	list = strings.TrimSpace(list)
-	if list == "*" {
-		return true
-	}
-	norm := func(s string) string {
-		if !strong {
-			s = strings.TrimPrefix(s, "W/")
-		}
-		return s
-	}
-	want := norm(etag)
-	for _, t := range strings.Split(list, ",") {
-		if norm(strings.TrimSpace(t)) == want {
-			return true
-		}
-	}
-	return false
 }

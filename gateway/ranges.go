@@ -1,0 +1,110 @@
+package gateway
+
+import (
+	"math"
+	"strings"
+	"time"
+)
+
+// parseRange reads a Range header for a file of size bytes: one range,
+// "bytes=a-b", "bytes=a-" or "bytes=-n", as [start, end). ok is false when
+// the header is not such a range (it is then ignored and the whole file
+// sent, as RFC 9110 allows); satisfiable is false when it is one but no
+// byte of it is in the file.
+//
+// Positions are any number of digits (RFC 9110 14.1.2 bounds them not):
+// one past int64 is taken as the largest int64, which lies past any file,
+// so a last-pos of bytes=0-9223372036854775807 is clipped to the file and a
+// first-pos that large is a 416, never an overflow.
+func parseRange(s string, size int64) (start, end int64, ok, satisfiable bool) {
+	unit, spec, found := strings.Cut(s, "=")
+	if !found || !strings.EqualFold(strings.TrimSpace(unit), "bytes") || strings.Contains(spec, ",") {
+		return 0, 0, false, false
+	}
+	a, b, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, 0, false, false
+	}
+	if a == "" { // suffix: the last n bytes
+		n, valid := rangePos(b)
+		if !valid {
+			return 0, 0, false, false
+		}
+		if n == 0 || size == 0 {
+			return 0, 0, true, false
+		}
+		return size - min(n, size), size, true, true
+	}
+	first, valid := rangePos(a)
+	if !valid {
+		return 0, 0, false, false
+	}
+	last := int64(math.MaxInt64)
+	if b != "" {
+		if last, valid = rangePos(b); !valid || last < first {
+			return 0, 0, false, false
+		}
+	}
+	if first >= size {
+		return 0, 0, true, false
+	}
+	return first, min(last, size-1) + 1, true, true
+}
+
+// rangePos reads a byte position of a Range: digits only (no sign, no
+// space), saturating at the largest int64.
+func rangePos(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			n = math.MaxInt64 // keep checking the rest are digits
+			continue
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+// ifRangeHolds reports whether a Range may be served: there is no If-Range
+// (ir, the header), or it names the current representation (its strong
+// ETag, or exactly its Last-Modified date, finished).
+func ifRangeHolds(ir, etag string, finished time.Time) bool {
+	ir = strings.TrimSpace(ir)
+	if ir == "" {
+		return true
+	}
+	if strings.HasPrefix(ir, `"`) || strings.HasPrefix(ir, "W/") {
+		return ir == etag && !strings.HasPrefix(etag, "W/")
+	}
+	return !finished.IsZero() && ir == httpDate(finished)
+}
+
+// etagListMatches reports whether an If-None-Match (or If-Match) list
+// names etag; weak comparison ignores W/ prefixes.
+func etagListMatches(list, etag string, strong bool) bool {
+	list = strings.TrimSpace(list)
+	if list == "*" {
+		return true
+	}
+	norm := func(s string) string {
+		if !strong {
+			s = strings.TrimPrefix(s, "W/")
+		}
+		return s
+	}
+	want := norm(etag)
+	for _, t := range strings.Split(list, ",") {
+		if norm(strings.TrimSpace(t)) == want {
+			return true
+		}
+	}
+	return false
+}
