@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -92,6 +93,9 @@ type Bus struct {
 	// hold no JSON, and the other way round.
 	JSON   jetstream.ObjectStore
 	Config Config
+
+	streamsMu sync.Mutex
+	streams   map[string]jetstream.Stream // object store streams by bucket, for reading chunks
 }
 
 // Open creates or updates every stream, consumer, bucket and store, so that

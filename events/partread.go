@@ -2,13 +2,10 @@ package events
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"time"
 
 	"github.com/klauspost/compress/s2"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plenario-next/exportd/schema"
 )
@@ -108,114 +105,10 @@ func (r *PartReader) Skip(n int64) error {
 	return r.raw.Skip(n)
 }
 
-// Close frees the ordered consumer.
+// Start waits until the part's first bytes have arrived, or its read has
+// failed: a download that cannot start is then an error its client is
+// told, not a response cut short before its first byte.
+func (r *PartReader) Start() error { return r.raw.startWait() }
+
+// Close stops the part's read and waits until nothing of it is left.
 func (r *PartReader) Close() error { return r.raw.Close() }
-
-// chunkReader reads an object's chunks, as stored.
-type chunkReader struct {
-	info   *jetstream.ObjectInfo
-	it     jetstream.MessagesContext
-	chunks uint32 // received so far
-	buf    []byte // the unread rest of the current chunk
-	err    error
-}
-
-func (b *Bus) openChunks(ctx context.Context, info *jetstream.ObjectInfo) (*chunkReader, error) {
-	r := &chunkReader{info: info}
-	if info.Chunks == 0 {
-		return r, nil
-	}
-	cons, err := b.JS.OrderedConsumer(ctx, "OBJ_"+info.Bucket, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"$O." + info.Bucket + ".C." + info.NUID},
-	})
-	if err != nil {
-		return nil, unavailable("open part", err)
-	}
-	if r.it, err = cons.Messages(jetstream.PullMaxMessages(partPrefetch)); err != nil {
-		return nil, unavailable("open part", err)
-	}
-	return r, nil
-}
-
-// next makes buf the next chunk; io.EOF after the last one.
-func (r *chunkReader) next() error {
-	if r.err != nil {
-		return r.err
-	}
-	if r.chunks == r.info.Chunks {
-		r.err = io.EOF
-		return r.err
-	}
-	m, err := r.it.Next(jetstream.NextMaxWait(partIdle))
-	if err != nil {
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-			err = io.ErrClosedPipe
-		}
-		r.err = schema.Wrap(schema.Unavailable, "reading the result failed", fmt.Errorf("part chunk %d of %d: %w", r.chunks+1, r.info.Chunks, err))
-		return r.err
-	}
-	r.chunks++
-	r.buf = m.Data()
-	return nil
-}
-
-// Read implements io.Reader.
-func (r *chunkReader) Read(p []byte) (int, error) {
-	for len(r.buf) == 0 {
-		if err := r.next(); err != nil {
-			return 0, err
-		}
-	}
-	n := copy(p, r.buf)
-	r.buf = r.buf[n:]
-	return n, nil
-}
-
-// WriteTo writes the rest of the chunks to w without an intermediate
-// buffer.
-func (r *chunkReader) WriteTo(w io.Writer) (int64, error) {
-	var total int64
-	for {
-		if len(r.buf) == 0 {
-			if err := r.next(); err == io.EOF {
-				return total, nil
-			} else if err != nil {
-				return total, err
-			}
-			continue
-		}
-		n, err := w.Write(r.buf)
-		total += int64(n)
-		r.buf = r.buf[n:]
-		if err != nil {
-			return total, err
-		}
-	}
-}
-
-// Skip passes over n bytes without copying them.
-func (r *chunkReader) Skip(n int64) error {
-	for n > 0 {
-		if len(r.buf) == 0 {
-			if err := r.next(); err != nil {
-				return err
-			}
-		}
-		k := min(n, int64(len(r.buf)))
-		r.buf = r.buf[k:]
-		n -= k
-	}
-	return nil
-}
-
-// Close frees the ordered consumer.
-func (r *chunkReader) Close() error {
-	if r.it != nil {
-		r.it.Stop()
-		r.it = nil
-	}
-	if r.err == nil {
-		r.err = io.ErrClosedPipe
-	}
-	return nil
-}
