@@ -51,6 +51,9 @@ const (
 	DefaultDedupWindow = 10 * time.Minute
 	MaxChunkSize       = 1 << 20
 	DefaultIdemWindow  = 10 * time.Minute
+	// DefaultOutageTolerance outlasts a restart of ClickHouse or of a NATS
+	// node, or a leader election, with room to spare.
+	DefaultOutageTolerance = 5 * time.Minute
 )
 
 // Config shapes the topology. The zero Config is valid: one replica, file
@@ -62,6 +65,11 @@ type Config struct {
 	MaxDeliver  int           // deliveries of a request or partition before the job fails
 	Memory      bool          // memory storage instead of file: for benchmarks only
 	IdemWindow  time.Duration // a repeated request returns the same ticket within this window
+	// OutageTolerance is how long a request or partition rides out
+	// ClickHouse or NATS being unavailable (retried with backoff, no
+	// delivery counted) before its job fails: 0 is
+	// DefaultOutageTolerance, negative not at all.
+	OutageTolerance time.Duration
 }
 
 func (c *Config) defaults() {
@@ -79,6 +87,9 @@ func (c *Config) defaults() {
 	}
 	if c.IdemWindow == 0 {
 		c.IdemWindow = DefaultIdemWindow
+	}
+	if c.OutageTolerance == 0 {
+		c.OutageTolerance = DefaultOutageTolerance
 	}
 }
 

@@ -88,7 +88,11 @@ func (p *Planner) handle(ctx context.Context, m jetstream.Msg) {
 	if md, err := m.Metadata(); err == nil {
 		first = md.NumDelivered == 1
 	}
-	err = p.plan(ctx, e, first)
+	err = rideOut(ctx, m, p.bus.Config.OutageTolerance, p.bus.Config.PartAckWait, log, func() error {
+		err := p.plan(ctx, e, first)
+		first = false // a started event may be stored now: a retry reuses its plan
+		return err
+	})
 	close(stop)
 	settle(ctx, p.bus, m, e.Ticket, err, log)
 }
@@ -212,14 +216,17 @@ func settle(ctx context.Context, bus *events.Bus, m jetstream.Msg, ticket string
 		delivered = md.NumDelivered
 	}
 	code := schema.ErrorCode(err)
-	final := code == schema.Invalid || code == schema.NotFound || delivered >= uint64(bus.Config.MaxDeliver)
+	reason, outage := outageReason(err)
+	final := code == schema.Invalid || code == schema.NotFound || outage || delivered >= uint64(bus.Config.MaxDeliver)
 	if !final {
 		delay := time.Duration(1<<min(delivered-1, 5)) * time.Second
 		log.Warn("will retry", "err", err, "delivered", delivered, "delay", delay)
 		_ = m.NakWithDelay(delay)
 		return
 	}
-	reason := publicReason(err)
+	if !outage {
+		reason = publicReason(err)
+	}
 	log.Error("giving up", "err", err, "delivered", delivered)
 	if _, perr := bus.Publish(ctx, schema.Event{Kind: schema.EventFailed, Ticket: ticket, Error: reason}); perr != nil {
 		_ = m.NakWithDelay(time.Second) // the failure must be recorded

@@ -105,7 +105,9 @@ func (x *Exporter) handle(ctx context.Context, m jetstream.Msg) {
 	if exhausted(ctx, x.bus, m, t.Ticket, fmt.Sprintf("part %d of %d", t.Spec.Part, t.Parts), log) {
 		return
 	}
-	err := x.export(ctx, m, t, log)
+	err := rideOut(ctx, m, x.bus.Config.OutageTolerance, x.bus.Config.PartAckWait, log, func() error {
+		return x.export(ctx, m, t, log)
+	})
 	settle(ctx, x.bus, m, t.Ticket, err, log)
 }
 

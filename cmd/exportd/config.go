@@ -41,7 +41,10 @@ type Config struct {
 	IdemWindow     time.Duration
 	PartAckWait    time.Duration
 	MaxAttempts    int
-	SSEHeartbeat   time.Duration
+	// OutageTolerance: how long ClickHouse or NATS may be unavailable
+	// before a job fails; negative: not at all.
+	OutageTolerance time.Duration
+	SSEHeartbeat    time.Duration
 }
 
 // env is one setting: its flag, its environment variable and its default.
@@ -69,6 +72,7 @@ var settings = []env{
 	{"idempotency-window", "EXPORTD_IDEMPOTENCY_WINDOW", events.DefaultIdemWindow.String(), "a repeated request returns the same ticket within this window"},
 	{"part-ack-wait", "EXPORTD_PART_ACK_WAIT", events.DefaultPartAckWait.String(), "a partition, request or event whose process went silent this long goes to another process"},
 	{"max-attempts", "EXPORTD_MAX_ATTEMPTS", strconv.Itoa(events.DefaultMaxDeliver), "deliveries of a request or partition before its job fails"},
+	{"outage-tolerance", "EXPORTD_OUTAGE_TOLERANCE", events.DefaultOutageTolerance.String(), "how long ClickHouse or NATS may be unavailable before a running job fails (retried meanwhile, no attempt counted; 0: fail by attempts alone)"},
 	{"sse-heartbeat", "EXPORTD_SSE_HEARTBEAT", gateway.DefaultSSEHeartbeat.String(), "how often an idle /jobs/{ticket}/events stream sends a heartbeat comment"},
 	{"log-format", "EXPORTD_LOG_FORMAT", "auto", "json, text, or auto (json unless stderr is a terminal)"},
 	{"log-level", "EXPORTD_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -131,6 +135,12 @@ func parseConfig(role string, args []string, getenv func(string) string, out io.
 	}
 	if c.MaxAttempts, err = strconv.Atoi(*vals["max-attempts"]); err != nil || c.MaxAttempts < 1 {
 		return c, fmt.Errorf("bad max-attempts %q", *vals["max-attempts"])
+	}
+	if c.OutageTolerance, err = time.ParseDuration(*vals["outage-tolerance"]); err != nil || c.OutageTolerance < 0 {
+		return c, fmt.Errorf("bad outage-tolerance %q", *vals["outage-tolerance"])
+	}
+	if c.OutageTolerance == 0 {
+		c.OutageTolerance = -1 // events.Config: none
 	}
 	if c.SSEHeartbeat, err = time.ParseDuration(*vals["sse-heartbeat"]); err != nil || c.SSEHeartbeat < 100*time.Millisecond {
 		return c, fmt.Errorf("bad sse-heartbeat %q (at least 100ms)", *vals["sse-heartbeat"])

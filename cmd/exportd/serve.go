@@ -110,7 +110,7 @@ func serve(ctx context.Context, c Config, stdout io.Writer) error {
 	}
 	defer nc.Close()
 	bus, err := events.Open(ctx, nc, events.Config{Replicas: c.Replicas, Retention: c.Retention,
-		PartAckWait: c.PartAckWait, MaxDeliver: c.MaxAttempts, IdemWindow: c.IdemWindow})
+		PartAckWait: c.PartAckWait, MaxDeliver: c.MaxAttempts, IdemWindow: c.IdemWindow, OutageTolerance: c.OutageTolerance})
 	if err != nil {
 		return fmt.Errorf("jetstream topology: %w", err)
 	}
