@@ -201,7 +201,10 @@ const firstWindow = 5 * time.Minute
 // reads a short slice at the end of the range first, then older slices
 // until the page is full: every reading of a slice is newer than any of the
 // next, so the pages of the slices together are the page of the range, and
-// the range is read once however little of it matches. Each slice is sized
+// the range is read once however little of it matches. Offset and limit
+// count readings, (node, second, sensor, feature): a reading with a
+// property twice is served as two observations (schema.AppendReading), and
+// a page never splits one. Each slice is sized
 // from the density of readings seen so far. ClickHouse skips the offset, so
 // a deep page costs a sort, not a transfer of every reading before it.
 func (s *Store) Observations(ctx context.Context, q *schema.Query) ([]schema.Observation, error) {
@@ -212,15 +215,15 @@ func (s *Store) Observations(ctx context.Context, q *schema.Query) ([]schema.Obs
 	to, window := q.End, min(firstWindow, span)
 	for limit > 0 && to.After(q.Start) {
 		from := q.End.Add(-window)
-		obs, err := s.readings(ctx, q, from, to, offset, limit)
+		obs, n, err := s.readings(ctx, q, from, to, offset, limit)
 		if err != nil {
 			return nil, err
 		}
 		switch {
-		case len(obs) > 0: // the slice held offset+len(obs) readings
+		case n > 0: // the slice held offset+n readings
 			out = append(out, obs...)
-			found += offset + len(obs)
-			offset, limit = 0, limit-len(obs)
+			found += offset + n
+			offset, limit = 0, limit-n
 		case offset > 0: // the slice held at most offset readings: skip them
 			n, err := s.countReadings(ctx, q, from, to)
 			if err != nil {
@@ -264,29 +267,28 @@ func (s *Store) countReadings(ctx context.Context, q *schema.Query, from, to tim
 	return int(n), nil
 }
 
-func (s *Store) readings(ctx context.Context, q *schema.Query, from, to time.Time, offset, limit int) ([]schema.Observation, error) {
+// readings returns the observations of q's readings within [from, to),
+// offset and limit applied, and how many readings they are.
+func (s *Store) readings(ctx context.Context, q *schema.Query, from, to time.Time, offset, limit int) ([]schema.Observation, int, error) {
 	w, args := where(q, from, to)
 	rows, err := s.conn.Query(ctx, "SELECT node_id, ts, sensor, feature, groupArray(property), groupArray(value) FROM observations WHERE "+w+
 		" GROUP BY node_id, ts, sensor, feature ORDER BY ts DESC, node_id, sensor, feature LIMIT ?, ?", append(args, offset, limit)...)
 	if err != nil {
-		return nil, translate(fmt.Errorf("raw query: %w", err))
+		return nil, 0, translate(fmt.Errorf("raw query: %w", err))
 	}
 	defer rows.Close()
-	out := []schema.Observation{}
+	out, n := []schema.Observation{}, 0
 	for rows.Next() {
 		var o schema.Observation
 		var ts time.Time
 		var props []string
 		var vals []float64
 		if err := rows.Scan(&o.Node, &ts, &o.Sensor, &o.Feature, &props, &vals); err != nil {
-			return nil, translate(err)
+			return nil, 0, translate(err)
 		}
 		o.Datetime = ts.UTC().Format(schema.DatetimeLayout)
-		o.Results = make(map[string]float64, len(props))
-		for i, p := range props {
-			o.Results[p] = vals[i]
-		}
-		out = append(out, o)
+		out = schema.AppendReading(out, o, props, vals)
+		n++
 	}
-	return out, translate(rows.Err())
+	return out, n, translate(rows.Err())
 }

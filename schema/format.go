@@ -128,7 +128,8 @@ var ErrBadRow = errors.New("schema: malformed stored row")
 
 // JSONWriter turns stored CSV rows, written to it in chunks of any size,
 // into Plenario observations: a JSON array, or one object a line for
-// NDJSON. Consecutive rows of one reading become one observation. Close
+// NDJSON. Consecutive rows of one reading become one observation, but for
+// a property it already has (readings.go). Close
 // writes the end; the output is valid JSON for any number of rows, zero
 // included.
 type JSONWriter struct {
@@ -147,6 +148,7 @@ type JSONWriter struct {
 	// ,"sensor":…,"feature":…,"results":{ (a network has a handful).
 	sf       [8]sfPiece
 	sfNext   int
+	props    propSet // of the open observation: a repeat starts another
 	open     bool
 	started  bool
 	fragment bool
@@ -264,9 +266,10 @@ func (j *JSONWriter) row(line []byte) error {
 	if len(f[5]) > 0 && !isJSONNumber(f[5]) { // copied verbatim into the output
 		return ErrBadRow
 	}
-	if j.open && sameKey(j.key, &f) {
+	if j.open && sameKey(j.key, &f) && !j.props.hasBytes(f[4]) {
 		j.out = append(j.out, ',')
 	} else {
+		j.props.reset()
 		j.key = append(append(append(append(append(append(append(j.key[:0], f[0]...), 0), f[1]...), 0), f[2]...), 0), f[3]...)
 		if j.open {
 			j.out = append(j.out, "}}"...)
@@ -291,6 +294,7 @@ func (j *JSONWriter) row(line []byte) error {
 		}
 		j.out = j.sensorFeature(j.out, f[2], f[3])
 	}
+	j.props.addBytes(f[4])
 	j.out = appendJSONString(j.out, f[4])
 	j.out = append(j.out, ':')
 	if len(f[5]) == 0 {

@@ -11,8 +11,10 @@ const (
 
 // JSONEncoder renders rows as a stored JSON fragment: every observation
 // preceded by ",\n". Rows come in the export's order, so the rows of one
-// reading (node, datetime, sensor, feature) are consecutive and a part, a
-// time slice, holds its readings whole. Stitched as JSONHead says, the
+// reading (node, datetime, sensor, feature) are consecutive, sorted by
+// property, and a part, a time slice, holds its readings whole; a
+// property that repeats starts another observation (see readings.go), so
+// fragments stitched across parts never repeat a key either. Stitched as JSONHead says, the
 // fragments of a job's parts are byte for byte what a JSONWriter makes of
 // the parts' CSV, so a JSON download can be sent as stored, with a length
 // and ranges, instead of made on the fly.
@@ -27,6 +29,7 @@ type JSONEncoder struct {
 	sf     [8]sfPiece
 	sfNext int
 	sfCur  *sfPiece
+	props  propSet // of the open observation: a repeat starts another
 }
 
 // AppendRow appends r to the fragment b.
@@ -40,7 +43,8 @@ func (e *JSONEncoder) AppendRow(b []byte, r *Row) []byte {
 // value rendered for the CSV is not rendered again.
 func (e *JSONEncoder) AppendRowValue(b []byte, r *Row, value []byte) []byte {
 	ts := r.TS.Unix()
-	if !e.open || ts != e.ts || r.Node != e.node || r.Sensor != string(e.sfCur.sensor) || r.Feature != string(e.sfCur.feature) {
+	if !e.open || ts != e.ts || r.Node != e.node || r.Sensor != string(e.sfCur.sensor) || r.Feature != string(e.sfCur.feature) ||
+		e.props.hasString(r.Property) {
 		if e.open {
 			b = append(b, "}}"...)
 		}
@@ -56,9 +60,11 @@ func (e *JSONEncoder) AppendRowValue(b []byte, r *Row, value []byte) []byte {
 		b = append(b, e.head...)
 		e.sfCur = e.piece(r.Sensor, r.Feature)
 		b = append(b, e.sfCur.out...)
+		e.props.reset()
 	} else {
 		b = append(b, ',')
 	}
+	e.props.addString(r.Property)
 	b = appendJSONString(b, r.Property)
 	b = append(b, ':')
 	if len(value) == 0 {

@@ -42,6 +42,7 @@ type ServiceOptions struct {
 	PartRows    int64 // default exporter.DefaultPartRows
 	Concurrency int   // default 2
 	NoExporter  bool  // gateway and projector only
+	NoJSON      bool  // parts stored as CSV only (EXPORTD_JSON_PARTS=false)
 	APIKeys     []string
 	MaxActive   int // default 0: no limit in tests
 	Store       *chstore.Store
@@ -108,7 +109,7 @@ func StartService(tb testing.TB, o ServiceOptions) *Service {
 		}
 		start(pl.Run)
 		ex := exporter.NewExporter(s.Bus, s.Store, logger)
-		ex.Concurrency = 2
+		ex.Concurrency, ex.NoJSON = 2, o.NoJSON
 		ex.Metrics = s.Metrics
 		if o.Concurrency > 0 {
 			ex.Concurrency = o.Concurrency
