@@ -1,0 +1,62 @@
+package schema
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// CheckField is one element of /check's data: which of the names given
+// for a parameter the network has, and which it has not.
+type CheckField struct {
+	Field   string   `json:"field"`
+	Valid   []string `json:"valid"`
+	Invalid []string `json:"invalid"`
+}
+
+// Check sorts the names in nodes, features and sensors (comma lists) into
+// those the network has and those it has not, as Plenario's /check did for
+// its socket server: names as given, matched case-insensitively; a feature
+// may be feature.property. Any other argument, or a list too long, is an
+// Invalid error.
+func Check(args url.Values, n *Network) ([]CheckField, error) {
+	a := params(args)
+	p := Problems{}
+	a.unknown(p, "nodes", "features", "sensors")
+	out := []CheckField{}
+	for _, c := range []struct {
+		field string
+		has   func(string) bool
+	}{
+		{"nodes", func(v string) bool { _, ok := n.Node(v); return ok }},
+		{"features", n.hasFeature},
+		{"sensors", func(v string) bool { _, ok := n.Sensor(v); return ok }},
+	} {
+		f := CheckField{Field: c.field, Valid: []string{}, Invalid: []string{}}
+		v, _ := a.get(c.field)
+		items := splitList(v)
+		if len(items) > MaxListItems {
+			p.Add(c.field, "Too many values: at most "+strconv.Itoa(MaxListItems)+".")
+			items = nil
+		}
+		for _, item := range items {
+			if c.has(item) {
+				f.Valid = append(f.Valid, item)
+			} else {
+				f.Invalid = append(f.Invalid, item)
+			}
+		}
+		out = append(out, f)
+	}
+	return out, p.Err()
+}
+
+// hasFeature reports whether v names a feature, or a property of one.
+func (n *Network) hasFeature(v string) bool {
+	name, prop, dotted := strings.Cut(v, ".")
+	f, ok := n.Feature(name)
+	if ok && dotted {
+		_, ok = f.Property(prop)
+	}
+	return ok
+}
