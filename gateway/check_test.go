@@ -1,0 +1,85 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/plenario-next/exportd/chstore"
+)
+
+// TestCheck: the names given, sorted into those the network has and those
+// it has not, in the ticket era's shape.
+func TestCheck(t *testing.T) {
+	f := startFixture(t)
+	node := nodeIDs(5)[0]
+	var got map[string]any
+	getJSON(t, f.url+"/check?nodes="+strings.ToUpper(node)+",nope&features=temperature,magnetic_field.x,magnetic_field.w,bogus&sensors=TMP112,,zzz", &got)
+	want := map[string]any{"meta": map[string]any{}, "data": []any{
+		map[string]any{"field": "nodes", "valid": []any{strings.ToUpper(node)}, "invalid": []any{"nope"}},
+		map[string]any{"field": "features", "valid": []any{"temperature", "magnetic_field.x"}, "invalid": []any{"magnetic_field.w", "bogus"}},
+		map[string]any{"field": "sensors", "valid": []any{"TMP112"}, "invalid": []any{"zzz"}},
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v\nwant %v", got, want)
+	}
+	getJSON(t, f.url+"/check", &got)
+	if b, _ := json.Marshal(got); string(b) != `{"data":[{"field":"nodes","invalid":[],"valid":[]},{"field":"features","invalid":[],"valid":[]},{"field":"sensors","invalid":[],"valid":[]}],"meta":{}}` {
+		t.Fatalf("no names: got %s", b)
+	}
+	wantError(t, f.url+"/check?node="+node, http.StatusBadRequest, map[string]string{"node": "Not a valid filter"})
+	wantError(t, f.svc.URL+"/v1/api/sensor-networks/nowhere/check?nodes="+node,
+		http.StatusBadRequest, map[string]string{"network": "Invalid network name: nowhere"})
+}
+
+// TestMap: every node, the sensors it carries, and what each reports under
+// a common name, no envelope.
+func TestMap(t *testing.T) {
+	f := startFixture(t)
+	var got map[string]map[string]map[string]string
+	getJSON(t, f.url+"/map", &got)
+	demo := chstore.DemoNetwork(network)
+	if len(got) != len(demo.Nodes) {
+		t.Fatalf("got %d nodes, want %d", len(got), len(demo.Nodes))
+	}
+	for _, x := range demo.Nodes {
+		if !reflect.DeepEqual(keys(got[x.ID]), x.Sensors) {
+			t.Fatalf("node %s: sensors %v, want %v", x.ID, keys(got[x.ID]), x.Sensors)
+		}
+		for _, s := range demo.Sensors {
+			var fps []string
+			for name, fp := range got[x.ID][s.Name] {
+				if name == "" {
+					t.Fatalf("node %s sensor %s: %s without a common name", x.ID, s.Name, fp)
+				}
+				fps = append(fps, fp)
+			}
+			if !sameSet(fps, s.Properties) {
+				t.Fatalf("node %s sensor %s: %v, want %v", x.ID, s.Name, fps, s.Properties)
+			}
+		}
+	}
+	if got[demo.Nodes[0].ID]["hmc5883l"]["Magnetic field X"] != "magnetic_field.x" || got[demo.Nodes[0].ID]["tmp112"]["Temperature"] != "temperature.temperature" {
+		t.Fatalf("common names: got %v", got[demo.Nodes[0].ID])
+	}
+	wantError(t, f.svc.URL+"/v1/api/sensor-networks/nowhere/map", http.StatusBadRequest, map[string]string{"network": "Invalid network name: nowhere"})
+	wantError(t, f.url+"/map?nodes=x", http.StatusBadRequest, map[string]string{"nodes": "Not a valid filter"})
+}
+
+func sameSet(a, b []string) bool {
+	m := map[string]int{}
+	for _, x := range a {
+		m[x]++
+	}
+	for _, x := range b {
+		m[x]--
+	}
+	for _, v := range m {
+		if v != 0 {
+			return false
+		}
+	}
+	return len(a) == len(b)
+}
