@@ -50,7 +50,7 @@ func (s *Store) Nearest(ctx context.Context, q *schema.NearestQuery, nodes []str
 		}
 		rq.Nodes = []string{node}
 		t := time.Unix(int64(ts), 0).UTC()
-		obs, err := s.readings(ctx, &rq, t, t.Add(time.Second), 0, 1)
+		obs, _, err := s.readings(ctx, &rq, t, t.Add(time.Second), 0, 1)
 		if err != nil || len(obs) == 0 {
 			return nil, err
 		}
