@@ -17,7 +17,7 @@
 // (bench/results.json), BENCH_LOAD_SECONDS (5), BENCH_LOAD_CONNS (64),
 // BENCH_QUERY_REQUESTS (200), BENCH_CONCURRENCY (exporter workers; default
 // exportd's, one per core), EXPORTD_CLICKHOUSE_ADDR (127.0.0.1:19000),
-// BENCH_PHASES (all of jobs,linearity,events,fair,query,load; a subset runs
+// BENCH_PHASES (all of jobs,linearity,events,fair,query,aggregate,load; a subset runs
 // only those; fair runs once, not BENCH_RUNS times) and BENCH_PROFILE_DIR (CPU profiles of the gateway and the
 // exporter during the load phases, written there).
 package main
@@ -153,7 +153,7 @@ func loadConfig() (config, error) {
 }
 
 // allPhases are the parts of the benchmark, in the order they run.
-var allPhases = []string{"jobs", "linearity", "events", "fair", "query", "load"}
+var allPhases = []string{"jobs", "linearity", "events", "fair", "query", "aggregate", "load"}
 
 func (c config) runs(phase string) bool { return slices.Contains(c.Phases, phase) }
 
@@ -336,6 +336,12 @@ func run(ctx context.Context) (err error) {
 			return err
 		}
 		logf("/query 1000 rows: p50 %.1f ms, p99 %.1f ms over %d requests", res.Query.P50ms, res.Query.P99ms, res.Query.Requests)
+	}
+	if cfg.runs("aggregate") { // 4d'. /aggregate, hourly, over the whole table
+		if res.Aggregate, err = sys.aggregateLatency(ctx, cfg, net0, whole); err != nil {
+			return err
+		}
+		logf("/aggregate hourly avg, whole table: p50 %.1f ms, p99 %.1f ms over %d requests", res.Aggregate.P50ms, res.Aggregate.P99ms, res.Aggregate.Requests)
 	}
 
 	// 4e. Gateway load, with a bare fasthttp handler in this process for

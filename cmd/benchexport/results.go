@@ -30,6 +30,7 @@ type results struct {
 	Events          []latency.Result `json:"event_delays"`
 	Fair            *fairRun         `json:"fair_share,omitempty"`
 	Query           loadResult       `json:"query_1000"`
+	Aggregate       loadResult       `json:"aggregate_hourly"`
 	JobGet          loadResult       `json:"load_job_get"`
 	JobGetBare      loadResult       `json:"load_job_get_bare"`
 	Create          loadResult       `json:"load_create"`
@@ -80,6 +81,8 @@ type summary struct {
 	CreateRatio      float64 `json:"create_over_bare"`
 	QueryP50         float64 `json:"query_p50_ms"`
 	QueryP99         float64 `json:"query_p99_ms"`
+	AggregateP50     float64 `json:"aggregate_p50_ms"`
+	AggregateP99     float64 `json:"aggregate_p99_ms"`
 	// Event delays, publication to arrival, medians over the runs (ms).
 	SSEMedian  float64 `json:"event_sse_median_ms"`
 	SSEP99     float64 `json:"event_sse_p99_ms"`
@@ -128,6 +131,7 @@ func (r *results) summarize() {
 		LargeSeconds: median(r.LargeJobs), JobGetRPS: r.JobGet.OKPerSec, JobGetP99: r.JobGet.P99ms,
 		JobGetBareRPS: r.JobGetBare.OKPerSec, CreateRPS: r.Create.OKPerSec, CreateP99: r.Create.P99ms,
 		CreateBareRPS: r.CreateBare.OKPerSec, QueryP50: r.Query.P50ms, QueryP99: r.Query.P99ms,
+		AggregateP50: r.Aggregate.P50ms, AggregateP99: r.Aggregate.P99ms,
 		BaselineCHCPU: median(bch), BaselineClientCPU: median(bcl), JobCHCPU: median(jch), JobExporterCPU: median(jx),
 		JobNATSCPU: median(jn), DownloadGWCPU: median(dg), DownloadNATSCPU: median(dn), DownloadClientCPU: median(dc),
 		JSONGWCPU: median(jg), JSONNATSCPU: median(jnc), JSONClientCPU: median(jc)}
@@ -193,6 +197,7 @@ func (r *results) print(w io.Writer) {
 		row("fair share: small job after six whole-table jobs s / the six s", fmt.Sprintf("%.2f / %.2f (%d rows)", f.SmallSeconds, f.BigSeconds, f.SmallRows), "<= 2 / as before")
 	}
 	row("/query 1000 rows p50 / p99 ms", fmt.Sprintf("%.1f / %.1f", s.QueryP50, s.QueryP99), "<= 20 / <= 100")
+	row("/aggregate hourly avg, one node, whole table p50 / p99 ms", fmt.Sprintf("%.1f / %.1f", s.AggregateP50, s.AggregateP99), "< 1000")
 	row("event delay, SSE (10 clients) median / p99 ms", fmt.Sprintf("%.2f / %.2f", s.SSEMedian, s.SSEP99), "")
 	row("event delay, NATS subscriber median / p99 ms", fmt.Sprintf("%.2f / %.2f", s.NATSMedian, s.NATSP99), "")
 	row("CPU s, baseline: clickhouse / client", fmt.Sprintf("%.1f / %.1f", s.BaselineCHCPU, s.BaselineClientCPU), "")

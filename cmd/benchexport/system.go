@@ -358,24 +358,7 @@ func (s *system) queryLatency(ctx context.Context, cfg config, whole window) (lo
 	if len(page.Data) != 1000 {
 		return loadResult{}, fmt.Errorf("/query gave %d readings, want 1000", len(page.Data))
 	}
-	for range 5 { // warm up
-		if _, err := s.getJSON(ctx, path, nil); err != nil {
-			return loadResult{}, err
-		}
-	}
-	lat := make([]time.Duration, 0, cfg.QueryRequests)
-	start := time.Now()
-	for range cfg.QueryRequests {
-		t0 := time.Now()
-		if _, err := s.getJSON(ctx, path, nil); err != nil {
-			return loadResult{}, err
-		}
-		lat = append(lat, time.Since(t0))
-	}
-	el := time.Since(start).Seconds()
-	r := loadResult{Requests: len(lat), OK: len(lat), Seconds: el, ReqPerSec: float64(len(lat)) / el, OKPerSec: float64(len(lat)) / el}
-	r.P50ms, r.P99ms = percentile(lat, 0.50), percentile(lat, 0.99)
-	return r, nil
+	return s.latency(ctx, path, cfg.QueryRequests)
 }
 
 // loadTests measures GET /jobs/{ticket} and ticket creation on the
