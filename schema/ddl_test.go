@@ -9,7 +9,7 @@ import (
 
 func TestDDL(t *testing.T) {
 	stmts := schema.DDL()
-	want := []string{"observations", "networks", "nodes", "sensors", "features"}
+	want := []string{"observations", "networks", "nodes", "sensors", "features", "loads"}
 	if len(stmts) != len(want) {
 		t.Fatalf("got %d statements, want %d: %q", len(stmts), len(want), stmts)
 	}
