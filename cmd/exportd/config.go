@@ -33,6 +33,7 @@ type Config struct {
 	JSONParts      bool // parts stored as JSON too
 	DemoNetwork    string
 	DemoRows       int64
+	Load           string // an AoT digest loaded at start (serve only)
 	LogFormat      string
 	LogLevel       string
 	MetricsAddr    string // a separate listener for /metrics, /healthz, /readyz; empty: none
@@ -67,6 +68,7 @@ var settings = []env{
 	{"json-parts", "EXPORTD_JSON_PARTS", "true", "store each partition as JSON too, so JSON downloads are sent as stored (with a length and ranges), not made from the CSV as they are sent"},
 	{"demo-network", "EXPORTD_DEMO_NETWORK", "array_of_things", "demo network loaded when ClickHouse has no data (serve only; empty: none)"},
 	{"demo-rows", "EXPORTD_DEMO_ROWS", "1000000", "rows of the demo network"},
+	{"load", "EXPORTD_LOAD", "", "an Array of Things digest (directory, .tar or data.csv.gz) loaded in the background at start unless its network has data from a finished load (serve only)"},
 	{"api-keys", "EXPORTD_API_KEYS", "", "comma-separated API keys; when set, every endpoint but health needs Authorization: Bearer <key>"},
 	{"max-active", "EXPORTD_MAX_ACTIVE", strconv.Itoa(gateway.DefaultMaxActive), "queued or running jobs one client may have (0: no limit)"},
 	{"idempotency-window", "EXPORTD_IDEMPOTENCY_WINDOW", events.DefaultIdemWindow.String(), "a repeated request returns the same ticket within this window"},
@@ -99,7 +101,7 @@ func parseConfig(role string, args []string, getenv func(string) string, out io.
 	c := Config{Role: role, HTTPAddr: *vals["http"], URLRoot: *vals["url-root"], ClickHouseAddr: *vals["clickhouse"],
 		ClickHouseDB: *vals["clickhouse-db"], NATSURL: *vals["nats"], NATSListen: *vals["nats-listen"], DataDir: *vals["data"],
 		DemoNetwork: *vals["demo-network"], LogFormat: *vals["log-format"], LogLevel: *vals["log-level"]}
-	c.MetricsAddr = *vals["metrics"]
+	c.MetricsAddr, c.Load = *vals["metrics"], *vals["load"]
 	var err error
 	if c.Retention, err = time.ParseDuration(*vals["retention"]); err != nil || c.Retention <= 0 {
 		return c, fmt.Errorf("bad retention %q", *vals["retention"])

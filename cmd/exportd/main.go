@@ -1,7 +1,8 @@
 // Command exportd is the bulk-export service: `exportd serve` runs it all in
 // one process (embedded NATS by default); `exportd gateway` and `exportd
 // exporter` run one side each, for scale-out on a shared NATS; `exportd
-// seed` loads a demo network into ClickHouse.
+// seed` loads a demo network into ClickHouse, `exportd load` an Array of
+// Things digest.
 package main
 
 import (
@@ -29,6 +30,7 @@ commands:
   gateway    the HTTP API alone, on a shared NATS
   exporter   planner, projector and exporters alone, on a shared NATS
   seed       load a deterministic demo network into ClickHouse
+  load       load an Array of Things digest (directory, .tar or data.csv.gz) into ClickHouse
   get        export with the query syntax as flags, follow the job, download and verify the file
 
 Run 'exportd <command> -h' for its flags.`
@@ -49,6 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return serve(ctx, cfg, stdout)
 	case "seed":
 		return seed(ctx, rest, getenv, stdout)
+	case "load":
+		return load(ctx, rest, getenv, stdout)
 	case "get":
 		return get(ctx, rest, getenv, stdout, os.Stderr)
 	case "help", "-h", "--help":

@@ -129,6 +129,9 @@ func serve(ctx context.Context, c Config, stdout io.Writer) error {
 			}
 		}()
 	}
+	if c.Role == "serve" && c.Load != "" {
+		goRun("digest load", func(ctx context.Context) error { return loadAtStart(ctx, store, c.Load, logger) })
+	}
 	if c.Role != "gateway" {
 		pr := events.NewProjector(bus, logger.With("component", "projector"))
 		pr.Metrics = reg
