@@ -90,6 +90,7 @@ func (s *Store) LoadState(ctx context.Context, network string) (LoadState, bool,
 		var li loadInfo
 		_ = json.Unmarshal([]byte(info), &li)
 		st.Finished, found = li.Finished, true
+		st.LoadedUntil = st.LoadedUntil.UTC()
 	}
 	return st, found, translate(rows.Err())
 }

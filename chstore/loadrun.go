@@ -92,6 +92,9 @@ func (l *Load) produce(ctx context.Context, src RowSource, batchRows int, work c
 	var st LoadStats
 	b := <-free
 	emit := func(m loadMsg) error {
+		if err := ctx.Err(); err != nil {
+			return err // select would pick at random between a free slot and Done
+		}
 		select {
 		case work <- m:
 			return nil
@@ -159,6 +162,9 @@ func (l *Load) produce(ctx context.Context, src RowSource, batchRows int, work c
 func (l *Load) send(ctx context.Context, cancel context.CancelFunc, work <-chan loadMsg, free chan<- *loadBatch) error {
 	var err error
 	for m := range work {
+		if err == nil {
+			err = ctx.Err()
+		}
 		if err == nil {
 			if m.batch != nil {
 				err = l.insert(ctx, m.batch)

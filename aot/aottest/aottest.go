@@ -134,15 +134,15 @@ var synthParams = [][3]string{
 	{"chemsense", "co", "concentration"},
 }
 
-// SyntheticPerSecond is the lines Synthetic writes per second of data.
-func SyntheticPerSecond(nodes int) int { return nodes * len(synthParams) }
+// SyntheticPerStep is the lines Synthetic writes per step.
+func SyntheticPerStep(nodes int) int { return nodes * len(synthParams) }
 
 // Synthetic writes n valid data lines, header first, gzip'd, to w: every
-// second from start, each of the first nodes Chicago nodes reports every
+// step from start, each of the first nodes Chicago nodes reports every
 // synthetic parameter, values deterministic. fn, when set, is also given
 // each line (for a baseline in another layout); it returns the line's row
 // as fields.
-func Synthetic(w io.Writer, start time.Time, nodes int, n int64, fn func(ts time.Time, node, sensor, feature, property string, value float64) error) error {
+func Synthetic(w io.Writer, start time.Time, step time.Duration, nodes int, n int64, fn func(ts time.Time, node, sensor, feature, property string, value float64) error) error {
 	all := aot.ChicagoNodes()
 	if nodes > len(all) {
 		nodes = len(all)
@@ -160,7 +160,7 @@ func Synthetic(w io.Writer, start time.Time, nodes int, n int64, fn func(ts time
 	var line []byte
 	var written int64
 	for sec := int64(0); written < n; sec++ {
-		ts := start.Add(time.Duration(sec) * time.Second).UTC()
+		ts := start.Add(time.Duration(sec) * step).UTC()
 		tsText := ts.Format("2006/01/02 15:04:05")
 		for ni := 0; ni < nodes && written < n; ni++ {
 			for pi, p := range synthParams {
