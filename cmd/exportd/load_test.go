@@ -205,4 +205,3 @@ func TestLoadForms(t *testing.T) {
 		})
 	}
 }
-
