@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -53,6 +54,12 @@ type StoredPart struct {
 	Encoding string // EncodingS2, or "" for the CSV itself
 	Stored   int64  // bytes in the object store
 	JSON     int64  // bytes of the stored JSON fragment; -1: none stored
+	// Parquet is the size of the part's stored Parquet file, -1 if none
+	// was stored (the job was not submitted as Parquet), and ParquetFooter
+	// its footer.
+	Parquet       int64
+	ParquetFooter string // kept comparable
+	ParquetSHA256 string // of the part's Parquet file, lowercase hex
 }
 
 // storedPart reads a part's object info.
@@ -65,6 +72,10 @@ func storedPart(info *jetstream.ObjectInfo) (StoredPart, error) {
 			return sp, schema.Errorf(schema.Internal, "part %s: bad JSON size %q", info.Name, v)
 		}
 		sp.JSON = n
+	}
+	var err error
+	if sp.Parquet, sp.ParquetFooter, sp.ParquetSHA256, err = parquetMeta(info.Metadata, info.Name); err != nil {
+		return sp, err
 	}
 	switch sp.Encoding {
 	case "":
@@ -151,17 +162,19 @@ func (f writerFunc) Write(p []byte) (int, error) {
 // redone part never adds rows. Writes block while the store is behind: a
 // writer holds about one compressed block and one chunk per object.
 type PartWriter struct {
-	b    *Bus
-	part int
-	csv  *objectWriter
-	json *objectWriter // nil: no JSON
-	sum  hash.Hash     // SHA-256 of the CSV
-	done bool
+	b       *Bus
+	ticket  string
+	part    int
+	parquet *parquetPart // nil: no Parquet
+	csv     *objectWriter
+	json    *objectWriter // nil: no JSON
+	sum     hash.Hash     // SHA-256 of the CSV
+	done    bool
 }
 
 // NewPartWriter starts storing a part. Close or Abort it.
 func (b *Bus) NewPartWriter(ctx context.Context, ticket string, part int, withJSON bool) *PartWriter {
-	w := &PartWriter{b: b, part: part, sum: sha256.New()}
+	w := &PartWriter{b: b, ticket: ticket, part: part, sum: sha256.New()}
 	w.csv = b.newObjectWriter(ctx, b.Results, schema.PartObject(ticket, part), part)
 	if withJSON {
 		w.json = b.newObjectWriter(ctx, b.JSON, schema.PartObject(ticket, part), part)
@@ -197,6 +210,16 @@ func (w *PartWriter) Close(rows int64) (StoredPart, error) {
 			return StoredPart{}, err
 		}
 	}
+	var pqSize int64 = -1
+	var pqFooter, pqSum string
+	var pqInfo *jetstream.ObjectInfo
+	if w.parquet != nil {
+		var err error
+		if pqInfo, pqSize, pqFooter, pqSum, err = w.parquet.close(); err != nil {
+			w.csv.abort(err)
+			return StoredPart{}, err
+		}
+	}
 	info, err := w.csv.close(true)
 	if err != nil {
 		return StoredPart{}, err
@@ -210,8 +233,14 @@ func (w *PartWriter) Close(rows int64) (StoredPart, error) {
 		sp.JSON = w.json.n
 		meta.Metadata[MetaJSONSize] = strconv.FormatInt(sp.JSON, 10)
 	}
+	sp.Parquet, sp.ParquetFooter, sp.ParquetSHA256 = pqSize, pqFooter, pqSum
+	if pqSize >= 0 {
+		meta.Metadata[MetaParquetSHA256] = pqSum
+		meta.Metadata[MetaParquetSize] = strconv.FormatInt(pqSize, 10)
+		meta.Metadata[MetaParquetFooter] = base64.StdEncoding.EncodeToString([]byte(pqFooter))
+	}
 	if b := w.b; b.Config.Replicas > 1 {
-		for _, in := range []*jetstream.ObjectInfo{jsonInfo, info} {
+		for _, in := range []*jetstream.ObjectInfo{jsonInfo, pqInfo, info} {
 			if in == nil {
 				continue
 			}
@@ -235,6 +264,9 @@ func (w *PartWriter) Abort(err error) {
 	w.done = true
 	if w.json != nil {
 		w.json.abort(err)
+	}
+	if w.parquet != nil {
+		w.parquet.obj.abort(err)
 	}
 	w.csv.abort(err)
 }
@@ -395,10 +427,15 @@ func (b *Bus) DeleteParts(ctx context.Context, ticket string, parts int) error {
 	return nil
 }
 
-// DeletePart removes one stored part, its JSON too; missing ones are fine.
+// DeletePart removes one stored part, its JSON and Parquet too; missing
+// ones are fine.
 func (b *Bus) DeletePart(ctx context.Context, ticket string, part int) error {
-	for _, store := range []jetstream.ObjectStore{b.Results, b.JSON} {
-		if err := store.Delete(ctx, schema.PartObject(ticket, part)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+	name := schema.PartObject(ticket, part)
+	for _, o := range []struct {
+		store jetstream.ObjectStore
+		name  string
+	}{{b.Results, name}, {b.JSON, name}, {b.Results, ParquetObject(ticket, part)}} {
+		if err := o.store.Delete(ctx, o.name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			return unavailable("delete part", err)
 		}
 	}

@@ -8,6 +8,6 @@ import (
 type PartSink = partSink
 
 // EncodePartForBench exposes encodePart to the external benchmarks.
-func EncodePartForBench(it *chstore.RowIter, sink PartSink, withJSON bool) (int64, error) {
-	return encodePart(it, sink, withJSON, nil)
+func EncodePartForBench(it *chstore.RowIter, sink PartSink, withJSON, withParquet bool) (int64, error) {
+	return encodePart(it, sink, withJSON, withParquet, nil)
 }

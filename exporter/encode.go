@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/result"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -11,6 +12,7 @@ import (
 type partSink interface {
 	WriteCSV(p []byte) error
 	WriteJSON(p []byte) error
+	WriteParquet(r result.ParquetRow) error
 }
 
 // encodeFlush is how much of each output encodePart gathers before it
@@ -20,11 +22,12 @@ const encodeFlush = 64 << 10
 const progressEvery = 1 << 16
 
 // encodePart reads a part's rows and writes them to sink as CSV and, with
-// withJSON, as a JSON fragment, each row's value rendered once for both.
+// withJSON, as a JSON fragment, each row's value rendered once for both;
+// with withParquet, as Parquet rows too.
 // Memory stays at a buffer per output plus one driver block; rows are
 // pulled from ClickHouse only as fast as the sink takes them. onRow, if
 // set, is told the rows so far every progressEvery rows.
-func encodePart(it *chstore.RowIter, sink partSink, withJSON bool, onRow func(rows int64)) (int64, error) {
+func encodePart(it *chstore.RowIter, sink partSink, withJSON, withParquet bool, onRow func(rows int64)) (int64, error) {
 	var (
 		row     schema.Row
 		csvEnc  schema.CSVEncoder
@@ -47,6 +50,12 @@ func encodePart(it *chstore.RowIter, sink partSink, withJSON bool, onRow func(ro
 					return rows, err
 				}
 				json = json[:0]
+			}
+		}
+		if withParquet {
+			if err := sink.WriteParquet(result.ParquetRow{NodeID: row.Node, Datetime: row.TS, Sensor: row.Sensor,
+				Feature: row.Feature, Property: row.Property, Value: row.Value}); err != nil {
+				return rows, err
 			}
 		}
 		if len(csv) >= encodeFlush {

@@ -2,6 +2,7 @@ package exporter_test
 
 import (
 	"context"
+	"io"
 	"net/url"
 	"runtime"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/exporter"
 	"github.com/plenario-next/exportd/internal/testenv"
+	"github.com/plenario-next/exportd/result"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -71,16 +73,16 @@ func BenchmarkPartWrite(b *testing.B) {
 			check(b, rows)
 		})
 	})
-	for _, withJSON := range []bool{false, true} {
-		name := "csv"
-		if withJSON {
-			name = "csv+json"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, m := range benchModes {
+		b.Run(m.name, func(b *testing.B) {
 			perRow(b, func() {
 				it := open(b)
-				rows, err := exporter.EncodePartForBench(it, discard{}, withJSON)
+				sink := &discard{pq: result.NewParquetWriter(io.Discard)}
+				rows, err := exporter.EncodePartForBench(it, sink, m.json, m.parquet)
 				if err != nil {
+					b.Fatal(err)
+				}
+				if err := sink.pq.Close(); err != nil {
 					b.Fatal(err)
 				}
 				it.Close()
@@ -93,19 +95,18 @@ func BenchmarkPartWrite(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, withJSON := range []bool{false, true} {
-		name := "store"
-		if withJSON {
-			name = "store+json"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, m := range benchModes {
+		b.Run("store+"+m.name, func(b *testing.B) {
 			ticket := "0123456789abcdef0123456789abcdef"
 			perRow(b, func() {
 				it := open(b)
 				// The same name every time: a stored part is replaced, so
 				// the store stays one part big.
-				w := bus.NewPartWriter(ctx, ticket, 1, withJSON)
-				rows, err := exporter.EncodePartForBench(it, w, withJSON)
+				w := bus.NewPartWriter(ctx, ticket, 1, m.json)
+				if m.parquet {
+					w.WithParquet()
+				}
+				rows, err := exporter.EncodePartForBench(it, w, m.json, m.parquet)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -119,11 +120,19 @@ func BenchmarkPartWrite(b *testing.B) {
 	}
 }
 
-// discard is a sink that keeps nothing.
-type discard struct{}
+// benchModes are the stored forms a part is made in: CSV alone, with JSON
+// (the default), with Parquet (a job submitted as Parquet).
+var benchModes = []struct {
+	name          string
+	json, parquet bool
+}{{"csv", false, false}, {"csv+json", true, false}, {"csv+parquet", false, true}}
 
-func (discard) WriteCSV([]byte) error  { return nil }
-func (discard) WriteJSON([]byte) error { return nil }
+// discard is a sink that keeps nothing; Parquet rows are still encoded.
+type discard struct{ pq *result.ParquetWriter }
+
+func (*discard) WriteCSV([]byte) error                    { return nil }
+func (*discard) WriteJSON([]byte) error                   { return nil }
+func (d *discard) WriteParquet(r result.ParquetRow) error { return d.pq.Append(r) }
 
 // perRow runs one part per iteration and reports per-row figures.
 func perRow(b *testing.B, part func()) {

@@ -170,8 +170,15 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 			}
 		}
 	}()
-	pw := x.bus.NewPartWriter(partCtx, t.Ticket, t.Spec.Part, !x.NoJSON)
-	n, err := encodePart(it, pw, !x.NoJSON, onRow)
+	// A job asked for as Parquet stores Parquet instead of JSON: its JSON
+	// downloads are made from the CSV as they are sent.
+	withParquet := t.Query.DataType == schema.FormatParquet
+	withJSON := !x.NoJSON && !withParquet
+	pw := x.bus.NewPartWriter(partCtx, t.Ticket, t.Spec.Part, withJSON)
+	if withParquet {
+		pw.WithParquet()
+	}
+	n, err := encodePart(it, pw, withJSON, withParquet, onRow)
 	var stored events.StoredPart
 	if err != nil {
 		pw.Abort(err)

@@ -36,8 +36,8 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 		switch string(k) {
 		case "data_type":
 			format = strings.ToLower(string(v))
-			if format != schema.FormatCSV && format != schema.FormatJSON && format != schema.FormatNDJSON {
-				pr.Add("data_type", "Must be one of: csv, json, ndjson.")
+			if !schema.IsFormat(format) {
+				pr.Add("data_type", schema.MsgDataType)
 			}
 		default:
 			pr.Add(string(k), schema.MsgNotAFilter)
@@ -68,6 +68,9 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 	if err != nil {
 		return err
 	}
+	if format == schema.FormatParquet {
+		return g.parquetDump(ctx, rec, infos)
+	}
 	var stored *storedFile
 	size := int64(len(schema.CSVHeader)) + rec.DoneBytes // names a file made on the fly
 	if format == schema.FormatCSV || format == schema.FormatJSON && storedJSON(infos) {
@@ -76,17 +79,8 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 	}
 	// A file made on the fly is made of the stored JSON when there is.
 	fromJSON := format == schema.FormatNDJSON && storedJSON(infos)
-	h.Set("Content-Disposition", "attachment; filename="+rec.Job.Request.Query.Network+".datadump."+format)
+	g.dumpHeaders(ctx, rec, format)
 	h.Set("Vary", "Accept-Encoding")
-	h.Set("Cache-Control", cacheControl(rec, g.Now()))
-	if exp, ok := expiresAt(rec); ok {
-		h.Set("Expires", httpDate(exp))
-	}
-	if !rec.Finished.IsZero() {
-		h.Set("Last-Modified", httpDate(rec.Finished))
-	}
-	h.Set("X-Row-Count", strconv.FormatInt(rec.DoneRows, 10))
-	ctx.SetContentType(schema.MediaType(format))
 
 	// A job's result never changes once it has succeeded, so its ticket,
 	// format and size name these bytes exactly: a strong validator.
@@ -166,6 +160,21 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 		ctx.SetBodyStream(&jsonBody{parts: g.transcoded(bg, ticket, infos, fromJSON), ndjson: format == schema.FormatNDJSON, fromJSON: fromJSON}, -1)
 	}
 	return nil
+}
+
+// dumpHeaders sets the headers every download of rec as format has.
+func (g *Gateway) dumpHeaders(ctx *fasthttp.RequestCtx, rec *schema.JobRecord, format string) {
+	h := &ctx.Response.Header
+	h.Set("Content-Disposition", "attachment; filename="+rec.Job.Request.Query.Network+".datadump."+format)
+	h.Set("Cache-Control", cacheControl(rec, g.Now()))
+	if exp, ok := expiresAt(rec); ok {
+		h.Set("Expires", httpDate(exp))
+	}
+	if !rec.Finished.IsZero() {
+		h.Set("Last-Modified", httpDate(rec.Finished))
+	}
+	h.Set("X-Row-Count", strconv.FormatInt(rec.DoneRows, 10))
+	ctx.SetContentType(schema.MediaType(format))
 }
 
 // storedFile is a download sent as stored: head, the bytes of the parts'

@@ -12,15 +12,28 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/plenario-next/exportd/result"
 	"github.com/plenario-next/exportd/schema"
 )
 
 // partInfo is what the object store says of one stored part.
 type partInfo struct {
-	rows     int64
-	size     int64
-	sha256   string // lowercase hex
-	jsonSize int64  // of its stored JSON fragment; -1: none
+	rows          int64
+	size          int64
+	sha256        string // lowercase hex
+	jsonSize      int64  // of its stored JSON fragment; -1: none
+	parquet       result.ParquetPart
+	parquetSHA256 string
+}
+
+// storedParquet reports whether every part has its Parquet file stored.
+func storedParquet(infos []partInfo) bool {
+	for _, in := range infos {
+		if in.parquet.Size < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // storedJSON reports whether every part has its JSON fragment stored.
@@ -107,7 +120,8 @@ func (g *Gateway) partInfo(ctx context.Context, ticket string, part int) (partIn
 	if err != nil {
 		return partInfo{}, err
 	}
-	return partInfo{size: sp.Bytes, rows: sp.Rows, sha256: sp.SHA256, jsonSize: sp.JSON}, nil
+	return partInfo{size: sp.Bytes, rows: sp.Rows, sha256: sp.SHA256, jsonSize: sp.JSON,
+		parquet: result.ParquetPart{Size: sp.Parquet, Footer: []byte(sp.ParquetFooter)}, parquetSHA256: sp.ParquetSHA256}, nil
 }
 
 // manifestURL is where a job's manifest is served.
@@ -219,19 +233,23 @@ func buildManifest(rec *schema.JobRecord, q schema.Query, infos []partInfo) sche
 			mp.From = rec.Plan[i].From.UTC().Format(time.RFC3339)
 			mp.To = rec.Plan[i].To.UTC().Format(time.RFC3339)
 		}
+		if in.parquet.Size >= 0 {
+			mp.Parquet = &schema.ManifestFile{Bytes: in.parquet.Size, SHA256: in.parquetSHA256}
+		}
 		m.Parts[i] = mp
 		m.Rows += in.rows
 		off += in.size
 	}
 	m.Bytes = off
 	dump := rec.URLRoot + "v1/api/datadump/" + rec.Job.Ticket
-	for _, f := range []string{schema.FormatCSV, schema.FormatJSON, schema.FormatNDJSON} {
+	for _, f := range []string{schema.FormatCSV, schema.FormatJSON, schema.FormatNDJSON, schema.FormatParquet} {
 		u := dump
 		if f != schema.FormatCSV {
 			u += "?data_type=" + f
 		}
 		m.Output = append(m.Output, schema.ManifestOutput{Type: "observation", Format: f, MediaType: schema.MediaType(f),
-			URL: u, Count: m.Rows, Ranges: f == schema.FormatCSV || f == schema.FormatJSON && storedJSON(infos)})
+			URL: u, Count: m.Rows, Ranges: f == schema.FormatCSV || f == schema.FormatJSON && storedJSON(infos) ||
+				f == schema.FormatParquet && storedParquet(infos)})
 	}
 	return m
 }

@@ -14,7 +14,23 @@ const (
 	FormatCSV    = "csv"
 	FormatJSON   = "json"
 	FormatNDJSON = "ndjson"
+	// FormatParquet is one Parquet file of typed columns. A job submitted
+	// as Parquet stores it (sizes, ranges); any other job converts its
+	// stored CSV as it is sent.
+	FormatParquet = "parquet"
 )
+
+// MsgDataType is the error for a data_type that names no format.
+const MsgDataType = "Must be one of: csv, json, ndjson, parquet."
+
+// IsFormat reports whether f names a format a download may take.
+func IsFormat(f string) bool {
+	switch f {
+	case FormatCSV, FormatJSON, FormatNDJSON, FormatParquet:
+		return true
+	}
+	return false
+}
 
 // CSVHeader is the first line of every CSV download. Parts are stored as
 // CSV rows without it, one row per observed value.

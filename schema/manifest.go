@@ -36,7 +36,7 @@ type ManifestHeader struct {
 // ManifestOutput is one way to download the result.
 type ManifestOutput struct {
 	Type      string `json:"type"`   // "observation"
-	Format    string `json:"format"` // csv, json, ndjson
+	Format    string `json:"format"` // csv, json, ndjson, parquet
 	MediaType string `json:"mediaType"`
 	URL       string `json:"url"`
 	Count     int64  `json:"count"` // rows
@@ -54,6 +54,16 @@ type ManifestPart struct {
 	SHA256 string `json:"sha256"` // lowercase hex
 	From   string `json:"from,omitempty"`
 	To     string `json:"to,omitempty"`
+	// Parquet is the part's stored Parquet file, a valid file on its own,
+	// for a job submitted as Parquet; the job's Parquet download is made of
+	// these files' row groups and one footer.
+	Parquet *ManifestFile `json:"parquet,omitempty"`
+}
+
+// ManifestFile is a stored file's size and digest.
+type ManifestFile struct {
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"` // lowercase hex
 }
 
 // MediaType is the Content-Type of a download format.
@@ -63,6 +73,8 @@ func MediaType(format string) string {
 		return "application/json"
 	case FormatNDJSON:
 		return "application/x-ndjson"
+	case FormatParquet:
+		return "application/vnd.apache.parquet"
 	}
 	return "text/csv; charset=utf-8"
 }

@@ -269,11 +269,10 @@ func ParseQuery(ep Endpoint, args url.Values, n *Network, now time.Time) (Query,
 	if ep == Download {
 		q.DataType = FormatCSV
 		if v, ok := get("data_type"); ok {
-			switch f := strings.ToLower(strings.TrimSpace(v)); f {
-			case FormatCSV, FormatJSON, FormatNDJSON:
+			if f := strings.ToLower(strings.TrimSpace(v)); IsFormat(f) {
 				q.DataType = f
-			default:
-				p.Add("data_type", "Must be one of: csv, json, ndjson.")
+			} else {
+				p.Add("data_type", MsgDataType)
 			}
 		}
 	}
