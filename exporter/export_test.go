@@ -183,7 +183,7 @@ func TestBadRequestsAreRefusedAtSubmit(t *testing.T) {
 func TestDataTypeChosenAtSubmit(t *testing.T) {
 	svc, _ := seeded(t, 5_000, testenv.ServiceOptions{})
 	code, body := testenv.Get(t, svc.URL+"/v1/api/sensor-networks/array_of_things/download?features=temperature&data_type=xml")
-	if code != 400 || !strings.Contains(string(body), `"data_type":["Must be one of: csv, json, ndjson."]`) {
+	if code != 400 || !strings.Contains(string(body), `"data_type":["Must be one of: csv, json, ndjson, parquet."]`) {
 		t.Fatalf("data_type=xml: got %d %s, want 400 on data_type", code, body)
 	}
 	ticket := svc.Submit(t, "array_of_things", "features=temperature&data_type=NDJSON&"+window)

@@ -111,7 +111,8 @@ func TestManifest(t *testing.T) {
 	if m.Ticket != f.ticket || m.TransactionTime == "" || m.Query.Network != "array_of_things" || !strings.Contains(m.Request, "/download?") {
 		t.Fatalf("manifest head: %+v", m)
 	}
-	if len(m.Output) != 3 || m.Output[0].URL != doc.Result.URL || !m.Output[0].Ranges || !m.Output[1].Ranges || m.Output[2].Ranges {
+	if len(m.Output) != 4 || m.Output[0].URL != doc.Result.URL || !m.Output[0].Ranges || !m.Output[1].Ranges || m.Output[2].Ranges ||
+		m.Output[3].Format != schema.FormatParquet || m.Output[3].Ranges {
 		t.Fatalf("manifest output: %+v", m.Output)
 	}
 

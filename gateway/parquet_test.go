@@ -94,7 +94,9 @@ func TestParquetDownload(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameObs(t, "stored Parquet", duckRows(t, path), want)
-	if per := float64(len(file)) / ddRows; per > 12 {
+	per := float64(len(file)) / ddRows
+	t.Logf("Parquet: %d bytes, %.1f a row", len(file), per)
+	if per > 12 {
 		t.Errorf("%.1f bytes a row, want at most 12", per)
 	}
 	types := map[string]string{}
