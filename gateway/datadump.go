@@ -137,19 +137,9 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 	case stored != nil:
 		start, end := int64(0), size
 		if ranged {
-			var ok, satisfiable bool
-			start, end, ok, satisfiable = parseRange(rangeHdr, size)
-			switch {
-			case !ok: // not a single byte range we serve: the whole file
-				start, end = 0, size
-			case !satisfiable:
-				h.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
-				ctx.SetStatusCode(fasthttp.StatusRequestedRangeNotSatisfiable)
-				writeJSON(ctx, map[string]any{"error": "Range not satisfiable: the file has " + strconv.FormatInt(size, 10) + " bytes."})
+			var answered bool
+			if start, end, answered = answerRange(ctx, rangeHdr, size); answered {
 				return nil
-			default:
-				h.Set("Content-Range", "bytes "+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(end-1, 10)+"/"+strconv.FormatInt(size, 10))
-				ctx.SetStatusCode(fasthttp.StatusPartialContent)
 			}
 		}
 		ctx.SetBodyStream(g.storedRange(bg, ticket, stored, start, end), int(end-start))

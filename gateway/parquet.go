@@ -56,20 +56,11 @@ func (g *Gateway) parquetDump(ctx *fasthttp.RequestCtx, rec *schema.JobRecord, i
 		return nil
 	}
 	start, end := int64(0), size
-	if rangeHdr := string(ctx.Request.Header.Peek("Range")); rangeHdr != "" && ifRangeHolds(ctx, etag, rec) {
-		var ok, satisfiable bool
-		start, end, ok, satisfiable = parseRange(rangeHdr, size)
-		switch {
-		case !ok:
-			start, end = 0, size
-		case !satisfiable:
-			h.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
-			ctx.SetStatusCode(fasthttp.StatusRequestedRangeNotSatisfiable)
-			writeJSON(ctx, map[string]any{"error": "Range not satisfiable: the file has " + strconv.FormatInt(size, 10) + " bytes."})
+	ir := string(ctx.Request.Header.Peek("If-Range"))
+	if rangeHdr := string(ctx.Request.Header.Peek("Range")); rangeHdr != "" && ifRangeHolds(ir, etag, rec.Finished) {
+		var answered bool
+		if start, end, answered = answerRange(ctx, rangeHdr, size); answered {
 			return nil
-		default:
-			h.Set("Content-Range", "bytes "+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(end-1, 10)+"/"+strconv.FormatInt(size, 10))
-			ctx.SetStatusCode(fasthttp.StatusPartialContent)
 		}
 	}
 	ctx.SetBodyStream(&layoutReader{ctx: bg, bus: g.bus, ticket: ticket, segs: l.Slice(start, end)}, int(end-start))

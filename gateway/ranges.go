@@ -2,8 +2,11 @@ package gateway
 
 import (
 	"math"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // parseRange reads a Range header for a file of size bytes: one range,
@@ -71,6 +74,27 @@ func rangePos(s string) (int64, bool) {
 		n = n*10 + d
 	}
 	return n, true
+}
+
+// answerRange applies a Range header to a file of size bytes: the bytes
+// [start, end) to send, with the 206 status and Content-Range set; the
+// whole file for a Range we do not serve (several ranges, another unit);
+// or, answered true, a 416 already written.
+func answerRange(ctx *fasthttp.RequestCtx, rangeHdr string, size int64) (start, end int64, answered bool) {
+	h := &ctx.Response.Header
+	start, end, ok, satisfiable := parseRange(rangeHdr, size)
+	switch {
+	case !ok:
+		return 0, size, false
+	case !satisfiable:
+		h.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+		ctx.SetStatusCode(fasthttp.StatusRequestedRangeNotSatisfiable)
+		writeJSON(ctx, map[string]any{"error": "Range not satisfiable: the file has " + strconv.FormatInt(size, 10) + " bytes."})
+		return 0, 0, true
+	}
+	h.Set("Content-Range", "bytes "+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(end-1, 10)+"/"+strconv.FormatInt(size, 10))
+	ctx.SetStatusCode(fasthttp.StatusPartialContent)
+	return start, end, false
 }
 
 // ifRangeHolds reports whether a Range may be served: there is no If-Range
