@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -117,23 +116,14 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 		} else {
 			body = g.transcoded(bg, ticket, infos, fromJSON)
 		}
-		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
-			defer body.Close()
-			zw := getGzip(w)
-			defer putGzip(zw)
-			var err error
-			if stored != nil {
-				_, err = io.Copy(zw, body)
-			} else {
-				err = transcode(zw, body, format, fromJSON)
-			}
-			if err == nil {
-				err = zw.Close()
-			}
-			if err != nil {
-				g.logger.Warn("datadump aborted", "ticket", ticket, "err", err)
-			}
-		})
+		if err := startDownload(ctx, body); err != nil {
+			return err
+		}
+		gb := &gzipBody{body: body, logger: g.logger, ticket: ticket}
+		if stored == nil {
+			gb.transcode = func(w io.Writer, body io.Reader) error { return transcode(w, body, format, fromJSON) }
+		}
+		ctx.SetBodyStream(gb, -1)
 	case stored != nil:
 		start, end := int64(0), size
 		if ranged {
@@ -142,12 +132,22 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 				return nil
 			}
 		}
-		ctx.SetBodyStream(g.storedRange(bg, ticket, stored, start, end), int(end-start))
+		body := g.storedRange(bg, ticket, stored, start, end)
+		if !ctx.IsHead() {
+			if err := startDownload(ctx, body); err != nil {
+				return err
+			}
+		}
+		ctx.SetBodyStream(body, int(end-start))
 	default:
 		if ctx.IsHead() {
 			return nil
 		}
-		ctx.SetBodyStream(&jsonBody{parts: g.transcoded(bg, ticket, infos, fromJSON), ndjson: format == schema.FormatNDJSON, fromJSON: fromJSON}, -1)
+		body := &jsonBody{parts: g.transcoded(bg, ticket, infos, fromJSON), ndjson: format == schema.FormatNDJSON, fromJSON: fromJSON}
+		if err := startDownload(ctx, body); err != nil {
+			return err
+		}
+		ctx.SetBodyStream(body, -1)
 	}
 	return nil
 }
@@ -528,16 +528,8 @@ func (r *partsReader) Read(p []byte) (int, error) {
 			if r.next = r.nonEmpty(r.next); r.next >= r.parts {
 				return 0, io.EOF
 			}
-			if err := r.open(); err != nil {
+			if err := r.openAt(); err != nil {
 				return 0, err
-			}
-			if r.skip > 0 {
-				// Chunks arrive in order; the bytes before the offset are
-				// received and passed over.
-				if err := r.cur.Skip(r.skip); err != nil && err != io.EOF {
-					return 0, err
-				}
-				r.skip = 0
 			}
 		}
 		n, err := r.cur.Read(p)
