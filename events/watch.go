@@ -122,3 +122,13 @@ func (b *Bus) Event(ctx context.Context, seq uint64) (schema.Event, error) {
 	e.Seq = m.Sequence
 	return e, nil
 }
+
+// LastEventSeq returns the sequence of the newest event in the stream: an
+// id past it was never sent.
+func (b *Bus) LastEventSeq(ctx context.Context) (uint64, error) {
+	s, err := b.JS.Stream(ctx, EventStream)
+	if err != nil {
+		return 0, unavailable("event stream", err)
+	}
+	return s.CachedInfo().State.LastSeq, nil
+}

@@ -54,6 +54,7 @@ type Gateway struct {
 	cache    *jobCache
 
 	parts partCache // part infos of succeeded jobs, for manifests and ranges
+	feeds *feeds    // one watch per followed job, shared by its event streams
 }
 
 type cachedNetwork struct {
@@ -66,7 +67,7 @@ type cachedNetwork struct {
 func New(bus *events.Bus, store *chstore.Store, logger *slog.Logger) *Gateway {
 	return &Gateway{bus: bus, store: store, logger: logger, Now: time.Now, MetadataTTL: DefaultMetadataTTL,
 		Metrics: metrics.New(), networks: map[string]cachedNetwork{}, active: newActive(), MaxActive: DefaultMaxActive,
-		cache: newJobCache(DefaultCachedJobs)}
+		cache: newJobCache(DefaultCachedJobs), feeds: newFeeds(bus.Watch)}
 }
 
 // Server returns a fasthttp server for the gateway, with limits that turn

@@ -55,6 +55,11 @@ func (g *Gateway) jobEvents(ctx *fasthttp.RequestCtx, p []string) error {
 	if err != nil {
 		return err
 	}
+	if resume && after > rec.Seq {
+		if err := g.eventSent(ctx, after); err != nil {
+			return err
+		}
+	}
 
 	var doc []byte // the job event, on a fresh connection
 	var last *schema.Event
@@ -83,14 +88,11 @@ func (g *Gateway) jobEvents(ctx *fasthttp.RequestCtx, p []string) error {
 		return nil
 	}
 
-	// The watch outlives the handler (the stream is written after it
-	// returns), so it gets its own context, not the request's.
-	wctx, cancel := context.WithCancel(context.Background())
-	var ch <-chan schema.Event
-	stop := func() {}
+	// The feed outlives the handler (the stream is written after it
+	// returns): the stream writer leaves it.
+	var sub *feedClient
 	if !(rec.Terminal() && !resume) {
-		if ch, stop, err = g.bus.Watch(wctx, ticket, after); err != nil {
-			cancel()
+		if sub, err = g.feeds.subscribe(ticket, after); err != nil {
 			return err
 		}
 	}
@@ -100,8 +102,9 @@ func (g *Gateway) jobEvents(ctx *fasthttp.RequestCtx, p []string) error {
 		heartbeat = DefaultSSEHeartbeat
 	}
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
-		defer cancel()
-		defer stop()
+		if sub != nil {
+			defer sub.close()
+		}
 		w.WriteString("retry: " + strconv.FormatInt(sseRetry.Milliseconds(), 10) + "\n\n")
 		if doc != nil {
 			writeSSE(w, "job", rec.Seq, doc)
@@ -112,33 +115,48 @@ func (g *Gateway) jobEvents(ctx *fasthttp.RequestCtx, p []string) error {
 			}
 			return
 		}
-		if w.Flush() != nil {
-			return
+		g.streamEvents(w, sub, heartbeat, serverDone)
+	})
+	return nil
+}
+
+// streamEvents writes a feed's events to an event stream until the job's
+// terminal event, the feed's end (the client reconnects with its last id),
+// the server's shutdown or the client's departure.
+func (g *Gateway) streamEvents(w *bufio.Writer, sub *feedClient, heartbeat time.Duration, serverDone <-chan struct{}) {
+	if w.Flush() != nil {
+		return
+	}
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	for {
+		events, ended, ready := sub.next()
+		for _, e := range events {
+			writeEvent(w, e)
+			if e.Kind.Terminal() {
+				w.Flush()
+				return
+			}
 		}
-		tick := time.NewTicker(heartbeat)
-		defer tick.Stop()
-		for {
+		if ended {
+			w.Flush()
+			return // the watch broke: the client reconnects with its last id
+		}
+		if len(events) == 0 {
 			select {
-			case e, ok := <-ch:
-				if !ok {
-					return // the watch broke: the client reconnects with its last id
-				}
-				writeEvent(w, e)
-				if e.Kind.Terminal() {
-					return
-				}
+			case <-ready:
+				continue
 			case <-tick.C:
 				w.WriteString(": heartbeat\n\n")
 			case <-serverDone:
 				return
 			}
-			// A failed flush is the client gone: stop watching for it.
-			if w.Flush() != nil {
-				return
-			}
 		}
-	})
-	return nil
+		// A failed flush is the client gone: stop following for it.
+		if w.Flush() != nil {
+			return
+		}
+	}
 }
 
 // lastEventID returns the sequence a reconnecting client saw last, from the
@@ -159,6 +177,23 @@ func lastEventID(ctx *fasthttp.RequestCtx) (uint64, bool, error) {
 		return 0, false, p.Err()
 	}
 	return n, true, nil
+}
+
+// eventSent checks that seq, a Last-Event-ID past the job's record, is not
+// past the newest event of the stream either: no stream sent such an id
+// (18446744073709551615, say), and a watch from after it would start at a
+// sequence that wraps to 0.
+func (g *Gateway) eventSent(ctx context.Context, seq uint64) error {
+	last, err := g.bus.LastEventSeq(ctx)
+	if err != nil {
+		return err
+	}
+	if seq <= last {
+		return nil
+	}
+	var p schema.Problems = map[string][]string{}
+	p.Add("last_event_id", "Last-Event-ID "+strconv.FormatUint(seq, 10)+" was never sent: the newest event is "+strconv.FormatUint(last, 10)+".")
+	return p.Err()
 }
 
 func writeEvent(w *bufio.Writer, e schema.Event) {
