@@ -7,8 +7,10 @@
 // binary, `benchexport nats-server`), `exportd gateway` and `exportd
 // exporter`, so each one's peak memory is its own. Then, BENCH_RUNS times
 // alternating, it runs the baseline (clickhouse-client, the export's exact
-// SELECT, FORMAT CSVWithNames, to a file) and our job (HTTP submit, poll
-// every 50 ms until success, download CSV and JSON through the gateway).
+// SELECT, FORMAT CSVWithNames, to a file), our job (HTTP submit, poll
+// every 50 ms until success, download CSV and JSON through the gateway),
+// the same dump unordered and read into FORMAT Null, and a Parquet job
+// (dumps.go).
 // The gateway load runs BENCH_RUNS times too; the run of median rate is
 // reported, with every run's rate.
 //
@@ -174,12 +176,10 @@ func logf(format string, args ...any) {
 type window struct {
 	Start, End time.Time
 	Rows       int64
+	DataType   string // the job's format; "": the default
 }
 
-func (w window) values() url.Values {
-	return url.Values{"start_datetime": {w.Start.UTC().Format(schema.DatetimeLayout)},
-		"end_datetime": {w.End.UTC().Format(schema.DatetimeLayout)}}
-}
+func (w window) values() url.Values { return windowValues(w) }
 
 // query resolves w as the gateway does for a download.
 func (w window) query(n *schema.Network) (schema.Query, error) {
@@ -282,6 +282,14 @@ func run(ctx context.Context) (err error) {
 		}
 		res.Jobs = append(res.Jobs, j)
 		res.ticket = j.Ticket
+		d, err := sys.runDumps(ctx, chArgs, baseSQL, tmp, cfg.Network, whole)
+		if err != nil {
+			return err
+		}
+		logf("run %d/%d: unordered dump %.2fs, read floor (FORMAT Null) %.2fs; Parquet job %.2fs (CPU s: exporter %.1f), file %.0f MB (%.1f bytes a row) downloaded in %.2fs",
+			i+1, cfg.Runs, d.Unordered.Seconds, d.ReadFloor.Seconds, d.Parquet.Seconds, d.Parquet.ExporterCPU,
+			float64(d.ParquetBytes)/1e6, float64(d.ParquetBytes)/float64(whole.Rows), d.ParquetSeconds)
+		res.Dumps = append(res.Dumps, d)
 	}
 
 	// 4a. Linearity: a twentieth and a half of the data, the newest rows.
