@@ -98,12 +98,16 @@ type ExportRequest struct {
 	ExpiresAt   time.Time `json:"expires_at,omitzero"` // when results and document may be gone
 }
 
-// PartSpec is one partition of a job: a time slice of its query.
+// PartSpec is one partition of a job: a time slice of its query. A job
+// with a limit or an offset exports an exact range of rows of each slice:
+// Skip rows of the slice's order first, then Take at most (0: all).
 type PartSpec struct {
 	Part     int       `json:"part"`
 	From     time.Time `json:"from"`
 	To       time.Time `json:"to"`
 	Estimate int64     `json:"estimate"`
+	Skip     int64     `json:"skip,omitempty"`
+	Take     int64     `json:"take,omitempty"`
 }
 
 // PartTask is the work item for one partition, any exporter may take it.

@@ -24,7 +24,8 @@ type Job struct {
 	Ticket  string     `json:"ticket"`
 	Request JobRequest `json:"request"`
 	Status  JobStatus  `json:"status"`
-	Result  any        `json:"result"` // "" until terminal, then JobResult
+	Result  any        `json:"result"`        // "" until terminal, then JobResult
+	URL     string     `json:"url,omitempty"` // the answer to /download only: the job's own link, as Plenario gave it
 }
 
 // AppendQueuedJSON appends the document of a job just queued as json.Marshal
@@ -54,7 +55,11 @@ func (j *Job) AppendQueuedJSON(b []byte) ([]byte, bool) {
 		b = append(b, `,"expiresAt":`...)
 		b = appendJSONText(b, m.ExpiresAt)
 	}
-	return append(b, `}},"result":""}`...), true
+	b = append(b, `}},"result":""`...)
+	if j.URL != "" {
+		b = appendJSONText(append(b, `,"url":`...), j.URL)
+	}
+	return append(b, '}'), true
 }
 
 // JobRequest echoes what was asked, as resolved.

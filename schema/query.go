@@ -71,8 +71,10 @@ type Query struct {
 	Sensors     []string
 	Geom        json.RawMessage
 	Start, End  time.Time // [Start, End), UTC, whole seconds
-	Limit       int       // Raw only
-	Offset      int       // Raw only
+	Limit       int       // Raw: the page; Download: rows at most, when LimitSet
+	Offset      int       // rows (Download) or readings (Raw) skipped
+	LimitSet    bool      // Download: limit=0 was given, which Limit alone cannot tell from none (see Capped)
+	Filter      *Filter   // nil: no filter parameter
 	DataType    string    // Download only: the format the result is offered in by default
 	AllFeatures bool
 	AllNodes    bool
@@ -135,8 +137,10 @@ func (n *Network) allFeatures() []FeatureSel {
 }
 
 var allowed = map[Endpoint]map[string]bool{
-	Download: {"features": true, "nodes": true, "sensors": true, "geom": true, "start_datetime": true, "end_datetime": true, "data_type": true},
-	Raw:      {"feature": true, "nodes": true, "sensors": true, "geom": true, "start_datetime": true, "end_datetime": true, "limit": true, "offset": true},
+	Download: {"features": true, "nodes": true, "sensors": true, "geom": true, "start_datetime": true, "end_datetime": true, "data_type": true,
+		"limit": true, "offset": true, "filter": true},
+	Raw: {"feature": true, "nodes": true, "sensors": true, "geom": true, "start_datetime": true, "end_datetime": true, "limit": true, "offset": true,
+		"filter": true},
 	NodeList: {"geom": true},
 }
 
@@ -146,6 +150,7 @@ var allowed = map[Endpoint]map[string]bool{
 func ParseQuery(ep Endpoint, args url.Values, n *Network, now time.Time) (Query, error) {
 	p := Problems{}
 	q := Query{Network: n.Name}
+	args = withAliases(ep, args)
 	keys := make([]string, 0, len(args))
 	for k := range args {
 		keys = append(keys, k)
@@ -279,6 +284,13 @@ func ParseQuery(ep Endpoint, args url.Values, n *Network, now time.Time) (Query,
 	if ep == Raw {
 		q.Limit = intArg(p, args, "limit", DefaultLimit, 1, MaxLimit)
 		q.Offset = intArg(p, args, "offset", 0, 0, MaxOffset)
+	}
+	if ep == Download {
+		q.Limit, q.LimitSet, q.Offset = downloadPage(p, args)
+		q.LimitSet = q.LimitSet && q.Limit == 0
+	}
+	if v, ok := get("filter"); ok {
+		q.Filter = ParseFilter(p, v, n, q.Features)
 	}
 	return q, p.Err()
 }

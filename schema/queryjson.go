@@ -17,8 +17,9 @@ type queryJSON struct {
 	Start       string          `json:"start_datetime"`
 	End         string          `json:"end_datetime"`
 	DataType    string          `json:"data_type,omitempty"`
-	Limit       int             `json:"limit,omitempty"`
+	Limit       *int            `json:"limit,omitempty"` // present: LimitSet
 	Offset      int             `json:"offset,omitempty"`
+	Filter      *Filter         `json:"filter,omitempty"`
 	AllFeatures bool            `json:"all_features,omitempty"`
 	AllNodes    bool            `json:"all_nodes,omitempty"`
 	AllSensors  bool            `json:"all_sensors,omitempty"`
@@ -57,11 +58,18 @@ func (q Query) MarshalJSON() ([]byte, error) {
 		b = append(b, `,"data_type":`...)
 		b = appendJSONText(b, q.DataType)
 	}
-	if q.Limit != 0 {
+	if q.Limit != 0 || q.LimitSet {
 		b = strconv.AppendInt(append(b, `,"limit":`...), int64(q.Limit), 10)
 	}
 	if q.Offset != 0 {
 		b = strconv.AppendInt(append(b, `,"offset":`...), int64(q.Offset), 10)
+	}
+	if q.Filter != nil {
+		f, err := json.Marshal(q.Filter)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, `,"filter":`...), f...)
 	}
 	if q.AllFeatures {
 		b = append(b, `,"all_features":true`...)
@@ -112,8 +120,11 @@ func (q *Query) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*q = Query{Network: j.Network, Geom: j.Geom, Limit: j.Limit, Offset: j.Offset,
+	*q = Query{Network: j.Network, Geom: j.Geom, Offset: j.Offset, Filter: j.Filter,
 		AllFeatures: j.AllFeatures, AllNodes: j.AllNodes, AllSensors: j.AllSensors, DataType: j.DataType}
+	if j.Limit != nil {
+		q.Limit, q.LimitSet = *j.Limit, *j.Limit == 0
+	}
 	if j.Nodes != nil {
 		q.Nodes = *j.Nodes
 	}

@@ -1,0 +1,75 @@
+package schema
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// MsgAtLeastZero is marshmallow's message for a negative limit or offset.
+const MsgAtLeastZero = "Must be at least 0."
+
+// aliases are the singular parameters Plenario's later API took for its
+// plural lists, per endpoint: node=a is nodes=a. Given both, a list is
+// both joined (node=a&nodes=b,c is nodes=a,b,c), as a repeated nodes is,
+// and problems are reported under the plural.
+var aliases = map[Endpoint]map[string]string{
+	Download: {"node": "nodes", "sensor": "sensors", "feature": "features"},
+	Raw:      {"node": "nodes", "sensor": "sensors"},
+}
+
+// withAliases returns args with singular parameters renamed to their
+// plurals; args itself is left as it was.
+func withAliases(ep Endpoint, args url.Values) url.Values {
+	found := false
+	for k := range aliases[ep] {
+		if _, ok := args[k]; ok {
+			found = true
+		}
+	}
+	if !found {
+		return args
+	}
+	out := make(url.Values, len(args))
+	for k, v := range args {
+		if plural, ok := aliases[ep][k]; ok {
+			k = plural
+		}
+		out[k] = append(out[k], v...)
+	}
+	return out
+}
+
+// downloadPage reads /download's limit and offset, as Plenario's
+// validator did (integers, at least 0, no maximum). limit is how many rows
+// the export holds at most (limit=0: none), offset how many rows of the
+// export's order are skipped first.
+func downloadPage(p Problems, args url.Values) (limit int, limitSet bool, offset int) {
+	read := func(k string) (int, bool) {
+		v, ok := args[k]
+		if !ok {
+			return 0, false
+		}
+		i, err := strconv.Atoi(strings.TrimSpace(strings.Join(v, ",")))
+		switch {
+		case err != nil:
+			p.Add(k, MsgBadInteger)
+			return 0, false
+		case i < 0:
+			p.Add(k, MsgAtLeastZero)
+			return 0, false
+		}
+		return i, true
+	}
+	limit, limitSet = read("limit")
+	offset, _ = read("offset")
+	return limit, limitSet, offset
+}
+
+// Capped reports whether a download's rows are capped by Limit (none when
+// limit=0 was given).
+func (q *Query) Capped() bool { return q.Limit > 0 || q.LimitSet }
+
+// Paged reports whether a download is cut by limit or offset: then its
+// parts export exact row ranges of its order.
+func (q *Query) Paged() bool { return q.Capped() || q.Offset > 0 }
