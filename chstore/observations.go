@@ -13,7 +13,8 @@ import (
 )
 
 // where builds the WHERE clause of q restricted to [from, to), with every
-// value a bound parameter.
+// value a bound parameter. A query without a filter gets exactly the
+// clause it got before filters existed.
 func where(q *schema.Query, from, to time.Time) (string, []any) {
 	var b strings.Builder
 	args := []any{q.Network, uint32(from.Unix()), uint32(to.Unix())}
@@ -50,6 +51,9 @@ func where(q *schema.Query, from, to time.Time) (string, []any) {
 		}
 		b.WriteString(" AND (" + strings.Join(or, " OR ") + ")")
 	}
+	if q.Filter != nil {
+		return filterWhere(q, from, to, b.String(), args)
+	}
 	return b.String(), args
 }
 
@@ -68,8 +72,20 @@ const ExportOrder = "ts, node_id, sensor, feature, property"
 // ExportSQL is the SELECT an export of q's [from, to) slice runs, with its
 // parameters: the benchmark runs the same text through clickhouse-client.
 func ExportSQL(q *schema.Query, from, to time.Time) (string, []any) {
+	return ExportSliceSQL(q, from, to, 0, 0)
+}
+
+// ExportSliceSQL is ExportSQL of the rows of the slice past the first skip,
+// take of them at most (0: all): a part of a download with a limit or an
+// offset.
+func ExportSliceSQL(q *schema.Query, from, to time.Time, skip, take int64) (string, []any) {
 	w, args := where(q, from, to)
-	return "SELECT node_id, ts, sensor, feature, property, value FROM observations WHERE " + w + " ORDER BY " + ExportOrder, args
+	sql := "SELECT node_id, ts, sensor, feature, property, value FROM observations WHERE " + w + " ORDER BY " + ExportOrder
+	if take > 0 {
+		sql += " LIMIT ?, ?"
+		args = append(args, skip, take)
+	}
+	return sql, args
 }
 
 // exportBlockRows is the block ClickHouse sends an export in. The driver
@@ -90,7 +106,12 @@ type RowIter struct {
 
 // OpenRows starts reading the rows of q within [from, to) in export order.
 func (s *Store) OpenRows(ctx context.Context, q *schema.Query, from, to time.Time) (*RowIter, error) {
-	query, args := ExportSQL(q, from, to)
+	return s.OpenSlice(ctx, q, from, to, 0, 0)
+}
+
+// OpenSlice is OpenRows of the rows past the first skip, take at most (0: all).
+func (s *Store) OpenSlice(ctx context.Context, q *schema.Query, from, to time.Time, skip, take int64) (*RowIter, error) {
+	query, args := ExportSliceSQL(q, from, to, skip, take)
 	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_block_size": exportBlockRows}))
 	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {

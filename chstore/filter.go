@@ -1,0 +1,125 @@
+package chstore
+
+import (
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/plenario-next/exportd/schema"
+)
+
+// filterWhere adds q's filter to w, the WHERE clause (with its args) of q's
+// rows in [from, to). Every value is a bound parameter; the SQL text comes
+// from this file alone.
+//
+// A filter on columns only (node_id, sensor, datetime) holds for all rows
+// of an observation alike: it is a condition on rows. One on properties is
+// a condition on observations (see schema.Filter): the observations of the
+// slice are grouped by (node_id, ts, sensor, feature), the filter is
+// evaluated on each group, and the rows of the groups it holds for are
+// kept, with a subquery on the group keys that ClickHouse 18.16 runs as it
+// runs the rest.
+func filterWhere(q *schema.Query, from, to time.Time, w string, args []any) (string, []any) {
+	f := q.Filter
+	if f.RowLevel() {
+		cond, cargs := filterCond(f)
+		return w + " AND (" + cond + ")", append(args, cargs...)
+	}
+	// The groups hold every property of the observation, not only those
+	// the query selects: a filter on y keeps the x of the readings it holds for.
+	g := *q
+	g.Filter = nil
+	g.Features = make([]schema.FeatureSel, 0, len(q.Features))
+	for _, s := range q.Features {
+		g.Features = append(g.Features, schema.FeatureSel{Feature: s.Feature})
+	}
+	gw, gargs := where(&g, from, to)
+	// Only the rows of the properties compared can change the outcome,
+	// unless "is null" holds for observations without any of them.
+	if props, nullable := f.Properties(); !nullable {
+		gw += " AND property IN ?"
+		gargs = append(gargs, set(props))
+	}
+	cond, cargs := filterCond(f)
+	w += " AND (node_id, ts, sensor, feature) IN (SELECT node_id, ts, sensor, feature FROM observations WHERE " + gw +
+		" GROUP BY node_id, ts, sensor, feature HAVING " + cond + ")"
+	args = append(args, gargs...)
+	return w, append(args, cargs...)
+}
+
+// comparisons are the SQL of Plenario's comparison operators.
+var comparisons = map[string]string{
+	schema.FilterEq: "=", schema.FilterNe: "!=", schema.FilterGt: ">", schema.FilterGe: ">=",
+	schema.FilterLt: "<", schema.FilterLe: "<=",
+}
+
+// filterCond is the condition f stands for, on rows when f is row-level,
+// else on a group of an observation's rows (properties are compared with
+// countIf, columns are the group's keys).
+func filterCond(f *schema.Filter) (string, []any) {
+	if f.Branch() {
+		join := " AND "
+		if f.Op == schema.FilterOr {
+			join = " OR "
+		}
+		var parts []string
+		var args []any
+		for _, a := range f.Args {
+			c, ca := filterCond(a)
+			parts = append(parts, "("+c+")")
+			args = append(args, ca...)
+		}
+		return strings.Join(parts, join), args
+	}
+	if f.Col == "" {
+		return propertyCond(f)
+	}
+	col := f.Col
+	vals := f.Values
+	if col == schema.ColDatetime {
+		col = "ts"
+		vals = make([]any, len(f.Values))
+		for i, v := range f.Values {
+			vals[i] = uint32(v.(time.Time).Unix())
+		}
+	}
+	switch f.Op {
+	case schema.FilterIs: // columns are never null
+		return "0", nil
+	case schema.FilterIsNot:
+		return "1", nil
+	case schema.FilterIn:
+		if col == "ts" {
+			return "toUInt32(ts) IN ?", []any{clickhouse.GroupSet{Value: vals}}
+		}
+		return col + " IN ?", []any{clickhouse.GroupSet{Value: vals}}
+	case schema.FilterLike:
+		return col + " LIKE ?", vals
+	case schema.FilterILike: // ILIKE is younger than ClickHouse 18.16
+		return "lowerUTF8(" + col + ") LIKE lowerUTF8(?)", vals
+	}
+	if col == "ts" {
+		return "ts " + comparisons[f.Op] + " toDateTime(?)", vals
+	}
+	return col + " " + comparisons[f.Op] + " ?", vals
+}
+
+// propertyCond is a comparison of a property on an observation's rows: it
+// holds when the observation has the property with a value that compares
+// true; "is null" when it does not have it.
+func propertyCond(f *schema.Filter) (string, []any) {
+	has, args := "property = ?", []any{f.Property}
+	if f.Feature != "" {
+		has, args = "feature = ? AND property = ?", []any{f.Feature, f.Property}
+	}
+	switch f.Op {
+	case schema.FilterIs:
+		return "countIf(" + has + ") = 0", args
+	case schema.FilterIsNot:
+		return "countIf(" + has + ") > 0", args
+	case schema.FilterIn:
+		return "countIf(" + has + " AND value IN ?) > 0", append(args, clickhouse.GroupSet{Value: f.Values})
+	}
+	return "countIf(" + has + " AND value " + comparisons[f.Op] + " ?) > 0", append(args, f.Values[0])
+}
