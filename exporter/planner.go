@@ -116,7 +116,11 @@ func (p *Planner) plan(ctx context.Context, e schema.Event, first bool) error {
 		if err != nil {
 			return err
 		}
-		plan = Plan(q.Start, q.End, hist, p.PartRows, p.MaxParts)
+		if q.Paged() {
+			plan = PagedPlan(&q, hist, p.PartRows, p.MaxParts)
+		} else {
+			plan = Plan(q.Start, q.End, hist, p.PartRows, p.MaxParts)
+		}
 		var est int64
 		for _, s := range plan {
 			est += s.Estimate

@@ -123,7 +123,7 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 	partCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	it, err := x.store.OpenRows(partCtx, &t.Query, t.Spec.From, t.Spec.To)
+	it, err := x.store.OpenSlice(partCtx, &t.Query, t.Spec.From, t.Spec.To, t.Spec.Skip, t.Spec.Take)
 	if err != nil {
 		return err
 	}
