@@ -78,7 +78,10 @@ func fingerprint(ctx *fasthttp.RequestCtx, q schema.Query) string {
 			Features, Nodes, Sensors []string
 			Geom                     json.RawMessage
 			Start, End, DataType     string
-		}{Network: q.Network, Geom: q.Geom, DataType: q.DataType}
+			Filter                   *schema.Filter `json:",omitempty"`
+			Limit, Offset            int            `json:",omitempty"`
+			Capped                   bool           `json:",omitempty"`
+		}{Network: q.Network, Geom: q.Geom, DataType: q.DataType, Filter: q.Filter, Limit: q.Limit, Offset: q.Offset, Capped: q.Capped()}
 		for _, f := range q.Features {
 			norm.Features = append(norm.Features, f.String())
 		}

@@ -62,6 +62,7 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 			var rec schema.JobRecord
 			rec.Apply(schema.Event{Kind: schema.EventQueued, Ticket: req.Ticket, Time: now, Request: &req})
 			rec.Job.Request.Query = q
+			rec.Job.URL = jobURL(req.URLRoot, req.Ticket)
 			if b, ok := rec.Job.AppendQueuedJSON(make([]byte, 0, 1024)); ok {
 				ctx.SetContentType("application/json")
 				ctx.SetBody(append(b, '\n'))
@@ -79,7 +80,7 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 		}
 		rec, jerr := g.job(ctx, e.Ticket)
 		if jerr != nil || !rec.Terminal() || rec.Job.Status.Status == schema.StatusSuccess {
-			return g.getJob(ctx, []string{e.Ticket})
+			return g.submitted(ctx, e.Ticket)
 		}
 		id = "submit." + fp + "." + e.Ticket
 	}

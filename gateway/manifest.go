@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"net/url"
 	"strconv"
 	"strings"
@@ -275,6 +276,17 @@ func requestURL(root string, q schema.Query) string {
 	}
 	v.Set("start_datetime", q.Start.UTC().Format(schema.DatetimeLayout))
 	v.Set("end_datetime", q.End.UTC().Format(schema.DatetimeLayout))
+	if q.Capped() {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Offset > 0 {
+		v.Set("offset", strconv.Itoa(q.Offset))
+	}
+	if q.Filter != nil {
+		if b, err := json.Marshal(q.Filter); err == nil {
+			v.Set("filter", string(b))
+		}
+	}
 	return root + "v1/api/sensor-networks/" + url.PathEscape(q.Network) + "/download?" + v.Encode()
 }
 

@@ -653,9 +653,9 @@ func TestQueryErrors(t *testing.T) {
 		{"an unknown network", "/../nowhere/query?feature=temperature" + win, map[string]string{"network": "Invalid network name: nowhere"}},
 		{"an unknown network on download", "/../nowhere/download?features=temperature", map[string]string{"network": "Invalid network name: nowhere"}},
 		{"a node list past 2000 items", "/query?feature=temperature&nodes=" + strings.Repeat("001e0610b000,", 2001) + win, map[string]string{"nodes": "Too many values"}},
-		{"every problem at once", "/download?features=temperature,nope&nodes=x&sensors=y&start_datetime=then&limit=1&geom=1", map[string]string{
+		{"every problem at once", "/download?features=temperature,nope&nodes=x&sensors=y&start_datetime=then&limit=-1&geom=1", map[string]string{
 			"features": "Invalid feature of interest name: nope", "nodes": "Invalid node ID: x", "sensors": "Invalid sensor name: y",
-			"start_datetime": schema.MsgBadDatetime, "limit": schema.MsgNotAFilter, "geom": "Could not parse geojson"}},
+			"start_datetime": schema.MsgBadDatetime, "limit": schema.MsgAtLeastZero, "geom": "Could not parse geojson"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
