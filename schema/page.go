@@ -2,6 +2,7 @@ package schema
 
 import (
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -30,8 +31,14 @@ func withAliases(ep Endpoint, args url.Values) url.Values {
 	if !found {
 		return args
 	}
+	keys := make([]string, 0, len(args))
+	for k := range args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // node before nodes: the singular's names come first
 	out := make(url.Values, len(args))
-	for k, v := range args {
+	for _, k := range keys {
+		v := args[k]
 		if plural, ok := aliases[ep][k]; ok {
 			k = plural
 		}
