@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,11 @@ func TestOpenAPIMatchesResponses(t *testing.T) {
 		{"GET", "/v1/api/sensor-networks/array_of_things/query?" + window, 400},
 		{"GET", "/v1/api/sensor-networks/array_of_things/download?features=bogus", 400},
 		{"GET", "/v1/api/sensor-networks/array_of_things/download?features=temperature&" + window, 200},
+		{"GET", "/v1/api/sensor-networks/array_of_things/download?feature=temperature&node=" + node + "&limit=10&offset=5&filter=" +
+			url.QueryEscape(`{"op":"gt","prop":"temperature","val":20}`) + "&" + window, 200},
+		{"GET", "/v1/api/sensor-networks/array_of_things/download?filter=%7B", 400},
+		{"GET", "/v1/api/sensor-networks/array_of_things/query?feature=temperature&sensor=tmp112&filter=" +
+			url.QueryEscape(`{"op":"in","col":"node","val":"`+node+`"}`) + "&" + window, 200},
 		{"GET", "/v1/api/sensor-networks/array_of_things/aggregate?feature=temperature&node=" + node + "&" + window, 200},
 		{"GET", "/v1/api/sensor-networks/array_of_things/aggregate?feature=temperature&agg=day&function=med&node=" + node + "&" + window, 200},
 		{"GET", "/v1/api/sensor-networks/array_of_things/aggregate?feature=temperature", 400},
