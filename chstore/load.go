@@ -36,10 +36,10 @@ import (
 //
 // One load per network at a time: two would share its staging table.
 
-// DefaultLoadBatchRows is the rows of one insert into staging: big enough
-// that ClickHouse makes few parts, small enough that three batches in
-// flight stay in tens of megabytes.
-const DefaultLoadBatchRows = 500_000
+// DefaultLoadBatchRows is the rows of one block sent to staging: ClickHouse
+// squashes blocks into parts of a million rows anyway, and three batches in
+// flight stay at about 10 MB each.
+const DefaultLoadBatchRows = 100_000
 
 // LoadState is a network's load progress.
 type LoadState struct {
@@ -232,4 +232,13 @@ func (l *Load) Close(ctx context.Context) error {
 func partitionID(t time.Time, loc *time.Location) string {
 	y, m, _ := t.In(loc).Date()
 	return fmt.Sprintf("%04d%02d", y, int(m))
+}
+
+// CountNetwork counts a network's observations.
+func (s *Store) CountNetwork(ctx context.Context, network string) (int64, error) {
+	var n uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM observations WHERE network = ?", network).Scan(&n); err != nil {
+		return 0, translate(err)
+	}
+	return int64(n), nil
 }

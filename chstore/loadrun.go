@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -157,19 +159,30 @@ func (l *Load) produce(ctx context.Context, src RowSource, batchRows int, work c
 	return st, emit(loadMsg{until: l.until, finished: true})
 }
 
-// send inserts and commits what produce sends, in order. After an error it
-// only hands batches back, so produce never blocks.
+// send inserts and commits what produce sends, in order. A month is one
+// INSERT, each batch a block of it (Flush): the driver's columns are reused,
+// and ClickHouse squashes the blocks into parts of a million rows
+// (min_insert_block_size_rows), so a small batch costs no extra parts. After
+// an error it only hands batches back, so produce never blocks.
 func (l *Load) send(ctx context.Context, cancel context.CancelFunc, work <-chan loadMsg, free chan<- *loadBatch) error {
 	var err error
+	var ins driver.Batch // the month's INSERT, once it has a block
 	for m := range work {
 		if err == nil {
 			err = ctx.Err()
 		}
 		if err == nil {
-			if m.batch != nil {
-				err = l.insert(ctx, m.batch)
-			} else {
-				err = l.commit(ctx, m.until, m.finished)
+			switch {
+			case m.batch != nil:
+				ins, err = l.insert(ctx, ins, m.batch)
+			default:
+				if ins != nil {
+					err = translate(ins.Send())
+					ins = nil
+				}
+				if err == nil {
+					err = l.commit(ctx, m.until, m.finished)
+				}
 				if err == nil && l.OnCommit != nil {
 					l.OnCommit(l.LoadedUntil(), m.rows)
 				}
@@ -183,28 +196,34 @@ func (l *Load) send(ctx context.Context, cancel context.CancelFunc, work <-chan 
 			free <- m.batch
 		}
 	}
+	if ins != nil {
+		_ = ins.Abort()
+	}
 	return err
 }
 
-// insert writes one batch into staging, column by column.
-func (l *Load) insert(ctx context.Context, b *loadBatch) error {
+// insert sends one batch as a block of the month's INSERT into staging,
+// starting it when ins is nil.
+func (l *Load) insert(ctx context.Context, ins driver.Batch, b *loadBatch) (driver.Batch, error) {
 	if len(b.ts) == 0 {
-		return nil
+		return ins, nil
 	}
-	batch, err := l.s.conn.PrepareBatch(ctx, "INSERT INTO "+l.staging+" (network, node_id, ts, sensor, feature, property, value)")
-	if err != nil {
-		return translate(err)
-	}
-	for i, c := range []any{b.network, b.node, b.ts, b.sensor, b.feature, b.property, b.value} {
-		if err := batch.Column(i).Append(c); err != nil {
-			_ = batch.Abort()
-			return translate(err)
+	if ins == nil {
+		var err error
+		ins, err = l.s.conn.PrepareBatch(ctx, "INSERT INTO "+l.staging+" (network, node_id, ts, sensor, feature, property, value)")
+		if err != nil {
+			return nil, translate(err)
 		}
 	}
-	if err := batch.Send(); err != nil {
-		return translate(fmt.Errorf("load insert: %w", err))
+	for i, c := range []any{b.network, b.node, b.ts, b.sensor, b.feature, b.property, b.value} {
+		if err := ins.Column(i).Append(c); err != nil {
+			return ins, translate(err)
+		}
 	}
-	return nil
+	if err := ins.Flush(); err != nil {
+		return ins, translate(fmt.Errorf("load insert: %w", err))
+	}
+	return ins, nil
 }
 
 // monthBounds is the month holding ts in loc, as Unix seconds [start, end).

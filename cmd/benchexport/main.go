@@ -19,8 +19,9 @@
 // (bench/results.json), BENCH_LOAD_SECONDS (5), BENCH_LOAD_CONNS (64),
 // BENCH_QUERY_REQUESTS (200), BENCH_CONCURRENCY (exporter workers; default
 // exportd's, one per core), EXPORTD_CLICKHOUSE_ADDR (127.0.0.1:19000),
-// BENCH_PHASES (all of jobs,linearity,events,fair,query,aggregate,load; a subset runs
-// only those; fair runs once, not BENCH_RUNS times) and BENCH_PROFILE_DIR (CPU profiles of the gateway and the
+// BENCH_PHASES (all of jobs,linearity,events,fair,query,aggregate,load,ingest; a subset runs
+// only those; fair runs once, not BENCH_RUNS times; ingest alone needs no seeded data), BENCH_INGEST_LINES
+// (10000000, the ingest phase's digest) and BENCH_PROFILE_DIR (CPU profiles of the gateway and the
 // exporter during the load phases, written there).
 package main
 
@@ -155,7 +156,7 @@ func loadConfig() (config, error) {
 }
 
 // allPhases are the parts of the benchmark, in the order they run.
-var allPhases = []string{"jobs", "linearity", "events", "fair", "query", "aggregate", "load"}
+var allPhases = []string{"jobs", "linearity", "events", "fair", "query", "aggregate", "load", "ingest"}
 
 func (c config) runs(phase string) bool { return slices.Contains(c.Phases, phase) }
 
@@ -206,6 +207,9 @@ func run(ctx context.Context) (err error) {
 		return errors.New("clickhouse-client not found: the baseline needs it (scripts/clickhouse.sh install)")
 	}
 
+	if slices.Equal(cfg.Phases, []string{"ingest"}) {
+		return ingestOnly(ctx, cfg, root) // no seeded data, no running exportd
+	}
 	// 1. The data, seeded once.
 	net0 := chstore.DemoNetwork(cfg.Network)
 	whole := window{Start: seedEnd.Add(-seedSpan - time.Hour), End: seedEnd}
@@ -368,6 +372,11 @@ func run(ctx context.Context) (err error) {
 		}
 	}
 
+	if cfg.runs("ingest") { // 4f. exportd load against clickhouse-client INSERT
+		if res.Ingest, err = ingest(ctx, cfg, root, tmp); err != nil {
+			return err
+		}
+	}
 	res.Finished = time.Now().UTC()
 	res.summarize()
 	res.print(os.Stdout)
@@ -486,20 +495,6 @@ func countLines(r io.Reader) (lines, size int64, err error) {
 			return lines, size, err
 		}
 	}
-}
-
-func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func listenTCP(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }

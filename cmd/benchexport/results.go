@@ -45,6 +45,8 @@ type results struct {
 	CreateDrainSeconds float64   `json:"create_drain_s"`
 	CreateCPUPerTicket float64   `json:"create_cpu_us_per_ticket"`
 
+	Ingest *ingestResult `json:"ingest,omitempty"`
+
 	Summary summary `json:"summary"`
 
 	ticket string
@@ -208,6 +210,9 @@ func (r *results) print(w io.Writer) {
 	row("CPU s, job: clickhouse / exporter / nats", fmt.Sprintf("%.1f / %.1f / %.1f", s.JobCHCPU, s.JobExporterCPU, s.JobNATSCPU), "")
 	row("CPU s, CSV download: gateway / nats / client", fmt.Sprintf("%.1f / %.1f / %.1f", s.DownloadGWCPU, s.DownloadNATSCPU, s.DownloadClientCPU), "")
 	row("CPU s, JSON download: gateway / nats / client", fmt.Sprintf("%.1f / %.1f / %.1f", s.JSONGWCPU, s.JSONNATSCPU, s.JSONClientCPU), "")
+	if r.Ingest != nil {
+		r.Ingest.rows(row)
+	}
 	tw.Flush()
 }
 
