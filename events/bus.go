@@ -244,12 +244,14 @@ func (b *Bus) ensureConsumers(ctx context.Context) error {
 	return nil
 }
 
-// Ready reports whether NATS answers and the topology is in place.
+// Ready reports whether NATS answers and the topology is in place: every
+// stream, including those behind the job bucket and the result stores (a
+// deleted result stream must not leave the service saying it is ready).
 func (b *Bus) Ready(ctx context.Context) error {
 	if !b.NC.IsConnected() {
 		return errors.New("events: not connected to NATS")
 	}
-	for _, s := range []string{EventStream, PartStream} {
+	for _, s := range []string{EventStream, PartStream, "KV_" + JobBucket, "OBJ_" + ResultBucket, "OBJ_" + JSONBucket} {
 		if _, err := b.JS.Stream(ctx, s); err != nil {
 			return fmt.Errorf("stream %s: %w", s, err)
 		}

@@ -93,6 +93,9 @@ func (p *Projector) project(ctx context.Context, m jetstream.Msg, e schema.Event
 			return fmt.Errorf("publish succeeded: %w", err)
 		}
 	}
+	if rec != nil {
+		p.forward(rec.Client, e)
+	}
 	return nil
 }
 

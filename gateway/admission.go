@@ -43,10 +43,9 @@ func (g *Gateway) authenticate(ctx *fasthttp.RequestCtx) error {
 	return schema.Errorf(schema.Unauthorized, "Unknown API key.")
 }
 
-func keyClient(k string) string {
-	h := sha256.Sum256([]byte(k))
-	return "key:" + hex.EncodeToString(h[:8])
-}
+// keyClient is the caller's id for key; schema.KeyClient, so that the
+// events of its jobs reach the NATS identity made for the key.
+func keyClient(k string) string { return schema.KeyClient(k) }
 
 func clientID(ctx *fasthttp.RequestCtx) string {
 	if c, ok := ctx.UserValue(clientKey).(string); ok {

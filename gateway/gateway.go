@@ -146,7 +146,8 @@ func (g *Gateway) readyz(ctx *fasthttp.RequestCtx, _ []string) error {
 	c, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := g.bus.Ready(c); err != nil {
-		return schema.Wrap(schema.Unavailable, "NATS is not ready", err)
+		// Say which part is missing: an operator reads this.
+		return schema.Wrap(schema.Unavailable, "NATS is not ready: "+err.Error(), err)
 	}
 	if err := g.store.Ping(c); err != nil {
 		return err

@@ -31,7 +31,7 @@ func BenchmarkEventLatency(b *testing.B) {
 				rec, _, err := svc.Bus.Job(context.Background(), ticket)
 				return err == nil && rec.Job.Status.Status == schema.StatusProcessing
 			})
-			p := latency.NewProbe(testenv.MustConnect(b, svc.NATS), svc.URL)
+			p := latency.NewProbe(svc.Connect(b, svc.Auth.Subscriber), svc.URL)
 			if err := p.Subscribe(); err != nil {
 				b.Fatal(err)
 			}

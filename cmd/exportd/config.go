@@ -25,6 +25,7 @@ type Config struct {
 	ClickHouseDB   string
 	NATSURL        string // empty: start an embedded server
 	NATSListen     string
+	NATS           natsSettings // credentials and TLS
 	DataDir        string
 	Retention      time.Duration
 	Replicas       int
@@ -60,6 +61,15 @@ var settings = []env{
 	{"clickhouse-db", "EXPORTD_CLICKHOUSE_DB", chstore.DefaultDatabase, "ClickHouse database"},
 	{"nats", "EXPORTD_NATS_URL", "", "NATS server or cluster URLs; empty starts an embedded server (serve) or uses nats://127.0.0.1:4222"},
 	{"nats-listen", "EXPORTD_NATS_LISTEN", "127.0.0.1:4222", "where the embedded NATS server takes clients"},
+	{"nats-user", "EXPORTD_NATS_USER", "", "user name on an external NATS server (with EXPORTD_NATS_PASSWORD)"},
+	{"nats-password", "EXPORTD_NATS_PASSWORD", "", "password of EXPORTD_NATS_USER (prefer the environment to the flag: flags show in ps)"},
+	{"nats-nkey", "EXPORTD_NATS_NKEY", "", "file holding an nkey seed to authenticate to an external NATS server with"},
+	{"nats-creds", "EXPORTD_NATS_CREDS", "", "credentials file (user JWT and nkey seed) for an external NATS server in operator mode"},
+	{"nats-ca", "EXPORTD_NATS_CA", "", "PEM file of the CA that signed the external NATS server's certificate (turns TLS on)"},
+	{"nats-cert", "EXPORTD_NATS_CERT", "", "client certificate (PEM) for NATS servers that verify clients, with EXPORTD_NATS_KEY"},
+	{"nats-key", "EXPORTD_NATS_KEY", "", "private key (PEM) of EXPORTD_NATS_CERT"},
+	{"nats-listen-cert", "EXPORTD_NATS_LISTEN_CERT", "", "certificate (PEM) of the embedded NATS server: with EXPORTD_NATS_LISTEN_KEY, its clients must use TLS"},
+	{"nats-listen-key", "EXPORTD_NATS_LISTEN_KEY", "", "private key (PEM) of EXPORTD_NATS_LISTEN_CERT"},
 	{"data", "EXPORTD_DATA_DIR", ".data", "data directory (embedded NATS storage under nats/)"},
 	{"retention", "EXPORTD_RETENTION", events.DefaultRetention.String(), "how long results, job documents and events are kept"},
 	{"replicas", "EXPORTD_REPLICAS", "1", "JetStream replicas of streams, KV and object store (3 on a cluster)"},
@@ -149,6 +159,9 @@ func parseConfig(role string, args []string, getenv func(string) string, out io.
 	}
 	if c.URLRoot != "" && c.URLRoot[len(c.URLRoot)-1] != '/' {
 		c.URLRoot += "/"
+	}
+	if c.NATS, err = parseNATSSettings(vals, c.NATSURL == "" && role == "serve"); err != nil {
+		return c, err
 	}
 	if c.NATSURL == "" && role != "serve" {
 		c.NATSURL = "nats://" + c.NATSListen

@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -20,6 +17,7 @@ import (
 	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/exporter"
 	"github.com/plenario-next/exportd/gateway"
+	"github.com/plenario-next/exportd/internal/natsauth"
 )
 
 const shutdownTimeout = 20 * time.Second
@@ -43,38 +41,6 @@ func newLogger(c Config, out io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(out, opts))
 }
 
-// startNATS starts the embedded JetStream server on c.NATSListen, storing
-// under the data directory.
-func startNATS(c Config, logger *slog.Logger) (*server.Server, error) {
-	host, portS, err := net.SplitHostPort(c.NATSListen)
-	if err != nil {
-		return nil, fmt.Errorf("nats-listen: %w", err)
-	}
-	port, err := strconv.Atoi(portS)
-	if err != nil {
-		return nil, fmt.Errorf("nats-listen port: %w", err)
-	}
-	if port == 0 {
-		port = server.RANDOM_PORT
-	}
-	dir := filepath.Join(c.DataDir, "nats")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	s, err := server.NewServer(&server.Options{ServerName: "exportd", Host: host, Port: port, JetStream: true,
-		StoreDir: dir, NoSigs: true, NoLog: true, MaxPayload: 8 << 20})
-	if err != nil {
-		return nil, fmt.Errorf("embedded nats: %w", err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(30 * time.Second) {
-		s.Shutdown()
-		return nil, errors.New("embedded nats did not start (is the port taken?)")
-	}
-	logger.Info("embedded NATS JetStream", "url", s.ClientURL(), "store", dir)
-	return s, nil
-}
-
 // serve runs the roles of c until ctx is done, then closes in reverse
 // order: HTTP, consumers, NATS, ClickHouse.
 func serve(ctx context.Context, c Config, stdout io.Writer) error {
@@ -93,17 +59,24 @@ func serve(ctx context.Context, c Config, stdout io.Writer) error {
 
 	var ns *server.Server
 	natsURL := c.NATSURL
-	var natsOpts []nats.Option
+	natsOpts := c.NATS.clientOptions()
 	if natsURL == "" {
-		if ns, err = startNATS(c, logger); err != nil {
+		var auth *natsauth.Auth
+		if ns, auth, err = startNATS(c, logger); err != nil {
 			return err
 		}
 		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
 		natsURL = ns.ClientURL()
-		natsOpts = append(natsOpts, nats.InProcessServer(ns))
+		natsOpts = append(natsOpts, nats.InProcessServer(ns), auth.Service.Option())
+	} else if opt, err := c.NATS.nkeyOption(); err != nil {
+		return err
+	} else if opt != nil {
+		natsOpts = append(natsOpts, opt)
 	}
 	natsOpts = append(natsOpts, nats.Name("exportd-"+c.Role), nats.MaxReconnects(-1),
-		nats.ReconnectWait(500*time.Millisecond), nats.RetryOnFailedConnect(true))
+		nats.ReconnectWait(500*time.Millisecond), nats.RetryOnFailedConnect(true),
+		// Refused credentials and denied subjects show here, not as a hang.
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { logger.Warn("nats", "err", err) }))
 	nc, err := nats.Connect(natsURL, natsOpts...)
 	if err != nil {
 		return fmt.Errorf("nats at %s: %w", natsURL, err)

@@ -54,7 +54,7 @@ func TestMeasureARealJob(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	r, err := latency.Measure(ctx, testenv.MustConnect(t, svc.NATS), svc.URL, 3, submit)
+	r, err := latency.Measure(ctx, svc.Connect(t, svc.Auth.Subscriber), svc.URL, 3, submit)
 	if err != nil {
 		t.Fatal(err)
 	}

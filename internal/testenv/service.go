@@ -19,6 +19,7 @@ import (
 	"github.com/plenario-next/exportd/exporter"
 	"github.com/plenario-next/exportd/gateway"
 	"github.com/plenario-next/exportd/internal/metrics"
+	"github.com/plenario-next/exportd/internal/natsauth"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -29,9 +30,13 @@ type Service struct {
 	URL   string // http://127.0.0.1:port, no trailing slash
 	Store *chstore.Store
 	NATS  *server.Server
-	NC    *nats.Conn
-	Bus   *events.Bus
-	Gw    *gateway.Gateway
+	// Auth holds the embedded server's identities, as exportd serve makes
+	// them (nil with ServiceOptions.NATSURL); NC is connected as its
+	// service identity.
+	Auth *natsauth.Auth
+	NC   *nats.Conn
+	Bus  *events.Bus
+	Gw   *gateway.Gateway
 	// Metrics is shared by the gateway, projector and exporter, as in exportd.
 	Metrics *metrics.Registry
 }
@@ -74,8 +79,8 @@ func StartService(tb testing.TB, o ServiceOptions) *Service {
 	if o.NATSURL != "" {
 		nc, err = nats.Connect(o.NATSURL, nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 	} else {
-		s.NATS = MustStartNATS(tb)
-		nc, err = nats.Connect(s.NATS.ClientURL())
+		s.NATS, s.Auth = MustStartAuthNATS(tb, o.APIKeys)
+		nc, err = nats.Connect(s.NATS.ClientURL(), s.Auth.Service.Option())
 	}
 	if err != nil {
 		tb.Fatal(err)
@@ -135,6 +140,18 @@ func StartService(tb testing.TB, o ServiceOptions) *Service {
 		nc.Close()
 	})
 	return s
+}
+
+// Connect connects to the service's embedded server as id (one of
+// s.Auth's identities) and closes the connection when the test ends.
+func (s *Service) Connect(tb testing.TB, id natsauth.Identity) *nats.Conn {
+	tb.Helper()
+	nc, err := nats.Connect(s.NATS.ClientURL(), id.Option())
+	if err != nil {
+		tb.Fatalf("connect as %s: %v", id.User, err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc
 }
 
 // Submit asks for an export of network with the raw query string q and

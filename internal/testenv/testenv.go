@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/internal/natsauth"
 )
 
 // ClickHouseAddr is where tests find ClickHouse: EXPORTD_CLICKHOUSE_ADDR, or
@@ -64,7 +66,12 @@ func MustStartNATS(tb testing.TB) *server.Server {
 // for tests that restart a server on the same storage.
 func MustStartNATSAt(tb testing.TB, dir string, port int) *server.Server {
 	tb.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true})
+	return mustStart(tb, &server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true})
+}
+
+func mustStart(tb testing.TB, o *server.Options) *server.Server {
+	tb.Helper()
+	s, err := server.NewServer(o)
 	if err != nil {
 		tb.Fatalf("nats-server: %v", err)
 	}
@@ -74,6 +81,20 @@ func MustStartNATSAt(tb testing.TB, dir string, port int) *server.Server {
 	}
 	tb.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	return s
+}
+
+// MustStartAuthNATS is MustStartNATS requiring the identities exportd
+// serve makes (natsauth), generated in a temporary directory, with one
+// per API key.
+func MustStartAuthNATS(tb testing.TB, apiKeys []string) (*server.Server, *natsauth.Auth) {
+	tb.Helper()
+	auth, err := natsauth.Load(filepath.Join(tb.TempDir(), "auth"), apiKeys)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	o := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: tb.TempDir(), NoSigs: true, NoLog: true}
+	auth.Configure(o)
+	return mustStart(tb, o), auth
 }
 
 // MustConnect connects to s and closes the connection when the test ends.
