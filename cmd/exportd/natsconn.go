@@ -141,7 +141,7 @@ func startNATS(c Config, logger *slog.Logger) (*server.Server, *natsauth.Auth, e
 func logWatchCommands(url string, tls bool, auth *natsauth.Auth, logger *slog.Logger) {
 	server := "--server " + url
 	if tls {
-		server = "--server " + strings.Replace(url, "nats://", "tls://", 1) + " --tlsca <CA of nats-listen-cert>"
+		server += " --tlsca <CA of nats-listen-cert>"
 	}
 	cmd := func(id natsauth.Identity, subject string) string {
 		return fmt.Sprintf(`nats %s --user %s --password "$(cat %s)" sub '%s'`, server, id.User, id.File, subject)

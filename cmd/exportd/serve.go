@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,7 +67,8 @@ func serve(ctx context.Context, c Config, stdout io.Writer) error {
 			return err
 		}
 		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-		natsURL = ns.ClientURL()
+		// In process, TLS is neither needed nor asked for.
+		natsURL = strings.Replace(ns.ClientURL(), "tls://", "nats://", 1)
 		natsOpts = append(natsOpts, nats.InProcessServer(ns), auth.Service.Option())
 	} else if opt, err := c.NATS.nkeyOption(); err != nil {
 		return err
