@@ -58,6 +58,15 @@ func loadCompose(t *testing.T) composeFile {
 	if err := yaml.Unmarshal(b, &c); err != nil {
 		t.Fatalf("compose.yaml: %v", err)
 	}
+	for name, s := range c.Services {
+		for i := range s.Command {
+			s.Command[i] = interpolate(t, s.Command[i])
+		}
+		for k, v := range s.Environment {
+			s.Environment[k] = interpolate(t, v)
+		}
+		c.Services[name] = s
+	}
 	return c
 }
 
@@ -84,7 +93,10 @@ func TestComposeDeployment(t *testing.T) {
 		}
 		fs := flag.NewFlagSet("nats-server", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
-		opts, err := server.ConfigureOptions(fs, s.Command, func() {}, func() {}, func() {})
+		for k, v := range s.Environment { // what the node's config file reads
+			t.Setenv(k, v)
+		}
+		opts, err := server.ConfigureOptions(fs, natsCommand(s), func() {}, func() {}, func() {})
 		if err != nil || opts == nil {
 			t.Fatalf("%s: nats-server refuses %q: %v", name, s.Command, err)
 		}
@@ -123,6 +135,7 @@ func TestComposeDeployment(t *testing.T) {
 			t.Errorf("%s: no monitoring port: the healthcheck has nothing to ask", n.service)
 		}
 	}
+	checkNATSAuth(t, c, nodes)
 	natsClient := map[string]bool{}
 	for _, n := range nodes {
 		port := n.opts.Port

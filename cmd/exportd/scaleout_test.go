@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"io"
 	"maps"
@@ -24,9 +25,9 @@ import (
 )
 
 // startComposeNATS starts compose.yaml's NATS nodes in the test process,
-// with their own flags (name, JetStream, cluster, routes), moved to
-// loopback ports, and returns them by service name once JetStream has a
-// leader.
+// with their own flags and config file (name, JetStream, cluster, routes,
+// users and their passwords), moved to loopback ports, and returns them by
+// service name once JetStream has a leader.
 func startComposeNATS(t *testing.T, c composeFile) (map[string]*server.Server, []string) {
 	t.Helper()
 	opts := map[string]*server.Options{}
@@ -37,7 +38,10 @@ func startComposeNATS(t *testing.T, c composeFile) (map[string]*server.Server, [
 		}
 		fs := flag.NewFlagSet("nats-server", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
-		o, err := server.ConfigureOptions(fs, s.Command, func() {}, func() {}, func() {})
+		for k, v := range s.Environment { // the passwords its config file reads
+			t.Setenv(k, v)
+		}
+		o, err := server.ConfigureOptions(fs, natsCommand(s), func() {}, func() {}, func() {})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +73,7 @@ func startComposeNATS(t *testing.T, c composeFile) (map[string]*server.Server, [
 		}
 		urls = append(urls, s.ClientURL())
 	}
-	nc, err := nats.Connect(strings.Join(urls, ","))
+	nc, err := nats.Connect(strings.Join(urls, ","), composeExportd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +87,9 @@ func startComposeNATS(t *testing.T, c composeFile) (map[string]*server.Server, [
 	})
 	return servers, urls
 }
+
+// composeExportd logs in as compose.yaml's exportd identity.
+var composeExportd = nats.UserInfo("exportd", composeSecrets["NATS_EXPORTD_PASSWORD"])
 
 var metricsRE = regexp.MustCompile(`"http":"(http://[^"]+)"`)
 
@@ -133,6 +140,12 @@ func counter(t *testing.T, page, name string) float64 {
 func TestScaleOut(t *testing.T) {
 	c := loadCompose(t)
 	servers, urls := startComposeNATS(t, c)
+	if nc, err := nats.Connect(strings.Join(urls, ",")); !errors.Is(err, nats.ErrAuthorization) {
+		if nc != nil {
+			nc.Close()
+		}
+		t.Fatalf("anonymous client of compose's NATS: got %v, want %v", err, nats.ErrAuthorization)
+	}
 
 	db := testenv.RandomName("exportd_scaleout_")
 	store, err := chstore.Open(context.Background(), chstore.Config{Addr: testenv.ClickHouseAddr(), Database: db})
@@ -208,7 +221,7 @@ func TestScaleOut(t *testing.T) {
 	}
 
 	// Every stream, the job KV and the result store are on all three nodes.
-	nc, err := nats.Connect(strings.Join(urls, ","))
+	nc, err := nats.Connect(strings.Join(urls, ","), composeExportd)
 	if err != nil {
 		t.Fatal(err)
 	}
