@@ -79,15 +79,15 @@ func (s *Store) Network(ctx context.Context, name string) (*schema.Network, erro
 	}
 	sensors.Close()
 
-	features, err := s.conn.Query(ctx, "SELECT name, properties, types, units FROM features FINAL WHERE network = ? ORDER BY name", n.Name)
+	features, err := s.conn.Query(ctx, "SELECT name, properties, types, units, common_names FROM features FINAL WHERE network = ? ORDER BY name", n.Name)
 	if err != nil {
 		return nil, translate(err)
 	}
 	defer features.Close()
 	for features.Next() {
 		var f schema.Feature
-		var props, types, units []string
-		if err := features.Scan(&f.Name, &props, &types, &units); err != nil {
+		var props, types, units, common []string
+		if err := features.Scan(&f.Name, &props, &types, &units, &common); err != nil {
 			return nil, translate(err)
 		}
 		for i, p := range props {
@@ -97,6 +97,9 @@ func (s *Store) Network(ctx context.Context, name string) (*schema.Network, erro
 			}
 			if i < len(units) {
 				pr.Unit = units[i]
+			}
+			if i < len(common) {
+				pr.CommonName = common[i]
 			}
 			f.Properties = append(f.Properties, pr)
 		}
@@ -160,16 +163,17 @@ func (s *Store) SaveNetwork(ctx context.Context, n *schema.Network) error {
 	if err := sb.Send(); err != nil {
 		return translate(fmt.Errorf("save sensors: %w", err))
 	}
-	fb, err := s.conn.PrepareBatch(ctx, "INSERT INTO features (network, name, properties, types, units, version)")
+	fb, err := s.conn.PrepareBatch(ctx, "INSERT INTO features (network, name, properties, types, units, common_names, version)")
 	if err != nil {
 		return translate(err)
 	}
 	for _, f := range n.Features {
-		var props, types, units []string
+		var props, types, units, common []string
 		for _, p := range f.Properties {
 			props, types, units = append(props, p.Name), append(types, p.Type), append(units, p.Unit)
+			common = append(common, p.CommonName)
 		}
-		if err := fb.Append(n.Name, f.Name, props, types, units, v); err != nil {
+		if err := fb.Append(n.Name, f.Name, props, types, units, common, v); err != nil {
 			return translate(err)
 		}
 	}

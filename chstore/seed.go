@@ -22,12 +22,15 @@ var demoSensors = []schema.Sensor{
 	{Name: "tsl250rd", Properties: []string{"light_intensity.intensity"}},
 }
 
+// demoFeatures carry common names as Plenario's curated metadata did: its
+// explorer lists only the properties that have one.
 var demoFeatures = []schema.Feature{
-	{Name: "atmospheric_pressure", Properties: []schema.Property{{Name: "pressure", Type: "float", Unit: "hPa"}}},
-	{Name: "light_intensity", Properties: []schema.Property{{Name: "intensity", Type: "float", Unit: "lux"}}},
-	{Name: "magnetic_field", Properties: []schema.Property{{Name: "x", Type: "float", Unit: "gauss"}, {Name: "y", Type: "float", Unit: "gauss"}, {Name: "z", Type: "float", Unit: "gauss"}}},
-	{Name: "relative_humidity", Properties: []schema.Property{{Name: "humidity", Type: "float", Unit: "%RH"}}},
-	{Name: "temperature", Properties: []schema.Property{{Name: "temperature", Type: "float", Unit: "celsius"}}},
+	{Name: "atmospheric_pressure", Properties: []schema.Property{{Name: "pressure", Type: "float", Unit: "hPa", CommonName: "Atmospheric pressure"}}},
+	{Name: "light_intensity", Properties: []schema.Property{{Name: "intensity", Type: "float", Unit: "lux", CommonName: "Light intensity"}}},
+	{Name: "magnetic_field", Properties: []schema.Property{{Name: "x", Type: "float", Unit: "gauss", CommonName: "Magnetic field X"},
+		{Name: "y", Type: "float", Unit: "gauss", CommonName: "Magnetic field Y"}, {Name: "z", Type: "float", Unit: "gauss", CommonName: "Magnetic field Z"}}},
+	{Name: "relative_humidity", Properties: []schema.Property{{Name: "humidity", Type: "float", Unit: "%RH", CommonName: "Relative humidity"}}},
+	{Name: "temperature", Properties: []schema.Property{{Name: "temperature", Type: "float", Unit: "celsius", CommonName: "Temperature"}}},
 }
 
 // DemoNetwork returns the metadata of a deterministic demo network: nodes

@@ -81,7 +81,7 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 	}
 	s := &Store{conn: conn, db: c.Database}
 	for _, stmt := range schema.DDL() {
-		if err := conn.Exec(ctx, stmt); err != nil {
+		if err := conn.Exec(ctx, stmt); err != nil && !(schema.IsAddColumn(stmt) && columnExists(err)) {
 			conn.Close()
 			return nil, translate(fmt.Errorf("apply schema: %w", err))
 		}
@@ -101,6 +101,13 @@ func (s *Store) Ping(ctx context.Context) error { return translate(s.conn.Ping(c
 // DropDatabase removes the Store's database: for tests.
 func (s *Store) DropDatabase(ctx context.Context) error {
 	return translate(s.conn.Exec(ctx, "DROP DATABASE IF EXISTS "+s.db))
+}
+
+// columnExists reports whether err is ClickHouse refusing to add a column
+// the table already has (ILLEGAL_COLUMN, 44, on 18.16 and current releases).
+func columnExists(err error) bool {
+	var ex *clickhouse.Exception
+	return errors.As(err, &ex) && ex.Code == 44 && strings.Contains(ex.Message, "already exists")
 }
 
 // translate turns driver errors into schema errors: a dependency that is

@@ -21,7 +21,11 @@ func (g *Gateway) writeError(ctx *fasthttp.RequestCtx, err error) {
 	switch e.Code {
 	case schema.Invalid:
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
-		writeJSON(ctx, map[string]any{"meta": map[string]any{"query": queryArgs(ctx)}, "error": fields(e)})
+		var body any = fields(e)
+		if len(e.Fields) == 0 && e.Message != "" {
+			body = e.Message // Plenario's plain-string 400, e.g. an empty geom area
+		}
+		writeJSON(ctx, map[string]any{"meta": map[string]any{"query": queryArgs(ctx)}, "error": body})
 	case schema.NotFound:
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		if nf := (*jobNotFoundError)(nil); errors.As(err, &nf) {

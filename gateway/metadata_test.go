@@ -169,7 +169,7 @@ func TestMetadata(t *testing.T) {
 		}
 		// A point 200 m from the nearest node selects nothing: a 400 that says so.
 		far := fmt.Sprintf(`{"type":"Point","coordinates":[%v,%v]}`, n42.Lon, n42.Lat+0.0018)
-		wantError(t, api+"/array_of_things/nodes?geom="+url.QueryEscape(far), http.StatusBadRequest, map[string]string{"geom": "No node of network array_of_things"})
+		wantPlainError(t, api+"/array_of_things/nodes?geom="+url.QueryEscape(far), "No features found within "+far+"!")
 	})
 
 	t.Run("sensors", func(t *testing.T) {
@@ -209,14 +209,22 @@ func TestMetadata(t *testing.T) {
 			var props struct{ Properties []json.RawMessage }
 			_ = json.Unmarshal(d, &props)
 			for _, p := range props.Properties {
-				if got := objectKeys(t, p); !reflect.DeepEqual(got, []string{"name", "type", "unit"}) {
+				if got := objectKeys(t, p); !reflect.DeepEqual(got, []string{"common_name", "name", "type", "unit"}) {
 					t.Fatalf("feature %d: property keys %v", i, got)
+				}
+				// The explorer drops a property without a common name.
+				var pr struct {
+					CommonName string `json:"common_name"`
+				}
+				if _ = json.Unmarshal(p, &pr); pr.CommonName == "" {
+					t.Errorf("feature %d: property %s has no common name", i, p)
 				}
 			}
 		}
 		for _, name := range []string{"Magnetic_Field", "magnetic_field.x"} {
 			one := getMetadata(t, api+"/array_of_things/features/"+name)
-			want := `{"name":"magnetic_field","properties":[{"name":"x","type":"float","unit":"gauss"},{"name":"y","type":"float","unit":"gauss"},{"name":"z","type":"float","unit":"gauss"}]}`
+			want := `{"name":"magnetic_field","properties":[{"name":"x","type":"float","unit":"gauss","common_name":"Magnetic field X"},` +
+				`{"name":"y","type":"float","unit":"gauss","common_name":"Magnetic field Y"},{"name":"z","type":"float","unit":"gauss","common_name":"Magnetic field Z"}]}`
 			if len(one) != 1 || string(one[0]) != want {
 				t.Errorf("feature %s: got %s, want %s", name, one, want)
 			}
@@ -224,41 +232,41 @@ func TestMetadata(t *testing.T) {
 	})
 }
 
-// TestMetadataErrors checks that unknown names are 404s and unknown
-// parameters 400s, all in Plenario's error shape.
+// TestMetadataErrors checks that unknown names and unknown parameters are
+// 400s in Plenario's error shape, keyed and worded as its validator did.
 func TestMetadataErrors(t *testing.T) {
 	f := startFixture(t)
 	api := f.svc.URL + "/v1/api/sensor-networks"
 	tests := []struct {
-		name   string
-		path   string
-		status int
-		want   map[string]string
+		name string
+		path string
+		want map[string]string
 	}{
-		{"an unknown network", "/nowhere", 404, map[string]string{"network": "Invalid network name: nowhere"}},
-		{"the nodes of an unknown network", "/nowhere/nodes", 404, map[string]string{"network": "Invalid network name: nowhere"}},
-		{"a node of an unknown network", "/nowhere/nodes/001e0610b000", 404, map[string]string{"network": "Invalid network name: nowhere"}},
-		{"the sensors of an unknown network", "/nowhere/sensors", 404, map[string]string{"network": "Invalid network name: nowhere"}},
-		{"a sensor of an unknown network", "/nowhere/sensors/tmp112", 404, map[string]string{"network": "Invalid network name: nowhere"}},
-		{"the features of an unknown network", "/nowhere/features", 404, map[string]string{"network": "Invalid network name: nowhere"}},
-		{"a feature of an unknown network", "/nowhere/features/temperature", 404, map[string]string{"network": "Invalid network name: nowhere"}},
-		{"an unknown node", "/array_of_things/nodes/001e0610b999", 404, map[string]string{"node": "Invalid node ID: 001e0610b999"}},
-		{"an unknown sensor", "/array_of_things/sensors/tmp999", 404, map[string]string{"sensor": "Invalid sensor name: tmp999"}},
-		{"an unknown feature", "/array_of_things/features/humidity", 404, map[string]string{"feature": "Invalid feature of interest name: humidity"}},
-		{"an unknown property", "/array_of_things/features/temperature.kelvin", 404, map[string]string{"feature": "Invalid feature of interest name: temperature.kelvin"}},
-		{"a parameter on the networks", "?name=x", 400, map[string]string{"name": "Not a valid filter"}},
-		{"a parameter on a network", "/array_of_things?geom=x", 400, map[string]string{"geom": "Not a valid filter"}},
-		{"a node list on the nodes", "/array_of_things/nodes?nodes=001e0610b000", 400, map[string]string{"nodes": "Not a valid filter"}},
-		{"a bad geom on the nodes", "/array_of_things/nodes?geom=%7B%7D", 400, map[string]string{"geom": "Could not parse geojson"}},
-		{"a parameter on a node", "/array_of_things/nodes/001e0610b000?geom=x", 400, map[string]string{"geom": "Not a valid filter"}},
-		{"a parameter on the sensors", "/array_of_things/sensors?limit=1", 400, map[string]string{"limit": "Not a valid filter"}},
-		{"a parameter on a sensor", "/array_of_things/sensors/tmp112?x=1", 400, map[string]string{"x": "Not a valid filter"}},
-		{"a parameter on the features", "/array_of_things/features?feature=x", 400, map[string]string{"feature": "Not a valid filter"}},
-		{"a parameter on a feature", "/array_of_things/features/temperature?a=1&b=2", 400, map[string]string{"a": "Not a valid filter", "b": "Not a valid filter"}},
+		{"an unknown network", "/nowhere", map[string]string{"network": "Invalid network name: nowhere"}},
+		{"the nodes of an unknown network", "/nowhere/nodes", map[string]string{"network": "Invalid network name: nowhere"}},
+		{"a node of an unknown network", "/nowhere/nodes/001e0610b000", map[string]string{"network": "Invalid network name: nowhere"}},
+		{"the sensors of an unknown network", "/nowhere/sensors", map[string]string{"network": "Invalid network name: nowhere"}},
+		{"a sensor of an unknown network", "/nowhere/sensors/tmp112", map[string]string{"network": "Invalid network name: nowhere"}},
+		{"the features of an unknown network", "/nowhere/features", map[string]string{"network": "Invalid network name: nowhere"}},
+		{"a feature of an unknown network", "/nowhere/features/temperature", map[string]string{"network": "Invalid network name: nowhere"}},
+		{"an unknown node", "/array_of_things/nodes/001e0610b999", map[string]string{"nodes": "Invalid node ID: 001e0610b999"}},
+		{"an unknown sensor", "/array_of_things/sensors/tmp999", map[string]string{"sensors": "Invalid sensor name: tmp999"}},
+		{"an unknown feature", "/array_of_things/features/humidity", map[string]string{"features": "Invalid feature of interest name: humidity"}},
+		{"an unknown property", "/array_of_things/features/temperature.kelvin", map[string]string{"features": "Invalid feature of interest name: temperature.kelvin"}},
+		{"an unknown node and a parameter", "/array_of_things/nodes/nope?x=1", map[string]string{"nodes": "Invalid node ID: nope", "x": "Not a valid filter"}},
+		{"a parameter on the networks", "?name=x", map[string]string{"name": "Not a valid filter"}},
+		{"a parameter on a network", "/array_of_things?geom=x", map[string]string{"geom": "Not a valid filter"}},
+		{"a node list on the nodes", "/array_of_things/nodes?nodes=001e0610b000", map[string]string{"nodes": "Not a valid filter"}},
+		{"a bad geom on the nodes", "/array_of_things/nodes?geom=%7B%7D", map[string]string{"geom": "Could not parse geojson"}},
+		{"a parameter on a node", "/array_of_things/nodes/001e0610b000?limit=1", map[string]string{"limit": "Not a valid filter"}},
+		{"a parameter on the sensors", "/array_of_things/sensors?limit=1", map[string]string{"limit": "Not a valid filter"}},
+		{"a parameter on a sensor", "/array_of_things/sensors/tmp112?x=1", map[string]string{"x": "Not a valid filter"}},
+		{"a parameter on the features", "/array_of_things/features?feature=x", map[string]string{"feature": "Not a valid filter"}},
+		{"a parameter on a feature", "/array_of_things/features/temperature?a=1&b=2", map[string]string{"a": "Not a valid filter", "b": "Not a valid filter"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantError(t, api+tt.path, tt.status, tt.want)
+			wantError(t, api+tt.path, http.StatusBadRequest, tt.want)
 		})
 	}
 }

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -53,6 +54,8 @@ func TestOpenAPIMatchesResponses(t *testing.T) {
 	}
 	unknown := strings.Repeat("0", 32)
 	node, sensor := n.Nodes[3].ID, n.Sensors[0].Name
+	onNode := url.QueryEscape(fmt.Sprintf(`{"type":"Point","coordinates":[%v,%v]}`, n.Nodes[3].Lon, n.Nodes[3].Lat))
+	far := url.QueryEscape(`{"type":"Point","coordinates":[10,10]}`)
 	for _, c := range []struct {
 		method, path string
 		want         int
@@ -62,14 +65,20 @@ func TestOpenAPIMatchesResponses(t *testing.T) {
 		{"GET", "/openapi.json", 200},
 		{"GET", "/v1/api/sensor-networks", 200},
 		{"GET", "/v1/api/sensor-networks/array_of_things", 200},
-		{"GET", "/v1/api/sensor-networks/nowhere", 404},
+		{"GET", "/v1/api/sensor-networks/nowhere", 400},
 		{"GET", "/v1/api/sensor-networks/array_of_things/nodes", 200},
 		{"GET", "/v1/api/sensor-networks/array_of_things/nodes/" + node, 200},
-		{"GET", "/v1/api/sensor-networks/array_of_things/nodes/nope", 404},
+		{"GET", "/v1/api/sensor-networks/array_of_things/nodes/nope", 400},
+		{"GET", "/v1/api/sensor-networks/array_of_things/nodes?geom=" + far, 400},
 		{"GET", "/v1/api/sensor-networks/array_of_things/sensors", 200},
+		{"GET", "/v1/api/sensor-networks/array_of_things/sensors?geom=" + onNode, 200},
+		{"GET", "/v1/api/sensor-networks/array_of_things/sensors?geom=" + far, 400},
 		{"GET", "/v1/api/sensor-networks/array_of_things/sensors/" + sensor, 200},
+		{"GET", "/v1/api/sensor-networks/array_of_things/sensors/" + sensor + "?geom=" + onNode, 200},
 		{"GET", "/v1/api/sensor-networks/array_of_things/features", 200},
+		{"GET", "/v1/api/sensor-networks/array_of_things/features?geom=" + onNode, 200},
 		{"GET", "/v1/api/sensor-networks/array_of_things/features/temperature", 200},
+		{"GET", "/v1/api/sensor-networks/array_of_things/features/nope", 400},
 		{"GET", "/v1/api/sensor-networks/array_of_things/query?feature=temperature&limit=5&" + window, 200},
 		{"GET", "/v1/api/sensor-networks/array_of_things/query?" + window, 400},
 		{"GET", "/v1/api/sensor-networks/array_of_things/download?features=bogus", 400},

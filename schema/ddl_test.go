@@ -10,10 +10,19 @@ import (
 func TestDDL(t *testing.T) {
 	stmts := schema.DDL()
 	want := []string{"observations", "networks", "nodes", "sensors", "features", "loads"}
-	if len(stmts) != len(want) {
-		t.Fatalf("got %d statements, want %d: %q", len(stmts), len(want), stmts)
+	adds := []string{"ALTER TABLE features ADD COLUMN common_names Array(String)"}
+	if len(stmts) != len(want)+len(adds) {
+		t.Fatalf("got %d statements, want %d: %q", len(stmts), len(want)+len(adds), stmts)
 	}
-	for i, s := range stmts {
+	for i, a := range adds {
+		if s := stmts[len(want)+i]; !strings.HasPrefix(s, a) || !schema.IsAddColumn(s) {
+			t.Errorf("got statement %d %q, want it to start %q and be taken as adding a column", len(want)+i, s, a)
+		}
+	}
+	for i, s := range stmts[:len(want)] {
+		if schema.IsAddColumn(s) {
+			t.Errorf("statement %d %q taken as adding a column", i, s)
+		}
 		if prefix := "CREATE TABLE IF NOT EXISTS " + want[i] + " ("; !strings.HasPrefix(s, prefix) {
 			t.Errorf("got statement %d %q, want it to start %q", i, s, prefix)
 		}

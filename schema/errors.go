@@ -32,7 +32,8 @@ func (c Code) String() string {
 }
 
 // Error is exportd's one error type. Fields holds Plenario's field-keyed
-// messages for Invalid errors; Message is what a client may read; Err is the
+// messages for Invalid errors; Message is what a client may read (an
+// Invalid error with no Fields is Plenario's plain-string 400); Err is the
 // cause, logged but never shown to a client for Internal errors.
 type Error struct {
 	Code    Code

@@ -3,6 +3,8 @@ package schema
 import (
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Network is one sensor network's metadata: what can be asked of it. Every
@@ -41,11 +43,14 @@ type Feature struct {
 	Properties []Property `json:"properties"`
 }
 
-// Property is one measured quantity of a feature.
+// Property is one measured quantity of a feature. CommonName is its label
+// for people ("Magnetic field X"): Plenario's explorer shows only the
+// properties that have one.
 type Property struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
-	Unit string `json:"unit"`
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	Unit       string `json:"unit"`
+	CommonName string `json:"common_name"`
 }
 
 // NetworkDoc is the JSON shape of a network in the metadata endpoints.
@@ -103,6 +108,39 @@ func (s Sensor) Doc() Sensor {
 	return s
 }
 
+// Doc returns the feature's metadata document: every property has a
+// common name, the stored one or one made from the names (DefaultCommonName).
+func (f Feature) Doc() Feature {
+	props := make([]Property, len(f.Properties))
+	for i, p := range f.Properties {
+		if p.CommonName == "" {
+			p.CommonName = DefaultCommonName(f, p.Name)
+		}
+		props[i] = p
+	}
+	f.Properties = props
+	return f
+}
+
+// DefaultCommonName labels a property that has no stored common name: the
+// feature's name in words when it is the feature's only property
+// ("Temperature"), else followed by the property's ("Magnetic field X").
+func DefaultCommonName(f Feature, prop string) string {
+	name := strings.ReplaceAll(f.Name, "_", " ")
+	if len(f.Properties) > 1 {
+		p := strings.ReplaceAll(prop, "_", " ")
+		if utf8.RuneCountInString(p) == 1 {
+			p = strings.ToUpper(p)
+		}
+		name += " " + p
+	}
+	if name == "" {
+		return ""
+	}
+	r, size := utf8.DecodeRuneInString(name)
+	return string(unicode.ToUpper(r)) + name[size:]
+}
+
 func nonNil(m map[string]any) map[string]any {
 	if m == nil {
 		return map[string]any{}
@@ -148,6 +186,63 @@ func (f Feature) Property(name string) (Property, bool) {
 		}
 	}
 	return Property{}, false
+}
+
+// SensorsOn returns the sensors the nodes carry, in the network's order:
+// what a metadata request's geom selects of the sensors.
+func (n *Network) SensorsOn(nodes []string) []Sensor {
+	on := map[string]bool{}
+	for _, id := range nodes {
+		if x, ok := n.Node(id); ok {
+			for _, s := range x.Sensors {
+				on[strings.ToLower(s)] = true
+			}
+		}
+	}
+	out := []Sensor{}
+	for _, s := range n.Sensors {
+		if on[strings.ToLower(s.Name)] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// FeaturesOf returns the features the sensors observe, in the network's
+// order.
+func (n *Network) FeaturesOf(sensors []Sensor) []Feature {
+	seen := map[string]bool{}
+	for _, s := range sensors {
+		for _, fp := range s.Properties {
+			f, _, _ := strings.Cut(fp, ".")
+			seen[strings.ToLower(f)] = true
+		}
+	}
+	out := []Feature{}
+	for _, f := range n.Features {
+		if seen[strings.ToLower(f.Name)] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// UnknownNode records a node id the network lacks, keyed and worded as
+// Plenario's validator did: a 400, not a 404, as its clients expect.
+func (p Problems) UnknownNode(id string) { p.Add("nodes", msgBadNode+id) }
+
+// UnknownSensor records a sensor name the network lacks, as UnknownNode.
+func (p Problems) UnknownSensor(name string) { p.Add("sensors", msgBadSensor+name) }
+
+// UnknownFeature records a feature (or feature.property) the network
+// lacks, as UnknownNode.
+func (p Problems) UnknownFeature(name string) { p.Add("features", msgBadFeature+name) }
+
+// EmptyArea is the 400 for a geom that holds none of what a metadata
+// request lists: Plenario's message, a plain string, with the geom as
+// given. what is "features" (Plenario said so for nodes too) or "sensors".
+func EmptyArea(what, geom string) error {
+	return &Error{Code: Invalid, Message: "No " + what + " found within " + geom + "!"}
 }
 
 // Sort puts the network's lists in a stable order, by name.

@@ -79,8 +79,13 @@ func TestMetadataDocs(t *testing.T) {
 			want: `{"name":"tmp112","properties":["temperature.temperature"],"info":{}}`},
 		{name: "bare sensor", input: schema.Sensor{Name: "s"}.Doc(),
 			want: `{"name":"s","properties":[],"info":{}}`},
-		{name: "feature", input: n.Features[1],
-			want: `{"name":"relative_humidity","properties":[{"name":"humidity","type":"float","unit":"percent"}]}`},
+		{name: "feature", input: n.Features[1].Doc(),
+			want: `{"name":"relative_humidity","properties":[{"name":"humidity","type":"float","unit":"percent","common_name":"Relative humidity"}]}`},
+		{name: "feature with a stored common name", input: schema.Feature{Name: "temperature",
+			Properties: []schema.Property{{Name: "temperature", Type: "float", Unit: "celsius", CommonName: "Air temperature"}}}.Doc(),
+			want: `{"name":"temperature","properties":[{"name":"temperature","type":"float","unit":"celsius","common_name":"Air temperature"}]}`},
+		{name: "bare feature", input: schema.Feature{Name: "f"}.Doc(),
+			want: `{"name":"f","properties":[]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,5 +93,68 @@ func TestMetadataDocs(t *testing.T) {
 				t.Errorf("got %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestDefaultCommonName(t *testing.T) {
+	n := MustNetwork(t)
+	mag, _ := n.Feature("magnetic_field")
+	tests := []struct {
+		name    string
+		feature schema.Feature
+		prop    string
+		want    string
+	}{
+		{"one property named as its feature", n.Features[2], "temperature", "Temperature"},
+		{"one property named otherwise", n.Features[1], "humidity", "Relative humidity"},
+		{"one of several, a letter", mag, "x", "Magnetic field X"},
+		{"one of several, a word", schema.Feature{Name: "gas", Properties: []schema.Property{{Name: "co_ppm"}, {Name: "no2"}}}, "co_ppm", "Gas co ppm"},
+		{"no name", schema.Feature{}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := schema.DefaultCommonName(tt.feature, tt.prop); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSensorsAndFeaturesOfNodes: what a geom selects of the sensors and
+// features follows the nodes it holds.
+func TestSensorsAndFeaturesOfNodes(t *testing.T) {
+	n := MustNetwork(t)
+	names := func(v any) []string {
+		out := []string{}
+		switch v := v.(type) {
+		case []schema.Sensor:
+			for _, s := range v {
+				out = append(out, s.Name)
+			}
+		case []schema.Feature:
+			for _, f := range v {
+				out = append(out, f.Name)
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		nodes             []string
+		sensors, features []string
+	}{
+		{[]string{"000"}, []string{"htu21d", "tmp112"}, []string{"relative_humidity", "temperature"}},
+		{[]string{"00c", "00A"}, []string{"hmc5883l", "tmp112"}, []string{"magnetic_field", "temperature"}},
+		{[]string{"002"}, []string{"htu21d"}, []string{"relative_humidity", "temperature"}},
+		{nil, []string{}, []string{}},
+		{[]string{"nope"}, []string{}, []string{}},
+	}
+	for _, tt := range tests {
+		s := n.SensorsOn(tt.nodes)
+		if got := names(s); !reflect.DeepEqual(got, tt.sensors) {
+			t.Errorf("sensors on %v: got %v, want %v", tt.nodes, got, tt.sensors)
+		}
+		if got := names(n.FeaturesOf(s)); !reflect.DeepEqual(got, tt.features) {
+			t.Errorf("features of %v: got %v, want %v", tt.nodes, got, tt.features)
+		}
 	}
 }

@@ -18,7 +18,7 @@ type Endpoint int
 const (
 	Download Endpoint = iota
 	Raw
-	NodeList // the nodes metadata list: only geom
+	NodeList // the metadata lists: only geom; an area holding no node is for the caller to word
 )
 
 // Query limits. A request past them is refused at once instead of becoming a
@@ -234,7 +234,7 @@ func ParseQuery(ep Endpoint, args url.Values, n *Network, now time.Time) (Query,
 					inside = append(inside, id)
 				}
 			}
-			if len(inside) == 0 && len(p["nodes"]) == 0 {
+			if len(inside) == 0 && len(p["nodes"]) == 0 && ep != NodeList {
 				p.Add("geom", "No node of network "+n.Name+" lies within the geometry.")
 			}
 			q.Nodes = inside

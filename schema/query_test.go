@@ -597,6 +597,11 @@ func TestParseQueryNodeList(t *testing.T) {
 	if want := []string{"000", "001"}; !reflect.DeepEqual(got.Nodes, want) {
 		t.Errorf("got %v, want %v", got.Nodes, want)
 	}
+	// An area holding no node is no error here: each metadata list words it.
+	far := `{"type":"Point","coordinates":[10,10]}`
+	if got, err := schema.ParseQuery(schema.NodeList, vals("geom", far), MustNetwork(t), fixedNow); err != nil || len(got.Nodes) != 0 || len(got.Geom) == 0 {
+		t.Errorf("an empty area: got nodes %v, geom %s, error %v; want no node, the geom and no error", got.Nodes, got.Geom, err)
+	}
 	_, err = schema.ParseQuery(schema.NodeList, vals("nodes", "000"), MustNetwork(t), fixedNow)
 	if got, want := invalidFields(t, err), map[string][]string{"nodes": {"Not a valid filter"}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)
