@@ -42,27 +42,8 @@ func (n *Network) propertyCommonName(fp string) string {
 	if !ok {
 		return fp
 	}
-	return derivedCommonName(f, pr)
-}
-
-// derivedCommonName names a property for people: the feature's name when it
-// is the feature's only property ("Temperature"), else the feature's and the
-// property's ("Magnetic field X").
-func derivedCommonName(f Feature, p Property) string {
-	name := humanize(f.Name)
-	if len(f.Properties) == 1 {
-		return name
+	if pr.CommonName != "" {
+		return pr.CommonName // the stored one, as /features shows it
 	}
-	if len(p.Name) == 1 {
-		return name + " " + strings.ToUpper(p.Name)
-	}
-	return name + " " + strings.ReplaceAll(p.Name, "_", " ")
-}
-
-func humanize(s string) string {
-	s = strings.ReplaceAll(s, "_", " ")
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	return DefaultCommonName(f, pr.Name)
 }
