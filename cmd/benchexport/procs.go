@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/plenario-next/exportd/internal/natsauth"
 )
 
 // child is a process the benchmark started, with its peak memory watched.
@@ -205,8 +208,16 @@ func natsServerMain(args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := server.NewServer(&server.Options{ServerName: "bench", Host: host, Port: port, JetStream: true,
-		StoreDir: args[1], NoSigs: true, NoLog: true, MaxPayload: 8 << 20, ProfPort: profPort})
+	// Authenticated as exportd serve's server is: the identities the
+	// parent generated in store-dir/auth.
+	auth, err := natsauth.Load(filepath.Join(args[1], "auth"), nil)
+	if err != nil {
+		return err
+	}
+	opts := &server.Options{ServerName: "bench", Host: host, Port: port, JetStream: true,
+		StoreDir: args[1], NoSigs: true, NoLog: true, MaxPayload: 8 << 20, ProfPort: profPort}
+	auth.Configure(opts)
+	s, err := server.NewServer(opts)
 	if err != nil {
 		return err
 	}

@@ -20,18 +20,22 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/internal/latency"
+	"github.com/plenario-next/exportd/internal/natsauth"
 	"github.com/plenario-next/exportd/schema"
 )
 
 // system is exportd running as child processes.
 type system struct {
-	cfg      config
-	natsURL  string
-	httpAddr string
-	base     string // http://host:port
-	nats     *child
-	gateway  *child
-	exporter *child
+	cfg     config
+	natsURL string
+	// natsSubscriber is the read-only identity the event latency is
+	// measured with, as a watcher of a real deployment would be.
+	natsSubscriber natsauth.Identity
+	httpAddr       string
+	base           string // http://host:port
+	nats           *child
+	gateway        *child
+	exporter       *child
 	// The exporter's and the gateway's own listeners for /debug/pprof/
 	// (EXPORTD_METRICS_ADDR), and the NATS server's, profiled during the load phases when
 	// BENCH_PROFILE_DIR is set.
@@ -67,6 +71,11 @@ func startSystem(ctx context.Context, cfg config, root, tmp string) (_ *system, 
 		return nil, err
 	}
 	_, profPort, _ := net.SplitHostPort(s.natsOps)
+	auth, err := natsauth.Load(filepath.Join(tmp, "nats", "auth"), nil) // the child reads the same
+	if err != nil {
+		return nil, err
+	}
+	s.natsSubscriber = auth.Subscriber
 	if s.nats, err = startChild("nats-server", filepath.Join(tmp, "nats.log"), os.Environ(), self, "nats-server",
 		natsAddr, filepath.Join(tmp, "nats"), profPort); err != nil {
 		return nil, err
@@ -77,6 +86,7 @@ func startSystem(ctx context.Context, cfg config, root, tmp string) (_ *system, 
 	env := append(os.Environ(), "EXPORTD_CLICKHOUSE_ADDR="+cfg.ClickHouse, "EXPORTD_CLICKHOUSE_DB="+cfg.DB,
 		"EXPORTD_DEMO_ROWS=0", "EXPORTD_DATA_DIR="+filepath.Join(tmp, "data"), "EXPORTD_HTTP_ADDR="+s.httpAddr,
 		"EXPORTD_NATS_LISTEN="+natsAddr, "EXPORTD_NATS_URL=nats://"+natsAddr, "EXPORTD_LOG_FORMAT=json",
+		"EXPORTD_NATS_USER="+auth.Service.User, "EXPORTD_NATS_PASSWORD="+auth.Service.Password,
 		"EXPORTD_URL_ROOT="+s.base+"/",
 		// One client makes every request here: no per-client cap on
 		// active jobs during the ticket-creation load.
@@ -591,7 +601,7 @@ func fetchProfile(ctx context.Context, addr string, seconds int, path string) er
 // NATS subscriber, and returns how long its events took from publication
 // to arrival on each path.
 func (s *system) eventLatency(ctx context.Context, cfg config, w window, watchers int) (latency.Result, error) {
-	nc, err := nats.Connect(s.natsURL)
+	nc, err := nats.Connect(s.natsURL, s.natsSubscriber.Option())
 	if err != nil {
 		return latency.Result{}, err
 	}
