@@ -14,7 +14,8 @@ import (
 // from this file alone.
 //
 // A filter on columns only (node_id, sensor, datetime) holds for all rows
-// of an observation alike: it is a condition on rows. One on properties is
+// of an observation alike: it is a condition on rows, and so is one that
+// schema.Filter.PerRow allows (q.FilterRows), "temperature above 30". One on properties is
 // a condition on observations (see schema.Filter): the observations of the
 // slice are grouped by (node_id, ts, sensor, feature), the filter is
 // evaluated on each group, and the rows of the groups it holds for are
@@ -22,8 +23,8 @@ import (
 // runs the rest.
 func filterWhere(q *schema.Query, from, to time.Time, w string, args []any) (string, []any) {
 	f := q.Filter
-	if f.RowLevel() {
-		cond, cargs := filterCond(f)
+	if f.RowLevel() || q.FilterRows {
+		cond, cargs := filterCond(f, true)
 		return w + " AND (" + cond + ")", append(args, cargs...)
 	}
 	// The groups hold every property of the observation, not only those
@@ -41,7 +42,7 @@ func filterWhere(q *schema.Query, from, to time.Time, w string, args []any) (str
 		gw += " AND property IN ?"
 		gargs = append(gargs, set(props))
 	}
-	cond, cargs := filterCond(f)
+	cond, cargs := filterCond(f, false)
 	w += " AND (node_id, ts, sensor, feature) IN (SELECT node_id, ts, sensor, feature FROM observations WHERE " + gw +
 		" GROUP BY node_id, ts, sensor, feature HAVING " + cond + ")"
 	args = append(args, gargs...)
@@ -54,10 +55,11 @@ var comparisons = map[string]string{
 	schema.FilterLt: "<", schema.FilterLe: "<=",
 }
 
-// filterCond is the condition f stands for, on rows when f is row-level,
-// else on a group of an observation's rows (properties are compared with
-// countIf, columns are the group's keys).
-func filterCond(f *schema.Filter) (string, []any) {
+// filterCond is the condition f stands for, on rows when rows is set (f
+// is row-level or schema.Filter.PerRow holds), else on a group of an
+// observation's rows (properties are compared with countIf, columns are
+// the group's keys).
+func filterCond(f *schema.Filter, rows bool) (string, []any) {
 	if f.Branch() {
 		join := " AND "
 		if f.Op == schema.FilterOr {
@@ -66,14 +68,14 @@ func filterCond(f *schema.Filter) (string, []any) {
 		var parts []string
 		var args []any
 		for _, a := range f.Args {
-			c, ca := filterCond(a)
+			c, ca := filterCond(a, rows)
 			parts = append(parts, "("+c+")")
 			args = append(args, ca...)
 		}
 		return strings.Join(parts, join), args
 	}
 	if f.Col == "" {
-		return propertyCond(f)
+		return propertyCond(f, rows)
 	}
 	col := f.Col
 	vals := f.Values
@@ -107,19 +109,28 @@ func filterCond(f *schema.Filter) (string, []any) {
 
 // propertyCond is a comparison of a property on an observation's rows: it
 // holds when the observation has the property with a value that compares
-// true; "is null" when it does not have it.
-func propertyCond(f *schema.Filter) (string, []any) {
+// true; "is null" when it does not have it. Row by row, a row of the
+// property compares its value, and any other row is of a reading without it.
+func propertyCond(f *schema.Filter, rows bool) (string, []any) {
 	has, args := "property = ?", []any{f.Property}
 	if f.Feature != "" {
 		has, args = "feature = ? AND property = ?", []any{f.Feature, f.Property}
 	}
+	cond := has
 	switch f.Op {
-	case schema.FilterIs:
-		return "countIf(" + has + ") = 0", args
-	case schema.FilterIsNot:
-		return "countIf(" + has + ") > 0", args
+	case schema.FilterIs, schema.FilterIsNot:
 	case schema.FilterIn:
-		return "countIf(" + has + " AND value IN ?) > 0", append(args, clickhouse.GroupSet{Value: f.Values})
+		cond, args = has+" AND value IN ?", append(args, clickhouse.GroupSet{Value: f.Values})
+	default:
+		cond, args = has+" AND value "+comparisons[f.Op]+" ?", append(args, f.Values[0])
 	}
-	return "countIf(" + has + " AND value " + comparisons[f.Op] + " ?) > 0", append(args, f.Values[0])
+	switch {
+	case rows && f.Op == schema.FilterIs:
+		return "NOT (" + cond + ")", args
+	case rows:
+		return cond, args
+	case f.Op == schema.FilterIs:
+		return "countIf(" + cond + ") = 0", args
+	}
+	return "countIf(" + cond + ") > 0", args
 }

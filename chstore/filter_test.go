@@ -75,6 +75,8 @@ func TestFilterRows(t *testing.T) {
 		{name: "y of the readings whose x is above 0.5", args: []string{"features", "magnetic_field.y", "filter", `{"op":"gt","col":"x","val":0.5}`},
 			direct: cols + "feature = 'magnetic_field' AND property = 'y' AND (node_id, ts, sensor) IN " +
 				"(SELECT node_id, ts, sensor FROM observations WHERE feature = 'magnetic_field' AND property = 'x' AND value > 0.5)"},
+		{name: "x above 0.5, of x alone", args: []string{"features", "magnetic_field.x", "filter", `{"op":"gt","col":"x","val":0.5}`},
+			direct: cols + "feature = 'magnetic_field' AND property = 'x' AND value > 0.5"},
 		{name: "an or over two features", args: []string{"features", "temperature,relative_humidity",
 			"filter", `{"op":"or","val":[{"op":"ge","prop":"temperature.temperature","val":"25"},{"op":"lt","prop":"humidity","val":25}]}`},
 			direct: cols + "(feature = 'temperature' AND value >= 25 OR feature = 'relative_humidity' AND value < 25)"},

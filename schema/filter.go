@@ -105,6 +105,43 @@ func (f *Filter) Properties() (props []string, nullable bool) {
 	return props, nullable
 }
 
+// PerRow reports whether f, on the rows sel selects, may be evaluated row
+// by row, a plain WHERE, with the same outcome as on whole observations:
+// when it compares one property p only (and columns), and every selected
+// feature that has p is selected for p alone ("temperature above 30" on
+// temperature, whose one property it is). Then a row of p carries the
+// value the filter compares, and any other row selected is of a reading
+// without p (by the network's metadata), for which p is null.
+func (f *Filter) PerRow(n *Network, sel []FeatureSel) bool {
+	var leaf *Filter
+	same := true
+	f.Walk(func(g *Filter) {
+		switch {
+		case g.Branch() || g.Col != "":
+		case leaf == nil:
+			leaf = g
+		case g.Feature != leaf.Feature || g.Property != leaf.Property:
+			same = false
+		}
+	})
+	if leaf == nil || !same {
+		return false
+	}
+	for _, s := range sel {
+		ft, ok := n.Feature(s.Feature)
+		if !ok {
+			return false
+		}
+		if _, has := ft.Property(leaf.Property); !has || leaf.Feature != "" && leaf.Feature != ft.Name {
+			continue // p is null on all its readings
+		}
+		if s.Property != leaf.Property && (s.Property != "" || len(ft.Properties) != 1) {
+			return false
+		}
+	}
+	return true
+}
+
 // filterJSON is a condition as written: the request's syntax, with col for
 // columns and prop for properties ("feature.property", or a bare property
 // of any queried feature).

@@ -212,3 +212,31 @@ func TestQueuedJSONWithFilter(t *testing.T) {
 		}
 	}
 }
+
+func TestFilterPerRow(t *testing.T) {
+	for _, tt := range []struct {
+		features, filter string
+		want             bool
+	}{
+		{"temperature", `{"op":"gt","prop":"temperature","val":30}`, true},
+		{"", `{"op":"and","val":[{"op":"gt","prop":"temperature.temperature","val":30},{"op":"eq","col":"sensor","val":"tmp112"}]}`, true},
+		{"temperature,magnetic_field", `{"op":"is","prop":"temperature","val":null}`, true},
+		{"magnetic_field.x", `{"op":"gt","prop":"x","val":0.5}`, true},
+		{"magnetic_field", `{"op":"gt","prop":"x","val":0.5}`, false},
+		{"magnetic_field.y", `{"op":"gt","prop":"x","val":0.5}`, false},
+		{"temperature,relative_humidity", `{"op":"or","val":[{"op":"gt","prop":"temperature","val":30},{"op":"lt","prop":"humidity","val":20}]}`, false},
+		{"temperature", `{"op":"eq","col":"sensor","val":"tmp112"}`, true},
+	} {
+		in := vals("filter", tt.filter)
+		if tt.features != "" {
+			in.Set("features", tt.features)
+		}
+		q, err := schema.ParseQuery(schema.Download, in, MustNetwork(t), fixedNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := q.FilterRows || q.Filter.RowLevel(); got != tt.want {
+			t.Errorf("features %q filter %s: got per row %v, want %v", tt.features, tt.filter, got, tt.want)
+		}
+	}
+}

@@ -75,6 +75,7 @@ type Query struct {
 	Offset      int       // rows (Download) or readings (Raw) skipped
 	LimitSet    bool      // Download: limit=0 was given, which Limit alone cannot tell from none (see Capped)
 	Filter      *Filter   // nil: no filter parameter
+	FilterRows  bool      // Filter may be evaluated row by row (see Filter.PerRow)
 	DataType    string    // Download only: the format the result is offered in by default
 	AllFeatures bool
 	AllNodes    bool
@@ -291,6 +292,7 @@ func ParseQuery(ep Endpoint, args url.Values, n *Network, now time.Time) (Query,
 	}
 	if v, ok := get("filter"); ok {
 		q.Filter = ParseFilter(p, v, n, q.Features)
+		q.FilterRows = q.Filter != nil && q.Filter.PerRow(n, q.Features)
 	}
 	return q, p.Err()
 }

@@ -20,6 +20,7 @@ type queryJSON struct {
 	Limit       *int            `json:"limit,omitempty"` // present: LimitSet
 	Offset      int             `json:"offset,omitempty"`
 	Filter      *Filter         `json:"filter,omitempty"`
+	FilterRows  bool            `json:"filter_rows,omitempty"`
 	AllFeatures bool            `json:"all_features,omitempty"`
 	AllNodes    bool            `json:"all_nodes,omitempty"`
 	AllSensors  bool            `json:"all_sensors,omitempty"`
@@ -71,6 +72,9 @@ func (q Query) MarshalJSON() ([]byte, error) {
 		}
 		b = append(append(b, `,"filter":`...), f...)
 	}
+	if q.FilterRows {
+		b = append(b, `,"filter_rows":true`...)
+	}
 	if q.AllFeatures {
 		b = append(b, `,"all_features":true`...)
 	}
@@ -120,7 +124,7 @@ func (q *Query) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*q = Query{Network: j.Network, Geom: j.Geom, Offset: j.Offset, Filter: j.Filter,
+	*q = Query{Network: j.Network, Geom: j.Geom, Offset: j.Offset, Filter: j.Filter, FilterRows: j.FilterRows,
 		AllFeatures: j.AllFeatures, AllNodes: j.AllNodes, AllSensors: j.AllSensors, DataType: j.DataType}
 	if j.Limit != nil {
 		q.Limit, q.LimitSet = *j.Limit, *j.Limit == 0
