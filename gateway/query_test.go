@@ -40,12 +40,15 @@ const (
 	seedRows  = seedTicks * chstore.DemoNodes * 9
 )
 
-// Nodes of the demo grid (column i%10 west to east, row i/10 south to north)
-// that the fixtures in testdata select, worked out by hand from the grid.
+// Demo nodes (they stand where the first 100 nodes of the real Chicago
+// nodes.csv stood) that the fixtures in testdata select, worked out from
+// those places. The file names are older than the places: the south-west
+// box holds eight nodes, three of them at one spot, and the "corners" are
+// two small boxes downtown.
 var (
-	southwest3x3 = nodeIDs(0, 1, 2, 10, 11, 12, 20, 21, 22) // testdata/southwest_3x3.geojson
-	southwestRim = nodeIDs(0, 1, 2, 10, 12, 20, 21, 22)     // testdata/southwest_3x3_hole.geojson
-	twoCorners   = nodeIDs(0, 99)                           // testdata/two_corners.geojson
+	southwest3x3 = nodeIDs(7, 10, 36, 40, 46, 49, 51, 68) // testdata/southwest_3x3.geojson
+	southwestRim = nodeIDs(7, 36, 40, 46, 49, 51, 68)     // testdata/southwest_3x3_hole.geojson: a hole around node 10
+	twoCorners   = nodeIDs(0, 99)                         // testdata/two_corners.geojson
 )
 
 func nodeIDs(idx ...int) []string {
@@ -404,13 +407,13 @@ func TestQueryFilters(t *testing.T) {
 			name: "geom: a polygon",
 			args: vals("feature", "light_intensity", "geom", fixtureGeom(t, "southwest_3x3.geojson"), "start_datetime", "2026-11-01", "end_datetime", "2026-11-01T12:00:00"),
 			cond: "feature = 'light_intensity' AND node_id IN " + sqlList(southwest3x3...) + " AND " + halfDay,
-			want: 20 * 9,
+			want: 20 * len(southwest3x3),
 		},
 		{
 			name: "geom: a polygon with a hole, as a Feature",
 			args: vals("feature", "light_intensity", "geom", fixtureGeom(t, "southwest_3x3_hole.geojson"), "start_datetime", "2026-11-01", "end_datetime", "2026-11-01T12:00:00"),
 			cond: "feature = 'light_intensity' AND node_id IN " + sqlList(southwestRim...) + " AND " + halfDay,
-			want: 20 * 8,
+			want: 20 * len(southwestRim),
 		},
 		{
 			name: "geom: a multipolygon as the first feature of a collection",
@@ -454,13 +457,13 @@ func TestQueryFilters(t *testing.T) {
 				"start_datetime", "2026-10-31T12:00:00", "end_datetime", "2026-11-01T12:00:00"),
 			cond: "feature = 'temperature' AND property = 'temperature' AND sensor IN ('bmp180','tmp112') AND node_id IN " + sqlList(southwestRim...) +
 				" AND " + sqlWindow(seedEnd.Add(-24*time.Hour), seedEnd),
-			want: 40 * 2 * 8,
+			want: 40 * 2 * len(southwestRim),
 		},
 		{
 			name: "nodes and geom intersect",
-			args: vals("feature", "magnetic_field.z", "nodes", "001e0610b000,001e0610b00b,001e0610b063", "geom", fixtureGeom(t, "southwest_3x3_hole.geojson"),
+			args: vals("feature", "magnetic_field.z", "nodes", "001e0610b007,001e0610b00a,001e0610b063", "geom", fixtureGeom(t, "southwest_3x3_hole.geojson"),
 				"start_datetime", "2026-10-31T12:00:00", "end_datetime", "2026-11-01T12:00:00"),
-			cond: "feature = 'magnetic_field' AND property = 'z' AND node_id = '001e0610b000' AND " + sqlWindow(seedEnd.Add(-24*time.Hour), seedEnd),
+			cond: "feature = 'magnetic_field' AND property = 'z' AND node_id = '001e0610b007' AND " + sqlWindow(seedEnd.Add(-24*time.Hour), seedEnd),
 			want: 40,
 		},
 	}
@@ -706,8 +709,8 @@ func TestRequestLimits(t *testing.T) {
 		})
 	}
 
-	// The largest geom that fits, 600 vertices around the south-west
-	// corner, is parsed and answered promptly.
+	// The largest geom that fits, 600 vertices around nodes 0 and 1, is
+	// parsed and answered promptly.
 	t.Run("a large geom that fits", func(t *testing.T) {
 		g := bigPolygon(600)
 		u := f.url + "/query?feature=temperature&geom=" + url.QueryEscape(g) + win
@@ -731,8 +734,8 @@ func TestRequestLimits(t *testing.T) {
 	})
 }
 
-// bigPolygon returns a polygon of n+1 positions on a circle around the
-// south-west corner of the demo grid, large enough to hold nodes 0 and 1.
+// bigPolygon returns a polygon of n+1 positions on an ellipse between
+// demo nodes 0 and 1 (downtown), large enough to hold those two only.
 func bigPolygon(n int) string {
 	var b strings.Builder
 	b.WriteString(`{"type":"Polygon","coordinates":[[`)
@@ -741,7 +744,7 @@ func bigPolygon(n int) string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, "[%.6f,%.6f]", -87.78+0.025*math.Cos(a), 41.705+0.012*math.Sin(a))
+		fmt.Fprintf(&b, "[%.6f,%.6f]", -87.621867+0.025*math.Cos(a), 41.868257+0.012*math.Sin(a))
 	}
 	b.WriteString(`]]}`)
 	return b.String()
