@@ -114,8 +114,8 @@ func TestExternalNATSWithTLS(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "nats") {
-			t.Fatalf("gateway with a wrong password: got %v, want an error about NATS", err)
+		if err == nil || !strings.Contains(err.Error(), "Authorization Violation") {
+			t.Fatalf("gateway with a wrong password: got %v, want NATS's authorization violation", err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("gateway with a wrong password still running after 30s, want it stopped with an error")

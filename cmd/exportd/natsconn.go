@@ -144,7 +144,9 @@ func logWatchCommands(url string, tls bool, auth *natsauth.Auth, logger *slog.Lo
 		server += " --tlsca <CA of nats-listen-cert>"
 	}
 	cmd := func(id natsauth.Identity, subject string) string {
-		return fmt.Sprintf(`nats %s --user %s --password "$(cat %s)" sub '%s'`, server, id.User, id.File, subject)
+		// No double quotes: a text log would escape them. The passwords
+		// are base64url, safe unquoted.
+		return fmt.Sprintf(`nats %s --user %s --password $(cat %s) sub '%s'`, server, id.User, id.File, subject)
 	}
 	logger.Info("watch every job's events (read only): "+cmd(auth.Subscriber, schema.EventSubjectAll), "user", auth.Subscriber.User)
 	for _, id := range auth.Keys {

@@ -87,6 +87,9 @@ func serve(ctx context.Context, c Config, stdout io.Writer) error {
 	bus, err := events.Open(ctx, nc, events.Config{Replicas: c.Replicas, Retention: c.Retention,
 		PartAckWait: c.PartAckWait, MaxDeliver: c.MaxAttempts, IdemWindow: c.IdemWindow, OutageTolerance: c.OutageTolerance})
 	if err != nil {
+		if last := nc.LastError(); last != nil { // e.g. refused credentials, which say more
+			return fmt.Errorf("nats at %s: %w (jetstream topology: %v)", natsURL, last, err)
+		}
 		return fmt.Errorf("jetstream topology: %w", err)
 	}
 	reg := newMetrics(bus)
