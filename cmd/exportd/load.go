@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/plenario-next/exportd/aot"
@@ -96,6 +97,13 @@ func load(ctx context.Context, args []string, getenv func(string) string, stdout
 		}
 	}
 	r, err := loadDigest(ctx, store, fs.Arg(0), *network, *batch, progress)
+	if errors.Is(err, context.Canceled) && r.Network != "" {
+		stored := "no reading is stored yet"
+		if !strings.HasPrefix(r.LoadedUntil, "1970-") {
+			stored = "every reading before " + r.LoadedUntil + " is stored"
+		}
+		return fmt.Errorf("load of %s interrupted: %s; run the same load again to go on", r.Network, stored)
+	}
 	if err != nil {
 		return err
 	}

@@ -205,3 +205,26 @@ func TestLoadForms(t *testing.T) {
 		})
 	}
 }
+
+// TestServeLoads: EXPORTD_LOAD makes serve load the digest at start, in the
+// background, while the API is up.
+func TestServeLoads(t *testing.T) {
+	dir, err := aottest.Digest{Data: aottest.Gzip(aottest.QuirkLines())}.WriteDir(filepath.Join(t.TempDir(), aottest.Folder))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, stop := startServe(t, map[string]string{"EXPORTD_LOAD": dir, "EXPORTD_DEMO_ROWS": "0"})
+	u := url + "/v1/api/sensor-networks/aot_chicago/query?feature=temperature&start_datetime=2018-03-31&end_datetime=2018-04-02"
+	var r struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	// The readings of temperature: two of metsense.htu21d in one second,
+	// one of wagman.htu21d, metsense.bmp180's and metsense.tsys01's.
+	testenv.Eventually(t, time.Minute, "the digest's temperatures served", func() bool {
+		code, body := testenv.Get(t, u)
+		return code == http.StatusOK && json.Unmarshal(body, &r) == nil && len(r.Data) >= 4
+	})
+	if err := stop(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+}
