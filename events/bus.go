@@ -65,6 +65,9 @@ type Config struct {
 	MaxDeliver  int           // deliveries of a request or partition before the job fails
 	Memory      bool          // memory storage instead of file: for benchmarks only
 	IdemWindow  time.Duration // a repeated request returns the same ticket within this window
+	// ResultMaxBytes limits the result stores, shared evenly by the CSV
+	// and the JSON store; 0 keeps the limit they have (none when new).
+	ResultMaxBytes int64
 	// OutageTolerance is how long a request or partition rides out
 	// ClickHouse or NATS being unavailable (retried with backoff, no
 	// delivery counted) before its job fails: 0 is
@@ -107,6 +110,8 @@ type Bus struct {
 
 	streamsMu sync.Mutex
 	streams   map[string]jetstream.Stream // object store streams by bucket, for reading chunks
+
+	storage storageCache // the result stores' usage, read at most once a second
 }
 
 // Open creates or updates every stream, consumer, bucket and store, so that
@@ -145,15 +150,23 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("job bucket: %w", err)
 	}
+	csvMax, err := resultMaxBytes(ctx, js, ResultBucket, cfg.ResultMaxBytes)
+	if err != nil {
+		return nil, fmt.Errorf("result store: %w", err)
+	}
 	if b.Results, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket: ResultBucket, Description: "exported parts, one object per partition",
-		TTL: cfg.Retention, Storage: storage, Replicas: cfg.Replicas, Compression: false,
+		TTL: cfg.Retention, Storage: storage, Replicas: cfg.Replicas, Compression: false, MaxBytes: csvMax,
 	}); err != nil {
 		return nil, fmt.Errorf("result store: %w", err)
 	}
+	jsonMax, err := resultMaxBytes(ctx, js, JSONBucket, cfg.ResultMaxBytes)
+	if err != nil {
+		return nil, fmt.Errorf("JSON result store: %w", err)
+	}
 	if b.JSON, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket: JSONBucket, Description: "exported parts as JSON, one object per partition",
-		TTL: cfg.Retention, Storage: storage, Replicas: cfg.Replicas, Compression: false,
+		TTL: cfg.Retention, Storage: storage, Replicas: cfg.Replicas, Compression: false, MaxBytes: jsonMax,
 	}); err != nil {
 		return nil, fmt.Errorf("JSON result store: %w", err)
 	}

@@ -250,6 +250,9 @@ func (w *PartWriter) Close(rows int64) (StoredPart, error) {
 		}
 	}
 	if err := w.b.Results.UpdateMeta(w.csv.ctx, meta.Name, meta); err != nil {
+		if storageFull(err) {
+			return StoredPart{}, storeError(err)
+		}
 		return StoredPart{}, unavailable("part metadata", err)
 	}
 	return sp, nil
@@ -303,7 +306,7 @@ func (o *objectWriter) start() {
 	go func() {
 		info, err := o.store.Put(o.ctx, o.meta, pr)
 		pr.CloseWithError(io.ErrClosedPipe) // a Put that stopped early stops the writer too
-		o.done <- putResult{info, err}
+		o.done <- putResult{info, storeError(err)}
 	}()
 }
 
@@ -432,9 +435,13 @@ func (b *Bus) DeleteParts(ctx context.Context, ticket string, parts int) error {
 func (b *Bus) DeletePart(ctx context.Context, ticket string, part int) error {
 	name := schema.PartObject(ticket, part)
 	for _, o := range []struct {
-		store jetstream.ObjectStore
-		name  string
-	}{{b.Results, name}, {b.JSON, name}, {b.Results, ParquetObject(ticket, part)}} {
+		store  jetstream.ObjectStore
+		bucket string
+		name   string
+	}{{b.Results, ResultBucket, name}, {b.JSON, JSONBucket, name}, {b.Results, ResultBucket, ParquetObject(ticket, part)}} {
+		if err := b.purgeChunks(ctx, o.store, o.bucket, o.name); err != nil {
+			return err
+		}
 		if err := o.store.Delete(ctx, o.name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			return unavailable("delete part", err)
 		}

@@ -78,8 +78,10 @@ func (p *Projector) project(ctx context.Context, m jetstream.Msg, e schema.Event
 	if err != nil {
 		return fmt.Errorf("fold: %w", err)
 	}
-	if rec != nil && (e.Kind == schema.EventCancelled || e.Kind == schema.EventExpired) && rec.Job.Status.Status == statusOf(e.Kind) {
-		// Cancelling or expiring removes the result. Exporters still
+	if rec != nil && e.Kind.Removes() && rec.Job.Status.Status == statusOf(e.Kind) {
+		// Cancelling, failing or expiring removes the result: a failed
+		// job's parts are never served, and they would hold room that the
+		// result storage's limit gives to other jobs. Exporters still
 		// writing a part remove it themselves when they see the status.
 		_ = m.InProgress()
 		if err := p.bus.DeleteParts(ctx, e.Ticket, len(rec.Plan)); err != nil {
@@ -100,8 +102,11 @@ func (p *Projector) project(ctx context.Context, m jetstream.Msg, e schema.Event
 }
 
 func statusOf(k schema.EventKind) string {
-	if k == schema.EventExpired {
+	switch k {
+	case schema.EventExpired:
 		return schema.StatusExpired
+	case schema.EventFailed:
+		return schema.StatusError
 	}
 	return schema.StatusCancelled
 }

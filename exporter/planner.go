@@ -221,7 +221,8 @@ func settle(ctx context.Context, bus *events.Bus, m jetstream.Msg, ticket string
 	}
 	code := schema.ErrorCode(err)
 	reason, outage := outageReason(err)
-	final := code == schema.Invalid || code == schema.NotFound || outage || delivered >= uint64(bus.Config.MaxDeliver)
+	final := code == schema.Invalid || code == schema.NotFound || code == schema.Full || outage ||
+		delivered >= uint64(bus.Config.MaxDeliver)
 	if !final {
 		delay := time.Duration(1<<min(delivered-1, 5)) * time.Second
 		log.Warn("will retry", "err", err, "delivered", delivered, "delay", delay)

@@ -45,6 +45,11 @@ func (g *Gateway) writeError(ctx *fasthttp.RequestCtx, err error) {
 		ctx.Response.Header.Set("Retry-After", "5")
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		writeJSON(ctx, map[string]any{"error": e.Message})
+	case schema.Full:
+		g.logger.Warn("result storage is short", "path", string(ctx.Path()), "err", err)
+		ctx.Response.Header.Set("Retry-After", "60")
+		ctx.SetStatusCode(fasthttp.StatusInsufficientStorage)
+		writeJSON(ctx, map[string]any{"error": e.Message})
 	case schema.Unauthorized:
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="exportd"`)
 		ctx.SetStatusCode(fasthttp.StatusUnauthorized)

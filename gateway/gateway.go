@@ -152,6 +152,9 @@ func (g *Gateway) readyz(ctx *fasthttp.RequestCtx, _ []string) error {
 	if err := g.store.Ping(c); err != nil {
 		return err
 	}
+	if err := g.bus.StorageShort(c); err != nil {
+		return schema.Wrap(schema.Unavailable, err.Error(), err) // the message says what is short
+	}
 	writeJSON(ctx, map[string]any{"status": "ready"})
 	return nil
 }

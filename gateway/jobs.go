@@ -41,12 +41,21 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 	fp := fingerprint(ctx, q)
 	id := "submit." + fp
 	full := g.MaxActive > 0 && g.active.count(req.Client) >= g.MaxActive
+	// While the result storage is short no new job is accepted (507 with
+	// Retry-After): it would fail for want of room.
+	short := g.bus.StorageShort(ctx)
+	if schema.ErrorCode(short) != schema.Full {
+		short = nil // not known to be short: the submit decides
+	}
 	for range maxResubmits {
 		var earlier uint64
-		if full {
+		if full || short != nil {
 			// At its limit a client may still repeat an accepted request.
 			earlier, err = g.bus.Earlier(ctx, id)
 			if err == nil && earlier == 0 {
+				if short != nil {
+					return short
+				}
 				return schema.Errorf(schema.TooMany, "Too many export jobs queued or running for this client (at most %d); retry when one finishes.", g.MaxActive)
 			}
 		} else {

@@ -20,9 +20,10 @@ const (
 	TooMany                  // a limit was reached: 429, Nak with delay
 	Unavailable              // a dependency is down or slow: 503, Nak with delay
 	Unauthorized             // missing or wrong credentials: 401, Term
+	Full                     // the result storage has no room: 507 with Retry-After, the job fails
 )
 
-var codeNames = [...]string{"internal", "invalid", "not found", "conflict", "too many", "unavailable", "unauthorized"}
+var codeNames = [...]string{"internal", "invalid", "not found", "conflict", "too many", "unavailable", "unauthorized", "full"}
 
 func (c Code) String() string {
 	if int(c) < len(codeNames) {

@@ -30,6 +30,12 @@ func (k EventKind) Terminal() bool {
 	return k == EventSucceeded || k == EventFailed || k == EventCancelled || k == EventExpired
 }
 
+// Removes reports whether this kind ends a job with its stored parts
+// removed: cancelled, failed or expired.
+func (k EventKind) Removes() bool {
+	return k == EventCancelled || k == EventFailed || k == EventExpired
+}
+
 // Subjects. One subject per ticket and kind lets a subscriber watch one job
 // (exports.events.<ticket>.>) or everything (exports.events.>).
 const (

@@ -46,7 +46,12 @@ type Config struct {
 	// OutageTolerance: how long ClickHouse or NATS may be unavailable
 	// before a job fails; negative: not at all.
 	OutageTolerance time.Duration
-	SSEHeartbeat    time.Duration
+	// ResultMaxBytes limits the result stores; 0: half the room of an
+	// embedded server's disk, or, on an external NATS, the limit the
+	// stores have.
+	ResultMaxBytes int64
+	natsMaxStore   int64 // the embedded server's JetStream max store (0: its own default)
+	SSEHeartbeat   time.Duration
 }
 
 // env is one setting: its flag, its environment variable and its default.
@@ -85,6 +90,7 @@ var settings = []env{
 	{"part-ack-wait", "EXPORTD_PART_ACK_WAIT", events.DefaultPartAckWait.String(), "a partition, request or event whose process went silent this long goes to another process"},
 	{"max-attempts", "EXPORTD_MAX_ATTEMPTS", strconv.Itoa(events.DefaultMaxDeliver), "deliveries of a request or partition before its job fails"},
 	{"outage-tolerance", "EXPORTD_OUTAGE_TOLERANCE", events.DefaultOutageTolerance.String(), "how long ClickHouse or NATS may be unavailable before a running job fails (retried meanwhile, no attempt counted; 0: fail by attempts alone)"},
+	{"result-max-bytes", "EXPORTD_RESULT_MAX_BYTES", "", "byte limit of the result stores, e.g. 50GB (default: with the embedded NATS, half of the free space and what NATS holds at start; else the limit they have)"},
 	{"sse-heartbeat", "EXPORTD_SSE_HEARTBEAT", gateway.DefaultSSEHeartbeat.String(), "how often an idle /jobs/{ticket}/events stream sends a heartbeat comment"},
 	{"log-format", "EXPORTD_LOG_FORMAT", "auto", "json, text, or auto (json unless stderr is a terminal)"},
 	{"log-level", "EXPORTD_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -153,6 +159,11 @@ func parseConfig(role string, args []string, getenv func(string) string, out io.
 	}
 	if c.OutageTolerance == 0 {
 		c.OutageTolerance = -1 // events.Config: none
+	}
+	if v := *vals["result-max-bytes"]; v != "" {
+		if c.ResultMaxBytes, err = parseBytes(v); err != nil || c.ResultMaxBytes < 1 {
+			return c, fmt.Errorf("bad result-max-bytes %q (a size such as 50GB)", v)
+		}
 	}
 	if c.SSEHeartbeat, err = time.ParseDuration(*vals["sse-heartbeat"]); err != nil || c.SSEHeartbeat < 100*time.Millisecond {
 		return c, fmt.Errorf("bad sse-heartbeat %q (at least 100ms)", *vals["sse-heartbeat"])

@@ -114,7 +114,7 @@ func startNATS(c Config, logger *slog.Logger) (*server.Server, *natsauth.Auth, e
 		return nil, nil, err
 	}
 	opts := &server.Options{ServerName: "exportd", Host: host, Port: port, JetStream: true,
-		StoreDir: dir, NoSigs: true, NoLog: true, MaxPayload: 8 << 20}
+		StoreDir: dir, NoSigs: true, NoLog: true, MaxPayload: 8 << 20, JetStreamMaxStore: c.natsMaxStore}
 	auth.Configure(opts)
 	if c.NATS.ListenCert != "" {
 		if opts.TLSConfig, err = server.GenTLSConfig(&server.TLSConfigOpts{CertFile: c.NATS.ListenCert, KeyFile: c.NATS.ListenKey}); err != nil {

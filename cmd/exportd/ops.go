@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,12 @@ func serveOps(addr string, reg *metrics.Registry, bus *events.Bus, store *chstor
 		if err := store.Ping(ctx); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintln(w, `{"error":"ClickHouse is not reachable"}`)
+			return
+		}
+		if err := bus.StorageShort(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			b, _ := json.Marshal(map[string]string{"error": err.Error()})
+			fmt.Fprintln(w, string(b))
 			return
 		}
 		fmt.Fprintln(w, `{"status":"ready"}`)

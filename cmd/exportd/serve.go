@@ -63,6 +63,9 @@ func serve(ctx context.Context, c Config, stdout io.Writer) error {
 	natsOpts := c.NATS.clientOptions()
 	if natsURL == "" {
 		var auth *natsauth.Auth
+		if c.natsMaxStore, c.ResultMaxBytes, err = embeddedLimits(c, logger); err != nil {
+			return err
+		}
 		if ns, auth, err = startNATS(c, logger); err != nil {
 			return err
 		}
@@ -85,7 +88,8 @@ func serve(ctx context.Context, c Config, stdout io.Writer) error {
 	}
 	defer nc.Close()
 	bus, err := events.Open(ctx, nc, events.Config{Replicas: c.Replicas, Retention: c.Retention,
-		PartAckWait: c.PartAckWait, MaxDeliver: c.MaxAttempts, IdemWindow: c.IdemWindow, OutageTolerance: c.OutageTolerance})
+		PartAckWait: c.PartAckWait, MaxDeliver: c.MaxAttempts, IdemWindow: c.IdemWindow, OutageTolerance: c.OutageTolerance,
+		ResultMaxBytes: c.ResultMaxBytes})
 	if err != nil {
 		if last := nc.LastError(); last != nil { // e.g. refused credentials, which say more
 			return fmt.Errorf("nats at %s: %w (jetstream topology: %v)", natsURL, last, err)

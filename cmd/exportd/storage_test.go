@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plenario-next/exportd/internal/testenv"
+	"github.com/plenario-next/exportd/schema"
+)
+
+// TestStartsWithFullResultStorage: exportd serve stores a job, then starts
+// again with a result limit below what is stored (as on a disk that filled
+// meanwhile). It starts; the stored result is kept and still downloads;
+// /readyz says the result storage is full; submits get 507 with
+// Retry-After; withdrawing the result works and makes room.
+func TestStartsWithFullResultStorage(t *testing.T) {
+	env := map[string]string{"EXPORTD_DATA_DIR": t.TempDir(), "EXPORTD_CLICKHOUSE_DB": testenv.RandomName("exportd_test_")}
+	t.Cleanup(func() { testenv.DropDatabase(t, env["EXPORTD_CLICKHOUSE_DB"]) })
+	url, stop := startServe(t, env)
+	code, body := testenv.Get(t, url+"/v1/api/sensor-networks/array_of_things/download?features=temperature")
+	var j schema.Job
+	if code != http.StatusOK || json.Unmarshal(body, &j) != nil {
+		t.Fatalf("download: got %d %s", code, body)
+	}
+	testenv.Eventually(t, 30*time.Second, "job success", func() bool {
+		_, body := testenv.Get(t, url+"/v1/api/jobs/"+j.Ticket)
+		_ = json.Unmarshal(body, &j)
+		return j.Status.Status == schema.StatusSuccess
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	env["EXPORTD_RESULT_MAX_BYTES"] = "1KB"
+	url, _ = startServe(t, env)
+	if code, body := testenv.Get(t, url+"/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz: got %d %s", code, body)
+	}
+	if code, body := testenv.Get(t, url+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(string(body), "result storage is full") {
+		t.Fatalf("/readyz: got %d %s, want 503 saying the result storage is full", code, body)
+	}
+	if code, body := testenv.Get(t, url+"/v1/api/datadump/"+j.Ticket); code != http.StatusOK || len(body) == 0 {
+		t.Fatalf("download of the stored result: got %d (%d bytes), want 200", code, len(body))
+	}
+	resp, body := testenv.Do(t, http.MethodGet, url+"/v1/api/sensor-networks/array_of_things/download?features=magnetic_field")
+	if resp.StatusCode != http.StatusInsufficientStorage || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), `"error":"result storage is full`) {
+		t.Fatalf("submit: got %d, Retry-After %q, %s; want 507 with Retry-After and the reason", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if resp, body := testenv.Do(t, http.MethodDelete, url+"/v1/api/jobs/"+j.Ticket); resp.StatusCode != http.StatusOK {
+		t.Fatalf("DELETE: got %d %s, want 200", resp.StatusCode, body)
+	}
+	testenv.Eventually(t, 30*time.Second, "/readyz ready once the result is withdrawn", func() bool {
+		code, _ := testenv.Get(t, url+"/readyz")
+		return code == http.StatusOK
+	})
+}
+
+func TestParseBytes(t *testing.T) {
+	tests := []struct {
+		input   string
+		want    int64
+		wantErr bool
+	}{
+		{input: "1024", want: 1024},
+		{input: "50GB", want: 50e9},
+		{input: "1.5 MiB", want: 3 << 19},
+		{input: "2TiB", want: 2 << 40},
+		{input: "10B", want: 10},
+		{input: "lots", wantErr: true},
+		{input: "-1MB", wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := parseBytes(tt.input)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("parseBytes(%q): got %d, %v; want %d (error %v)", tt.input, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+// TestStoreLimits: the embedded server's limits come from the room of its
+// directory, JetStream's never below what it holds, an explicit result
+// limit bounded by JetStream's.
+func TestStoreLimits(t *testing.T) {
+	dir := t.TempDir()
+	logger := slog.New(slog.DiscardHandler)
+	maxStore, results, err := storeLimits(dir, 0, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if maxStore <= 0 || results <= 0 || results >= maxStore {
+		t.Fatalf("got max store %d, results %d; want 0 < results < max store", maxStore, results)
+	}
+	_, asked, err := storeLimits(dir, 1e6, logger)
+	if err != nil || asked != 1e6 {
+		t.Fatalf("explicit 1 MB: got %d (%v), want 1000000", asked, err)
+	}
+	_, huge, err := storeLimits(dir, 1<<62, logger)
+	if err != nil || huge >= maxStore {
+		t.Fatalf("explicit 4 EiB: got %d (%v), want less than the max store %d", huge, err, maxStore)
+	}
+}

@@ -1,0 +1,108 @@
+package exporter_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plenario-next/exportd/events"
+	"github.com/plenario-next/exportd/internal/testenv"
+	"github.com/plenario-next/exportd/schema"
+)
+
+// TestResultStorageLimit runs a service against a small result storage
+// limit (EXPORTD_RESULT_MAX_BYTES, set the way exportd sets it: on the
+// object stores' streams). A job bigger than the room left ends "error"
+// saying the storage is full, and its parts are removed; with the storage
+// short, submits are refused with 507, Retry-After and an error body,
+// /readyz says what is wrong, and cancelling still works and frees the
+// room, after which submits are accepted again.
+func TestResultStorageLimit(t *testing.T) {
+	svc, n := seeded(t, 200_000, testenv.ServiceOptions{PartRows: 20_000})
+	const day = "start_datetime=2026-09-30T00:00:00&end_datetime=2026-10-01T00:00:00"
+	small := svc.Submit(t, "array_of_things", day)
+	if j := svc.Wait(t, small, time.Minute); j.Status.Status != schema.StatusSuccess {
+		t.Fatalf("small job: got %q (%v), want success", j.Status.Status, j.Result)
+	}
+	used := storeBytes(t, svc)
+	biggest := max(used[events.ResultBucket], used[events.JSONBucket])
+
+	// Room for about one more small job, far less than the whole table.
+	limit := 4 * biggest
+	if _, err := events.Open(t.Context(), svc.NC, events.Config{ResultMaxBytes: limit}); err != nil {
+		t.Fatal(err)
+	}
+	big := svc.Submit(t, "array_of_things", window)
+	j := svc.Wait(t, big, time.Minute)
+	reason, _ := j.Result.(map[string]any)["error"].(string)
+	if j.Status.Status != schema.StatusError || !strings.HasPrefix(reason, "result storage is full") {
+		t.Fatalf("job over the limit: got %q (%v), want error \"result storage is full…\"", j.Status.Status, j.Result)
+	}
+	testenv.Eventually(t, 30*time.Second, "the failed job's parts removed", func() bool { return objectsOf(t, svc, big) == 0 })
+
+	// Fill all but a few percent of the room: the storage is short.
+	for bucket, n := range storeBytes(t, svc) {
+		filler := int(float64(limit/2-n) * 0.97)
+		store := svc.Bus.Results
+		if bucket == events.JSONBucket {
+			store = svc.Bus.JSON
+		}
+		if _, err := store.PutBytes(t.Context(), "filler", bytes.Repeat([]byte{'x'}, filler)); err != nil {
+			t.Fatalf("filling %s with %d bytes: %v", bucket, filler, err)
+		}
+	}
+	// Each try a new request (its own Idempotency-Key): a repeat of an
+	// accepted one gets its ticket, short or not.
+	var body []byte
+	var resp *http.Response
+	tries := 0
+	submit := func() (*http.Response, []byte) {
+		tries++
+		return testenv.Do(t, http.MethodGet, svc.URL+"/v1/api/sensor-networks/array_of_things/download?"+day+"&nodes="+n.Nodes[0].ID,
+			"Idempotency-Key", fmt.Sprint("storage-", tries))
+	}
+	testenv.Eventually(t, 10*time.Second, "submits refused", func() bool {
+		resp, body = submit()
+		return resp.StatusCode != http.StatusOK
+	})
+	var e struct{ Error string }
+	if resp.StatusCode != http.StatusInsufficientStorage || resp.Header.Get("Retry-After") == "" ||
+		json.Unmarshal(body, &e) != nil || !strings.HasPrefix(e.Error, "result storage is full") {
+		t.Fatalf("submit while short: got %d, Retry-After %q, %s; want 507 with Retry-After and the reason",
+			resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	code, body := testenv.Get(t, svc.URL+"/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "result storage is full") {
+		t.Fatalf("/readyz while short: got %d %s, want 503 saying the result storage is full", code, body)
+	}
+
+	// Withdrawing the small job's result works, and makes room.
+	if code, j := del(t, svc.URL+"/v1/api/jobs/"+small); code != http.StatusOK {
+		t.Fatalf("DELETE while short: got %d %+v, want 200", code, j)
+	}
+	testenv.Eventually(t, 30*time.Second, "submits accepted again", func() bool {
+		resp, _ := submit()
+		return resp.StatusCode == http.StatusOK
+	})
+	if code, body := testenv.Get(t, svc.URL+"/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz with room again: got %d %s, want 200", code, body)
+	}
+}
+
+// storeBytes is what each result store holds, by bucket.
+func storeBytes(t *testing.T, svc *testenv.Service) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for _, b := range []string{events.ResultBucket, events.JSONBucket} {
+		s, err := svc.Bus.JS.Stream(t.Context(), "OBJ_"+b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[b] = int64(s.CachedInfo().State.Bytes)
+	}
+	return out
+}
