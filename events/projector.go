@@ -175,6 +175,14 @@ func Rebuild(ctx context.Context, bus *Bus, kv jetstream.KeyValue) error {
 	if err != nil {
 		return err
 	}
+	// Deleted when done, not left to its inactive threshold.
+	defer func() {
+		if info := cons.CachedInfo(); info != nil {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = s.DeleteConsumer(dctx, info.Name)
+			cancel()
+		}
+	}()
 	for {
 		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
 		if err != nil {

@@ -295,8 +295,19 @@ func TestRebuildReproducesEveryDocument(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	consumers := func() int {
+		s, err := svc.Bus.JS.Stream(ctx, events.EventStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.CachedInfo().State.Consumers
+	}
+	before := consumers()
 	if err := events.Rebuild(ctx, svc.Bus, fresh); err != nil {
 		t.Fatal(err)
+	}
+	if got := consumers(); got != before {
+		t.Errorf("got %d event stream consumers after the rebuild, want the %d before", got, before)
 	}
 	keys, err := svc.Bus.Jobs.Keys(ctx)
 	if err != nil {
