@@ -61,8 +61,29 @@ func TestMap(t *testing.T) {
 			}
 		}
 	}
-	if got[demo.Nodes[0].ID]["hmc5883l"]["Magnetic field X"] != "magnetic_field.x" || got[demo.Nodes[0].ID]["tmp112"]["Temperature"] != "temperature.temperature" {
-		t.Fatalf("common names: got %v", got[demo.Nodes[0].ID])
+	// The common names are the ones /features shows.
+	var features struct {
+		Data []struct {
+			Name       string `json:"name"`
+			Properties []struct {
+				Name       string `json:"name"`
+				CommonName string `json:"common_name"`
+			} `json:"properties"`
+		} `json:"data"`
+	}
+	getJSON(t, f.url+"/features", &features)
+	named := 0
+	for _, ft := range features.Data {
+		for _, p := range ft.Properties {
+			for _, s := range demo.Sensors {
+				if fp, ok := got[demo.Nodes[0].ID][s.Name][p.CommonName]; ok && fp == ft.Name+"."+p.Name {
+					named++
+				}
+			}
+		}
+	}
+	if want := 9; named != want { // the demo sensors' feature.property pairs
+		t.Fatalf("%d of the sensors' properties are keyed by /features' common names, want %d: %v", named, want, got[demo.Nodes[0].ID])
 	}
 	wantError(t, f.svc.URL+"/v1/api/sensor-networks/nowhere/map", http.StatusBadRequest, map[string]string{"network": "Invalid network name: nowhere"})
 	wantError(t, f.url+"/map?nodes=x", http.StatusBadRequest, map[string]string{"nodes": "Not a valid filter"})
