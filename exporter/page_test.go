@@ -2,6 +2,7 @@ package exporter_test
 
 import (
 	"encoding/json"
+	"math"
 	"net/url"
 	"testing"
 	"time"
@@ -31,6 +32,8 @@ func TestPagedPlan(t *testing.T) {
 		{name: "an offset alone", offset: 920, wantRows: 80, wantSk: 20, wantFrom: t0.Add(9 * time.Hour), wantTo: t0.Add(10 * time.Hour)},
 		{name: "a limit past the rows", limit: 5000, capped: true, wantRows: 1000, wantFrom: t0, wantTo: t0.Add(10 * time.Hour)},
 		{name: "an offset past the rows", offset: 1000},
+		{name: "a limit and an offset that overflow together", limit: math.MaxInt64, offset: 990, capped: true, wantRows: 10, wantSk: 90,
+			wantFrom: t0.Add(9 * time.Hour), wantTo: t0.Add(10 * time.Hour)},
 		{name: "limit 0", capped: true},
 	}
 	for _, tt := range tests {
