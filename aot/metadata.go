@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -135,6 +136,9 @@ func ParseNodes(r io.Reader) ([]NodeRecord, error) {
 			}
 			if n.Lon, err = strconv.ParseFloat(m["lon"], 64); err != nil {
 				return nil, fmt.Errorf("%w: nodes.csv row %d: lon %q", ErrBadMetadata, i+2, m["lon"])
+			}
+			if math.IsNaN(n.Lat) || math.IsNaN(n.Lon) || math.Abs(n.Lat) > 90 || math.Abs(n.Lon) > 180 {
+				return nil, fmt.Errorf("%w: nodes.csv row %d: no place at lat %s, lon %s", ErrBadMetadata, i+2, m["lat"], m["lon"])
 			}
 		}
 		out = append(out, n)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -29,6 +30,10 @@ type loadReport struct {
 	Seconds     float64          `json:"seconds"`
 	LinesPerSec float64          `json:"lines_per_s"`
 }
+
+// networkNameRE is what a network given to load may be called: a name
+// that sits in a URL path as it is.
+var networkNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // skipCauses orders the causes in the text report.
 var skipCauses = []string{"malformed", "already_loaded", "unknown_node", "unknown_sensor", "na", "not_numeric", "duplicate", "out_of_order"}
@@ -85,6 +90,9 @@ func load(ctx context.Context, args []string, getenv func(string) string, stdout
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return errors.New("load: want one PATH")
+	}
+	if *network != "" && !networkNameRE.MatchString(*network) {
+		return fmt.Errorf("load: bad --network %q: letters, digits, '_' and '-' only", *network)
 	}
 	store, err := chstore.Open(ctx, chstore.Config{Addr: addr, Database: db})
 	if err != nil {

@@ -204,6 +204,9 @@ func TestLoadForms(t *testing.T) {
 			}
 		})
 	}
+	if _, err := runLoad(t, "unused", "--network", "a b/c", dir); err == nil || !strings.Contains(err.Error(), "bad --network") {
+		t.Errorf("a network name with a space and a slash: got %v, want refused", err)
+	}
 }
 
 // TestServeLoads: EXPORTD_LOAD makes serve load the digest at start, in the
