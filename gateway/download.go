@@ -19,7 +19,9 @@ func (g *Gateway) submitted(ctx *fasthttp.RequestCtx, ticket string) error {
 	doc := g.document(ctx, rec)
 	root := rec.URLRoot
 	if root == "" {
-		root = g.urlRoot(ctx)
+		if root, err = g.urlRoot(ctx); err != nil {
+			return err
+		}
 	}
 	doc.URL = jobURL(root, ticket)
 	if !rec.Terminal() {

@@ -17,13 +17,6 @@ func newTicket() string {
 	return hex.EncodeToString(b)
 }
 
-func (g *Gateway) urlRoot(ctx *fasthttp.RequestCtx) string {
-	if g.URLRoot != "" {
-		return g.URLRoot
-	}
-	return "http://" + string(ctx.Host()) + "/"
-}
-
 // submit accepts a bulk export: validated in full before a ticket exists,
 // so a bad request never becomes a job that fails later.
 func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
@@ -36,7 +29,11 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 	if err != nil {
 		return err
 	}
-	req := schema.ExportRequest{Ticket: newTicket(), Query: q.Compact(), URLRoot: g.urlRoot(ctx), SubmittedAt: now,
+	root, err := g.urlRoot(ctx)
+	if err != nil {
+		return err
+	}
+	req := schema.ExportRequest{Ticket: newTicket(), Query: q.Compact(), URLRoot: root, SubmittedAt: now,
 		Client: clientID(ctx), ExpiresAt: now.Add(g.bus.Config.Retention)}
 	fp := fingerprint(ctx, q)
 	id := "submit." + fp

@@ -152,6 +152,7 @@ func serve(ctx context.Context, c Config, stdout io.Writer) error {
 			return fmt.Errorf("http listen: %w", err)
 		}
 		logger.Info("listening", "http", "http://"+ln.Addr().String(), "role", c.Role)
+		warnForgeableLinks(logger, c.URLRoot, ln.Addr())
 		if f, ok := stdout.(interface{ Sync() error }); ok {
 			_ = f.Sync()
 		}
