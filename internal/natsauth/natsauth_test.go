@@ -161,6 +161,9 @@ func TestSubscriberReadsOnly(t *testing.T) {
 		return w.has(ticket, schema.EventQueued) && w.has(ticket, schema.EventStarted) && w.has(ticket, schema.EventSucceeded)
 	})
 
+	w.subscribe(t, schema.OwnerSubjectAll) // the keys' own subjects are theirs
+	w.violation(t, schema.OwnerSubjectAll)
+
 	forged := schema.EventSubject(ticket, schema.EventCancelled)
 	_ = w.nc.Publish(forged, []byte(`{"v":1,"kind":"cancelled","ticket":"`+ticket+`"}`))
 	w.violation(t, forged)
@@ -256,6 +259,11 @@ func TestKeySubscribersIsolated(t *testing.T) {
 		t.Error("beta's identity got alpha's job")
 	}
 
+	// Nor may it publish, even on its own subjects: a forged success
+	// would reach its own watchers.
+	forged := schema.OwnerSubject(schema.KeyOwner("alpha"), ticketA, schema.EventSucceeded)
+	_ = a.nc.Publish(forged, []byte(`{}`))
+	a.violation(t, forged)
 	a.subscribe(t, schema.EventSubjectAll)
 	a.violation(t, schema.EventSubjectAll)
 	a.subscribe(t, schema.OwnerEvents(schema.KeyOwner("beta")))
