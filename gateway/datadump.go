@@ -38,6 +38,10 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 			if !schema.IsFormat(format) {
 				pr.Add("data_type", schema.MsgDataType)
 			}
+		case "follow": // followAsked reads it
+			if !followValue(string(v)) {
+				pr.Add("follow", msgFollow)
+			}
 		default:
 			pr.Add(string(k), schema.MsgNotAFilter)
 		}
@@ -48,6 +52,9 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 	rec, err := g.job(ctx, ticket)
 	if err != nil {
 		return err
+	}
+	if !rec.Terminal() && followAsked(ctx) {
+		return g.followDump(ctx, rec, format) // follow.go
 	}
 	if err := notDownloadable(ctx, rec); err != nil {
 		return err

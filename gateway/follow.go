@@ -1,0 +1,457 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/plenario-next/exportd/events"
+	"github.com/plenario-next/exportd/result"
+	"github.com/plenario-next/exportd/schema"
+)
+
+// A followed download (?follow=true, or Prefer: follow) is the download of
+// a job that is still running: the file is sent as it is made, each part
+// as soon as it and every part before it are stored, and the response ends
+// when the job succeeds. Its bytes are exactly those of the download after
+// success. Parts are time slices stored out of order by several exporters,
+// so part k waits for parts 1..k; only one part is read at a time.
+//
+// What is stored is learnt from the job's events (part_done, then a
+// terminal event) through the watch the job's event streams share
+// (feeds), not by polling. A job that fails, is cancelled or expires
+// before it succeeds ends the response without the last chunk (WriteTo
+// returns an error, and fasthttp closes the connection): no client can
+// take what it got for a whole file. A followed download has no length,
+// no ranges and no ETag; a client whose stream broke resumes with a
+// normal ranged download once the job has succeeded.
+
+// msgFollow is the problem with a follow parameter that is not a boolean.
+const msgFollow = "follow must be true or false."
+
+// followValue reports whether v, a follow parameter, is a boolean.
+func followValue(v string) bool {
+	switch strings.ToLower(v) {
+	case "true", "1", "false", "0":
+		return true
+	}
+	return false
+}
+
+// followAsked reports whether the request asks for a followed download:
+// ?follow=true (or 1), or a Prefer header with the follow preference
+// (RFC 7240: a list of tokens, each maybe with a value or parameters).
+func followAsked(ctx *fasthttp.RequestCtx) bool {
+	switch strings.ToLower(string(ctx.QueryArgs().Peek("follow"))) {
+	case "true", "1":
+		return true
+	case "false", "0":
+		return false
+	}
+	for _, pref := range strings.Split(string(ctx.Request.Header.Peek("Prefer")), ",") {
+		name, _, _ := strings.Cut(pref, ";")
+		name, _, _ = strings.Cut(name, "=")
+		if strings.EqualFold(strings.TrimSpace(name), "follow") {
+			return true
+		}
+	}
+	return false
+}
+
+// followDump answers a followed download of rec, a job not finished yet,
+// as format ("" for the job's own).
+func (g *Gateway) followDump(ctx *fasthttp.RequestCtx, rec *schema.JobRecord, format string) error {
+	if format == "" {
+		format = rec.Job.Request.Query.DataType
+	}
+	if format == "" {
+		format = schema.FormatCSV
+	}
+	h := &ctx.Response.Header
+	h.Set("Content-Disposition", "attachment; filename="+rec.Job.Request.Query.Network+".datadump."+format)
+	h.Set("Cache-Control", "no-store") // the file is not whole yet
+	h.Set("Accept-Ranges", "none")
+	h.Set("Preference-Applied", "follow")
+	h.Set("X-Accel-Buffering", "no") // nginx: send each part as it comes
+	ctx.SetContentType(schema.MediaType(format))
+	gz := format != schema.FormatParquet && acceptsGzip(string(ctx.Request.Header.Peek("Accept-Encoding")))
+	if format != schema.FormatParquet {
+		h.Set("Vary", "Accept-Encoding")
+	}
+	if gz {
+		h.Set("Content-Encoding", "gzip")
+	}
+	if ctx.IsHead() {
+		return nil
+	}
+	sub, err := g.feeds.subscribe(rec.Job.Ticket, 0)
+	if err != nil {
+		return err
+	}
+	b := &followBody{g: g, ticket: rec.Job.Ticket, format: format, gzip: gz, sub: sub, serverDone: ctx.Done(),
+		ctx: context.WithoutCancel(ctx), quit: make(chan struct{})}
+	b.seed(rec)
+	// The status and headers go at once: a client learns the download is
+	// followed before the first part, which may be minutes away.
+	ctx.Response.ImmediateHeaderFlush = true
+	ctx.SetBodyStream(b, -1)
+	return nil
+}
+
+// followBody is a followed download: it writes the parts as they are
+// stored, in order, and ends with the job's success, or fails (breaking
+// the response off) with the job's failure.
+type followBody struct {
+	g          *Gateway
+	ctx        context.Context
+	ticket     string
+	format     string
+	gzip       bool
+	sub        *feedClient
+	serverDone <-chan struct{}
+
+	total   int          // parts planned; 0 until the job has started
+	stored  map[int]bool // parts stored, not yet sent
+	next    int          // the next part to send, from 1
+	success bool
+	wrote   bool                 // JSON: an observation has been sent
+	pq      []result.ParquetPart // Parquet: the parts sent, for the footer
+
+	pr   *io.PipeReader // for readers that Read instead
+	quit chan struct{}  // closed by Close: stop waiting for parts
+}
+
+// seed takes what the record already says: a job's events may have left
+// the stream's memory, its record not.
+func (b *followBody) seed(rec *schema.JobRecord) {
+	b.next, b.stored = 1, map[int]bool{}
+	if p := rec.Job.Status.Progress; p != nil {
+		b.total = p.Total
+	}
+	for i, word := range rec.PartsDone {
+		for bit := range 64 {
+			if word&(1<<bit) != 0 {
+				b.stored[i*64+bit+1] = true
+			}
+		}
+	}
+}
+
+func (b *followBody) SupportsBodyWriteTo() bool { return true }
+
+// WriteTo writes the file to w as the job makes it; an error (the job
+// failed, a part could not be read, the client left) ends it unfinished.
+func (b *followBody) WriteTo(w io.Writer) (int64, error) {
+	cw := &countingWriter{w: w}
+	out := io.Writer(cw)
+	var zw interface {
+		io.Writer
+		Flush() error
+		Close() error
+	}
+	if b.gzip {
+		z := getGzip(cw)
+		defer putGzip(z)
+		zw, out = z, z
+	}
+	err := b.write(out, func() error {
+		if zw != nil {
+			return zw.Flush() // each part reaches the client whole
+		}
+		return nil
+	})
+	if err == nil && zw != nil {
+		err = zw.Close()
+	}
+	if err != nil {
+		b.g.logger.Info("followed datadump ended unfinished", "ticket", b.ticket, "err", err)
+	}
+	return cw.n, err
+}
+
+// write sends the head, then each part when it and the ones before it
+// are stored, then, once the job has succeeded, the tail.
+func (b *followBody) write(w io.Writer, flush func() error) error {
+	if err := b.head(w); err != nil {
+		return err
+	}
+	for {
+		events, ended, ready := b.sub.next()
+		for _, e := range events {
+			if err := b.fold(e); err != nil {
+				return err
+			}
+		}
+		for b.total > 0 && b.next <= b.total && b.stored[b.next] {
+			if err := b.part(w, b.next); err != nil {
+				return err
+			}
+			if err := flush(); err != nil {
+				return err
+			}
+			delete(b.stored, b.next)
+			b.next++
+		}
+		if b.success && b.next > b.total {
+			return b.tail(w)
+		}
+		if ended {
+			// The shared watch broke: a new one, from the last event seen.
+			sub, err := b.g.feeds.subscribe(b.ticket, b.sub.after)
+			b.sub.close()
+			if err != nil {
+				b.sub = nil
+				return err
+			}
+			b.sub = sub
+			continue
+		}
+		if len(events) > 0 {
+			continue
+		}
+		select {
+		case <-ready:
+		case <-b.serverDone:
+			return errFollowShutdown
+		case <-b.quit:
+			return io.ErrClosedPipe
+		}
+	}
+}
+
+// errFollowShutdown ends a followed download when the server shuts down.
+var errFollowShutdown = schema.Errorf(schema.Unavailable, "the server is shutting down")
+
+// fold takes one event of the job.
+func (b *followBody) fold(e schema.Event) error {
+	switch e.Kind {
+	case schema.EventStarted:
+		b.total = e.Parts
+	case schema.EventPartDone:
+		b.total = max(b.total, e.Parts)
+		if e.Part >= b.next {
+			b.stored[e.Part] = true
+		}
+	case schema.EventSucceeded:
+		b.success = true
+		b.total = max(b.total, e.Parts)
+	case schema.EventFailed, schema.EventCancelled, schema.EventExpired:
+		if !b.success {
+			return schema.Errorf(schema.Conflict, "job %s ended %s before its result was whole", b.ticket, e.Kind)
+		}
+	}
+	return nil
+}
+
+// head writes what the file begins with.
+func (b *followBody) head(w io.Writer) error {
+	var s string
+	switch b.format {
+	case schema.FormatCSV:
+		s = schema.CSVHeader
+	case schema.FormatJSON:
+		s = schema.JSONHead
+	case schema.FormatParquet:
+		s = result.ParquetMagic
+	}
+	_, err := io.WriteString(w, s)
+	return err
+}
+
+// tail writes what the file ends with, once every part is sent.
+func (b *followBody) tail(w io.Writer) error {
+	switch b.format {
+	case schema.FormatJSON:
+		_, err := io.WriteString(w, schema.JSONTail)
+		return err
+	case schema.FormatParquet:
+		t, err := result.ParquetTail(b.pq)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(t)
+		return err
+	}
+	return nil
+}
+
+// part writes part k in the download's format, as the download after
+// success has it: from its stored JSON fragment or Parquet file when it
+// has one, else made from its CSV.
+func (b *followBody) part(w io.Writer, k int) error {
+	sp, err := b.g.bus.Part(b.ctx, b.ticket, k)
+	if err != nil {
+		return err
+	}
+	switch b.format {
+	case schema.FormatCSV:
+		if sp.Bytes == 0 {
+			return nil
+		}
+		return b.copyPart(w, k, b.g.bus.OpenPart, 0, nil)
+	case schema.FormatJSON:
+		return b.jsonPart(w, k, sp)
+	case schema.FormatNDJSON:
+		if sp.JSON >= 0 {
+			if sp.JSON == 0 {
+				return nil
+			}
+			return b.copyPart(w, k, b.g.bus.OpenPartJSON, 0, func(w io.Writer) io.WriteCloser { return schema.NewNDJSONOfJSON(w) })
+		}
+		return b.copyPart(w, k, b.g.bus.OpenPart, 0, func(w io.Writer) io.WriteCloser { return schema.NewJSONFragmentWriter(w, true) })
+	case schema.FormatParquet:
+		return b.parquetPart(w, k, sp)
+	}
+	return schema.Errorf(schema.Invalid, "unknown format %q", b.format)
+}
+
+// jsonPart writes part k's observations, a ',' before them when some were
+// sent already: its stored fragment begins with that separator, which the
+// first one leaves out.
+func (b *followBody) jsonPart(w io.Writer, k int, sp events.StoredPart) error {
+	if sp.JSON >= 0 {
+		if sp.JSON == 0 {
+			return nil
+		}
+		skip := int64(1)
+		if b.wrote {
+			skip = 0
+		}
+		b.wrote = true
+		return b.copyPart(w, k, b.g.bus.OpenPartJSON, skip, nil)
+	}
+	if sp.Bytes == 0 {
+		return nil
+	}
+	sw := &separated{w: w, sep: b.wrote}
+	err := b.copyPart(sw, k, b.g.bus.OpenPart, 0, func(w io.Writer) io.WriteCloser { return schema.NewJSONFragmentWriter(w, false) })
+	b.wrote = b.wrote || sw.started
+	return err
+}
+
+// separated writes a ',' before its first bytes when sep says.
+type separated struct {
+	w       io.Writer
+	sep     bool
+	started bool
+}
+
+func (s *separated) Write(p []byte) (int, error) {
+	if len(p) > 0 && !s.started {
+		s.started = true
+		if s.sep {
+			if _, err := s.w.Write([]byte{','}); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return s.w.Write(p)
+}
+
+// copyPart writes part k, opened by open, skip bytes in, to w, through the
+// writer conv makes when not nil.
+func (b *followBody) copyPart(w io.Writer, k int, open func(context.Context, string, int) (*events.PartReader, error),
+	skip int64, conv func(io.Writer) io.WriteCloser) error {
+	r, err := open(b.ctx, b.ticket, k)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if skip > 0 {
+		if err := r.Skip(skip); err != nil {
+			return err
+		}
+	}
+	if conv == nil {
+		_, err = r.WriteTo(w)
+		return err
+	}
+	cw := conv(w)
+	if _, err := r.WriteTo(cw); err != nil {
+		return err
+	}
+	return cw.Close()
+}
+
+// parquetPart writes part k's row groups: its stored Parquet file's body,
+// or, for a job not submitted as Parquet, a conversion of its CSV made in
+// memory (a part's Parquet is a few MB). Its footer is kept for the
+// file's own.
+func (b *followBody) parquetPart(w io.Writer, k int, sp events.StoredPart) error {
+	magic := int64(len(result.ParquetMagic))
+	if sp.Parquet >= 0 {
+		p := result.ParquetPart{Size: sp.Parquet, Footer: []byte(sp.ParquetFooter)}
+		r, err := b.g.bus.OpenPartParquet(b.ctx, b.ticket, k)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		if err := r.Skip(magic); err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, io.LimitReader(r, p.Body())); err != nil {
+			return err
+		}
+		b.pq = append(b.pq, p)
+		return nil
+	}
+	var buf bytes.Buffer
+	r, err := b.g.bus.OpenPart(b.ctx, b.ticket, k)
+	if err != nil {
+		return err
+	}
+	_, err = result.CSVToParquet(&buf, r, nil)
+	r.Close()
+	if err != nil {
+		return err
+	}
+	footer, err := result.ParquetFooter(buf.Bytes())
+	if err != nil {
+		return err
+	}
+	p := result.ParquetPart{Size: int64(buf.Len()), Footer: footer}
+	if _, err := w.Write(buf.Bytes()[magic : magic+p.Body()]); err != nil {
+		return err
+	}
+	b.pq = append(b.pq, p)
+	return nil
+}
+
+func (b *followBody) Read(p []byte) (int, error) {
+	if b.pr == nil {
+		var pw *io.PipeWriter
+		b.pr, pw = io.Pipe()
+		go func() {
+			_, err := b.WriteTo(pw)
+			pw.CloseWithError(err) // nil: EOF
+			b.leave()
+		}()
+	}
+	return b.pr.Read(p)
+}
+
+// Close stops the download and leaves the job's feed.
+func (b *followBody) Close() error {
+	select {
+	case <-b.quit:
+		return nil // closed already
+	default:
+	}
+	close(b.quit)
+	if b.pr != nil {
+		b.pr.CloseWithError(context.Canceled) // the goroutine of Read leaves
+		return nil
+	}
+	b.leave()
+	return nil
+}
+
+func (b *followBody) leave() {
+	if b.sub != nil {
+		b.sub.close()
+		b.sub = nil
+	}
+}

@@ -1,0 +1,254 @@
+package gateway_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/exporter"
+	"github.com/plenario-next/exportd/internal/testenv"
+	"github.com/plenario-next/exportd/schema"
+)
+
+// heldExport is a service whose exporter the test starts and stops, so
+// that a job stays running with some of its parts stored for as long as
+// the test needs: no sleeps, no race with the export.
+type heldExport struct {
+	svc  *testenv.Service
+	stop func() // stops the running exporter, nil when none runs
+}
+
+// startHeld seeds the demo network's ddRows rows and starts a service
+// whose planner cuts jobs in parts of 2 000 rows; no exporter runs yet.
+func startHeld(t *testing.T) *heldExport {
+	t.Helper()
+	svc := testenv.StartService(t, testenv.ServiceOptions{NoExporter: true})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := svc.Store.Seed(ctx, chstore.DemoNetwork("array_of_things"), ddRows, ddSeedEnd); err != nil {
+		t.Fatal(err)
+	}
+	pctx, pcancel := context.WithCancel(context.Background())
+	pl := exporter.NewPlanner(svc.Bus, svc.Store, testenv.TestLogger())
+	pl.PartRows = 2000
+	done := make(chan struct{})
+	go func() { defer close(done); _ = pl.Run(pctx) }()
+	h := &heldExport{svc: svc}
+	t.Cleanup(func() {
+		h.hold()
+		pcancel()
+		<-done
+	})
+	return h
+}
+
+// run starts an exporter of one worker: parts are stored one at a time.
+func (h *heldExport) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	ex := exporter.NewExporter(h.svc.Bus, h.svc.Store, testenv.TestLogger())
+	ex.Concurrency = 1
+	done := make(chan struct{})
+	go func() { defer close(done); _ = ex.Run(ctx) }()
+	h.stop = func() { cancel(); <-done }
+}
+
+// hold stops the exporter; a part in flight goes back to the queue.
+func (h *heldExport) hold() {
+	if h.stop != nil {
+		h.stop()
+		h.stop = nil
+	}
+}
+
+// submit asks for the whole seeded week and returns the ticket.
+func (h *heldExport) submit(t *testing.T) string {
+	t.Helper()
+	return h.svc.Submit(t, "array_of_things", "start_datetime="+ddSeedEnd.Add(-7*24*time.Hour).Format(schema.DatetimeLayout)+
+		"&end_datetime="+ddSeedEnd.Format(schema.DatetimeLayout))
+}
+
+// holdAfterFirstPart runs the exporter until the job has part 1 stored
+// and is still processing, then stops it there.
+func (h *heldExport) holdAfterFirstPart(t *testing.T, ticket string) {
+	t.Helper()
+	h.run()
+	testenv.Eventually(t, time.Minute, "part 1 of "+ticket+" stored", func() bool {
+		rec, _, err := h.svc.Bus.Job(context.Background(), ticket)
+		return err == nil && len(rec.PartsDone) > 0 && rec.PartsDone[0]&1 != 0
+	})
+	h.hold()
+	if st := h.svc.Job(t, ticket).Status; st.Status != schema.StatusProcessing || st.Progress.Done >= st.Progress.Total {
+		t.Fatalf("job %s after part 1: %s, %+v; want it processing with parts to go", ticket, st.Status, st.Progress)
+	}
+}
+
+// followed is one followed download being read.
+type followed struct {
+	name string
+	resp *http.Response
+	got  []byte
+}
+
+func openFollow(t *testing.T, name, u string, hdr ...string) *followed {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := testenv.HTTPClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Preference-Applied") != "follow" || resp.ContentLength != -1 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("%s: got %d (Preference-Applied %q, length %d) %.300s, want 200 followed, chunked", name, resp.StatusCode,
+			resp.Header.Get("Preference-Applied"), resp.ContentLength, b)
+	}
+	return &followed{name: name, resp: resp}
+}
+
+// readAtLeast reads until n bytes have come.
+func (f *followed) readAtLeast(t *testing.T, n int) {
+	t.Helper()
+	buf := make([]byte, n-len(f.got))
+	if len(buf) <= 0 {
+		return
+	}
+	k, err := io.ReadFull(f.resp.Body, buf)
+	f.got = append(f.got, buf[:k]...)
+	if err != nil {
+		t.Fatalf("%s: read %d bytes, want %d: %v", f.name, len(f.got), n, err)
+	}
+}
+
+// TestFollowRunningJob follows a running job in every format: bytes come
+// while the job is held with one part stored, and once it succeeds each
+// download has ended cleanly with the very file a download after success
+// serves, byte for byte.
+func TestFollowRunningJob(t *testing.T) {
+	h := startHeld(t)
+	ticket := h.submit(t)
+	dump := h.svc.URL + "/v1/api/datadump/" + ticket
+	streams := []*followed{
+		openFollow(t, "csv", dump+"?follow=true&data_type=csv"),
+		openFollow(t, "json", dump+"?follow=true&data_type=json"),
+		openFollow(t, "ndjson (Prefer)", dump+"?data_type=ndjson", "Prefer", "respond-async, follow"),
+		openFollow(t, "parquet", dump+"?follow=1&data_type=parquet"),
+		openFollow(t, "csv gzip", dump+"?follow=true&data_type=csv", "Accept-Encoding", "gzip"),
+	}
+	h.holdAfterFirstPart(t, ticket)
+	// The head and at least a byte of part 1 (a gzip stream's header and
+	// its first block): all sent while the job cannot finish.
+	for _, f := range streams {
+		n := map[string]int{"csv": len(schema.CSVHeader) + 1, "json": 2, "parquet": 5}[f.name]
+		f.readAtLeast(t, max(n, 11))
+	}
+	if st := h.svc.Job(t, ticket).Status.Status; st != schema.StatusProcessing {
+		t.Fatalf("job %s while held: %s, want processing", ticket, st)
+	}
+	h.run()
+	var wg sync.WaitGroup
+	errs := make([]error, len(streams))
+	for i, f := range streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rest, err := io.ReadAll(f.resp.Body)
+			f.got, errs[i] = append(f.got, rest...), err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%s: %v after %d bytes, want a clean end", streams[i].name, err, len(streams[i].got))
+		}
+	}
+	if st := h.svc.Job(t, ticket).Status.Status; st != schema.StatusSuccess {
+		t.Fatalf("a followed download ended cleanly with the job %s", st)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(streams[4].got))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if streams[4].got, err = io.ReadAll(zr); err != nil {
+		t.Fatalf("csv gzip: %v", err)
+	}
+	for _, f := range streams {
+		q := map[string]string{"csv": "csv", "json": "json", "ndjson (Prefer)": "ndjson", "parquet": "parquet", "csv gzip": "csv"}[f.name]
+		resp, want := testenv.Do(t, "GET", dump+"?data_type="+q)
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(f.got, want) {
+			t.Fatalf("%s: followed %d bytes (sha256 %s), the download after success %d (%s, status %d)", f.name, len(f.got), ddHex(f.got),
+				len(want), ddHex(want), resp.StatusCode)
+		}
+	}
+	var m schema.Manifest
+	ddGetJSON(t, h.svc.URL+"/v1/api/jobs/"+ticket+"/manifest", &m)
+	csv := streams[0].got
+	if int64(len(csv)) != m.Bytes || ddHex(csv[:m.Header.Bytes]) != m.Header.SHA256 {
+		t.Fatalf("followed CSV: %d bytes, the manifest %d", len(csv), m.Bytes)
+	}
+	for _, p := range m.Parts {
+		if got := ddHex(csv[p.Offset : p.Offset+p.Bytes]); got != p.SHA256 {
+			t.Fatalf("followed CSV, part %d: sha256 %s, the manifest %s", p.Part, got, p.SHA256)
+		}
+	}
+	// Following a finished job is the download itself, length and all.
+	resp, body := testenv.Do(t, "GET", dump+"?follow=true&data_type=csv")
+	if resp.StatusCode != http.StatusOK || resp.ContentLength != m.Bytes || resp.Header.Get("ETag") == "" || !bytes.Equal(body, csv) {
+		t.Fatalf("follow of a finished job: %d, length %d, ETag %q", resp.StatusCode, resp.ContentLength, resp.Header.Get("ETag"))
+	}
+}
+
+// TestFollowCancelled cancels a job while its download is followed: the
+// client must see the body broken off, never a clean end.
+func TestFollowCancelled(t *testing.T) {
+	h := startHeld(t)
+	ticket := h.submit(t)
+	dump := h.svc.URL + "/v1/api/datadump/" + ticket
+	csv := openFollow(t, "csv", dump+"?follow=true&data_type=csv")
+	js := openFollow(t, "json", dump+"?follow=true&data_type=json")
+	h.holdAfterFirstPart(t, ticket)
+	csv.readAtLeast(t, len(schema.CSVHeader)+1)
+	js.readAtLeast(t, 2)
+	if resp, _ := testenv.Do(t, http.MethodDelete, h.svc.URL+"/v1/api/jobs/"+ticket); resp.StatusCode != http.StatusOK {
+		t.Fatalf("cancel: %d", resp.StatusCode)
+	}
+	for _, f := range []*followed{csv, js} {
+		n, err := io.Copy(io.Discard, f.resp.Body)
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("%s: %v after %d more bytes, want unexpected EOF", f.name, err, n)
+		}
+	}
+}
+
+// TestFollowErrors: a bad follow value is a 400 in Plenario's shape, and a
+// job that ended without a result is still the 409 a download of it is.
+func TestFollowErrors(t *testing.T) {
+	h := startHeld(t)
+	ticket := h.submit(t)
+	dump := h.svc.URL + "/v1/api/datadump/" + ticket
+	resp, body := testenv.Do(t, "GET", dump+"?follow=maybe")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"follow"`) {
+		t.Fatalf("follow=maybe: got %d %s, want 400 naming follow", resp.StatusCode, body)
+	}
+	if resp, _ := testenv.Do(t, http.MethodDelete, h.svc.URL+"/v1/api/jobs/"+ticket); resp.StatusCode != http.StatusOK {
+		t.Fatalf("cancel: %d", resp.StatusCode)
+	}
+	h.svc.Wait(t, ticket, 30*time.Second)
+	resp, body = testenv.Do(t, "GET", dump+"?follow=true")
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "cancelled") {
+		t.Fatalf("follow of a cancelled job: got %d %s, want 409 saying cancelled", resp.StatusCode, body)
+	}
+}
