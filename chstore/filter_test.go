@@ -2,11 +2,14 @@ package chstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"reflect"
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/internal/testenv"
@@ -64,6 +67,15 @@ func TestFilterRows(t *testing.T) {
 	}
 	const cols = "SELECT node_id, ts, sensor, feature, property, value FROM observations WHERE network = 'aot' AND "
 	from := seedEnd.AddDate(0, 0, -3).Format(schema.DatetimeLayout)
+	// Times of a few readings after from, for a datetime in.
+	var times []string
+	for _, o := range testenv.DirectRows(t, s, cols+"feature = 'magnetic_field' AND property = 'x' AND ts >= toDateTime(?) ORDER BY ts LIMIT 200",
+		uint32(seedEnd.AddDate(0, 0, -3).Unix())) {
+		if len(times) == 0 || times[len(times)-1] != o.TS {
+			times = append(times, o.TS)
+		}
+	}
+	inTimes, _ := json.Marshal(times)
 	tests := []struct {
 		name   string
 		args   []string
@@ -92,6 +104,19 @@ func TestFilterRows(t *testing.T) {
 		{name: "in and ne", args: []string{"features", "temperature,light_intensity", "filter",
 			`{"op":"and","val":[{"op":"in","col":"node","val":"001e0610b001,001e0610b002"},{"op":"ne","prop":"intensity","val":0}]}`},
 			direct: cols + "feature = 'light_intensity' AND node_id IN ('001e0610b001', '001e0610b002') AND value != 0"},
+		{name: "a grouped filter with every kind of column condition", args: []string{"features", "magnetic_field", "filter",
+			`{"op":"and","val":[{"op":"gt","prop":"x","val":0},{"op":"lt","prop":"y","val":0.9},{"op":"ilike","col":"sensor","val":"HMC%"},` +
+				`{"op":"like","col":"node_id","val":"%b01_"},{"op":"ne","col":"node","val":"001e0610b011"},{"op":"in","col":"sensor","val":"hmc5883l"},` +
+				`{"op":"ge","col":"datetime","val":"` + from + `"},{"op":"in","col":"datetime","val":` + string(inTimes) + `},` +
+				`{"op":"isnot","col":"node_id","val":null}]}`},
+			direct: cols + "feature = 'magnetic_field' AND node_id LIKE '%b01_' AND node_id != '001e0610b011' AND toUInt32(ts) IN ? AND (node_id, ts, sensor) IN " +
+				"(SELECT node_id, ts, sensor FROM observations WHERE feature = 'magnetic_field' AND property = 'x' AND value > 0) AND (node_id, ts, sensor) IN " +
+				"(SELECT node_id, ts, sensor FROM observations WHERE feature = 'magnetic_field' AND property = 'y' AND value < 0.9)",
+			params: []any{unixTimes(t, times)}},
+		{name: "is null in a grouped filter", args: []string{"features", "magnetic_field,temperature",
+			"filter", `{"op":"or","val":[{"op":"is","prop":"x","val":null},{"op":"gt","prop":"y","val":0.5}]}`},
+			direct: cols + "(feature = 'temperature' OR feature = 'magnetic_field' AND (node_id, ts, sensor) IN " +
+				"(SELECT node_id, ts, sensor FROM observations WHERE feature = 'magnetic_field' AND property = 'y' AND value > 0.5))"},
 		{name: "is null keeps the readings without the property", args: []string{"features", "temperature,atmospheric_pressure",
 			"filter", `{"op":"is","prop":"temperature","val":null}`},
 			direct: cols + "feature = 'atmospheric_pressure'"},
@@ -172,4 +197,17 @@ func TestFilterRawQuery(t *testing.T) {
 			t.Fatalf("reading %+v: want y above 0.9 and x, y, z", o)
 		}
 	}
+}
+
+// unixTimes is times as a bound set of ClickHouse DateTimes.
+func unixTimes(t *testing.T, times []string) clickhouse.GroupSet {
+	var out []any
+	for _, s := range times {
+		ts, err := time.Parse(schema.DatetimeLayout, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, uint32(ts.Unix()))
+	}
+	return clickhouse.GroupSet{Value: out}
 }
