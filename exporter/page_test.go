@@ -128,6 +128,11 @@ func TestFilteredPagedExport(t *testing.T) {
 			if code != 200 || json.Unmarshal(body, &m) != nil || m.Rows != int64(len(tt.want)) {
 				t.Errorf("manifest: got %d with %d rows, want 200 with %d", code, m.Rows, len(tt.want))
 			}
+			// The manifest's request asks for the same rows again.
+			again, err := url.Parse(m.Request)
+			if err != nil || again.Query().Get("filter") == "" || again.Query().Get("limit") != tt.limit || again.Query().Get("offset") != tt.offset {
+				t.Errorf("manifest request %s (%v): want the filter, limit %q and offset %q", m.Request, err, tt.limit, tt.offset)
+			}
 		})
 	}
 }
