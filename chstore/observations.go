@@ -227,8 +227,16 @@ const firstWindow = 5 * time.Minute
 // property twice is served as two observations (schema.AppendReading), and
 // a page never splits one. Each slice is sized
 // from the density of readings seen so far. ClickHouse skips the offset, so
-// a deep page costs a sort, not a transfer of every reading before it.
+// a deep page costs a sort, not a transfer of every reading before it. Its
+// queries are bounded (see bounded and WithTimeLimit).
 func (s *Store) Observations(ctx context.Context, q *schema.Query) ([]schema.Observation, error) {
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
+	out, err := s.observations(ctx, q)
+	return out, limited(ctx, err)
+}
+
+func (s *Store) observations(ctx context.Context, q *schema.Query) ([]schema.Observation, error) {
 	out := []schema.Observation{}
 	offset, limit := q.Offset, q.Limit
 	found := 0 // readings in the slices read so far
@@ -281,7 +289,7 @@ func nextWindow(window, span time.Duration, found, need int) time.Duration {
 func (s *Store) countReadings(ctx context.Context, q *schema.Query, from, to time.Time) (int, error) {
 	w, args := where(q, from, to)
 	var n uint64
-	if err := s.conn.QueryRow(ctx, "SELECT count() FROM (SELECT 1 FROM observations WHERE "+w+
+	if err := s.conn.QueryRow(freshID(ctx), "SELECT count() FROM (SELECT 1 FROM observations WHERE "+w+
 		" GROUP BY node_id, ts, sensor, feature)", args...).Scan(&n); err != nil {
 		return 0, translate(fmt.Errorf("raw query count: %w", err))
 	}
@@ -292,7 +300,7 @@ func (s *Store) countReadings(ctx context.Context, q *schema.Query, from, to tim
 // offset and limit applied, and how many readings they are.
 func (s *Store) readings(ctx context.Context, q *schema.Query, from, to time.Time, offset, limit int) ([]schema.Observation, int, error) {
 	w, args := where(q, from, to)
-	rows, err := s.conn.Query(ctx, "SELECT node_id, ts, sensor, feature, groupArray(property), groupArray(value) FROM observations WHERE "+w+
+	rows, err := s.conn.Query(freshID(ctx), "SELECT node_id, ts, sensor, feature, groupArray(property), groupArray(value) FROM observations WHERE "+w+
 		" GROUP BY node_id, ts, sensor, feature ORDER BY ts DESC, node_id, sensor, feature LIMIT ?, ?", append(args, offset, limit)...)
 	if err != nil {
 		return nil, 0, translate(fmt.Errorf("raw query: %w", err))

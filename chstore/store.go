@@ -34,6 +34,9 @@ type Config struct {
 	Addr     string // host:port of the native protocol
 	Database string
 	MaxConns int
+	// Settings are ClickHouse settings of every query (e.g. max_threads);
+	// tests make queries slow with them (max_block_size: 1).
+	Settings map[string]any
 }
 
 // Store is a handle on exportd's ClickHouse database.
@@ -75,6 +78,7 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 		MaxOpenConns: c.MaxConns,
 		MaxIdleConns: c.MaxConns,
 		ReadTimeout:  10 * time.Minute,
+		Settings:     clickhouse.Settings(c.Settings),
 	})
 	if err != nil {
 		return nil, translate(err)
@@ -130,7 +134,10 @@ func translate(err error) error {
 		errors.Is(err, clickhouse.ErrAcquireConnTimeout), errors.As(err, &ne):
 		return schema.Wrap(schema.Unavailable, "ClickHouse is unavailable", err)
 	case errors.As(err, &ex):
-		if ex.Code == 241 || ex.Code == 159 || ex.Code == 202 { // memory limit, timeout, too many queries
+		if ex.Code == 159 { // TIMEOUT_EXCEEDED: max_execution_time
+			return schema.Wrap(schema.Unavailable, "ClickHouse is overloaded", fmt.Errorf("%w: %w", ErrTimeLimit, err))
+		}
+		if ex.Code == 241 || ex.Code == 202 { // memory limit, too many queries
 			return schema.Wrap(schema.Unavailable, "ClickHouse is overloaded", err)
 		}
 		return schema.Wrap(schema.Internal, "ClickHouse query failed", err)

@@ -47,14 +47,17 @@ type Gateway struct {
 	// MaxActive is how many queued or running jobs a client may have; zero
 	// means no limit. Enforced while Run is running.
 	MaxActive int
+	// QueryLimits bound /query: at once per client and in all, and in time.
+	QueryLimits QueryLimits
 
 	mu       sync.Mutex
 	networks map[string]cachedNetwork
 	active   *active
 	cache    *jobCache
 
-	parts partCache // part infos of succeeded jobs, for manifests and ranges
-	feeds *feeds    // one watch per followed job, shared by its event streams
+	parts   partCache     // part infos of succeeded jobs, for manifests and ranges
+	feeds   *feeds        // one watch per followed job, shared by its event streams
+	queries *queryLimiter // /query's running ClickHouse queries
 }
 
 type cachedNetwork struct {
@@ -67,7 +70,7 @@ type cachedNetwork struct {
 func New(bus *events.Bus, store *chstore.Store, logger *slog.Logger) *Gateway {
 	return &Gateway{bus: bus, store: store, logger: logger, Now: time.Now, MetadataTTL: DefaultMetadataTTL,
 		Metrics: metrics.New(), networks: map[string]cachedNetwork{}, active: newActive(), MaxActive: DefaultMaxActive,
-		cache: newJobCache(DefaultCachedJobs), feeds: newFeeds(bus.Watch)}
+		cache: newJobCache(DefaultCachedJobs), feeds: newFeeds(bus.Watch), queries: newQueryLimiter()}
 }
 
 // Server returns a fasthttp server for the gateway, with limits that turn

@@ -1,10 +1,13 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"net/url"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -34,8 +37,22 @@ func (g *Gateway) rawQuery(ctx *fasthttp.RequestCtx, p []string) error {
 	if err != nil {
 		return err
 	}
-	obs, err := g.store.Observations(ctx, &q)
+	limits := g.QueryLimits.withDefaults()
+	release, err := g.queries.acquire(clientID(ctx), limits)
 	if err != nil {
+		return err
+	}
+	defer release()
+	qctx, cancel := g.queryContext(ctx, limits.Timeout)
+	defer cancel()
+	obs, err := g.store.Observations(qctx, &q)
+	switch {
+	case errors.Is(context.Cause(qctx), errClientGone):
+		g.logger.Info("query cancelled: the client went away", "path", string(ctx.Path()))
+		return nil // nobody to answer
+	case errors.Is(err, chstore.ErrTimeLimit):
+		return schema.Errorf(schema.Unavailable, "The query took longer than %s; ask for a shorter window or a smaller page, or retry later.", limits.Timeout)
+	case err != nil:
 		return err
 	}
 	writeJSON(ctx, map[string]any{

@@ -51,6 +51,7 @@ type Config struct {
 	// stores have.
 	ResultMaxBytes int64
 	natsMaxStore   int64 // the embedded server's JetStream max store (0: its own default)
+	QueryLimits    gateway.QueryLimits
 	SSEHeartbeat   time.Duration
 }
 
@@ -91,6 +92,9 @@ var settings = []env{
 	{"max-attempts", "EXPORTD_MAX_ATTEMPTS", strconv.Itoa(events.DefaultMaxDeliver), "deliveries of a request or partition before its job fails"},
 	{"outage-tolerance", "EXPORTD_OUTAGE_TOLERANCE", events.DefaultOutageTolerance.String(), "how long ClickHouse or NATS may be unavailable before a running job fails (retried meanwhile, no attempt counted; 0: fail by attempts alone)"},
 	{"result-max-bytes", "EXPORTD_RESULT_MAX_BYTES", "", "byte limit of the result stores, e.g. 50GB (default: with the embedded NATS, half of the free space and what NATS holds at start; else the limit they have)"},
+	{"query-per-client", "EXPORTD_QUERY_PER_CLIENT", strconv.Itoa(gateway.DefaultQueryPerClient), "/query requests one client may run at once (beyond: 429)"},
+	{"query-total", "EXPORTD_QUERY_TOTAL", strconv.Itoa(gateway.DefaultQueryTotal), "/query requests this gateway runs at once (beyond: 503)"},
+	{"query-timeout", "EXPORTD_QUERY_TIMEOUT", gateway.DefaultQueryTimeout.String(), "time limit of a /query request in ClickHouse (max_execution_time; beyond: 503)"},
 	{"sse-heartbeat", "EXPORTD_SSE_HEARTBEAT", gateway.DefaultSSEHeartbeat.String(), "how often an idle /jobs/{ticket}/events stream sends a heartbeat comment"},
 	{"log-format", "EXPORTD_LOG_FORMAT", "auto", "json, text, or auto (json unless stderr is a terminal)"},
 	{"log-level", "EXPORTD_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -164,6 +168,15 @@ func parseConfig(role string, args []string, getenv func(string) string, out io.
 		if c.ResultMaxBytes, err = parseBytes(v); err != nil || c.ResultMaxBytes < 1 {
 			return c, fmt.Errorf("bad result-max-bytes %q (a size such as 50GB)", v)
 		}
+	}
+	if c.QueryLimits.PerClient, err = strconv.Atoi(*vals["query-per-client"]); err != nil || c.QueryLimits.PerClient < 1 {
+		return c, fmt.Errorf("bad query-per-client %q", *vals["query-per-client"])
+	}
+	if c.QueryLimits.Total, err = strconv.Atoi(*vals["query-total"]); err != nil || c.QueryLimits.Total < 1 {
+		return c, fmt.Errorf("bad query-total %q", *vals["query-total"])
+	}
+	if c.QueryLimits.Timeout, err = time.ParseDuration(*vals["query-timeout"]); err != nil || c.QueryLimits.Timeout < time.Second {
+		return c, fmt.Errorf("bad query-timeout %q (at least 1s)", *vals["query-timeout"])
 	}
 	if c.SSEHeartbeat, err = time.ParseDuration(*vals["sse-heartbeat"]); err != nil || c.SSEHeartbeat < 100*time.Millisecond {
 		return c, fmt.Errorf("bad sse-heartbeat %q (at least 100ms)", *vals["sse-heartbeat"])

@@ -143,6 +143,7 @@ func serve(ctx context.Context, c Config, stdout io.Writer) error {
 		gw.URLRoot, gw.Metrics = c.URLRoot, reg
 		gw.APIKeys, gw.MaxActive = c.APIKeys, c.MaxActive
 		gw.SSEHeartbeat = c.SSEHeartbeat
+		gw.QueryLimits = c.QueryLimits
 		goRun("gateway", gw.Run)
 		srv := gw.Server()
 		ln, err := net.Listen("tcp", c.HTTPAddr) // listen first: a taken port fails now

@@ -49,8 +49,9 @@ type ServiceOptions struct {
 	NoExporter  bool  // gateway and projector only
 	NoJSON      bool  // parts stored as CSV only (EXPORTD_JSON_PARTS=false)
 	APIKeys     []string
-	URLRoot     string // the gateway's EXPORTD_URL_ROOT; default none: the request's Host
-	MaxActive   int    // default 0: no limit in tests
+	URLRoot     string              // the gateway's EXPORTD_URL_ROOT; default none: the request's Host
+	MaxActive   int                 // default 0: no limit in tests
+	QueryLimits gateway.QueryLimits // default: gateway's defaults
 	Store       *chstore.Store
 	Logger      *slog.Logger // default TestLogger()
 	// NATSURL, when set, is the NATS server or cluster (comma-separated
@@ -125,6 +126,7 @@ func StartService(tb testing.TB, o ServiceOptions) *Service {
 	s.Gw = gateway.New(s.Bus, s.Store, logger)
 	s.Gw.APIKeys, s.Gw.MaxActive, s.Gw.Metrics = o.APIKeys, o.MaxActive, s.Metrics
 	s.Gw.URLRoot = o.URLRoot
+	s.Gw.QueryLimits = o.QueryLimits
 	start(s.Gw.Run)
 	srv := s.Gw.Server()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
