@@ -184,6 +184,9 @@ func (g *Gateway) manifest(ctx *fasthttp.RequestCtx, p []string) error {
 	if err != nil {
 		return err
 	}
+	if rec.Job.Status.Status == schema.StatusProcessing {
+		return g.partialManifest(ctx, rec) // partialmanifest.go
+	}
 	if err := notDownloadable(ctx, rec); err != nil {
 		return err
 	}
@@ -217,6 +220,8 @@ func buildManifest(rec *schema.JobRecord, q schema.Query, infos []partInfo) sche
 	hsum := sha256.Sum256([]byte(schema.CSVHeader))
 	m := schema.Manifest{
 		Ticket:          rec.Job.Ticket,
+		Complete:        true,
+		Status:          rec.Job.Status.Status,
 		TransactionTime: rec.Finished.UTC().Format(time.RFC3339),
 		Request:         requestURL(rec.URLRoot, q),
 		Query:           q,

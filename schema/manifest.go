@@ -10,8 +10,14 @@ package schema
 // last part is Bytes of the whole.
 type Manifest struct {
 	Ticket string `json:"ticket"`
+	// Complete is false for the partial manifest of a job still running
+	// (FHIR Bulk Data's partial manifest): it lists the parts stored so
+	// far, its totals are theirs, and Status is the job's.
+	Complete bool   `json:"complete"`
+	Status   string `json:"status"`
 	// TransactionTime is when the export finished (RFC 3339, UTC): the
-	// rows are those the store held while the job ran.
+	// rows are those the store held while the job ran. A partial
+	// manifest's is when it was made.
 	TransactionTime     string `json:"transactionTime"`
 	Request             string `json:"request"` // the /download URL that asks for this again
 	Query               Query  `json:"query"`
@@ -47,10 +53,12 @@ type ManifestOutput struct {
 
 // ManifestPart is one stored part: a time slice of the query.
 type ManifestPart struct {
-	Part   int    `json:"part"`
-	Rows   int64  `json:"rows"`
-	Bytes  int64  `json:"bytes"`
-	Offset int64  `json:"offset"` // in the CSV download
+	Part  int   `json:"part"`
+	Rows  int64 `json:"rows"`
+	Bytes int64 `json:"bytes"`
+	// Offset is where the part starts in the CSV download; -1 in a
+	// partial manifest while a part before it is not stored yet.
+	Offset int64  `json:"offset"`
 	SHA256 string `json:"sha256"` // lowercase hex
 	From   string `json:"from,omitempty"`
 	To     string `json:"to,omitempty"`
