@@ -27,26 +27,61 @@ func filterWhere(q *schema.Query, from, to time.Time, w string, args []any) (str
 		cond, cargs := filterCond(f, true)
 		return w + " AND (" + cond + ")", append(args, cargs...)
 	}
-	// The groups hold every property of the observation, not only those
-	// the query selects: a filter on y keeps the x of the readings it holds for.
-	g := *q
-	g.Filter = nil
-	g.Features = make([]schema.FeatureSel, 0, len(q.Features))
-	for _, s := range q.Features {
-		g.Features = append(g.Features, schema.FeatureSel{Feature: s.Feature})
-	}
-	gw, gargs := where(&g, from, to)
-	// Only the rows of the properties compared can change the outcome,
-	// unless "is null" holds for observations without any of them.
-	if props, nullable := f.Properties(); !nullable {
-		gw += " AND property IN ?"
-		gargs = append(gargs, set(props))
-	}
+	gw, gargs := groupWhere(q, from, to, true)
 	cond, cargs := filterCond(f, false)
 	w += " AND (node_id, ts, sensor, feature) IN (SELECT node_id, ts, sensor, feature FROM observations WHERE " + gw +
 		" GROUP BY node_id, ts, sensor, feature HAVING " + cond + ")"
 	args = append(args, gargs...)
 	return w, append(args, cargs...)
+}
+
+// groupWhere is the WHERE clause of the rows of the observations q's
+// filter is evaluated on: every property of them, not only those the
+// query selects (a filter on y keeps the x of the readings it holds for).
+// With few, only the rows of the properties compared, which alone can
+// change the outcome, unless "is null" holds for readings without any.
+func groupWhere(q *schema.Query, from, to time.Time, few bool) (string, []any) {
+	g := *q
+	g.Filter, g.FilterRows = nil, false
+	g.Features = make([]schema.FeatureSel, 0, len(q.Features))
+	for _, s := range q.Features {
+		g.Features = append(g.Features, schema.FeatureSel{Feature: s.Feature})
+	}
+	gw, gargs := where(&g, from, to)
+	if props, nullable := q.Filter.Properties(); few && !nullable {
+		gw += " AND property IN ?"
+		gargs = append(gargs, set(props))
+	}
+	return gw, gargs
+}
+
+// grouped reports whether q's filter is evaluated on observation groups.
+func grouped(q *schema.Query) bool {
+	return q.Filter != nil && !q.Filter.RowLevel() && !q.FilterRows
+}
+
+// groupedSQL is a query of one pass over the rows of q in [from, to) for a
+// grouped filter, faster than where's subquery (which reads the rows twice
+// and looks every row's key up in a set: on 5M demo rows a week of
+// magnetic_field took 4 s that way, 1.6 s in one pass): it groups the
+// observations, keeps those the filter holds for, and gives, per kept
+// observation, its selected rows as arrays (rows) or their count.
+func groupedSQL(q *schema.Query, from, to time.Time, rows bool) (string, []any) {
+	sel, sargs := where(&schema.Query{Network: q.Network, Features: q.Features, Nodes: q.Nodes, Sensors: q.Sensors,
+		AllFeatures: q.AllFeatures, AllNodes: q.AllNodes, AllSensors: q.AllSensors}, from, to)
+	gw, gargs := groupWhere(q, from, to, false)
+	cond, cargs := filterCond(q.Filter, false)
+	var head string
+	var args []any
+	if rows {
+		head = "SELECT node_id, ts, sensor, feature, groupArrayIf(property, " + sel + ") AS ps, groupArrayIf(value, " + sel + ") AS vs"
+		args = append(append(args, sargs...), sargs...)
+	} else {
+		head = "SELECT ts, countIf(" + sel + ") AS n"
+		args = append(args, sargs...)
+	}
+	args = append(append(args, gargs...), cargs...)
+	return head + " FROM observations WHERE " + gw + " GROUP BY node_id, ts, sensor, feature HAVING " + cond, args
 }
 
 // comparisons are the SQL of Plenario's comparison operators.

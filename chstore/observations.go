@@ -79,8 +79,15 @@ func ExportSQL(q *schema.Query, from, to time.Time) (string, []any) {
 // take of them at most (0: all): a part of a download with a limit or an
 // offset.
 func ExportSliceSQL(q *schema.Query, from, to time.Time, skip, take int64) (string, []any) {
-	w, args := where(q, from, to)
-	sql := "SELECT node_id, ts, sensor, feature, property, value FROM observations WHERE " + w + " ORDER BY " + ExportOrder
+	var sql string
+	var args []any
+	if grouped(q) {
+		g, gargs := groupedSQL(q, from, to, true)
+		sql, args = "SELECT node_id, ts, sensor, feature, property, value FROM ("+g+") ARRAY JOIN ps AS property, vs AS value ORDER BY "+ExportOrder, gargs
+	} else {
+		w, wargs := where(q, from, to)
+		sql, args = "SELECT node_id, ts, sensor, feature, property, value FROM observations WHERE "+w+" ORDER BY "+ExportOrder, wargs
+	}
 	if take > 0 {
 		sql += " LIMIT ?, ?"
 		args = append(args, skip, take)
@@ -181,9 +188,15 @@ func (s *Store) HistogramIn(ctx context.Context, q *schema.Query, from, to time.
 	if sec < 1 {
 		sec = 1
 	}
-	w, args := where(q, from, to)
-	rows, err := s.conn.Query(ctx, "SELECT intDiv(toUInt32(ts), ?) * ? AS b, count() FROM observations WHERE "+w+" GROUP BY b ORDER BY b",
-		append([]any{sec, sec}, args...)...)
+	sql, args := "", []any{sec, sec}
+	if grouped(q) {
+		g, gargs := groupedSQL(q, from, to, false)
+		sql, args = "SELECT intDiv(toUInt32(ts), ?) * ? AS b, sum(n) FROM ("+g+") GROUP BY b ORDER BY b", append(args, gargs...)
+	} else {
+		w, wargs := where(q, from, to)
+		sql, args = "SELECT intDiv(toUInt32(ts), ?) * ? AS b, count() FROM observations WHERE "+w+" GROUP BY b ORDER BY b", append(args, wargs...)
+	}
+	rows, err := s.conn.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, translate(fmt.Errorf("histogram: %w", err))
 	}
@@ -202,9 +215,17 @@ func (s *Store) HistogramIn(ctx context.Context, q *schema.Query, from, to time.
 
 // Count returns how many rows q selects.
 func (s *Store) Count(ctx context.Context, q *schema.Query) (int64, error) {
-	w, args := where(q, q.Start, q.End)
+	var sql string
+	var args []any
+	if grouped(q) {
+		g, gargs := groupedSQL(q, q.Start, q.End, false)
+		sql, args = "SELECT sum(n) FROM ("+g+")", gargs
+	} else {
+		w, wargs := where(q, q.Start, q.End)
+		sql, args = "SELECT count() FROM observations WHERE "+w, wargs
+	}
 	var n uint64
-	if err := s.conn.QueryRow(ctx, "SELECT count() FROM observations WHERE "+w, args...).Scan(&n); err != nil {
+	if err := s.conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
 		return 0, translate(err)
 	}
 	return int64(n), nil
