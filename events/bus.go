@@ -112,6 +112,9 @@ type Bus struct {
 	streams   map[string]jetstream.Stream // object store streams by bucket, for reading chunks
 
 	storage storageCache // the result stores' usage, read at most once a second
+
+	webhookMu sync.Mutex
+	webhookKV jetstream.KeyValue // the webhook registry, opened on first use (webhooks.go)
 }
 
 // Open creates or updates every stream, consumer, bucket and store, so that
