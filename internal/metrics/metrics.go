@@ -33,6 +33,7 @@ type Registry struct {
 	parts        prometheus.Counter
 	partDuration prometheus.Histogram
 	redeliveries prometheus.Counter
+	webhooks     *webhookMetrics
 
 	handlerOnce sync.Once
 	handler     http.Handler
@@ -80,6 +81,7 @@ func New() *Registry {
 		Name: "part_redeliveries_total", Help: "Partitions received again after an earlier delivery failed, timed out or was handed back."})
 	r.reg.MustRegister(r.httpRequests, r.httpDuration, r.events, r.rows, r.bytes, r.parts, r.partDuration, r.redeliveries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.webhooks = newWebhookMetrics(r.reg)
 	return r
 }
 
