@@ -19,6 +19,7 @@ import (
 	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/internal/metrics"
 	"github.com/plenario-next/exportd/schema"
+	"github.com/plenario-next/exportd/webhook"
 )
 
 // DefaultMetadataTTL is how long a network's metadata is cached.
@@ -49,6 +50,11 @@ type Gateway struct {
 	MaxActive int
 	// QueryLimits bound /query: at once per client and in all, and in time.
 	QueryLimits QueryLimits
+
+	// WebhookPolicy decides which webhook URLs may be registered;
+	// MaxWebhooks bounds a client's endpoints (DefaultMaxWebhooks if 0).
+	WebhookPolicy webhook.Policy
+	MaxWebhooks   int
 
 	mu       sync.Mutex
 	networks map[string]cachedNetwork

@@ -111,6 +111,9 @@ func TestOpenAPIMatchesResponses(t *testing.T) {
 		{"GET", "/v1/api/jobs/" + ticket + "/events", 200},
 		{"DELETE", "/v1/api/jobs/" + unknown, 404},
 		{"DELETE", "/v1/api/jobs/" + ticket, 200},
+		{"GET", "/v1/api/webhooks", 200},
+		{"GET", "/v1/api/webhooks/0123456789abcdef", 404},
+		{"DELETE", "/v1/api/webhooks/0123456789abcdef", 404},
 	} {
 		req, err := http.NewRequest(c.method, svc.URL+c.path, nil)
 		if err != nil {

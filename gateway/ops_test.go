@@ -245,7 +245,7 @@ func TestOpenAPIDescribesTheRealRoutes(t *testing.T) {
 
 	// Ask the handler itself.
 	samples := strings.NewReplacer("{network}", "array_of_things", "{node}", "000", "{sensor}", "tmp112",
-		"{feature}", "temperature", "{ticket}", strings.Repeat("0", 32))
+		"{feature}", "temperature", "{ticket}", strings.Repeat("0", 32), "{id}", "0123456789abcdef")
 	probe := func(method, path string) (int, string) {
 		req, err := http.NewRequest(method, svc.URL+path, nil)
 		if err != nil {

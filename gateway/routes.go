@@ -49,6 +49,10 @@ var routes = []route{
 	{Route: Route{"GET", "/v1/api/jobs/{ticket}/events"}, serve: (*Gateway).jobEvents},
 	{Route: Route{"GET", "/v1/api/jobs/{ticket}/manifest"}, serve: (*Gateway).manifest},
 	{Route: Route{"GET", "/v1/api/datadump/{ticket}"}, serve: (*Gateway).datadump},
+	{Route: Route{"POST", "/v1/api/webhooks"}, serve: (*Gateway).createWebhook},
+	{Route: Route{"GET", "/v1/api/webhooks"}, serve: (*Gateway).listWebhooks},
+	{Route: Route{"GET", "/v1/api/webhooks/{id}"}, serve: (*Gateway).getWebhook},
+	{Route: Route{"DELETE", "/v1/api/webhooks/{id}"}, serve: (*Gateway).deleteWebhook},
 }
 
 func init() {

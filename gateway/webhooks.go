@@ -1,0 +1,216 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/plenario-next/exportd/schema"
+	"github.com/plenario-next/exportd/webhook"
+)
+
+// DefaultMaxWebhooks is how many endpoints one client may register.
+const DefaultMaxWebhooks = 20
+
+// webhookView is an endpoint as its client sees it; Secret only in the
+// answer to its registration.
+type webhookView struct {
+	ID        string             `json:"id"`
+	URL       string             `json:"url"`
+	Events    []schema.EventKind `json:"events"`
+	CreatedAt time.Time          `json:"created_at"`
+	Secret    string             `json:"secret,omitempty"`
+}
+
+func viewOf(w schema.Webhook) webhookView {
+	return webhookView{ID: w.ID, URL: w.URL, Events: w.Events, CreatedAt: w.CreatedAt}
+}
+
+// webhookRequest is a registration, as JSON or as a form.
+type webhookRequest struct {
+	URL    string          `json:"url"`
+	Events json.RawMessage `json:"events"` // ["succeeded","failed"] or "succeeded,failed"
+}
+
+// createWebhook registers an endpoint and answers 201 with its id and
+// its secret, which no later answer shows.
+func (g *Gateway) createWebhook(ctx *fasthttp.RequestCtx, _ []string) error {
+	u, kinds, err := webhookInput(ctx)
+	p := schema.Problems{}
+	if err != nil {
+		p.Add("request", err.Error())
+	} else {
+		if u == "" {
+			p.Add("url", "Missing url: the address to POST events to.")
+		} else if cerr := g.WebhookPolicy.CheckURL(ctx, u); cerr != nil {
+			p.Add("url", "The url "+cerr.Error()+".")
+		}
+		if kinds == nil {
+			p.Add("events", "Missing or unknown events: a comma-separated list of "+kindList()+", or *.")
+		}
+	}
+	if err := p.Err(); err != nil {
+		return err
+	}
+	mine, err := g.ownWebhooks(ctx)
+	if err != nil {
+		return err
+	}
+	if max := g.maxWebhooks(); len(mine) >= max {
+		return schema.Errorf(schema.Conflict, "At most %d webhooks per client; delete one first.", max)
+	}
+	w := schema.Webhook{ID: webhook.NewID(), URL: u, Events: kinds, CreatedAt: g.Now().UTC().Truncate(time.Second),
+		Secret: webhook.NewSecret()}
+	if len(g.APIKeys) > 0 {
+		w.Client = clientID(ctx)
+	}
+	if err := g.bus.AddWebhook(ctx, w); err != nil {
+		return err
+	}
+	v := viewOf(w)
+	v.Secret = w.Secret
+	ctx.Response.Header.Set("Location", "/v1/api/webhooks/"+w.ID)
+	ctx.SetStatusCode(fasthttp.StatusCreated)
+	writeJSON(ctx, v)
+	return nil
+}
+
+// webhookInput reads url and events from a JSON body, or else from the
+// form (body or query string); kinds is nil when events is missing or
+// names an unknown kind.
+func webhookInput(ctx *fasthttp.RequestCtx) (u string, kinds []schema.EventKind, err error) {
+	var list []string
+	if ct := string(ctx.Request.Header.ContentType()); strings.HasPrefix(ct, "application/json") {
+		var r webhookRequest
+		dec := json.NewDecoder(bytes.NewReader(ctx.PostBody()))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&r); err != nil {
+			return "", nil, errors.New("The body must be a JSON object with url and events.")
+		}
+		u = r.URL
+		var one string
+		if json.Unmarshal(r.Events, &list) != nil && json.Unmarshal(r.Events, &one) == nil {
+			list = []string{one}
+		}
+	} else {
+		for _, a := range []*fasthttp.Args{ctx.PostArgs(), ctx.QueryArgs()} {
+			if v := a.Peek("url"); len(v) > 0 && u == "" {
+				u = string(v)
+			}
+			for _, v := range a.PeekMulti("events") {
+				list = append(list, string(v))
+			}
+		}
+	}
+	kinds, _ = schema.ParseEventKinds(list)
+	return strings.TrimSpace(u), kinds, nil
+}
+
+func kindList() string {
+	s := make([]string, len(schema.AllEventKinds))
+	for i, k := range schema.AllEventKinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+func (g *Gateway) maxWebhooks() int {
+	if g.MaxWebhooks > 0 {
+		return g.MaxWebhooks
+	}
+	return DefaultMaxWebhooks
+}
+
+// ownWebhooks is every endpoint the caller may see: with API keys, those
+// its key registered; without, all.
+func (g *Gateway) ownWebhooks(ctx context.Context) ([]schema.Webhook, error) {
+	all, err := g.bus.Webhooks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rc, _ := ctx.(*fasthttp.RequestCtx)
+	out := all[:0]
+	for _, w := range all {
+		if rc == nil || g.webhookVisible(rc, w) {
+			out = append(out, w)
+		}
+	}
+	slices.SortFunc(out, func(a, b schema.Webhook) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+func (g *Gateway) webhookVisible(ctx *fasthttp.RequestCtx, w schema.Webhook) bool {
+	return len(g.APIKeys) == 0 || w.Client == clientID(ctx)
+}
+
+// listWebhooks answers the caller's endpoints, without their secrets.
+func (g *Gateway) listWebhooks(ctx *fasthttp.RequestCtx, _ []string) error {
+	mine, err := g.ownWebhooks(ctx)
+	if err != nil {
+		return err
+	}
+	out := make([]webhookView, len(mine))
+	for i, w := range mine {
+		out[i] = viewOf(w)
+	}
+	writeJSON(ctx, map[string]any{"webhooks": out})
+	return nil
+}
+
+// webhookFor returns endpoint id if the caller may see it; another key's
+// is not found, as its jobs are.
+func (g *Gateway) webhookFor(ctx *fasthttp.RequestCtx, id string) (schema.Webhook, error) {
+	w, err := g.bus.Webhook(ctx, id)
+	if err == nil && !g.webhookVisible(ctx, w) {
+		err = schema.Errorf(schema.NotFound, "Webhook not found.")
+	}
+	if schema.ErrorCode(err) == schema.NotFound {
+		return w, &schema.Error{Code: schema.NotFound, Message: "Webhook not found.", Fields: map[string][]string{"id": {"Webhook not found."}}}
+	}
+	return w, err
+}
+
+// webhookStatus is an endpoint with its delivery state.
+type webhookStatus struct {
+	webhookView
+	schema.WebhookState
+	Pending uint64 `json:"pending"`
+}
+
+// getWebhook answers an endpoint and its delivery state.
+func (g *Gateway) getWebhook(ctx *fasthttp.RequestCtx, p []string) error {
+	w, err := g.webhookFor(ctx, p[0])
+	if err != nil {
+		return err
+	}
+	st, pending, err := g.bus.WebhookState(ctx, w.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, webhookStatus{webhookView: viewOf(w), WebhookState: st, Pending: pending})
+	return nil
+}
+
+// deleteWebhook removes an endpoint and what waits for it.
+func (g *Gateway) deleteWebhook(ctx *fasthttp.RequestCtx, p []string) error {
+	w, err := g.webhookFor(ctx, p[0])
+	if err != nil {
+		return err
+	}
+	if err := g.bus.DeleteWebhook(ctx, w.ID); err != nil {
+		return err
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
