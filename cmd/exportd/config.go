@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/exporter"
 	"github.com/plenario-next/exportd/gateway"
+	"github.com/plenario-next/exportd/webhook"
 )
 
 // Config is everything a process needs, from flags with environment
@@ -53,6 +55,15 @@ type Config struct {
 	natsMaxStore   int64 // the embedded server's JetStream max store (0: its own default)
 	QueryLimits    gateway.QueryLimits
 	SSEHeartbeat   time.Duration
+	Webhooks       webhookSettings
+}
+
+// webhookSettings are the EXPORTD_WEBHOOK_* settings.
+type webhookSettings struct {
+	Allow                       []netip.Prefix
+	Timeout                     time.Duration
+	Backoff, MaxBackoff, MaxAge time.Duration
+	MaxEndpoints                int
 }
 
 // env is one setting: its flag, its environment variable and its default.
@@ -96,6 +107,12 @@ var settings = []env{
 	{"query-total", "EXPORTD_QUERY_TOTAL", strconv.Itoa(gateway.DefaultQueryTotal), "/query requests this gateway runs at once (beyond: 503)"},
 	{"query-timeout", "EXPORTD_QUERY_TIMEOUT", gateway.DefaultQueryTimeout.String(), "time limit of a /query request in ClickHouse (max_execution_time; beyond: 503)"},
 	{"sse-heartbeat", "EXPORTD_SSE_HEARTBEAT", gateway.DefaultSSEHeartbeat.String(), "how often an idle /jobs/{ticket}/events stream sends a heartbeat comment"},
+	{"webhook-allow", "EXPORTD_WEBHOOK_ALLOW", "", "comma-separated CIDRs webhooks may call besides public addresses, e.g. 127.0.0.0/8 (then http URLs too); default: https to public addresses only"},
+	{"webhook-timeout", "EXPORTD_WEBHOOK_TIMEOUT", webhook.DefaultTimeout.String(), "how long one webhook delivery attempt may take (at most 25s)"},
+	{"webhook-backoff", "EXPORTD_WEBHOOK_BACKOFF", events.DefaultWebhookBackoff.String(), "wait after a webhook delivery's first failure, doubled after each further one"},
+	{"webhook-max-backoff", "EXPORTD_WEBHOOK_MAX_BACKOFF", events.DefaultWebhookMaxBackoff.String(), "longest wait between two attempts of one webhook delivery"},
+	{"webhook-max-age", "EXPORTD_WEBHOOK_MAX_AGE", events.DefaultWebhookMaxAge.String(), "an event not delivered to a webhook this long after it was published is given up"},
+	{"webhook-max-endpoints", "EXPORTD_WEBHOOK_MAX_ENDPOINTS", strconv.Itoa(gateway.DefaultMaxWebhooks), "webhook endpoints one client may register"},
 	{"log-format", "EXPORTD_LOG_FORMAT", "auto", "json, text, or auto (json unless stderr is a terminal)"},
 	{"log-level", "EXPORTD_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"metrics", "EXPORTD_METRICS_ADDR", "", "separate listener for /metrics, /healthz and /readyz, e.g. :9090 for an exporter (the API serves them too)"},
@@ -180,6 +197,9 @@ func parseConfig(role string, args []string, getenv func(string) string, out io.
 	}
 	if c.SSEHeartbeat, err = time.ParseDuration(*vals["sse-heartbeat"]); err != nil || c.SSEHeartbeat < 100*time.Millisecond {
 		return c, fmt.Errorf("bad sse-heartbeat %q (at least 100ms)", *vals["sse-heartbeat"])
+	}
+	if c.Webhooks, err = parseWebhookSettings(vals); err != nil {
+		return c, err
 	}
 	if c.URLRoot != "" && c.URLRoot[len(c.URLRoot)-1] != '/' {
 		c.URLRoot += "/"

@@ -124,6 +124,7 @@ func serve(ctx context.Context, c Config, stdout io.Writer) error {
 		ex := exporter.NewExporter(bus, store, logger.With("component", "exporter"))
 		ex.Name, ex.Concurrency, ex.Metrics, ex.NoJSON = "exporter-"+worker, c.Concurrency, reg, !c.JSONParts
 		goRun("exporter", ex.Run)
+		goRun("webhooks", newDeliverer(c, bus, reg, logger.With("component", "webhooks")).Run)
 	}
 
 	if c.MetricsAddr != "" {
@@ -144,6 +145,7 @@ func serve(ctx context.Context, c Config, stdout io.Writer) error {
 		gw.APIKeys, gw.MaxActive = c.APIKeys, c.MaxActive
 		gw.SSEHeartbeat = c.SSEHeartbeat
 		gw.QueryLimits = c.QueryLimits
+		gw.WebhookPolicy, gw.MaxWebhooks = c.Webhooks.policy(), c.Webhooks.MaxEndpoints
 		goRun("gateway", gw.Run)
 		srv := gw.Server()
 		ln, err := net.Listen("tcp", c.HTTPAddr) // listen first: a taken port fails now

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/plenario-next/exportd/internal/metrics"
 	"github.com/plenario-next/exportd/internal/natsauth"
 	"github.com/plenario-next/exportd/schema"
+	"github.com/plenario-next/exportd/webhook"
 )
 
 // Service is a whole exportd in the test process: gateway, projector,
@@ -39,6 +41,11 @@ type Service struct {
 	Gw   *gateway.Gateway
 	// Metrics is shared by the gateway, projector and exporter, as in exportd.
 	Metrics *metrics.Registry
+	// Deliverer delivers webhooks, as in exportd serve.
+	Deliverer *events.Deliverer
+
+	stopOnce sync.Once
+	stop     func()
 }
 
 // ServiceOptions tune StartService; the zero value is fine.
@@ -58,6 +65,12 @@ type ServiceOptions struct {
 	// URLs) to use instead of starting an embedded server; Service.NATS is
 	// then nil. The connection reconnects without limit.
 	NATSURL string
+	// WebhookAllow widens the webhook policy (EXPORTD_WEBHOOK_ALLOW), e.g.
+	// to 127.0.0.0/8 for a receiver in the test; WebhookBackoff and
+	// WebhookMaxAge shape the deliverer's retries (defaults if 0).
+	WebhookAllow   []netip.Prefix
+	WebhookBackoff time.Duration
+	WebhookMaxAge  time.Duration
 }
 
 // TestLogger logs to stderr when EXPORTD_TEST_LOG is set, else nowhere.
@@ -123,10 +136,21 @@ func StartService(tb testing.TB, o ServiceOptions) *Service {
 		}
 		start(ex.Run)
 	}
+	policy := webhook.Policy{Allow: o.WebhookAllow}
+	s.Deliverer = events.NewDeliverer(s.Bus, webhook.NewClient(policy, 0), logger)
+	s.Deliverer.Keyed, s.Deliverer.Metrics = len(o.APIKeys) > 0, s.Metrics
+	if o.WebhookBackoff > 0 {
+		s.Deliverer.Backoff, s.Deliverer.MaxBackoff = o.WebhookBackoff, 4*o.WebhookBackoff
+	}
+	if o.WebhookMaxAge > 0 {
+		s.Deliverer.MaxAge = o.WebhookMaxAge
+	}
+	start(s.Deliverer.Run)
 	s.Gw = gateway.New(s.Bus, s.Store, logger)
 	s.Gw.APIKeys, s.Gw.MaxActive, s.Gw.Metrics = o.APIKeys, o.MaxActive, s.Metrics
 	s.Gw.URLRoot = o.URLRoot
 	s.Gw.QueryLimits = o.QueryLimits
+	s.Gw.WebhookPolicy = policy
 	start(s.Gw.Run)
 	srv := s.Gw.Server()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -135,16 +159,23 @@ func StartService(tb testing.TB, o ServiceOptions) *Service {
 	}
 	s.URL = "http://" + ln.Addr().String()
 	go func() { _ = srv.Serve(ln) }()
-	tb.Cleanup(func() {
+	s.stop = func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer scancel()
 		_ = srv.ShutdownWithContext(sctx)
 		cancel()
 		wg.Wait()
 		nc.Close()
-	})
+	}
+	tb.Cleanup(s.Stop)
 	return s
 }
+
+// Stop stops the service as exportd stops on SIGTERM: HTTP, then its
+// consumers, then its NATS connection. The NATS server (and the
+// ClickHouse database) stay, so that a service started again on them is
+// a restart.
+func (s *Service) Stop() { s.stopOnce.Do(s.stop) }
 
 // Connect connects to the service's embedded server as id (one of
 // s.Auth's identities) and closes the connection when the test ends.
