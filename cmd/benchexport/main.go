@@ -19,7 +19,7 @@
 // (bench/results.json), BENCH_LOAD_SECONDS (5), BENCH_LOAD_CONNS (64),
 // BENCH_QUERY_REQUESTS (200), BENCH_CONCURRENCY (exporter workers; default
 // exportd's, one per core), EXPORTD_CLICKHOUSE_ADDR (127.0.0.1:19000),
-// BENCH_PHASES (all of jobs,linearity,events,fair,query,aggregate,load,ingest; a subset runs
+// BENCH_PHASES (all of jobs,linearity,events,webhooks,fair,query,aggregate,load,ingest; a subset runs
 // only those; fair runs once, not BENCH_RUNS times; ingest alone needs no seeded data), BENCH_INGEST_LINES
 // (10000000, the ingest phase's digest) and BENCH_PROFILE_DIR (CPU profiles of the gateway and the
 // exporter during the load phases, written there).
@@ -156,7 +156,7 @@ func loadConfig() (config, error) {
 }
 
 // allPhases are the parts of the benchmark, in the order they run.
-var allPhases = []string{"jobs", "linearity", "events", "fair", "query", "aggregate", "load", "ingest"}
+var allPhases = []string{"jobs", "linearity", "events", "webhooks", "fair", "query", "aggregate", "load", "ingest"}
 
 func (c config) runs(phase string) bool { return slices.Contains(c.Phases, phase) }
 
@@ -321,15 +321,9 @@ func run(ctx context.Context) (err error) {
 		}
 	}
 
-	// 4b. Event delays: a job of the large window (many progress and
-	// part_done events) watched over SSE by 10 clients and over NATS.
-	for i := range cfg.Runs * cfg.phaseRuns("events") {
-		r, err := sys.eventLatency(ctx, cfg, large, 10)
-		if err != nil {
-			return err
-		}
-		res.Events = append(res.Events, r)
-		logf("event delays run %d/%d: SSE %s; NATS %s", i+1, cfg.Runs, r.SSE, r.NATS)
+	// 4b. Event and webhook delays (webhooks.go).
+	if err := sys.delayPhases(ctx, cfg, res, large); err != nil {
+		return err
 	}
 
 	// 4c. Fair share: a small job after six whole-table ones.

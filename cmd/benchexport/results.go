@@ -29,6 +29,7 @@ type results struct {
 	LargeJobs []float64 `json:"linearity_large_seconds"`
 
 	Events          []latency.Result `json:"event_delays"`
+	Webhooks        []latency.Stats  `json:"webhook_delays"`
 	Fair            *fairRun         `json:"fair_share,omitempty"`
 	Query           loadResult       `json:"query_1000"`
 	Aggregate       loadResult       `json:"aggregate_hourly"`
@@ -92,6 +93,9 @@ type summary struct {
 	SSEP99     float64 `json:"event_sse_p99_ms"`
 	NATSMedian float64 `json:"event_nats_median_ms"`
 	NATSP99    float64 `json:"event_nats_p99_ms"`
+	// Webhook delivery delays, publication to arrival, medians (ms).
+	WebhookMedian float64 `json:"webhook_median_ms"`
+	WebhookP99    float64 `json:"webhook_p99_ms"`
 	// CPU seconds, medians: where the machine's two cores went.
 	BaselineCHCPU     float64 `json:"baseline_clickhouse_cpu_s"`
 	BaselineClientCPU float64 `json:"baseline_client_cpu_s"`
@@ -145,6 +149,11 @@ func (r *results) summarize() {
 		sm, sp, nm, np = append(sm, ms(e.SSE.Median)), append(sp, ms(e.SSE.P99)), append(nm, ms(e.NATS.Median)), append(np, ms(e.NATS.P99))
 	}
 	s.SSEMedian, s.SSEP99, s.NATSMedian, s.NATSP99 = median(sm), median(sp), median(nm), median(np)
+	var wm, wp []float64
+	for _, w := range r.Webhooks {
+		wm, wp = append(wm, ms(w.Median)), append(wp, ms(w.P99))
+	}
+	s.WebhookMedian, s.WebhookP99 = median(wm), median(wp)
 	s.JobRatio = ratio(s.JobSeconds, s.BaselineSeconds)
 	// Runs alternate, so each pair saw about the same machine: the median
 	// of the pairs' ratios drifts less than the ratio of the medians.
@@ -206,6 +215,7 @@ func (r *results) print(w io.Writer) {
 	row("/aggregate hourly avg, one node, whole table p50 / p99 ms", fmt.Sprintf("%.1f / %.1f", s.AggregateP50, s.AggregateP99), "< 1000")
 	row("event delay, SSE (10 clients) median / p99 ms", fmt.Sprintf("%.2f / %.2f", s.SSEMedian, s.SSEP99), "")
 	row("event delay, NATS subscriber median / p99 ms", fmt.Sprintf("%.2f / %.2f", s.NATSMedian, s.NATSP99), "")
+	row("webhook delivery delay median / p99 ms", fmt.Sprintf("%.2f / %.2f", s.WebhookMedian, s.WebhookP99), "")
 	row("CPU s, baseline: clickhouse / client", fmt.Sprintf("%.1f / %.1f", s.BaselineCHCPU, s.BaselineClientCPU), "")
 	row("CPU s, job: clickhouse / exporter / nats", fmt.Sprintf("%.1f / %.1f / %.1f", s.JobCHCPU, s.JobExporterCPU, s.JobNATSCPU), "")
 	row("CPU s, CSV download: gateway / nats / client", fmt.Sprintf("%.1f / %.1f / %.1f", s.DownloadGWCPU, s.DownloadNATSCPU, s.DownloadClientCPU), "")

@@ -90,7 +90,7 @@ func startSystem(ctx context.Context, cfg config, root, tmp string) (_ *system, 
 		"EXPORTD_URL_ROOT="+s.base+"/",
 		// One client makes every request here: no per-client cap on
 		// active jobs during the ticket-creation load.
-		"EXPORTD_MAX_ACTIVE=0")
+		"EXPORTD_MAX_ACTIVE=0", webhookAllow)
 	if cfg.Concurrency != "" {
 		env = append(env, "EXPORTD_CONCURRENCY="+cfg.Concurrency)
 	}
