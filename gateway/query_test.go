@@ -644,7 +644,8 @@ func TestQueryErrors(t *testing.T) {
 		{"limit past 10000", "/query?feature=temperature&limit=10001" + win, map[string]string{"limit": "between 1 and 10000"}},
 		{"limit zero", "/query?feature=temperature&limit=0" + win, map[string]string{"limit": "between 1 and 10000"}},
 		{"limit not a number", "/query?feature=temperature&limit=ten" + win, map[string]string{"limit": schema.MsgBadInteger}},
-		{"negative offset", "/query?feature=temperature&offset=-1" + win, map[string]string{"offset": "between 0 and"}},
+		{"negative offset", "/query?feature=temperature&offset=-1" + win, map[string]string{"offset": "Must be at least 0."}},
+		{"offset past the maximum", "/query?feature=temperature&offset=100001" + win, map[string]string{"offset": "Must be between 0 and 100000."}},
 		{"huge offset", "/query?feature=temperature&offset=99999999999999999999" + win, map[string]string{"offset": schema.MsgBadInteger}},
 		{"a bad datetime", "/query?feature=temperature&start_datetime=yesterday&end_datetime=2017-2-30", map[string]string{
 			"start_datetime": schema.MsgBadDatetime, "end_datetime": schema.MsgBadDatetime}},

@@ -10,6 +10,15 @@ import (
 // MsgAtLeastZero is marshmallow's message for a negative limit or offset.
 const MsgAtLeastZero = "Must be at least 0."
 
+// rangeMsg is the message for an integer i outside [lo, hi]: below 0,
+// marshmallow's, which Plenario's clients know; otherwise our bounds.
+func rangeMsg(i, lo, hi int) string {
+	if i < 0 && lo == 0 {
+		return MsgAtLeastZero
+	}
+	return "Must be between " + strconv.Itoa(lo) + " and " + strconv.Itoa(hi) + "."
+}
+
 // aliases are the singular parameters Plenario's later API took for its
 // plural lists, per endpoint: node=a is nodes=a. Given both, a list is
 // both joined (node=a&nodes=b,c is nodes=a,b,c), as a repeated nodes is,

@@ -43,7 +43,7 @@ const (
 	msgBadNode      = "Invalid node ID: "
 	msgBadSensor    = "Invalid sensor name: "
 	msgBadFeature   = "Invalid feature of interest name: "
-	msgBadGeom      = "Could not parse geojson: "
+	msgBadGeom      = "Invalid geom: " // Plenario's, with the geom as given; our reason follows it
 	msgTooManyItems = "Too many values: at most 2000."
 )
 
@@ -226,7 +226,7 @@ func ParseQuery(ep Endpoint, args url.Values, n *Network, now time.Time) (Query,
 		q.AllNodes = false
 		g, err := ParseGeom(v)
 		if err != nil {
-			p.Add("geom", msgBadGeom+err.Error())
+			p["geom"] = append(p["geom"], msgBadGeom+v, "Could not parse geojson: "+err.Error())
 		} else {
 			q.Geom = json.RawMessage(g.Canonical)
 			var inside []string
@@ -307,7 +307,7 @@ func intArg(p Problems, args url.Values, k string, def, lo, hi int) int {
 	case err != nil:
 		p.Add(k, MsgBadInteger)
 	case i < lo || i > hi:
-		p.Add(k, "Must be between "+strconv.Itoa(lo)+" and "+strconv.Itoa(hi)+".")
+		p.Add(k, rangeMsg(i, lo, hi))
 	}
 	return i
 }

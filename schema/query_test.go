@@ -376,6 +376,8 @@ func TestParseQueryErrors(t *testing.T) {
 		{name: "query: limit overflowing int", ep: schema.Raw, input: vals("feature", "temperature", "limit", "99999999999999999999999"),
 			wantErr: map[string][]string{"limit": {badInteger}}},
 		{name: "query: negative offset", ep: schema.Raw, input: vals("feature", "temperature", "offset", "-1"),
+			wantErr: map[string][]string{"offset": {"Must be at least 0."}}}, // marshmallow's, as Plenario said it
+		{name: "query: offset past the maximum", ep: schema.Raw, input: vals("feature", "temperature", "offset", "100001"),
 			wantErr: map[string][]string{"offset": {"Must be between 0 and 100000."}}},
 		{name: "query: offset 1.5", ep: schema.Raw, input: vals("feature", "temperature", "offset", "1.5"),
 			wantErr: map[string][]string{"offset": {badInteger}}},
@@ -386,7 +388,7 @@ func TestParseQueryErrors(t *testing.T) {
 			wantErr: map[string][]string{
 				"feature":      {onlyOne},
 				"limit":        {badInteger},
-				"offset":       {"Must be between 0 and 100000."},
+				"offset":       {"Must be at least 0."},
 				"nodes":        {"Invalid node ID: zzz"},
 				"end_datetime": {badDatetime},
 			},
@@ -543,7 +545,7 @@ func TestParseQueryGeomErrors(t *testing.T) {
 		name       string
 		input      url.Values
 		wantErr    map[string][]string // exact, when set
-		wantPrefix string              // of the only geom message, when wantErr is nil
+		wantPrefix string              // of the reason after Plenario's "Invalid geom: <raw>", when wantErr is nil
 	}{
 		{name: "a polygon over the lake", input: vals("geom", readFixture(t, "lake_polygon.geojson")),
 			wantErr: map[string][]string{"geom": {noNode}}},
@@ -582,8 +584,9 @@ func TestParseQueryGeomErrors(t *testing.T) {
 				}
 				return
 			}
-			if len(got) != 1 || len(got["geom"]) != 1 || !strings.HasPrefix(got["geom"][0], tt.wantPrefix) {
-				t.Errorf("got %v, want one geom message starting %q", got, tt.wantPrefix)
+			raw := tt.input.Get("geom")
+			if len(got) != 1 || len(got["geom"]) != 2 || got["geom"][0] != "Invalid geom: "+raw || !strings.HasPrefix(got["geom"][1], tt.wantPrefix) {
+				t.Errorf("got %.300v, want Plenario's \"Invalid geom: <raw>\" and a reason starting %q", got, tt.wantPrefix)
 			}
 		})
 	}
