@@ -85,7 +85,7 @@ func TestMap(t *testing.T) {
 	if want := 9; named != want { // the demo sensors' feature.property pairs
 		t.Fatalf("%d of the sensors' properties are keyed by /features' common names, want %d: %v", named, want, got[demo.Nodes[0].ID])
 	}
-	wantError(t, f.svc.URL+"/v1/api/sensor-networks/nowhere/map", http.StatusBadRequest, map[string]string{"network": "Invalid network name: nowhere"})
+	wantPlainError(t, f.svc.URL+"/v1/api/sensor-networks/nowhere/map", "Invalid network name: nowhere") // as Plenario's get_network_map
 	wantError(t, f.url+"/map?nodes=x", http.StatusBadRequest, map[string]string{"nodes": "Not a valid filter"})
 }
 
