@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -14,14 +15,23 @@ import (
 	"github.com/plenario-next/exportd/schema"
 )
 
-// chunkBatch is how many chunks one batched direct get asks for, and
-// chunkAhead how many received chunks wait for the reader: together what a
-// reader holds ahead of the one it serves (a few MiB at most), enough that
-// the next batch is on its way while this one is sent.
-const (
-	chunkBatch = partPrefetch / 2
-	chunkAhead = partPrefetch / 2
-)
+// chunkAheadBytes is about how many bytes of chunks a reader asks for in
+// one batched direct get, and holds ahead of the one it serves in each of
+// its two stages (received, waiting for the reader; asked for, on their
+// way): enough that the next batch is on its way while this one is sent,
+// little enough that hundreds of downloads at once hold little. A part's
+// chunks are its S2 blocks as stored (tens of KiB each), so a batch is a
+// few dozen of them.
+const chunkAheadBytes = 512 << 10
+
+// chunkBatch is how many of info's chunks make about chunkAheadBytes.
+func chunkBatch(info *jetstream.ObjectInfo) uint32 {
+	if info.Chunks == 0 {
+		return 1
+	}
+	avg := max(1, info.Size/uint64(info.Chunks))
+	return uint32(min(256, max(1, chunkAheadBytes/avg)))
+}
 
 // chunkReader reads an object's chunks, as stored, by stream sequence: no
 // consumer is made, so a read leaves nothing on the server when it ends,
@@ -76,7 +86,8 @@ func (b *Bus) objectStream(ctx context.Context, bucket string) (chunkSource, err
 // openChunks starts reading an object's chunks. The context bounds the
 // whole read; Close ends it sooner.
 func (b *Bus) openChunks(ctx context.Context, info *jetstream.ObjectInfo) (*chunkReader, error) {
-	r := &chunkReader{info: info, chunks: make(chan chunk, chunkAhead), done: make(chan struct{})}
+	batch := chunkBatch(info)
+	r := &chunkReader{info: info, chunks: make(chan chunk, batch), done: make(chan struct{})}
 	if info.Chunks == 0 {
 		close(r.chunks)
 		close(r.done)
@@ -95,7 +106,7 @@ func (b *Bus) openChunks(ctx context.Context, info *jetstream.ObjectInfo) (*chun
 		defer close(r.chunks)
 		var err error
 		if src.direct {
-			err = src.batches(fctx, subject, info.Chunks, r.chunks)
+			err = src.batches(fctx, subject, info.Chunks, batch, r.chunks)
 		} else {
 			err = src.oneByOne(fctx, subject, info.Chunks, r.chunks)
 		}
@@ -110,68 +121,97 @@ func (b *Bus) openChunks(ctx context.Context, info *jetstream.ObjectInfo) (*chun
 }
 
 // directGetRequest is the server's JSApiMsgGetRequest, the fields a batch
-// of one subject's messages needs (nats-server 2.11 and later).
+// of one subject's messages needs (nats-server 2.11 and later): payloads
+// only, no headers, since chunks have none of their own and the end of the
+// batch says where it stopped.
 type directGetRequest struct {
-	Seq     uint64 `json:"seq,omitempty"`
-	NextFor string `json:"next_by_subj"`
-	Batch   int    `json:"batch"`
+	Seq       uint64 `json:"seq,omitempty"`
+	NextFor   string `json:"next_by_subj"`
+	Batch     int    `json:"batch"`
+	NoHeaders bool   `json:"no_hdr"`
 }
 
 // batches fetches n chunks of subject with batched direct gets: each
-// answer is the batch's messages, then an end-of-batch status (204). The
-// next batch is asked for as soon as the last message of this one
-// arrives, before it is handed over.
-func (s chunkSource) batches(ctx context.Context, subject string, n uint32, out chan<- chunk) error {
-	inbox := s.nc.NewRespInbox()
-	sub, err := s.nc.SubscribeSync(inbox)
+// answer is the batch's messages, then an end-of-batch status (204) with
+// the last sequence sent. The next batch is asked for as soon as that end
+// arrives, before the batch's last chunk is handed over, so one is always
+// on its way while the reader sends. At most two batches are in the
+// subscription's channel at once, which is sized for them (a full one
+// would drop messages).
+func (s chunkSource) batches(ctx context.Context, subject string, n, per uint32, out chan<- chunk) error {
+	msgs := make(chan *nats.Msg, 2*per+2)
+	sub, err := s.nc.ChanSubscribe(s.nc.NewInbox(), msgs) // not under the response mux, which would receive every chunk too
 	if err != nil {
 		return unavailable("read part", err)
 	}
 	defer sub.Unsubscribe()
 	apiSubj := jetstream.DefaultAPIPrefix + "DIRECT.GET." + s.stream.CachedInfo().Config.Name
-	ask := func(from uint64, k uint32) error {
-		req, _ := json.Marshal(directGetRequest{Seq: from, NextFor: subject, Batch: int(k)})
-		if err := s.nc.PublishRequest(apiSubj, inbox, req); err != nil {
+	receive := func() (*nats.Msg, error) {
+		t := time.NewTimer(partIdle)
+		defer t.Stop()
+		select {
+		case m := <-msgs:
+			return m, nil
+		case <-t.C:
+			return nil, nats.ErrTimeout
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	hand := func(data []byte) error {
+		select {
+		case out <- chunk{data: data}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	ask := func(from uint64, batch uint32) error {
+		req, _ := json.Marshal(directGetRequest{Seq: from, NextFor: subject, Batch: int(batch), NoHeaders: true})
+		if err := s.nc.PublishRequest(apiSubj, sub.Subject, req); err != nil {
 			return unavailable("read part", err)
 		}
 		return nil
 	}
-	var got uint32
-	batch := min(n, chunkBatch)
-	inBatch, trailing := uint32(0), 0 // of the current batch; end-of-batch markers still to come
-	if err := ask(1, batch); err != nil {
+	got := uint32(0)
+	if err := ask(1, min(n, per)); err != nil {
 		return err
 	}
 	for got < n {
-		wctx, cancel := context.WithTimeout(ctx, partIdle)
-		m, err := sub.NextMsgWithContext(wctx)
-		cancel()
-		if err != nil {
-			return readFailed(got, n, err)
-		}
-		if status := m.Header.Get("Status"); status != "" || len(m.Data) == 0 {
-			if status == "204" && trailing > 0 { // the end of a batch already received
-				trailing--
-				continue
+		batch := min(n-got, per)
+		var last []byte // the batch's last chunk, handed over after its end
+		for i := uint32(0); i < batch; i++ {
+			m, err := receive()
+			if err != nil {
+				return readFailed(got, n, err)
 			}
-			return readFailed(got, n, fmt.Errorf("direct get: status %s %s", status, m.Header.Get("Description")))
-		}
-		seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
-		if err != nil {
-			return readFailed(got, n, fmt.Errorf("direct get: bad sequence %q", m.Header.Get(jetstream.SequenceHeader)))
-		}
-		got++
-		if inBatch++; inBatch == batch && got < n {
-			batch, inBatch = min(n-got, chunkBatch), 0
-			trailing++
-			if err := ask(seq+1, batch); err != nil {
+			if status := m.Header.Get("Status"); status != "" {
+				return readFailed(got, n, fmt.Errorf("direct get: status %s %s", status, m.Header.Get("Description")))
+			}
+			got++
+			if i == batch-1 {
+				last = m.Data
+			} else if err := hand(m.Data); err != nil {
 				return err
 			}
 		}
-		select {
-		case out <- chunk{data: m.Data}:
-		case <-ctx.Done():
-			return ctx.Err()
+		m, err := receive()
+		if err != nil {
+			return readFailed(got, n, err)
+		}
+		lseq, perr := strconv.ParseUint(m.Header.Get(jetstream.LastSequenceHeader), 10, 64)
+		if m.Header.Get("Status") != "204" || perr != nil {
+			return readFailed(got, n, fmt.Errorf("direct get: no end of batch (status %q)", m.Header.Get("Status")))
+		}
+		if got < n {
+			// Ask for the next batch first: it is on its way while this
+			// chunk waits for the reader.
+			if err := ask(lseq+1, min(n-got, per)); err != nil {
+				return err
+			}
+		}
+		if err := hand(last); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -14,11 +14,6 @@ import (
 // gives up: the server is gone or the stream lost the object.
 const partIdle = 30 * time.Second
 
-// partPrefetch is how many chunks a reader asks for ahead of the one it
-// serves: enough to keep the connection busy, few enough that a download
-// holds a few MiB at most.
-const partPrefetch = 4
-
 // PartReader reads a stored part: its chunks straight from the object
 // store's stream, in order, and, for a part stored compressed, the CSV
 // decoded from them. Unlike the object store's own Get, it does not pass
