@@ -42,13 +42,13 @@ func streamConsumers(t *testing.T, bus *events.Bus) map[string]int {
 // TestNoLeakedConsumers is the load that used to exhaust the streams'
 // consumers (each read of a part, each Range and each event stream made
 // one that outlived it): 5 000 clients following one job, 2 000 one-byte
-// Ranges and 200 whole downloads of another, all at once. Afterwards every
+// Ranges, 200 whole downloads and 200 manifests of another, all at once. Afterwards every
 // stream has the consumers it had before, and a download is byte-exact.
 func TestNoLeakedConsumers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test")
 	}
-	const sseClients, ranges, downloads = 5000, 2000, 200
+	const sseClients, ranges, downloads, manifests = 5000, 2000, 200, 200
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	store := testenv.MustOpenStore(t)
@@ -120,6 +120,11 @@ func TestNoLeakedConsumers(t *testing.T) {
 		}
 		if resp.StatusCode != 200 || sha256.Sum256(body) != wantSum {
 			fail("download %d: %d, %d bytes, want 200 and the %d of the first", i, resp.StatusCode, len(body), len(want))
+		}
+	})
+	bounded(&wg, 8, manifests, func(i int) {
+		if code, body := testenv.Get(t, svc.URL+"/v1/api/jobs/"+ticket+"/manifest"); code != 200 {
+			fail("manifest %d: %d %s", i, code, body)
 		}
 	})
 	wg.Wait()

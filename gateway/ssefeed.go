@@ -148,10 +148,3 @@ func (c *feedClient) close() {
 		go f.stop() // deletes the consumer: a round trip the stream need not wait for
 	}
 }
-
-// watching is how many jobs have a feed: for tests and metrics.
-func (fs *feeds) watching() int {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	return len(fs.m)
-}
