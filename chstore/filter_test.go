@@ -197,6 +197,15 @@ func TestFilterRawQuery(t *testing.T) {
 			t.Fatalf("reading %+v: want y above 0.9 and x, y, z", o)
 		}
 	}
+	// A deep page is that page of the whole answer: slices skipped by count.
+	q.Offset, q.Limit = len(obs)-7, 5
+	page, err := s.Observations(ctx, &q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(page, obs[len(obs)-7:len(obs)-2]) {
+		t.Errorf("got page %v, want %v", page, obs[len(obs)-7:len(obs)-2])
+	}
 }
 
 // unixTimes is times as a bound set of ClickHouse DateTimes.

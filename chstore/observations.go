@@ -309,9 +309,13 @@ func nextWindow(window, span time.Duration, found, need int) time.Duration {
 // countReadings counts q's readings within [from, to).
 func (s *Store) countReadings(ctx context.Context, q *schema.Query, from, to time.Time) (int, error) {
 	w, args := where(q, from, to)
+	sql := "SELECT count() FROM (SELECT 1 FROM observations WHERE " + w + " GROUP BY node_id, ts, sensor, feature)"
+	if grouped(q) {
+		g, gargs := groupedSQL(q, from, to, false)
+		sql, args = "SELECT count() FROM ("+g+") WHERE n > 0", gargs
+	}
 	var n uint64
-	if err := s.conn.QueryRow(freshID(ctx), "SELECT count() FROM (SELECT 1 FROM observations WHERE "+w+
-		" GROUP BY node_id, ts, sensor, feature)", args...).Scan(&n); err != nil {
+	if err := s.conn.QueryRow(freshID(ctx), sql, args...).Scan(&n); err != nil {
 		return 0, translate(fmt.Errorf("raw query count: %w", err))
 	}
 	return int(n), nil
@@ -321,8 +325,13 @@ func (s *Store) countReadings(ctx context.Context, q *schema.Query, from, to tim
 // offset and limit applied, and how many readings they are.
 func (s *Store) readings(ctx context.Context, q *schema.Query, from, to time.Time, offset, limit int) ([]schema.Observation, int, error) {
 	w, args := where(q, from, to)
-	rows, err := s.conn.Query(freshID(ctx), "SELECT node_id, ts, sensor, feature, groupArray(property), groupArray(value) FROM observations WHERE "+w+
-		" GROUP BY node_id, ts, sensor, feature ORDER BY ts DESC, node_id, sensor, feature LIMIT ?, ?", append(args, offset, limit)...)
+	sql := "SELECT node_id, ts, sensor, feature, groupArray(property), groupArray(value) FROM observations WHERE " + w +
+		" GROUP BY node_id, ts, sensor, feature"
+	if grouped(q) { // one pass: see groupedSQL
+		g, gargs := groupedSQL(q, from, to, true)
+		sql, args = "SELECT node_id, ts, sensor, feature, ps, vs FROM ("+g+") WHERE notEmpty(ps)", gargs
+	}
+	rows, err := s.conn.Query(freshID(ctx), sql+" ORDER BY ts DESC, node_id, sensor, feature LIMIT ?, ?", append(args, offset, limit)...)
 	if err != nil {
 		return nil, 0, translate(fmt.Errorf("raw query: %w", err))
 	}
