@@ -175,6 +175,9 @@ func (b *Bus) WebhookState(ctx context.Context, id string) (schema.WebhookState,
 		return st, 0, unavailable("read webhook state", err)
 	}
 	cons, err := b.JS.Consumer(ctx, EventStream, WebhookConsumer(id))
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return st, 0, nil // being deleted: nothing waits any more
+	}
 	if err != nil {
 		return st, 0, unavailable("webhook consumer", err)
 	}

@@ -35,8 +35,9 @@ type delivery struct {
 type receiver struct {
 	*httptest.Server
 	mu      sync.Mutex
-	fail    int
-	failing bool
+	fail     int
+	failing  bool
+	failKind schema.EventKind // always refused
 	got     []delivery
 }
 
@@ -51,7 +52,7 @@ func startReceiver(t *testing.T, fail int) *receiver {
 		}
 		_ = json.Unmarshal(body, &d.event)
 		r.mu.Lock()
-		if r.fail > 0 || r.failing {
+		if r.fail > 0 || r.failing || d.event.Kind == r.failKind {
 			r.fail--
 			d.status = http.StatusInternalServerError
 		}
@@ -197,4 +198,21 @@ func jobEvents(ds []delivery, ticket string) (kinds []schema.EventKind, seqs []u
 		}
 	}
 	return kinds, seqs
+}
+
+// doBody sends method u with a body of content type ct.
+func doBody(t *testing.T, method, u, ct, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ct)
+	resp, err := testenv.HTTPClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
 }

@@ -186,3 +186,58 @@ func TestWebhookDisallowed(t *testing.T) {
 		t.Errorf("after refusals: got %d %s, want no webhooks", code, body)
 	}
 }
+
+// TestWebhookGivesUp: an event no attempt delivers within the maximum age
+// is given up, said so in the state and the metrics, and the events behind
+// it are delivered.
+func TestWebhookGivesUp(t *testing.T) {
+	svc := testenv.StartService(t, testenv.ServiceOptions{PartRows: 1000, WebhookAllow: loopback,
+		WebhookBackoff: 50 * time.Millisecond, WebhookMaxAge: 2 * time.Second})
+	seed(t, svc)
+	rcv := startReceiver(t, 0)
+	rcv.failKind = schema.EventQueued
+	hook := register(t, svc, "", rcv.URL, "queued,succeeded")
+	ticket := svc.Submit(t, "array_of_things", window)
+	acked := rcv.waitKind(t, ticket, schema.EventSucceeded)
+	if kinds, _ := jobEvents(acked, ticket); !slices.Equal(kinds, []schema.EventKind{schema.EventSucceeded}) {
+		t.Errorf("acknowledged %v, want [succeeded]", kinds)
+	}
+	var s state
+	testenv.Eventually(t, 10*time.Second, "the state showing the give-up and the success", func() bool {
+		s = getState(t, svc, "", hook.ID)
+		return s.GivenUp == 1 && s.Delivered == 1
+	})
+	if !strings.Contains(s.LastError, "gave up") || s.LastSuccess == nil || s.LastSuccess.Before(*s.LastErrorAt) {
+		t.Errorf("state %+v: want the give-up as the last error and a success after", s)
+	}
+	code, body := testenv.Get(t, svc.URL+"/metrics")
+	for _, want := range []string{`exportd_webhook_deliveries_total{outcome="given_up"} 1`, `exportd_webhook_delivery_delay_seconds_count 1`} {
+		if code != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("/metrics: want %s", want)
+		}
+	}
+}
+
+// TestWebhookRegistration: a JSON body works as the form does, kinds come
+// back each once in a job's order, and past the bound a client gets a 409.
+func TestWebhookRegistration(t *testing.T) {
+	svc := testenv.StartService(t, testenv.ServiceOptions{NoExporter: true, WebhookAllow: loopback})
+	svc.Gw.MaxWebhooks = 2
+	post := func(ct, body string) (int, string) {
+		resp, b := doBody(t, "POST", svc.URL+"/v1/api/webhooks", ct, body)
+		return resp, string(b)
+	}
+	code, body := post("application/json", `{"url":"http://127.0.0.1:9/a","events":["failed","succeeded","failed"]}`)
+	if code != 201 || !strings.Contains(body, `"events":["succeeded","failed"]`) {
+		t.Errorf("JSON registration: got %d %s", code, body)
+	}
+	if code, body := post("application/json", `{"url":"http://127.0.0.1:9/a","events":"*"}`); code != 201 || !strings.Contains(body, `"expired"`) {
+		t.Errorf("JSON registration of *: got %d %s", code, body)
+	}
+	if code, body := post("application/json", `{"url":"http://127.0.0.1:9/a","events":"*"}`); code != 409 {
+		t.Errorf("a third with at most 2: got %d %s, want 409", code, body)
+	}
+	if code, body := post("application/json", `{"url":1}`); code != 400 || !strings.Contains(body, `"request":[`) {
+		t.Errorf("a bad JSON body: got %d %s, want 400", code, body)
+	}
+}
