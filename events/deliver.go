@@ -184,6 +184,7 @@ func (d *Deliverer) handle(ctx context.Context, hook schema.Webhook, m jetstream
 		cancel()
 		d.Metrics.WebhookDelivery("delivered", now.Sub(md.Timestamp))
 		d.state(settle, hook.ID, func(st *schema.WebhookState) { st.LastSuccess = &now; st.Delivered++ })
+		d.ended(settle, hook, e)
 	case ctx.Err() != nil:
 		_ = m.Nak() // stopping: another process tries it now
 		return
@@ -192,12 +193,26 @@ func (d *Deliverer) handle(ctx context.Context, hook schema.Webhook, m jetstream
 		d.Metrics.WebhookDelivery("given_up", 0)
 		msg := fmt.Sprintf("gave up on event %d after %d attempts: %v", md.Sequence.Stream, md.NumDelivered, err)
 		d.state(settle, hook.ID, func(st *schema.WebhookState) { st.LastError, st.LastErrorAt = msg, &now; st.GivenUp++ })
+		d.ended(settle, hook, e)
 	default:
 		_ = m.NakWithDelay(d.backoff(md.NumDelivered))
 		d.Metrics.WebhookDelivery("failed", 0)
 		d.state(settle, hook.ID, func(st *schema.WebhookState) { st.LastError, st.LastErrorAt = err.Error(), &now; st.Failures++ })
 	}
 	d.Metrics.WebhookPending(hook.ID, md.NumPending)
+}
+
+// ended removes a job's callback once its job's end has been delivered
+// or given up: nothing more is sent to it.
+func (d *Deliverer) ended(ctx context.Context, hook schema.Webhook, e schema.Event) {
+	if hook.Ticket == "" || !e.Kind.Terminal() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := d.bus.DeleteWebhook(ctx, hook.ID); err != nil {
+		d.logger.Warn("webhooks: remove a finished job's callback", "webhook", hook.ID, "err", err)
+	}
 }
 
 // backoff is the wait before attempt n+1.

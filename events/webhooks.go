@@ -33,14 +33,19 @@ const DefaultWebhookAckWait = 30 * time.Second
 // WebhookConsumer is the durable consumer that holds id's deliveries.
 func WebhookConsumer(id string) string { return webhookConsumerPrefix + id }
 
-// webhookFilters are the event subjects of kinds.
-func webhookFilters(kinds []schema.EventKind) []string {
-	if len(kinds) == len(schema.AllEventKinds) {
-		return []string{schema.EventSubjectPrefix + "*.*"}
+// webhookFilters are the event subjects of w's kinds: of every job, or of
+// its one job.
+func webhookFilters(w schema.Webhook) []string {
+	job := "*"
+	if w.Ticket != "" {
+		job = w.Ticket
 	}
-	out := make([]string, len(kinds))
-	for i, k := range kinds {
-		out[i] = schema.EventSubjectPrefix + "*." + string(k)
+	if len(w.Events) == len(schema.AllEventKinds) {
+		return []string{schema.EventSubjectPrefix + job + ".*"}
+	}
+	out := make([]string, len(w.Events))
+	for i, k := range w.Events {
+		out[i] = schema.EventSubjectPrefix + job + "." + string(k)
 	}
 	return out
 }
@@ -66,32 +71,46 @@ func (b *Bus) webhooks(ctx context.Context) (jetstream.KeyValue, error) {
 	return kv, nil
 }
 
-// AddWebhook registers w: its consumer first, delivering the events
-// published from now on, then its entry, so that a process that sees the
-// entry finds the consumer.
-func (b *Bus) AddWebhook(ctx context.Context, w schema.Webhook) error {
+// AddWebhook registers w: its consumer first, so that a process that
+// sees the entry finds the consumer, then its entry. An endpoint of every
+// job gets the events published from now on; a job's callback every event
+// of its job, published or not. It returns the endpoint as stored: a
+// callback registered already (the same job and URL, whose id is the
+// same) is returned as it was, secret included, and nothing changes.
+func (b *Bus) AddWebhook(ctx context.Context, w schema.Webhook) (schema.Webhook, error) {
 	kv, err := b.webhooks(ctx)
 	if err != nil {
-		return err
+		return w, err
 	}
-	if _, err := b.JS.CreateConsumer(ctx, EventStream, jetstream.ConsumerConfig{
+	if w.Ticket != "" {
+		if had, err := b.Webhook(ctx, w.ID); err == nil || schema.ErrorCode(err) != schema.NotFound {
+			return had, err
+		}
+	}
+	policy := jetstream.DeliverNewPolicy
+	if w.Ticket != "" {
+		policy = jetstream.DeliverAllPolicy
+	}
+	if _, err := b.JS.CreateOrUpdateConsumer(ctx, EventStream, jetstream.ConsumerConfig{
 		Durable: WebhookConsumer(w.ID), Description: "deliveries to webhook " + w.ID,
-		FilterSubjects: webhookFilters(w.Events), DeliverPolicy: jetstream.DeliverNewPolicy,
+		FilterSubjects: webhookFilters(w), DeliverPolicy: policy,
 		// One delivery at a time, so that an endpoint gets its events in
 		// stream order, retries included; other endpoints have consumers
 		// of their own and never wait on this one.
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: DefaultWebhookAckWait, MaxAckPending: 1, MaxDeliver: -1,
 	}); err != nil {
-		return unavailable("webhook consumer", err)
+		return w, unavailable("webhook consumer", err)
 	}
 	data, err := json.Marshal(w)
 	if err != nil {
-		return err
+		return w, err
 	}
-	if _, err := kv.Put(ctx, webhookKey+w.ID, data); err != nil {
-		return unavailable("register webhook", err)
+	if _, err := kv.Create(ctx, webhookKey+w.ID, data); errors.Is(err, jetstream.ErrKeyExists) {
+		return b.Webhook(ctx, w.ID) // the same callback, registered at the same moment
+	} else if err != nil {
+		return w, unavailable("register webhook", err)
 	}
-	return nil
+	return w, nil
 }
 
 // Webhook returns endpoint id, secret included; NotFound when there is none.

@@ -25,8 +25,10 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 		return err
 	}
 	now := g.Now().UTC()
-	q, err := schema.ParseQuery(schema.Download, args(ctx), n, now)
-	if err != nil {
+	a := args(ctx)
+	callback, problems := g.callbackArg(ctx, a) // callback.go
+	q, err := schema.ParseQuery(schema.Download, a, n, now)
+	if err = withProblems(err, problems); err != nil {
 		return err
 	}
 	root, err := g.urlRoot(ctx)
@@ -75,7 +77,7 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 			} else {
 				writeJSON(ctx, rec.Job)
 			}
-			return nil
+			return g.answerCallback(ctx, req.Ticket, callback)
 		}
 		// The same request again: the same job, unless that one failed or
 		// was cancelled. Then asking again means trying again, under an
@@ -86,7 +88,10 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 		}
 		rec, jerr := g.job(ctx, e.Ticket)
 		if jerr != nil || !rec.Terminal() || rec.Job.Status.Status == schema.StatusSuccess {
-			return g.submitted(ctx, e.Ticket)
+			if err := g.submitted(ctx, e.Ticket); err != nil {
+				return err
+			}
+			return g.answerCallback(ctx, e.Ticket, callback)
 		}
 		id = "submit." + fp + "." + e.Ticket
 	}

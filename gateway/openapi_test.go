@@ -111,6 +111,7 @@ func TestOpenAPIMatchesResponses(t *testing.T) {
 		{"GET", "/v1/api/jobs/" + ticket + "/events", 200},
 		{"DELETE", "/v1/api/jobs/" + unknown, 404},
 		{"DELETE", "/v1/api/jobs/" + ticket, 200},
+		{"GET", "/v1/api/sensor-networks/array_of_things/download?callback=https%3A%2F%2F127.0.0.1%2Fhook&" + window, 400},
 		{"GET", "/v1/api/webhooks", 200},
 		{"GET", "/v1/api/webhooks/0123456789abcdef", 404},
 		{"DELETE", "/v1/api/webhooks/0123456789abcdef", 404},

@@ -24,12 +24,13 @@ type webhookView struct {
 	ID        string             `json:"id"`
 	URL       string             `json:"url"`
 	Events    []schema.EventKind `json:"events"`
+	Ticket    string             `json:"ticket,omitempty"` // a job's callback
 	CreatedAt time.Time          `json:"created_at"`
 	Secret    string             `json:"secret,omitempty"`
 }
 
 func viewOf(w schema.Webhook) webhookView {
-	return webhookView{ID: w.ID, URL: w.URL, Events: w.Events, CreatedAt: w.CreatedAt}
+	return webhookView{ID: w.ID, URL: w.URL, Events: w.Events, Ticket: w.Ticket, CreatedAt: w.CreatedAt}
 }
 
 // webhookRequest is a registration, as JSON or as a form.
@@ -62,7 +63,13 @@ func (g *Gateway) createWebhook(ctx *fasthttp.RequestCtx, _ []string) error {
 	if err != nil {
 		return err
 	}
-	if max := g.maxWebhooks(); len(mine) >= max {
+	registered := 0
+	for _, w := range mine {
+		if w.Ticket == "" {
+			registered++ // jobs' callbacks are bounded by the jobs a client may have
+		}
+	}
+	if max := g.maxWebhooks(); registered >= max {
 		return schema.Errorf(schema.Conflict, "At most %d webhooks per client; delete one first.", max)
 	}
 	w := schema.Webhook{ID: webhook.NewID(), URL: u, Events: kinds, CreatedAt: g.Now().UTC().Truncate(time.Second),
@@ -70,7 +77,7 @@ func (g *Gateway) createWebhook(ctx *fasthttp.RequestCtx, _ []string) error {
 	if len(g.APIKeys) > 0 {
 		w.Client = clientID(ctx)
 	}
-	if err := g.bus.AddWebhook(ctx, w); err != nil {
+	if w, err = g.bus.AddWebhook(ctx, w); err != nil {
 		return err
 	}
 	v := viewOf(w)

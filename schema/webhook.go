@@ -16,6 +16,9 @@ type Webhook struct {
 	URL       string      `json:"url"`
 	Events    []EventKind `json:"events"`
 	Client    string      `json:"client,omitempty"`
+	// Ticket, for a job's callback (/download's callback=), is the one job
+	// it is called for; empty for an endpoint called for every job.
+	Ticket    string      `json:"ticket,omitempty"`
 	CreatedAt time.Time   `json:"created_at"`
 	// Secret signs the deliveries. It is kept with the endpoint, since
 	// every delivering process needs it, and shown to the client once.
@@ -31,6 +34,9 @@ type WebhookState struct {
 	Failures    int64      `json:"failures"` // attempts that did not get a 2xx
 	GivenUp     int64      `json:"given_up"` // events dropped after the maximum age
 }
+
+// CallbackEventKinds are what a job's callback is called for: its end.
+var CallbackEventKinds = []EventKind{EventSucceeded, EventFailed, EventCancelled}
 
 // AllEventKinds is every kind, in the order a job meets them.
 var AllEventKinds = []EventKind{EventQueued, EventStarted, EventProgress, EventPartDone,
