@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -12,82 +11,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plenario-next/exportd/chstore"
-	"github.com/plenario-next/exportd/exporter"
 	"github.com/plenario-next/exportd/internal/testenv"
 	"github.com/plenario-next/exportd/schema"
 )
 
-// heldExport is a service whose exporter the test starts and stops, so
-// that a job stays running with some of its parts stored for as long as
-// the test needs: no sleeps, no race with the export.
-type heldExport struct {
-	svc  *testenv.Service
-	stop func() // stops the running exporter, nil when none runs
-}
-
-// startHeld seeds the demo network's ddRows rows and starts a service
-// whose planner cuts jobs in parts of 2 000 rows; no exporter runs yet.
+// startHeld starts a service whose exporter the test runs and holds, with
+// the datadump tests' rows.
 func startHeld(t *testing.T) *heldExport {
 	t.Helper()
-	svc := testenv.StartService(t, testenv.ServiceOptions{NoExporter: true})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := svc.Store.Seed(ctx, chstore.DemoNetwork("array_of_things"), ddRows, ddSeedEnd); err != nil {
-		t.Fatal(err)
-	}
-	pctx, pcancel := context.WithCancel(context.Background())
-	pl := exporter.NewPlanner(svc.Bus, svc.Store, testenv.TestLogger())
-	pl.PartRows = 2000
-	done := make(chan struct{})
-	go func() { defer close(done); _ = pl.Run(pctx) }()
-	h := &heldExport{svc: svc}
-	t.Cleanup(func() {
-		h.hold()
-		pcancel()
-		<-done
-	})
-	return h
+	return &heldExport{testenv.StartHeld(t, ddRows, ddSeedEnd)}
 }
 
-// run starts an exporter of one worker: parts are stored one at a time.
-func (h *heldExport) run() {
-	ctx, cancel := context.WithCancel(context.Background())
-	ex := exporter.NewExporter(h.svc.Bus, h.svc.Store, testenv.TestLogger())
-	ex.Concurrency = 1
-	done := make(chan struct{})
-	go func() { defer close(done); _ = ex.Run(ctx) }()
-	h.stop = func() { cancel(); <-done }
-}
-
-// hold stops the exporter; a part in flight goes back to the queue.
-func (h *heldExport) hold() {
-	if h.stop != nil {
-		h.stop()
-		h.stop = nil
-	}
-}
+type heldExport struct{ *testenv.Held }
 
 // submit asks for the whole seeded week and returns the ticket.
 func (h *heldExport) submit(t *testing.T) string {
 	t.Helper()
-	return h.svc.Submit(t, "array_of_things", "start_datetime="+ddSeedEnd.Add(-7*24*time.Hour).Format(schema.DatetimeLayout)+
+	return h.Submit(t, "array_of_things", "start_datetime="+ddSeedEnd.Add(-7*24*time.Hour).Format(schema.DatetimeLayout)+
 		"&end_datetime="+ddSeedEnd.Format(schema.DatetimeLayout))
-}
-
-// holdAfterFirstPart runs the exporter until the job has part 1 stored
-// and is still processing, then stops it there.
-func (h *heldExport) holdAfterFirstPart(t *testing.T, ticket string) {
-	t.Helper()
-	h.run()
-	testenv.Eventually(t, time.Minute, "part 1 of "+ticket+" stored", func() bool {
-		rec, _, err := h.svc.Bus.Job(context.Background(), ticket)
-		return err == nil && len(rec.PartsDone) > 0 && rec.PartsDone[0]&1 != 0
-	})
-	h.hold()
-	if st := h.svc.Job(t, ticket).Status; st.Status != schema.StatusProcessing || st.Progress.Done >= st.Progress.Total {
-		t.Fatalf("job %s after part 1: %s, %+v; want it processing with parts to go", ticket, st.Status, st.Progress)
-	}
 }
 
 // followed is one followed download being read.
@@ -140,7 +81,7 @@ func (f *followed) readAtLeast(t *testing.T, n int) {
 func TestFollowRunningJob(t *testing.T) {
 	h := startHeld(t)
 	ticket := h.submit(t)
-	dump := h.svc.URL + "/v1/api/datadump/" + ticket
+	dump := h.URL + "/v1/api/datadump/" + ticket
 	streams := []*followed{
 		openFollow(t, "csv", dump+"?follow=true&data_type=csv"),
 		openFollow(t, "json", dump+"?follow=true&data_type=json"),
@@ -148,17 +89,17 @@ func TestFollowRunningJob(t *testing.T) {
 		openFollow(t, "parquet", dump+"?follow=1&data_type=parquet"),
 		openFollow(t, "csv gzip", dump+"?follow=true&data_type=csv", "Accept-Encoding", "gzip"),
 	}
-	h.holdAfterFirstPart(t, ticket)
+	h.HoldAfterFirstPart(t, ticket)
 	// The head and at least a byte of part 1 (a gzip stream's header and
 	// its first block): all sent while the job cannot finish.
 	for _, f := range streams {
 		n := map[string]int{"csv": len(schema.CSVHeader) + 1, "json": 2, "parquet": 5}[f.name]
 		f.readAtLeast(t, max(n, 11))
 	}
-	if st := h.svc.Job(t, ticket).Status.Status; st != schema.StatusProcessing {
+	if st := h.Job(t, ticket).Status.Status; st != schema.StatusProcessing {
 		t.Fatalf("job %s while held: %s, want processing", ticket, st)
 	}
-	h.run()
+	h.Run()
 	var wg sync.WaitGroup
 	errs := make([]error, len(streams))
 	for i, f := range streams {
@@ -175,7 +116,7 @@ func TestFollowRunningJob(t *testing.T) {
 			t.Fatalf("%s: %v after %d bytes, want a clean end", streams[i].name, err, len(streams[i].got))
 		}
 	}
-	if st := h.svc.Job(t, ticket).Status.Status; st != schema.StatusSuccess {
+	if st := h.Job(t, ticket).Status.Status; st != schema.StatusSuccess {
 		t.Fatalf("a followed download ended cleanly with the job %s", st)
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(streams[4].got))
@@ -194,7 +135,7 @@ func TestFollowRunningJob(t *testing.T) {
 		}
 	}
 	var m schema.Manifest
-	ddGetJSON(t, h.svc.URL+"/v1/api/jobs/"+ticket+"/manifest", &m)
+	ddGetJSON(t, h.URL+"/v1/api/jobs/"+ticket+"/manifest", &m)
 	csv := streams[0].got
 	if int64(len(csv)) != m.Bytes || ddHex(csv[:m.Header.Bytes]) != m.Header.SHA256 {
 		t.Fatalf("followed CSV: %d bytes, the manifest %d", len(csv), m.Bytes)
@@ -216,13 +157,13 @@ func TestFollowRunningJob(t *testing.T) {
 func TestFollowCancelled(t *testing.T) {
 	h := startHeld(t)
 	ticket := h.submit(t)
-	dump := h.svc.URL + "/v1/api/datadump/" + ticket
+	dump := h.URL + "/v1/api/datadump/" + ticket
 	csv := openFollow(t, "csv", dump+"?follow=true&data_type=csv")
 	js := openFollow(t, "json", dump+"?follow=true&data_type=json")
-	h.holdAfterFirstPart(t, ticket)
+	h.HoldAfterFirstPart(t, ticket)
 	csv.readAtLeast(t, len(schema.CSVHeader)+1)
 	js.readAtLeast(t, 2)
-	if resp, _ := testenv.Do(t, http.MethodDelete, h.svc.URL+"/v1/api/jobs/"+ticket); resp.StatusCode != http.StatusOK {
+	if resp, _ := testenv.Do(t, http.MethodDelete, h.URL+"/v1/api/jobs/"+ticket); resp.StatusCode != http.StatusOK {
 		t.Fatalf("cancel: %d", resp.StatusCode)
 	}
 	for _, f := range []*followed{csv, js} {
@@ -238,15 +179,15 @@ func TestFollowCancelled(t *testing.T) {
 func TestFollowErrors(t *testing.T) {
 	h := startHeld(t)
 	ticket := h.submit(t)
-	dump := h.svc.URL + "/v1/api/datadump/" + ticket
+	dump := h.URL + "/v1/api/datadump/" + ticket
 	resp, body := testenv.Do(t, "GET", dump+"?follow=maybe")
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"follow"`) {
 		t.Fatalf("follow=maybe: got %d %s, want 400 naming follow", resp.StatusCode, body)
 	}
-	if resp, _ := testenv.Do(t, http.MethodDelete, h.svc.URL+"/v1/api/jobs/"+ticket); resp.StatusCode != http.StatusOK {
+	if resp, _ := testenv.Do(t, http.MethodDelete, h.URL+"/v1/api/jobs/"+ticket); resp.StatusCode != http.StatusOK {
 		t.Fatalf("cancel: %d", resp.StatusCode)
 	}
-	h.svc.Wait(t, ticket, 30*time.Second)
+	h.Wait(t, ticket, 30*time.Second)
 	resp, body = testenv.Do(t, "GET", dump+"?follow=true")
 	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "cancelled") {
 		t.Fatalf("follow of a cancelled job: got %d %s, want 409 saying cancelled", resp.StatusCode, body)

@@ -19,15 +19,15 @@ import (
 func TestPartialManifest(t *testing.T) {
 	h := startHeld(t)
 	ticket := h.submit(t)
-	h.holdAfterFirstPart(t, ticket)
-	u := h.svc.URL + "/v1/api/jobs/" + ticket + "/manifest"
+	h.HoldAfterFirstPart(t, ticket)
+	u := h.URL + "/v1/api/jobs/" + ticket + "/manifest"
 	var m schema.Manifest
 	resp, _ := testenv.Do(t, "GET", u)
 	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Fatalf("partial manifest: Cache-Control %q, want no-store", cc)
 	}
 	ddGetJSON(t, u, &m)
-	rec, _, err := h.svc.Bus.Job(context.Background(), ticket)
+	rec, _, err := h.Bus.Job(context.Background(), ticket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestPartialManifest(t *testing.T) {
 	}
 	var rows, bytes int64
 	for _, p := range m.Parts {
-		r, err := h.svc.Bus.OpenPart(context.Background(), ticket, p.Part)
+		r, err := h.Bus.OpenPart(context.Background(), ticket, p.Part)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,8 +65,8 @@ func TestPartialManifest(t *testing.T) {
 		}
 	}
 
-	h.run()
-	if j := h.svc.Wait(t, ticket, time.Minute); j.Status.Status != schema.StatusSuccess {
+	h.Run()
+	if j := h.Wait(t, ticket, time.Minute); j.Status.Status != schema.StatusSuccess {
 		t.Fatalf("job %s", j.Status.Status)
 	}
 	var done schema.Manifest

@@ -55,8 +55,10 @@ type downloaded struct {
 
 // download fetches the result into output+".part", resuming with Range
 // when the connection breaks (CSV; the other formats start over), checks
-// it, and renames it into place.
-func (g *getter) download(ctx context.Context, job *jobDoc, m *schema.Manifest) (*downloaded, error) {
+// it, and renames it into place. prior, when not nil, is the file a
+// followed download left (follow.go): the download goes on from its end,
+// or only checks it when it is whole.
+func (g *getter) download(ctx context.Context, job *jobDoc, m *schema.Manifest, prior *followedFile) (*downloaded, error) {
 	u := job.result.URL
 	if g.format != schema.FormatCSV {
 		u += "?data_type=" + g.format
@@ -75,7 +77,7 @@ func (g *getter) download(ctx context.Context, job *jobDoc, m *schema.Manifest) 
 		ranges = false // a range is of the identity bytes
 	}
 	tmp := g.output + ".part"
-	f, err := os.Create(tmp)
+	f, err := prior.file(tmp)
 	if err != nil {
 		return nil, exitf(exitDownload, "%v", err)
 	}
@@ -88,11 +90,11 @@ func (g *getter) download(ctx context.Context, job *jobDoc, m *schema.Manifest) 
 	}()
 
 	st := &dlState{f: f, m: m, total: -1, verify: g.format == schema.FormatCSV && m != nil}
-	if err := st.reset(); err != nil {
+	if err := prior.resume(st); err != nil {
 		return nil, exitf(exitDownload, "%v", err)
 	}
 	bar := &byteBar{g: g, start: time.Now()}
-	for attempt := 0; ; attempt++ {
+	for attempt := 0; !prior.whole(); attempt++ {
 		err := g.fetch(ctx, u, ranges, st, bar)
 		if err == nil {
 			break

@@ -69,6 +69,7 @@ type getter struct {
 	json     bool
 	retries  int
 	gzip     bool // ask for a gzipped transfer: less to send, but no resuming
+	noFollow bool // wait for success before downloading
 	stdout   io.Writer
 	stderr   io.Writer
 	tty      bool // stderr is a terminal: draw live progress lines
@@ -90,9 +91,9 @@ func get(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stderr, `usage: exportd get [flags]
 
 Submits a bulk export with the query as flags, follows the job, downloads
-the result to a .part file (resuming with Range if the connection drops),
-verifies it against the job's manifest (SHA-256 of every part) and renames
-it into place.
+the result to a .part file as the job makes it (with --no-follow, once it
+has succeeded; resuming with Range if the connection drops), verifies it
+against the job's manifest (SHA-256 of every part) and renames it into place.
 
 exit codes: 0 done, 1 other failure, 2 the server refused the request,
 3 the job failed or was cancelled, 4 the download failed or did not verify.
@@ -115,6 +116,7 @@ flags:
 	fs.BoolVar(&g.json, "json", false, "machine-readable progress and summary: one JSON object a line on stdout")
 	fs.IntVar(&g.retries, "retries", 5, "how many times to resume a broken download")
 	fs.BoolVar(&g.gzip, "compressed", false, "transfer gzipped (about a tenth of the bytes) and unzip while writing; a broken transfer starts over")
+	fs.BoolVar(&g.noFollow, "no-follow", false, "download only once the job has succeeded, instead of as it makes the file")
 	ticket := fs.String("ticket", "", "follow and download an existing job instead of submitting one")
 	apiKey := fs.String("api-key", getenv("EXPORTD_API_KEY"), "API key sent as Authorization: Bearer ($EXPORTD_API_KEY)")
 	if err := fs.Parse(args); err != nil {
@@ -161,22 +163,8 @@ flags:
 			fmt.Fprintf(stderr, "ticket %s\n", job.Ticket)
 		}
 	}
-	if job, err = g.wait(ctx, job.Ticket); err != nil {
-		return err
-	}
-	if g.output == "" {
-		n := job.Request.Query.Network
-		if n == "" {
-			n = *network
-		}
-		g.output = n + ".datadump." + g.format
-	}
-	m, err := g.manifest(ctx, job)
-	if err != nil {
-		return err
-	}
-	res, err := g.download(ctx, job, m)
-	if err != nil {
+	var res *downloaded
+	if job, res, err = g.result(ctx, job, *network); err != nil { // follow.go
 		return err
 	}
 	took := time.Since(began)

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/plenario-next/exportd/internal/testenv"
+	"github.com/plenario-next/exportd/schema"
+)
+
+// startGet runs `exportd get --json` with args in the background and
+// returns the ticket it submitted, a channel of its end and its lines.
+func startGet(t *testing.T, server string, args ...string) (string, <-chan error, *[]map[string]any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		err := run(ctx, append([]string{"get", "--server", server, "--json"}, args...), func(string) string { return "" }, pw)
+		pw.Close()
+		errc <- err
+	}()
+	sc := bufio.NewScanner(pr)
+	var lines []map[string]any
+	if !sc.Scan() {
+		t.Fatalf("no output: %v", <-errc)
+	}
+	var first map[string]any
+	if err := json.Unmarshal(sc.Bytes(), &first); err != nil || first["event"] != "submitted" {
+		t.Fatalf("first line %q, want the submitted ticket", sc.Text())
+	}
+	lines = append(lines, first)
+	done := make(chan error, 1)
+	go func() {
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				lines = append(lines, m)
+			}
+		}
+		done <- <-errc
+	}()
+	return first["ticket"].(string), done, &lines
+}
+
+// TestGetFollows: `exportd get` writes the file as the job makes it. With
+// the job held after its first part, the .part file already holds more
+// than the header; once the job succeeds the file is the download's, byte
+// for byte, verified by SHA-256. With --no-follow nothing is written
+// before success.
+func TestGetFollows(t *testing.T) {
+	h := testenv.StartHeld(t, 18_000, getSeedEnd)
+	dir := t.TempDir()
+	for i, tc := range []struct {
+		name, format string
+		follow       bool
+	}{
+		{"csv", "csv", true},
+		{"json", "json", true},
+		{"no-follow", "csv", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(dir, tc.name+"."+tc.format)
+			// A new job each: the same query would be the same ticket.
+			args := []string{"--start", getSeedEnd.Add(-7*24*time.Hour + time.Duration(i)*time.Second).Format(schema.DatetimeLayout),
+				"--end", getSeedEnd.Format(schema.DatetimeLayout), "--format", tc.format, "--output", file}
+			if !tc.follow {
+				args = append(args, "--no-follow")
+			}
+			ticket, done, lines := startGet(t, h.URL, args...)
+			h.HoldAfterFirstPart(t, ticket)
+			if tc.follow {
+				testenv.Eventually(t, time.Minute, "the .part file past the header while the job is held", func() bool {
+					fi, err := os.Stat(file + ".part")
+					return err == nil && fi.Size() > int64(len(schema.CSVHeader))
+				})
+			} else if _, err := os.Stat(file + ".part"); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("--no-follow: %s.part exists (%v) before the job succeeded", file, err)
+			}
+			if st := h.Job(t, ticket).Status.Status; st != schema.StatusProcessing {
+				t.Fatalf("job %s while held", st)
+			}
+			h.Run()
+			if err := <-done; err != nil {
+				t.Fatalf("get: %v (exit %d)", err, exitCode(err))
+			}
+			h.Hold()
+			last := (*lines)[len(*lines)-1]
+			want := map[string]string{"csv": "sha256", "json": "rows"}[tc.format]
+			if last["event"] != "done" || last["verified"] != want {
+				t.Fatalf("last line %v, want done, verified by %s", last, want)
+			}
+			got, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, whole := testenv.Get(t, h.URL+"/v1/api/datadump/"+ticket+"?data_type="+tc.format); !bytes.Equal(got, whole) {
+				t.Fatalf("file of %d bytes, the download %d", len(got), len(whole))
+			}
+		})
+	}
+}
