@@ -19,7 +19,7 @@
 // (bench/results.json), BENCH_LOAD_SECONDS (5), BENCH_LOAD_CONNS (64),
 // BENCH_QUERY_REQUESTS (200), BENCH_CONCURRENCY (exporter workers; default
 // exportd's, one per core), EXPORTD_CLICKHOUSE_ADDR (127.0.0.1:19000),
-// BENCH_PHASES (all of jobs,linearity,events,webhooks,fair,query,aggregate,load,ingest; a subset runs
+// BENCH_PHASES (all of jobs,follow,linearity,events,webhooks,fair,query,aggregate,load,ingest; a subset runs
 // only those; fair runs once, not BENCH_RUNS times; ingest alone needs no seeded data), BENCH_INGEST_LINES
 // (10000000, the ingest phase's digest) and BENCH_PROFILE_DIR (CPU profiles of the gateway and the
 // exporter during the load phases, written there).
@@ -156,7 +156,7 @@ func loadConfig() (config, error) {
 }
 
 // allPhases are the parts of the benchmark, in the order they run.
-var allPhases = []string{"jobs", "linearity", "events", "webhooks", "fair", "query", "aggregate", "load", "ingest"}
+var allPhases = []string{"jobs", "follow", "linearity", "events", "webhooks", "fair", "query", "aggregate", "load", "ingest"}
 
 func (c config) runs(phase string) bool { return slices.Contains(c.Phases, phase) }
 
@@ -294,6 +294,17 @@ func run(ctx context.Context) (err error) {
 			i+1, cfg.Runs, d.Unordered.Seconds, d.ReadFloor.Seconds, d.Parquet.Seconds, d.Parquet.ExporterCPU,
 			float64(d.ParquetBytes)/1e6, float64(d.ParquetBytes)/float64(whole.Rows), d.ParquetSeconds)
 		res.Dumps = append(res.Dumps, d)
+	}
+
+	// 3b. Submit to file with exportd get, following (follow.go).
+	for i := range cfg.Runs * cfg.phaseRuns("follow") {
+		f, err := sys.followPhase(ctx, chArgs, root, tmp, whole, i)
+		if err != nil {
+			return err
+		}
+		logf("follow run %d/%d: exportd get %.2fs (job %.2fs), ordered dump %.2fs: %.2f", i+1, cfg.Runs, f.Seconds, f.JobSeconds,
+			f.Baseline.Seconds, f.Ratio)
+		res.Follow = append(res.Follow, f)
 	}
 
 	// 4a. Linearity: a twentieth and a half of the data, the newest rows.

@@ -21,7 +21,8 @@ type results struct {
 	Rows     int64         `json:"rows"`
 	Baseline []baselineRun `json:"baseline_runs"`
 	Jobs     []jobRun      `json:"job_runs"`
-	Dumps    []dumpRuns    `json:"dump_runs"` // beside each job run: other baselines, a Parquet job
+	Dumps    []dumpRuns    `json:"dump_runs"`   // beside each job run: other baselines, a Parquet job
+	Follow   []followRun   `json:"follow_runs"` // exportd get, submit to file (follow.go)
 
 	SmallRows int64     `json:"linearity_small_rows"`
 	LargeRows int64     `json:"linearity_large_rows"`
@@ -55,39 +56,40 @@ type results struct {
 
 // summary holds the medians the table shows.
 type summary struct {
-	Rows             int64       `json:"rows"`
-	BaselineSeconds  float64     `json:"baseline_s"`
-	JobSeconds       float64     `json:"job_s"`
-	JobRatio         float64     `json:"job_over_baseline"`
-	JobRatioPaired   float64     `json:"job_over_baseline_paired"` // median of each run's own ratio
-	Dumps            dumpSummary `json:"dumps"`
-	BaselineBytes    int64       `json:"baseline_bytes"`
-	CSVBytes         int64       `json:"csv_bytes"`
-	DownloadMBps     float64     `json:"download_csv_mb_per_s"`
-	JSONSeconds      float64     `json:"download_json_s"`
-	CSVSeconds       float64     `json:"download_csv_s"`
-	JSONOverCSV      float64     `json:"json_over_csv"`
-	ExporterPeakMiB  float64     `json:"exporter_peak_rss_mib"`
-	GatewayBeforeMiB float64     `json:"gateway_rss_before_download_mib"`
-	GatewayPeakMiB   float64     `json:"gateway_peak_rss_mib"`
-	SmallRows        int64       `json:"small_rows"`
-	LargeRows        int64       `json:"large_rows"`
-	SmallSeconds     float64     `json:"small_s"`
-	LargeSeconds     float64     `json:"large_s"`
-	LargeOverSmall   float64     `json:"large_over_small"`
-	LargeSmallPaired float64     `json:"large_over_small_paired"`
-	JobGetRPS        float64     `json:"job_get_req_per_s"`
-	JobGetP99        float64     `json:"job_get_p99_ms"`
-	JobGetBareRPS    float64     `json:"job_get_bare_req_per_s"`
-	JobGetRatio      float64     `json:"job_get_over_bare"`
-	CreateRPS        float64     `json:"create_req_per_s"`
-	CreateP99        float64     `json:"create_p99_ms"`
-	CreateBareRPS    float64     `json:"create_bare_req_per_s"`
-	CreateRatio      float64     `json:"create_over_bare"`
-	QueryP50         float64     `json:"query_p50_ms"`
-	QueryP99         float64     `json:"query_p99_ms"`
-	AggregateP50     float64     `json:"aggregate_p50_ms"`
-	AggregateP99     float64     `json:"aggregate_p99_ms"`
+	Rows             int64         `json:"rows"`
+	BaselineSeconds  float64       `json:"baseline_s"`
+	JobSeconds       float64       `json:"job_s"`
+	JobRatio         float64       `json:"job_over_baseline"`
+	JobRatioPaired   float64       `json:"job_over_baseline_paired"` // median of each run's own ratio
+	Dumps            dumpSummary   `json:"dumps"`
+	Follow           followSummary `json:"follow"`
+	BaselineBytes    int64         `json:"baseline_bytes"`
+	CSVBytes         int64         `json:"csv_bytes"`
+	DownloadMBps     float64       `json:"download_csv_mb_per_s"`
+	JSONSeconds      float64       `json:"download_json_s"`
+	CSVSeconds       float64       `json:"download_csv_s"`
+	JSONOverCSV      float64       `json:"json_over_csv"`
+	ExporterPeakMiB  float64       `json:"exporter_peak_rss_mib"`
+	GatewayBeforeMiB float64       `json:"gateway_rss_before_download_mib"`
+	GatewayPeakMiB   float64       `json:"gateway_peak_rss_mib"`
+	SmallRows        int64         `json:"small_rows"`
+	LargeRows        int64         `json:"large_rows"`
+	SmallSeconds     float64       `json:"small_s"`
+	LargeSeconds     float64       `json:"large_s"`
+	LargeOverSmall   float64       `json:"large_over_small"`
+	LargeSmallPaired float64       `json:"large_over_small_paired"`
+	JobGetRPS        float64       `json:"job_get_req_per_s"`
+	JobGetP99        float64       `json:"job_get_p99_ms"`
+	JobGetBareRPS    float64       `json:"job_get_bare_req_per_s"`
+	JobGetRatio      float64       `json:"job_get_over_bare"`
+	CreateRPS        float64       `json:"create_req_per_s"`
+	CreateP99        float64       `json:"create_p99_ms"`
+	CreateBareRPS    float64       `json:"create_bare_req_per_s"`
+	CreateRatio      float64       `json:"create_over_bare"`
+	QueryP50         float64       `json:"query_p50_ms"`
+	QueryP99         float64       `json:"query_p99_ms"`
+	AggregateP50     float64       `json:"aggregate_p50_ms"`
+	AggregateP99     float64       `json:"aggregate_p99_ms"`
 	// Event delays, publication to arrival, medians over the runs (ms).
 	SSEMedian  float64 `json:"event_sse_median_ms"`
 	SSEP99     float64 `json:"event_sse_p99_ms"`
@@ -166,6 +168,7 @@ func (r *results) summarize() {
 	}
 	s.JobRatioPaired, s.LargeSmallPaired = median(pj), median(pl)
 	s.Dumps = r.summarizeDumps(s.JobSeconds, s.BaselineSeconds, s.JobExporterCPU)
+	s.Follow = summarizeFollow(r.Follow)
 	s.JSONOverCSV = ratio(s.JSONSeconds, s.CSVSeconds)
 	s.LargeOverSmall = ratio(s.LargeSeconds, s.SmallSeconds)
 	s.JobGetRatio = ratio(s.JobGetRPS, s.JobGetBareRPS)
@@ -193,6 +196,7 @@ func (r *results) print(w io.Writer) {
 	row("job, submit to success s", fmt.Sprintf("%.2f", s.JobSeconds), "")
 	row("**job / baseline**", fmt.Sprintf("**%.2f** (paired runs %.2f)", s.JobRatio, s.JobRatioPaired), "<= 1.3")
 	s.Dumps.print(row)
+	s.Follow.print(row)
 	row("download CSV MB/s", fmt.Sprintf("%.0f (%.0f MB in %.2f s)", s.DownloadMBps, float64(s.CSVBytes)/1e6, s.CSVSeconds), ">= 500")
 	row("exporter peak RSS MiB", fmt.Sprintf("%.0f", s.ExporterPeakMiB), "<= 150")
 	row("gateway RSS before / peak during download MiB", fmt.Sprintf("%.0f / %.0f", s.GatewayBeforeMiB, s.GatewayPeakMiB), "flat")
