@@ -116,7 +116,7 @@ func TestFollowRunningJob(t *testing.T) {
 			t.Fatalf("%s: %v after %d bytes, want a clean end", streams[i].name, err, len(streams[i].got))
 		}
 	}
-	if st := h.Job(t, ticket).Status.Status; st != schema.StatusSuccess {
+	if st := h.Wait(t, ticket, time.Minute).Status.Status; st != schema.StatusSuccess { // its record may lag the event
 		t.Fatalf("a followed download ended cleanly with the job %s", st)
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(streams[4].got))
