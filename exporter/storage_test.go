@@ -19,7 +19,8 @@ import (
 // object stores' streams). A job bigger than the room left ends "error"
 // saying the storage is full, and its parts are removed; with the storage
 // short, submits are refused with 507, Retry-After and an error body,
-// /readyz says what is wrong, and cancelling still works and frees the
+// /readyz says what is wrong (200, degraded: every instance shares the
+// storage, and downloads and cancels still work), and cancelling still works and frees the
 // room, after which submits are accepted again.
 func TestResultStorageLimit(t *testing.T) {
 	svc, n := seeded(t, 200_000, testenv.ServiceOptions{PartRows: 20_000})
@@ -82,8 +83,8 @@ func TestResultStorageLimit(t *testing.T) {
 			resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
 	code, body := testenv.Get(t, svc.URL+"/readyz")
-	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "result storage is full") {
-		t.Fatalf("/readyz while short: got %d %s, want 503 saying the result storage is full", code, body)
+	if code != http.StatusOK || !strings.Contains(string(body), `"status":"degraded"`) || !strings.Contains(string(body), "result storage is full") {
+		t.Fatalf("/readyz while short: got %d %s, want 200, degraded, saying the result storage is full", code, body)
 	}
 
 	// Withdrawing the small job's result works, and makes room.
@@ -94,8 +95,8 @@ func TestResultStorageLimit(t *testing.T) {
 		resp, _ := submit()
 		return resp.StatusCode == http.StatusOK
 	})
-	if code, body := testenv.Get(t, svc.URL+"/readyz"); code != http.StatusOK {
-		t.Fatalf("/readyz with room again: got %d %s, want 200", code, body)
+	if code, body := testenv.Get(t, svc.URL+"/readyz"); code != http.StatusOK || !strings.Contains(string(body), `"status":"ready"`) {
+		t.Fatalf("/readyz with room again: got %d %s, want 200 ready", code, body)
 	}
 }
 

@@ -161,8 +161,14 @@ func (g *Gateway) readyz(ctx *fasthttp.RequestCtx, _ []string) error {
 	if err := g.store.Ping(c); err != nil {
 		return err
 	}
-	if err := g.bus.StorageShort(c); err != nil {
-		return schema.Wrap(schema.Unavailable, err.Error(), err) // the message says what is short
+	// Short result storage is shared by every instance: it is reported, not
+	// made a 503 that would take them all out of a load balancer, when
+	// downloads and cancels (which free room) still work.
+	if err := g.bus.StorageShort(c); schema.ErrorCode(err) == schema.Full {
+		writeJSON(ctx, map[string]any{"status": "degraded", "error": err.Error()})
+		return nil
+	} else if err != nil {
+		return err
 	}
 	writeJSON(ctx, map[string]any{"status": "ready"})
 	return nil

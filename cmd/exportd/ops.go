@@ -14,6 +14,7 @@ import (
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/internal/metrics"
+	"github.com/plenario-next/exportd/schema"
 )
 
 // newMetrics returns the process's metrics, with the lag of the three
@@ -56,9 +57,8 @@ func serveOps(addr string, reg *metrics.Registry, bus *events.Bus, store *chstor
 			fmt.Fprintln(w, `{"error":"ClickHouse is not reachable"}`)
 			return
 		}
-		if err := bus.StorageShort(ctx); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			b, _ := json.Marshal(map[string]string{"error": err.Error()})
+		if err := bus.StorageShort(ctx); schema.ErrorCode(err) == schema.Full { // reported; see gateway's readyz
+			b, _ := json.Marshal(map[string]string{"status": "degraded", "error": err.Error()})
 			fmt.Fprintln(w, string(b))
 			return
 		}

@@ -40,8 +40,9 @@ func TestStartsWithFullResultStorage(t *testing.T) {
 	if code, body := testenv.Get(t, url+"/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz: got %d %s", code, body)
 	}
-	if code, body := testenv.Get(t, url+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(string(body), "result storage is full") {
-		t.Fatalf("/readyz: got %d %s, want 503 saying the result storage is full", code, body)
+	if code, body := testenv.Get(t, url+"/readyz"); code != http.StatusOK || !strings.Contains(string(body), `"status":"degraded"`) ||
+		!strings.Contains(string(body), "result storage is full") {
+		t.Fatalf("/readyz: got %d %s, want 200, degraded, saying the result storage is full", code, body)
 	}
 	if code, body := testenv.Get(t, url+"/v1/api/datadump/"+j.Ticket); code != http.StatusOK || len(body) == 0 {
 		t.Fatalf("download of the stored result: got %d (%d bytes), want 200", code, len(body))
@@ -54,8 +55,8 @@ func TestStartsWithFullResultStorage(t *testing.T) {
 		t.Fatalf("DELETE: got %d %s, want 200", resp.StatusCode, body)
 	}
 	testenv.Eventually(t, 30*time.Second, "/readyz ready once the result is withdrawn", func() bool {
-		code, _ := testenv.Get(t, url+"/readyz")
-		return code == http.StatusOK
+		code, body := testenv.Get(t, url+"/readyz")
+		return code == http.StatusOK && strings.Contains(string(body), `"status":"ready"`)
 	})
 }
 
