@@ -26,6 +26,10 @@ func newMetrics(bus *events.Bus) *metrics.Registry {
 		metrics.Consumer{Stream: events.PartStream, Name: events.ExporterName},
 		metrics.Consumer{Stream: events.PartStream, Name: events.ExpressName},
 		metrics.Consumer{Stream: events.EventStream, Name: events.ProjectorName})
+	reg.WatchStorage(func(ctx context.Context) (int64, int64, error) {
+		u, err := bus.ResultUsage(ctx)
+		return u.Used, u.Limit, err
+	})
 	return reg
 }
 

@@ -44,6 +44,10 @@ func TestStartsWithFullResultStorage(t *testing.T) {
 		!strings.Contains(string(body), "result storage is full") {
 		t.Fatalf("/readyz: got %d %s, want 200, degraded, saying the result storage is full", code, body)
 	}
+	if code, body := testenv.Get(t, url+"/metrics"); code != http.StatusOK || !strings.Contains(string(body), "\nexportd_result_storage_bytes ") ||
+		strings.Contains(string(body), "\nexportd_result_storage_limit_bytes 0\n") {
+		t.Fatalf("/metrics: got %d without the result storage's size and limit", code)
+	}
 	if code, body := testenv.Get(t, url+"/v1/api/datadump/"+j.Ticket); code != http.StatusOK || len(body) == 0 {
 		t.Fatalf("download of the stored result: got %d (%d bytes), want 200", code, len(body))
 	}
