@@ -64,15 +64,17 @@ func TestSmallJobOvertakesBigOnes(t *testing.T) {
 		t.Fatalf("small job: got %q (%v), want success", j.Status.Status, j.Result)
 	}
 
-	// The big jobs' parts stored between the small job's acceptance and its
-	// part: the one running then, and at most one bulk part on the turn
-	// before the express lane's.
-	var queued, stored bool
+	// The big jobs' parts stored between the small job's plan (its started
+	// event, just before its part is queued) and its part: the one running
+	// then, at most one bulk part on the turn before the express lane's,
+	// and a few more on a loaded machine while the part is being queued.
+	// First in, first out, it is nearly all of them.
+	var planned, stored bool
 	var before, total, done int
 	for _, e := range snapshot() {
 		switch {
-		case e.Ticket == small && e.Kind == schema.EventQueued:
-			queued = true
+		case e.Ticket == small && e.Kind == schema.EventStarted:
+			planned = true
 		case e.Ticket == small && e.Kind == schema.EventPartDone:
 			stored = true
 		case big[e.Ticket] && e.Kind == schema.EventStarted:
@@ -81,18 +83,18 @@ func TestSmallJobOvertakesBigOnes(t *testing.T) {
 			if !stored {
 				done++
 			}
-			if queued && !stored {
+			if planned && !stored {
 				before++
 			}
 		}
 	}
 	after := total - done
 	t.Logf("big jobs' parts stored while the small job waited: %d; after it: %d of %d", before, after, total)
-	if !queued || !stored {
-		t.Fatalf("did not see the small job's queued (%v) and part_done (%v) events", queued, stored)
+	if !planned || !stored {
+		t.Fatalf("did not see the small job's started (%v) and part_done (%v) events", planned, stored)
 	}
-	if before > 3 {
-		t.Fatalf("got %d big parts stored while the small job waited, want at most 3 (the big jobs had %d parts)", before, total)
+	if before > 6 {
+		t.Fatalf("got %d big parts stored while the small job waited, want at most 6 (the big jobs had %d parts)", before, total)
 	}
 	if after < total/2 {
 		t.Fatalf("only %d of %d big parts were left after the small job: the test did not queue it behind many", after, total)
