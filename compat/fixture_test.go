@@ -56,7 +56,8 @@ func fixtureNetworks() []*schema.Network {
 //
 // liveReadings more are temperature readings of node_2 by sensor_01 in the
 // hour before the test starts, for the explorer's calls, which ask for
-// the last hour or week.
+// the last hour or week; and one 30 days before it, which only /query's
+// default window (90 days at T) reaches.
 const liveReadings = 3
 
 type plenario struct {
@@ -106,6 +107,7 @@ func startPlenario(t *testing.T) *plenario {
 	for i := 1; i <= liveReadings; i++ {
 		add("node_2", now.Add(-time.Duration(i)*10*time.Minute), "sensor_01", "temperature", "temperature", float64(20+i))
 	}
+	add("node_2", now.Add(-30*24*time.Hour), "sensor_01", "temperature", "temperature", 19)
 	if err := b.Send(); err != nil {
 		t.Fatal(err)
 	}

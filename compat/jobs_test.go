@@ -255,6 +255,13 @@ func TestPlenarioJobs(t *testing.T) {
 			t.Errorf("%d rows, want 300", n)
 		}
 	})
+	// sn:get_observations_download: start_datetime defaults to 7 days
+	// before now (PLENARIO.md §9): node_2's reading of 30 days ago is out.
+	t.Run("get_observations_download_default_window", func(t *testing.T) {
+		if n := csvRows(t, p.dump(t, "nodes=node_2&features=temperature&data_type=csv", "")); n != liveReadings {
+			t.Errorf("%d rows, want the %d readings of the last 7 days", n, liveReadings)
+		}
+	})
 	t.Run("download_limit_and_offset", func(t *testing.T) {
 		ticket, a := p.submit(t, "nodes=test_node&features=temperature&start_datetime=2016-10-01&limit=50&offset=10&data_type=csv")
 		if path(a.doc, "request", "query", "limit") != 50.0 || path(a.doc, "request", "query", "offset") != 10.0 {

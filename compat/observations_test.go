@@ -46,6 +46,11 @@ func TestPlenarioQuery(t *testing.T) {
 	t.Run("test_query_endpoint_returns_correct_observation_count_windowed", func(t *testing.T) {
 		wantTotal(t, qy+"?nodes=test_node&feature=vector&start_datetime=2016-10-01&end_datetime=2016-10-03", 200)
 	})
+	// sn:get_observations at T: start_datetime defaults to 90 days before
+	// now (PLENARIO.md §3), reaching node_2's reading of 30 days ago.
+	t.Run("get_observations_default_window", func(t *testing.T) {
+		wantTotal(t, qy+"?nodes=node_2&feature=temperature", liveReadings+1)
+	})
 	// PLENARIO.md: the original parser was lenient.
 	t.Run("lenient_datetimes", func(t *testing.T) {
 		wantTotal(t, qy+"?nodes=test_node&feature=vector&start_datetime=2016-10-1&end_datetime=2016-10-3T00:00:00.000", 200)

@@ -493,13 +493,13 @@ func TestQueryDefaults(t *testing.T) {
 	if r.Meta.Total != schema.DefaultLimit || len(r.Data) != schema.DefaultLimit {
 		t.Fatalf("got %d readings (total %d), want the default limit %d", len(r.Data), r.Meta.Total, schema.DefaultLimit)
 	}
-	want := f.chReadings(t, "feature = 'temperature' AND "+sqlWindow(seedEnd.Add(-schema.DefaultWindow), seedEnd))[:schema.DefaultLimit]
+	want := f.chReadings(t, "feature = 'temperature' AND "+sqlWindow(seedEnd.Add(-schema.RawWindow), seedEnd))[:schema.DefaultLimit]
 	compareReadings(t, r.Data, want)
 	if r.Data[0].Datetime != tick(1).Format(schema.DatetimeLayout) {
 		t.Errorf("first reading at %s, want the newest tick %s", r.Data[0].Datetime, tick(1))
 	}
 	q := r.Meta.Query
-	if q["network"] != network || q["start_datetime"] != "2026-10-25T12:00:00" || q["end_datetime"] != "2026-11-01T12:00:00" ||
+	if q["network"] != network || q["start_datetime"] != "2026-08-03T12:00:00" || q["end_datetime"] != "2026-11-01T12:00:00" ||
 		!reflect.DeepEqual(q["features"], []any{"temperature"}) || q["limit"] != float64(schema.DefaultLimit) {
 		t.Errorf("meta.query is %v, want the resolved query", q)
 	}
@@ -509,7 +509,7 @@ func TestQueryDefaults(t *testing.T) {
 	if len(r.Data) != schema.MaxLimit {
 		t.Fatalf("limit=10000: got %d readings", len(r.Data))
 	}
-	compareReadings(t, r.Data, f.chReadings(t, "feature = 'temperature' AND "+sqlWindow(seedEnd.Add(-schema.DefaultWindow), seedEnd))[5:5+schema.MaxLimit])
+	compareReadings(t, r.Data, f.chReadings(t, "feature = 'temperature' AND "+sqlWindow(seedEnd.Add(-schema.RawWindow), seedEnd))[5:5+schema.MaxLimit])
 
 	// An offset's + left unencoded arrives as a space and still counts.
 	getJSON(t, f.url+"/query?feature=temperature&start_datetime=2026-11-01T01:00:00+01:00&end_datetime=2026-11-01T13:00+01:00", &r)

@@ -24,7 +24,8 @@ const (
 // Query limits. A request past them is refused at once instead of becoming a
 // slow query.
 const (
-	DefaultWindow   = 7 * 24 * time.Hour
+	DefaultWindow   = 7 * 24 * time.Hour  // a download's, when start_datetime is not given
+	RawWindow       = 90 * 24 * time.Hour // /query's: the ticket era's get_observations looked back 90 days
 	DefaultLimit    = 1000
 	MaxLimit        = 10000
 	MaxOffset       = 100_000 // deeper pages are what /download is for: past it, ClickHouse groups seconds of data per page
@@ -254,9 +255,13 @@ func ParseQuery(ep Endpoint, args url.Values, n *Network, now time.Time) (Query,
 			q.End = ceilSecond(t)
 		}
 	}
-	q.Start = q.End.Add(-DefaultWindow)
+	window := DefaultWindow
+	if ep == Raw {
+		window = RawWindow
+	}
+	q.Start = q.End.Add(-window)
 	if _, ok := get("end_datetime"); !ok {
-		q.Start = ceilSecond(now.Add(-DefaultWindow))
+		q.Start = ceilSecond(now.Add(-window))
 	}
 	if epoch := time.Unix(0, 0).UTC(); q.Start.Before(epoch) { // ClickHouse's DateTime starts there
 		q.Start = epoch

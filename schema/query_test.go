@@ -247,10 +247,10 @@ func TestParseQueryDownload(t *testing.T) {
 }
 
 func TestParseQueryRaw(t *testing.T) {
-	week := schema.DefaultWindow
+	window := 90 * 24 * time.Hour // the ticket era's get_observations looked back 90 days
 	base := func(f schema.FeatureSel, limit, offset int) schema.Query {
 		return schema.Query{Network: networkName, Features: []schema.FeatureSel{f}, Nodes: allNodes, Sensors: allSensors,
-			Start: fixedNow.Add(-week), End: fixedNow, Limit: limit, Offset: offset, AllNodes: true, AllSensors: true}
+			Start: fixedNow.Add(-window), End: fixedNow, Limit: limit, Offset: offset, AllNodes: true, AllSensors: true}
 	}
 	tests := []struct {
 		name  string
