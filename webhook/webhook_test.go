@@ -241,3 +241,30 @@ func TestWebhookRegistration(t *testing.T) {
 		t.Errorf("a bad JSON body: got %d %s, want 400", code, body)
 	}
 }
+
+// TestWebhookTwoProcesses: two services on one NATS server both run a
+// deliverer; they share each endpoint's consumer, so every event of the
+// job is delivered once, not once per process, and in order.
+func TestWebhookTwoProcesses(t *testing.T) {
+	ns := testenv.MustStartNATSAt(t, t.TempDir(), -1)
+	opts := testenv.ServiceOptions{PartRows: 1000, WebhookAllow: loopback, NATSURL: ns.ClientURL()}
+	a := testenv.StartService(t, opts)
+	seed(t, a)
+	opts.Store = a.Store
+	b := testenv.StartService(t, opts)
+	rcv := startReceiver(t, 0)
+	register(t, b, "", rcv.URL, "*")
+	ticket := a.Submit(t, "array_of_things", window)
+	rcv.waitKind(t, ticket, schema.EventSucceeded)
+	a.Wait(t, ticket, time.Minute)
+	wantKinds, wantSeqs := streamEvents(t, a, ticket)
+	// Every event has been published; wait for the last one's delivery.
+	testenv.Eventually(t, 10*time.Second, "every event delivered", func() bool {
+		_, seqs := jobEvents(rcv.deliveries(false), ticket)
+		return len(seqs) >= len(wantSeqs)
+	})
+	kinds, seqs := jobEvents(rcv.deliveries(false), ticket)
+	if !slices.Equal(kinds, wantKinds) || !slices.Equal(seqs, wantSeqs) {
+		t.Errorf("delivered %v %v, want each event once, in order: %v %v", kinds, seqs, wantKinds, wantSeqs)
+	}
+}
