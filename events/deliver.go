@@ -157,13 +157,16 @@ func (d *Deliverer) handle(ctx context.Context, hook schema.Webhook, m jetstream
 		_ = m.Term()
 		return
 	}
-	if d.Keyed {
+	// An endpoint of a key's is called for that key's jobs whatever this
+	// process was told of keys, so that an exporter started without them
+	// cannot leak one key's jobs to another.
+	if _, keyed := schema.ClientOwner(hook.Client); keyed || d.Keyed {
 		client, err := d.jobClient(ctx, e)
 		if err != nil {
 			_ = m.NakWithDelay(time.Second)
 			return
 		}
-		if _, keyed := schema.ClientOwner(hook.Client); !keyed || client != hook.Client {
+		if !keyed || client != hook.Client {
 			_ = m.Ack()
 			return
 		}
