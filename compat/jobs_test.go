@@ -262,6 +262,14 @@ func TestPlenarioJobs(t *testing.T) {
 			t.Errorf("%d rows, want the %d readings of the last 7 days", n, liveReadings)
 		}
 	})
+	// T: no features are all the features of the sensors on the nodes
+	// within geom (both nodes here), every one of their values exported.
+	t.Run("get_observations_download_geom_all_features", func(t *testing.T) {
+		want := p.direct(t, "count()", "ts >= '2016-10-01 00:00:00'")
+		if n := csvRows(t, p.dump(t, "start_datetime=2016-10-01&data_type=csv&"+geom(chicago)[1:], "")); n != want {
+			t.Errorf("%d rows, want ClickHouse's %d", n, want)
+		}
+	})
 	t.Run("download_limit_and_offset", func(t *testing.T) {
 		ticket, a := p.submit(t, "nodes=test_node&features=temperature&start_datetime=2016-10-01&limit=50&offset=10&data_type=csv")
 		if path(a.doc, "request", "query", "limit") != 50.0 || path(a.doc, "request", "query", "offset") != 10.0 {

@@ -270,6 +270,13 @@ func TestPlenarioAggregate(t *testing.T) {
 			}
 		}
 	})
+	// sa:aggregate at T: start_datetime defaults to a day before the end.
+	t.Run("aggregate_default_window", func(t *testing.T) {
+		d := getJSON(t, ag+"?node=node_2&feature=temperature", 200).data(t)
+		if len(d) < 24 || len(d) > 25 || sumCounts(t, d, "temperature") != liveReadings {
+			t.Errorf("%d buckets holding %d readings, want the last day's hours with the %d live readings", len(d), sumCounts(t, d, "temperature"), liveReadings)
+		}
+	})
 	t.Run("aggregate_validation", func(t *testing.T) {
 		wantError(t, ag+"?feature=vector", "node", "Missing data for required field.")
 		wantError(t, ag+"?node=test_node&feature=vector&agg=fortnight", "agg", "Invalid value.")
@@ -300,6 +307,14 @@ func TestPlenarioNearestCheckMap(t *testing.T) {
 		ts, err := time.Parse("2006-01-02T15:04:05", fmt.Sprint(path(d[0], "datetime")))
 		if err != nil || ts.Sub(time.Date(2016, 10, 2, 12, 0, 0, 0, time.UTC)).Abs() > 12*time.Hour {
 			t.Errorf("datetime %v, want within 12 h of the one asked", path(d[0], "datetime"))
+		}
+	})
+	// datetime defaults to now: node_2's reading of 10 minutes ago is the
+	// closest in time (test_node has none within 12 hours).
+	t.Run("get_observation_nearest_default_datetime", func(t *testing.T) {
+		d := getJSON(t, p.net+"/nearest?"+at+"&feature=temperature", 200).data(t)
+		if len(d) != 1 || path(d, "0", "node") != "node_2" || path(d, "0", "results", "temperature") != 21.0 {
+			t.Errorf("data %v, want node_2's reading of 21 ten minutes ago", d)
 		}
 	})
 	t.Run("get_observation_nearest_not_reported", func(t *testing.T) {
