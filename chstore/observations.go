@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/plenario-next/exportd/schema"
 )
@@ -94,64 +93,6 @@ func ExportSliceSQL(q *schema.Query, from, to time.Time, skip, take int64) (stri
 	}
 	return sql, args
 }
-
-// exportBlockRows is the block ClickHouse sends an export in. The driver
-// holds a few blocks of each running export (decoding one, two buffered),
-// each a fresh allocation of every string in it: at ClickHouse's default of
-// 65 536 rows, two exports kept 60 MB of blocks, 150 MB of heap with the
-// garbage between collections. A quarter of that costs no measurable time.
-const exportBlockRows = 16384
-
-// RowIter reads an export slice row by row; no more than a few driver
-// blocks are held in memory.
-type RowIter struct {
-	rows driver.Rows
-	err  error
-	row  schema.Row
-	dest []any // pointers into row, made once: Scan's arguments would escape per row
-}
-
-// OpenRows starts reading the rows of q within [from, to) in export order.
-func (s *Store) OpenRows(ctx context.Context, q *schema.Query, from, to time.Time) (*RowIter, error) {
-	return s.OpenSlice(ctx, q, from, to, 0, 0)
-}
-
-// OpenSlice is OpenRows of the rows past the first skip, take at most (0: all).
-func (s *Store) OpenSlice(ctx context.Context, q *schema.Query, from, to time.Time, skip, take int64) (*RowIter, error) {
-	query, args := ExportSliceSQL(q, from, to, skip, take)
-	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_block_size": exportBlockRows}))
-	rows, err := s.conn.Query(ctx, query, args...)
-	if err != nil {
-		return nil, translate(fmt.Errorf("export query: %w", err))
-	}
-	it := &RowIter{rows: rows}
-	it.dest = []any{&it.row.Node, &it.row.TS, &it.row.Sensor, &it.row.Feature, &it.row.Property, &it.row.Value}
-	return it, nil
-}
-
-// Next reads the next row into r; false at the end or on an error (see Err).
-func (it *RowIter) Next(r *schema.Row) bool {
-	if it.err != nil || !it.rows.Next() {
-		return false
-	}
-	if err := it.rows.Scan(it.dest...); err != nil {
-		it.err = translate(fmt.Errorf("scan: %w", err))
-		return false
-	}
-	*r = it.row
-	return true
-}
-
-// Err is the error that ended the iteration, if any.
-func (it *RowIter) Err() error {
-	if it.err != nil {
-		return it.err
-	}
-	return translate(it.rows.Err())
-}
-
-// Close releases the query.
-func (it *RowIter) Close() error { return it.rows.Close() }
 
 // Rows streams the rows of q within [from, to) in export order to fn. The
 // Row passed to fn is reused.

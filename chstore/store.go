@@ -42,6 +42,7 @@ type Config struct {
 // Store is a handle on exportd's ClickHouse database.
 type Store struct {
 	conn driver.Conn
+	addr string // for the export reader's own connections (nativeConn)
 	db   string
 }
 
@@ -83,7 +84,7 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 	if err != nil {
 		return nil, translate(err)
 	}
-	s := &Store{conn: conn, db: c.Database}
+	s := &Store{conn: conn, addr: c.Addr, db: c.Database}
 	for _, stmt := range schema.DDL() {
 		if err := conn.Exec(ctx, stmt); err != nil && !(schema.IsAddColumn(stmt) && columnExists(err)) {
 			conn.Close()

@@ -253,7 +253,7 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	sqlText, args := chstore.ExportSQL(&q, q.Start, q.End)
-	baseSQL, err := inlineSQL(sqlText, args)
+	baseSQL, err := chstore.InlineSQL(sqlText, args)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,4 @@
-package main
-
-// An internal test: package main cannot be imported by an external one.
+package chstore_test
 
 import (
 	"context"
@@ -9,14 +7,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/internal/testenv"
 	"github.com/plenario-next/exportd/schema"
 )
 
-// TestInlinedExportSQLSelectsTheSameRows: the baseline's SQL text, with
-// literals in place of parameters, selects on the real ClickHouse exactly
-// what the export's bound query selects, filters of every kind included.
+// TestInlinedExportSQLSelectsTheSameRows: the export's SQL text, with
+// literals in place of parameters (what the export reader sends, and the
+// benchmark's baseline runs), selects on the real ClickHouse exactly what
+// clickhouse-go's binding of the query selects.
 func TestInlinedExportSQLSelectsTheSameRows(t *testing.T) {
 	store := testenv.MustOpenStore(t)
 	n := chstore.DemoNetwork("array_of_things")
@@ -29,13 +30,15 @@ func TestInlinedExportSQLSelectsTheSameRows(t *testing.T) {
 		{"start_datetime": {"2025-12-27T06:00:00"}, "end_datetime": {"2025-12-30T00:00:00"},
 			"nodes": {n.Nodes[3].ID + "," + n.Nodes[50].ID}, "sensors": {"htu21d,hmc5883l"},
 			"features": {"temperature,magnetic_field.z"}},
+		{"start_datetime": {"2025-12-20T00:00:00"}, "end_datetime": {"2026-01-01T00:00:00"},
+			"filter": {`{"op":"or","val":[{"op":"ge","prop":"temperature.temperature","val":"25.25"},{"op":"lt","prop":"x","val":-0.1}]}`}},
 	} {
 		q, err := schema.ParseQuery(schema.Download, args, n, end)
 		if err != nil {
 			t.Fatal(err)
 		}
 		sql, params := chstore.ExportSQL(&q, q.Start, q.End)
-		text, err := inlineSQL(sql, params)
+		text, err := chstore.InlineSQL(sql, params)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,17 +54,21 @@ func TestInlinedExportSQLSelectsTheSameRows(t *testing.T) {
 }
 
 func TestInlineSQLLiterals(t *testing.T) {
-	got, err := inlineSQL("SELECT '?', ? , ?", []any{`it's a \ test`, uint32(7)})
+	got, err := chstore.InlineSQL("SELECT '?', ? , ?", []any{`it's a \ test`, uint32(7)})
 	if want := `SELECT '?', 'it\'s a \\ test' , 7`; err != nil || got != want {
 		t.Fatalf("got %q, %v; want %q", got, err, want)
 	}
-	if _, err := inlineSQL("SELECT ?", nil); err == nil {
+	if _, err := chstore.InlineSQL("SELECT ?", nil); err == nil {
 		t.Fatal("a placeholder without an argument: no error")
 	}
-	if _, err := inlineSQL("SELECT 1", []any{1}); err == nil {
+	if _, err := chstore.InlineSQL("SELECT 1", []any{1}); err == nil {
 		t.Fatal("an argument without a placeholder: no error")
 	}
-	if _, err := inlineSQL("SELECT ?", []any{1.5}); err == nil {
+	if _, err := chstore.InlineSQL("SELECT ?", []any{1.5 + 0i}); err == nil {
 		t.Fatal("an unknown type: no error")
+	}
+	got, err = chstore.InlineSQL("SELECT ?, ?", []any{-0.1, clickhouse.GroupSet{Value: []any{1e21, "a"}}})
+	if want := `SELECT cast(-0.1, 'Float64'), (cast(1e+21, 'Float64'), 'a')`; err != nil || got != want {
+		t.Fatalf("got %q, %v; want %q", got, err, want)
 	}
 }

@@ -1,18 +1,21 @@
-package main
+package chstore
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
-// inlineSQL replaces each ? of query with its argument written as a
-// ClickHouse literal, for clickhouse-client. It knows the few types
-// chstore's export SELECT binds: strings, unsigned and signed integers, and
-// clickhouse.GroupSet of those. Anything else is an error, never a guess.
-func inlineSQL(query string, args []any) (string, error) {
+// InlineSQL replaces each ? of query with its argument written as a
+// ClickHouse literal: the export reader sends its SELECT as text, and the
+// benchmark gives the same text to clickhouse-client. It knows the types
+// this package binds: strings, integers, float64 (as clickhouse-go binds
+// it, cast(…, 'Float64')) and clickhouse.GroupSet of those. Anything else
+// is an error, never a guess.
+func InlineSQL(query string, args []any) (string, error) {
 	var b strings.Builder
 	n := 0
 	for i := 0; i < len(query); i++ {
@@ -58,6 +61,16 @@ func literal(v any) (string, error) {
 		return strconv.Itoa(x), nil
 	case int64:
 		return strconv.FormatInt(x, 10), nil
+	case float64:
+		switch {
+		case math.IsNaN(x):
+			return "cast('nan', 'Float64')", nil
+		case math.IsInf(x, 1):
+			return "cast('inf', 'Float64')", nil
+		case math.IsInf(x, -1):
+			return "cast('-inf', 'Float64')", nil
+		}
+		return "cast(" + strconv.FormatFloat(x, 'g', -1, 64) + ", 'Float64')", nil
 	case clickhouse.GroupSet:
 		parts := make([]string, len(x.Value))
 		for i, e := range x.Value {

@@ -1,0 +1,188 @@
+package chstore
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/ch-go/proto"
+
+	"github.com/plenario-next/exportd/schema"
+)
+
+// exportReadTimeout is how long a block of an export may take to arrive,
+// as the driver's ReadTimeout allows any other query.
+const exportReadTimeout = 10 * time.Minute
+
+// RowIter reads an export slice row by row, one ClickHouse block in
+// memory at a time (a block's columns are reused for the next). It reads
+// over a connection of its own (nativeConn): the export is the one query
+// whose cost is per row, and there clickhouse-go's Scan made a new string
+// of every node, sensor, feature and property, most of the exporter's CPU.
+type RowIter struct {
+	ctx  context.Context
+	c    *nativeConn
+	stop func() bool // ends the watch on ctx
+	err  error
+	done bool
+
+	*block
+	i, n int // the next row of the block, its rows
+
+	names          [4]interner // node, sensor, feature, property
+	lastTS         proto.DateTime
+	lastTime       time.Time
+	haveTS, closed bool
+}
+
+// OpenRows starts reading the rows of q within [from, to) in export order.
+func (s *Store) OpenRows(ctx context.Context, q *schema.Query, from, to time.Time) (*RowIter, error) {
+	return s.OpenSlice(ctx, q, from, to, 0, 0)
+}
+
+// OpenSlice is OpenRows of the rows past the first skip, take at most (0: all).
+func (s *Store) OpenSlice(ctx context.Context, q *schema.Query, from, to time.Time, skip, take int64) (*RowIter, error) {
+	query, args := ExportSliceSQL(q, from, to, skip, take)
+	body, err := InlineSQL(query, args)
+	if err != nil {
+		return nil, schema.Wrap(schema.Internal, "export query", err)
+	}
+	c, err := dialNative(ctx, s.addr, s.db)
+	if err != nil {
+		return nil, translate(fmt.Errorf("export connect: %w", err))
+	}
+	if err := c.query(ctx, body); err != nil {
+		c.close()
+		return nil, translate(fmt.Errorf("export query: %w", err))
+	}
+	it := &RowIter{ctx: ctx, c: c, block: getBlock(c.br)}
+	// A cancelled job stops at once: the blocked read fails.
+	it.stop = context.AfterFunc(ctx, func() { c.close() })
+	return it, nil
+}
+
+// Next reads the next row into r; false at the end or on an error (see Err).
+// r's strings stay valid after the next call, as any Go string does.
+func (it *RowIter) Next(r *schema.Row) bool {
+	if it.i >= it.n {
+		if it.done || it.err != nil || !it.nextBlock() {
+			return false
+		}
+	}
+	i := it.i
+	it.i++
+	r.Node = it.names[0].get(it.node.row(i))
+	r.Sensor = it.names[1].get(it.sensor.row(i))
+	r.Feature = it.names[2].get(it.feature.row(i))
+	r.Property = it.names[3].get(it.property.row(i))
+	if ts := it.ts.Data[i]; !it.haveTS || ts != it.lastTS {
+		it.lastTS, it.lastTime, it.haveTS = ts, time.Unix(int64(ts), 0).UTC(), true
+	}
+	r.TS = it.lastTime
+	r.Value = it.value[i]
+	return true
+}
+
+// nextBlock reads the next block with rows; false at the end or on an error.
+func (it *RowIter) nextBlock() bool {
+	n, err := 0, it.ctx.Err() // the watch on ctx closes the connection, but not at once
+	if err == nil {
+		it.c.conn.SetReadDeadline(time.Now().Add(exportReadTimeout))
+		n, err = it.c.next(it.cols)
+	}
+	switch {
+	case errors.Is(err, io.EOF):
+		it.done = true
+		it.Close()
+		return false
+	case err != nil:
+		if ctxErr := it.ctx.Err(); ctxErr != nil {
+			err = ctxErr
+		}
+		it.err = translate(fmt.Errorf("export read: %w", err))
+		it.Close()
+		return false
+	}
+	it.i, it.n = 0, n
+	return true
+}
+
+// Err is the error that ended the iteration, if any.
+func (it *RowIter) Err() error { return it.err }
+
+// Close releases the query; one not read to its end is abandoned.
+func (it *RowIter) Close() error {
+	if it.closed {
+		return nil
+	}
+	it.closed = true
+	it.stop()
+	err := it.c.close()
+	blocks.Put(it.block)
+	it.block = nil
+	return err
+}
+
+// block is the columns of an export's block, kept for the next export
+// when one ends: a block's strings take a few MB, grown value by value.
+type block struct {
+	node, sensor, feature, property strCol
+	ts                              proto.ColDateTime
+	value                           proto.ColFloat64
+	cols                            proto.Results
+}
+
+var blocks sync.Pool
+
+// getBlock is a block reading from br.
+func getBlock(br *bufio.Reader) *block {
+	b, _ := blocks.Get().(*block)
+	if b == nil {
+		b = new(block)
+		b.cols = proto.Results{{Data: &b.node}, {Data: &b.ts}, {Data: &b.sensor}, {Data: &b.feature},
+			{Data: &b.property}, {Data: &b.value}}
+	}
+	for _, c := range []*strCol{&b.node, &b.sensor, &b.feature, &b.property} {
+		c.br = br
+	}
+	return b
+}
+
+// maxInterned bounds an interner's memory: a slice's values are a
+// network's nodes, sensors, features and properties, a few hundred.
+const maxInterned = 4096
+
+// interner turns the bytes of a value into a Go string, allocated the
+// first time only: the rows of a slice come ordered by time and node,
+// so a value is mostly the row before's, else one of a handful.
+type interner struct {
+	recent [8]string // the last values, most recent first
+	m      map[string]string
+}
+
+func (in *interner) get(b []byte) string {
+	for i, s := range in.recent {
+		if string(b) == s { // compared without a conversion
+			if i > 0 {
+				copy(in.recent[1:i+1], in.recent[:i])
+				in.recent[0] = s
+			}
+			return s
+		}
+	}
+	s, ok := in.m[string(b)] // looked up without one
+	if !ok {
+		if in.m == nil || len(in.m) >= maxInterned {
+			in.m = make(map[string]string)
+		}
+		s = string(b)
+		in.m[s] = s
+	}
+	copy(in.recent[1:], in.recent[:len(in.recent)-1])
+	in.recent[0] = s
+	return s
+}

@@ -1,0 +1,99 @@
+package chstore
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"io"
+
+	"github.com/ClickHouse/ch-go/proto"
+)
+
+// maxStringLen bounds one value of a String column: ClickHouse's own
+// limit on a value it reads from the wire (1 GiB).
+const maxStringLen = 1 << 30
+
+// strCol is a String column that decodes straight from the connection's
+// buffer: lengths and bytes are parsed from what is buffered, not a byte
+// at a time through io.Reader calls as ch-go's ColStr does, which was half
+// of an export's read. Its memory is reused from block to block.
+type strCol struct {
+	br   *bufio.Reader // the reader under the proto.Reader, which buffers nothing
+	buf  []byte        // the values, one after the other
+	ends []int         // where each value ends in buf
+}
+
+var _ proto.ColResult = (*strCol)(nil)
+
+func (c *strCol) Type() proto.ColumnType { return proto.ColumnTypeString }
+func (c *strCol) Rows() int              { return len(c.ends) }
+func (c *strCol) Reset()                 { c.buf, c.ends = c.buf[:0], c.ends[:0] }
+
+// row is the i-th value, a view into the column valid until its next block.
+func (c *strCol) row(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = c.ends[i-1]
+	}
+	return c.buf[start:c.ends[i]]
+}
+
+// DecodeColumn reads rows values: as many as are wholly buffered at a
+// time, and a value split by the buffer's end on its own.
+func (c *strCol) DecodeColumn(_ *proto.Reader, rows int) error {
+	c.Reset()
+	for len(c.ends) < rows {
+		if _, err := c.br.Peek(1); err != nil {
+			return noEOF(err)
+		}
+		avail, _ := c.br.Peek(c.br.Buffered())
+		used := 0
+		for len(c.ends) < rows {
+			n, k := binary.Uvarint(avail[used:])
+			if k < 0 || n > maxStringLen {
+				return errors.New("native: bad string length")
+			}
+			if k == 0 || used+k+int(n) > len(avail) {
+				break
+			}
+			c.buf = append(c.buf, avail[used+k:used+k+int(n)]...)
+			c.ends = append(c.ends, len(c.buf))
+			used += k + int(n)
+		}
+		if _, err := c.br.Discard(used); err != nil {
+			return noEOF(err)
+		}
+		if used == 0 { // the next value goes past what is buffered
+			if err := c.readOne(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readOne reads one value however long.
+func (c *strCol) readOne() error {
+	n, err := binary.ReadUvarint(c.br)
+	if err != nil {
+		return noEOF(err)
+	}
+	if n > maxStringLen {
+		return errors.New("native: bad string length")
+	}
+	start := len(c.buf)
+	c.buf = append(c.buf, make([]byte, n)...)
+	if _, err := io.ReadFull(c.br, c.buf[start:]); err != nil {
+		return noEOF(err)
+	}
+	c.ends = append(c.ends, len(c.buf))
+	return nil
+}
+
+// noEOF is err, but the end of the stream within a block is unexpected.
+func noEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
