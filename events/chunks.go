@@ -2,12 +2,9 @@ package events
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -118,125 +115,6 @@ func (b *Bus) openChunks(ctx context.Context, info *jetstream.ObjectInfo) (*chun
 		}
 	}()
 	return r, nil
-}
-
-// directGetRequest is the server's JSApiMsgGetRequest, the fields a batch
-// of one subject's messages needs (nats-server 2.11 and later): payloads
-// only, no headers, since chunks have none of their own and the end of the
-// batch says where it stopped.
-type directGetRequest struct {
-	Seq       uint64 `json:"seq,omitempty"`
-	NextFor   string `json:"next_by_subj"`
-	Batch     int    `json:"batch"`
-	NoHeaders bool   `json:"no_hdr"`
-}
-
-// batches fetches n chunks of subject with batched direct gets: each
-// answer is the batch's messages, then an end-of-batch status (204) with
-// the last sequence sent. The next batch is asked for as soon as that end
-// arrives, before the batch's last chunk is handed over, so one is always
-// on its way while the reader sends. At most two batches are in the
-// subscription's channel at once, which is sized for them (a full one
-// would drop messages).
-func (s chunkSource) batches(ctx context.Context, subject string, n, per uint32, out chan<- chunk) error {
-	msgs := make(chan *nats.Msg, 2*per+2)
-	sub, err := s.nc.ChanSubscribe(s.nc.NewInbox(), msgs) // not under the response mux, which would receive every chunk too
-	if err != nil {
-		return unavailable("read part", err)
-	}
-	defer sub.Unsubscribe()
-	apiSubj := jetstream.DefaultAPIPrefix + "DIRECT.GET." + s.stream.CachedInfo().Config.Name
-	receive := func() (*nats.Msg, error) {
-		t := time.NewTimer(partIdle)
-		defer t.Stop()
-		select {
-		case m := <-msgs:
-			return m, nil
-		case <-t.C:
-			return nil, nats.ErrTimeout
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	hand := func(data []byte) error {
-		select {
-		case out <- chunk{data: data}:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	ask := func(from uint64, batch uint32) error {
-		req, _ := json.Marshal(directGetRequest{Seq: from, NextFor: subject, Batch: int(batch), NoHeaders: true})
-		if err := s.nc.PublishRequest(apiSubj, sub.Subject, req); err != nil {
-			return unavailable("read part", err)
-		}
-		return nil
-	}
-	got := uint32(0)
-	if err := ask(1, min(n, per)); err != nil {
-		return err
-	}
-	for got < n {
-		batch := min(n-got, per)
-		var last []byte // the batch's last chunk, handed over after its end
-		for i := uint32(0); i < batch; i++ {
-			m, err := receive()
-			if err != nil {
-				return readFailed(got, n, err)
-			}
-			if status := m.Header.Get("Status"); status != "" {
-				return readFailed(got, n, fmt.Errorf("direct get: status %s %s", status, m.Header.Get("Description")))
-			}
-			got++
-			if i == batch-1 {
-				last = m.Data
-			} else if err := hand(m.Data); err != nil {
-				return err
-			}
-		}
-		m, err := receive()
-		if err != nil {
-			return readFailed(got, n, err)
-		}
-		lseq, perr := strconv.ParseUint(m.Header.Get(jetstream.LastSequenceHeader), 10, 64)
-		if m.Header.Get("Status") != "204" || perr != nil {
-			return readFailed(got, n, fmt.Errorf("direct get: no end of batch (status %q)", m.Header.Get("Status")))
-		}
-		if got < n {
-			// Ask for the next batch first: it is on its way while this
-			// chunk waits for the reader.
-			if err := ask(lseq+1, min(n-got, per)); err != nil {
-				return err
-			}
-		}
-		if err := hand(last); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// oneByOne fetches n chunks of subject one after another through the
-// stream leader (a get by sequence, next by subject): slower than a batch,
-// but never from a replica that lags behind.
-func (s chunkSource) oneByOne(ctx context.Context, subject string, n uint32, out chan<- chunk) error {
-	seq := uint64(1)
-	for got := uint32(0); got < n; got++ {
-		gctx, cancel := context.WithTimeout(ctx, partIdle)
-		m, err := s.stream.GetMsg(gctx, seq, jetstream.WithGetMsgSubject(subject))
-		cancel()
-		if err != nil {
-			return readFailed(got, n, err)
-		}
-		seq = m.Sequence + 1
-		select {
-		case out <- chunk{data: m.Data}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
 }
 
 // readFailed is the error of a read that stopped before chunk got+1 of n:
