@@ -7,8 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,5 +115,62 @@ func TestGetFollows(t *testing.T) {
 				t.Fatalf("file of %d bytes, the download %d", len(got), len(whole))
 			}
 		})
+	}
+}
+
+// TestGetFollowBroken: a followed download that breaks while the job runs
+// is finished, once the job has succeeded, by a ranged download from where
+// it stopped, and the file still verifies.
+func TestGetFollowBroken(t *testing.T) {
+	h := testenv.StartHeld(t, 18_000, getSeedEnd)
+	target, _ := url.Parse(h.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ErrorLog = log.New(io.Discard, "", 0)
+	var dumps atomic.Int32
+	var mu sync.Mutex
+	var seen []string // each datadump request: its query and Range
+	proxy.ModifyResponse = func(r *http.Response) error {
+		if !strings.HasPrefix(r.Request.URL.Path, "/v1/api/datadump/") {
+			return nil
+		}
+		mu.Lock()
+		seen = append(seen, r.Request.URL.RawQuery+" "+r.Request.Header.Get("Range"))
+		mu.Unlock()
+		if dumps.Add(1) == 1 {
+			r.Body = &breakingBody{ReadCloser: r.Body, left: 100} // in part 1
+		}
+		return nil
+	}
+	front := httptest.NewServer(proxy)
+	defer front.Close()
+	file := filepath.Join(t.TempDir(), "broken.csv")
+	ticket, done, lines := startGet(t, front.URL, append(getWindow(), "--output", file)...)
+	h.HoldAfterFirstPart(t, ticket)
+	testenv.Eventually(t, time.Minute, "the followed download broken at byte 100", func() bool {
+		fi, err := os.Stat(file + ".part")
+		return err == nil && fi.Size() == 100
+	})
+	h.Run()
+	if err := <-done; err != nil {
+		t.Fatalf("get: %v (exit %d)", err, exitCode(err))
+	}
+	retried := false
+	for _, l := range *lines {
+		retried = retried || l["event"] == "retry"
+	}
+	if last := (*lines)[len(*lines)-1]; !retried || last["event"] != "done" || last["verified"] != "sha256" {
+		t.Fatalf("last line %v (a retry line: %v), want done, verified by sha256, after a retry", last, retried)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || !strings.Contains(seen[0], "follow=true") || !strings.HasSuffix(seen[1], " bytes=100-") {
+		t.Fatalf("datadump requests %q, want the followed one, then a Range from byte 100", seen)
+	}
+	got, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, whole := testenv.Get(t, h.URL+"/v1/api/datadump/"+ticket); !bytes.Equal(got, whole) {
+		t.Fatalf("file of %d bytes, the download %d", len(got), len(whole))
 	}
 }
