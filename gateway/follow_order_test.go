@@ -89,3 +89,43 @@ func TestFollowOutOfOrder(t *testing.T) {
 		t.Fatalf("the download after success %q", whole)
 	}
 }
+
+// TestFollowEmptyJob: a job planned with no parts is followed to the same
+// file as its download after success, in every format: a header, an empty
+// JSON array, a Parquet file of no rows.
+func TestFollowEmptyJob(t *testing.T) {
+	svc := testenv.StartService(t, testenv.ServiceOptions{NoExporter: true}) // this test is the planner
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := svc.Store.Seed(ctx, chstore.DemoNetwork("array_of_things"), 900, ddSeedEnd); err != nil {
+		t.Fatal(err)
+	}
+	ticket := svc.Submit(t, "array_of_things", "")
+	dump := svc.URL + "/v1/api/datadump/" + ticket
+	formats := []string{"csv", "json", "ndjson", "parquet"}
+	bodies := make([]*http.Response, len(formats))
+	for i, f := range formats {
+		resp, err := testenv.HTTPClient.Get(dump + "?follow=true&data_type=" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.Header.Get("Preference-Applied") != "follow" {
+			t.Fatalf("%s: not followed (%d)", f, resp.StatusCode)
+		}
+		bodies[i] = resp
+	}
+	if _, err := svc.Bus.Publish(ctx, schema.Event{Kind: schema.EventStarted, Ticket: ticket, Worker: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range formats {
+		got, err := io.ReadAll(bodies[i].Body)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		svc.Wait(t, ticket, time.Minute)
+		if resp, want := testenv.Do(t, "GET", dump+"?data_type="+f); resp.StatusCode != http.StatusOK || !bytes.Equal(got, want) {
+			t.Fatalf("%s: followed %q, the download after success %d %q", f, got, resp.StatusCode, want)
+		}
+	}
+}
