@@ -90,6 +90,9 @@ func (p *Projector) project(ctx context.Context, m jetstream.Msg, e schema.Event
 	}
 	if rec != nil && rec.Complete() {
 		url := rec.URLRoot + "v1/api/datadump/" + e.Ticket
+		if dt := rec.Job.Request.Query.DataType; dt != "" { // the format asked for, by name
+			url += "?data_type=" + dt
+		}
 		if _, err := p.bus.Publish(ctx, schema.Event{Kind: schema.EventSucceeded, Ticket: e.Ticket, URL: url,
 			Rows: rec.DoneRows, Bytes: rec.DoneBytes, Parts: rec.Job.Status.Progress.Total}); err != nil {
 			return fmt.Errorf("publish succeeded: %w", err)

@@ -2,12 +2,13 @@ package exporter
 
 import (
 	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/schema"
 )
 
 // PartSink is partSink, for the external benchmarks.
 type PartSink = partSink
 
 // EncodePartForBench exposes encodePart to the external benchmarks.
-func EncodePartForBench(it *chstore.RowIter, sink PartSink, withJSON, withParquet bool) (int64, error) {
-	return encodePart(it, sink, withJSON, withParquet, nil)
+func EncodePartForBench(it *chstore.RowIter, sink PartSink, withJSON, withParquet bool, ids schema.MetaIDs) (int64, error) {
+	return encodePart(it, sink, withJSON, withParquet, ids, nil)
 }

@@ -89,9 +89,10 @@ func TestCancelFinishedJobRemovesResult(t *testing.T) {
 		t.Fatalf("cancel: got %d %q, want 200 cancelled", code, j.Status.Status)
 	}
 	testenv.Eventually(t, 30*time.Second, "parts removed", func() bool { return objectsOf(t, svc, ticket) == 0 })
-	code, _ := testenv.Get(t, svc.URL+"/v1/api/datadump/"+ticket)
-	if code != http.StatusConflict {
-		t.Fatalf("download after cancel: got %d, want 409", code)
+	code, body := testenv.Get(t, svc.URL+"/v1/api/datadump/"+ticket)
+	var doc schema.Job
+	if code != http.StatusOK || json.Unmarshal(body, &doc) != nil || doc.Status.Status != schema.StatusCancelled {
+		t.Fatalf("download after cancel: got %d %.200s, want 200 with the cancelled job's document, as Plenario answered", code, body)
 	}
 	if code, _ := del(t, svc.URL+"/v1/api/jobs/"+"0123456789abcdef0123456789abcdef"); code != 404 {
 		t.Fatalf("cancel unknown: got %d, want 404", code)

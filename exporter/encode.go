@@ -26,13 +26,17 @@ const progressEvery = 1 << 16
 // with withParquet, as Parquet rows too.
 // Memory stays at a buffer per output plus one driver block; rows are
 // pulled from ClickHouse only as fast as the sink takes them. onRow, if
-// set, is told the rows so far every progressEvery rows.
-func encodePart(it *chstore.RowIter, sink partSink, withJSON, withParquet bool, onRow func(rows int64)) (int64, error) {
+// set, is told the rows so far every progressEvery rows. The JSON gives
+// each node the meta_id ids has for it.
+func encodePart(it *chstore.RowIter, sink partSink, withJSON, withParquet bool, ids schema.MetaIDs, onRow func(rows int64)) (int64, error) {
 	var (
 		row     schema.Row
 		csvEnc  schema.CSVEncoder
-		jsonEnc schema.JSONEncoder
+		jsonEnc = schema.JSONEncoder{MetaIDs: ids}
 		rows    int64
+		// the node of the last Parquet row and its meta_id
+		lastNode string
+		lastID   float64
 	)
 	csv := make([]byte, 0, encodeFlush+1024)
 	var json []byte
@@ -53,7 +57,10 @@ func encodePart(it *chstore.RowIter, sink partSink, withJSON, withParquet bool, 
 			}
 		}
 		if withParquet {
-			if err := sink.WriteParquet(result.ParquetRow{NodeID: row.Node, Datetime: row.TS, Sensor: row.Sensor,
+			if row.Node != lastNode { // rows of a node come together: one look-up each
+				lastNode, lastID = row.Node, float64(ids[row.Node])
+			}
+			if err := sink.WriteParquet(result.ParquetRow{NodeID: row.Node, Datetime: row.TS, MetaID: lastID, Sensor: row.Sensor,
 				Feature: row.Feature, Property: row.Property, Value: row.Value}); err != nil {
 				return rows, err
 			}

@@ -41,6 +41,7 @@ func TestExportMatchesClickHouse(t *testing.T) {
 	q.Set("sensors", "htu21d,hmc5883l,tmp112")
 	q.Set("start_datetime", "2026-09-26T06:00:00")
 	q.Set("end_datetime", "2026-09-29T18:30:00")
+	q.Set("data_type", "csv") // named at submit: the result link says so
 	ticket := svc.Submit(t, "array_of_things", q.Encode())
 	job := svc.Wait(t, ticket, time.Minute)
 	if job.Status.Status != schema.StatusSuccess {
@@ -50,8 +51,8 @@ func TestExportMatchesClickHouse(t *testing.T) {
 		t.Fatalf("got progress %+v, want several parts, all done", job.Status.Progress)
 	}
 	res := job.Result.(map[string]any)
-	wantURL := svc.URL + "/v1/api/datadump/" + ticket
-	if res["url"] != wantURL {
+	dump := svc.URL + "/v1/api/datadump/" + ticket
+	if wantURL := dump + "?data_type=csv"; res["url"] != wantURL {
 		t.Fatalf("got result url %v, want %s", res["url"], wantURL)
 	}
 
@@ -64,7 +65,7 @@ func TestExportMatchesClickHouse(t *testing.T) {
 		t.Fatalf("fixture too small: %d rows", len(want))
 	}
 
-	resp := get(t, wantURL)
+	resp := get(t, res["url"].(string))
 	if cd := resp.Header.Get("Content-Disposition"); cd != "attachment; filename=array_of_things.datadump.csv" {
 		t.Fatalf("got Content-Disposition %q", cd)
 	}
@@ -79,13 +80,15 @@ func TestExportMatchesClickHouse(t *testing.T) {
 		}
 	}
 
-	// JSON: the same values, grouped into Plenario observations.
-	resp = get(t, wantURL+"?data_type=json")
-	var obs []schema.Observation
-	if err := json.NewDecoder(resp.Body).Decode(&obs); err != nil {
+	// JSON: the same values, grouped into Plenario observations, in
+	// Plenario's envelope.
+	resp = get(t, dump+"?data_type=json")
+	var env struct{ Data []schema.Observation }
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
 		t.Fatalf("json download is not valid JSON: %v", err)
 	}
 	resp.Body.Close()
+	obs := env.Data
 	var flat []testenv.Obs
 	for _, o := range obs {
 		props := make([]string, 0, len(o.Results))
@@ -115,7 +118,7 @@ func get(t *testing.T, u string) *http.Response {
 }
 
 // TestEmptyExportSucceeds: an export that matches nothing succeeds with a
-// header-only CSV and an empty JSON array (the original never finished).
+// header-only CSV and an envelope of no data (the original never finished).
 func TestEmptyExportSucceeds(t *testing.T) {
 	svc, _ := seeded(t, 5_000, testenv.ServiceOptions{})
 	ticket := svc.Submit(t, "array_of_things", "features=temperature&start_datetime=2020-01-01&end_datetime=2020-01-02")
@@ -123,14 +126,14 @@ func TestEmptyExportSucceeds(t *testing.T) {
 	if job.Status.Status != schema.StatusSuccess {
 		t.Fatalf("got status %q, want success", job.Status.Status)
 	}
-	_, body := testenv.Get(t, svc.URL+"/v1/api/datadump/"+ticket)
+	_, body := testenv.Get(t, svc.URL+"/v1/api/datadump/"+ticket+"?data_type=csv")
 	if string(body) != schema.CSVHeader {
 		t.Fatalf("got %q, want the header alone", body)
 	}
 	_, body = testenv.Get(t, svc.URL+"/v1/api/datadump/"+ticket+"?data_type=json")
-	var obs []schema.Observation
-	if err := json.Unmarshal(body, &obs); err != nil || obs == nil || len(obs) != 0 || string(body) != "[]\n" {
-		t.Fatalf("got %q (%v), want []", body, err)
+	var env struct{ Data *[]schema.Observation }
+	if err := json.Unmarshal(body, &env); err != nil || env.Data == nil || len(*env.Data) != 0 || !strings.HasSuffix(string(body), `"data":[]}`+"\n") {
+		t.Fatalf("got %q (%v), want an envelope with data []", body, err)
 	}
 	if _, body = testenv.Get(t, svc.URL+"/v1/api/datadump/"+ticket+"?data_type=ndjson"); len(body) != 0 {
 		t.Fatalf("got NDJSON %q, want nothing", body)

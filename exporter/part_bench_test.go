@@ -79,7 +79,7 @@ func BenchmarkPartWrite(b *testing.B) {
 			perRow(b, func() {
 				it := open(b)
 				sink := &discard{pq: result.NewParquetWriter(io.Discard)}
-				rows, err := exporter.EncodePartForBench(it, sink, m.json, m.parquet)
+				rows, err := exporter.EncodePartForBench(it, sink, m.json, m.parquet, n.MetaIDs(nil))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -107,7 +107,7 @@ func BenchmarkPartWrite(b *testing.B) {
 				if m.parquet {
 					w.WithParquet()
 				}
-				rows, err := exporter.EncodePartForBench(it, w, m.json, m.parquet)
+				rows, err := exporter.EncodePartForBench(it, w, m.json, m.parquet, n.MetaIDs(nil))
 				if err != nil {
 					b.Fatal(err)
 				}

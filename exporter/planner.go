@@ -22,6 +22,7 @@ type Planner struct {
 	bus    *events.Bus
 	store  *chstore.Store
 	logger *slog.Logger
+	meta   metaCache
 
 	Name     string // shown in meta.workers
 	PartRows int64
@@ -104,14 +105,19 @@ func (p *Planner) plan(ctx context.Context, e schema.Event, first bool) error {
 		return nil // cancelled before it started
 	}
 	var plan []schema.PartSpec
+	var ids schema.MetaIDs
 	if !first {
 		var err error
-		if plan, err = p.existingPlan(ctx, e.Ticket); err != nil {
+		if plan, ids, err = p.existingPlan(ctx, e.Ticket); err != nil {
 			return err
 		}
 	}
 	q := e.Request.Query
 	if plan == nil {
+		var err error
+		if ids, err = p.metaIDs(ctx, &q); err != nil {
+			return err
+		}
 		hist, err := p.histogram(ctx, &q)
 		if err != nil {
 			return err
@@ -126,7 +132,7 @@ func (p *Planner) plan(ctx context.Context, e schema.Event, first bool) error {
 			est += s.Estimate
 		}
 		if _, err := p.bus.Publish(ctx, schema.Event{Kind: schema.EventStarted, Ticket: e.Ticket, Plan: plan,
-			Parts: len(plan), Estimate: est, Worker: p.Name}); err != nil {
+			Parts: len(plan), Estimate: est, Worker: p.Name, MetaIDs: ids}); err != nil {
 			return err
 		}
 	}
@@ -135,7 +141,7 @@ func (p *Planner) plan(ctx context.Context, e schema.Event, first bool) error {
 		lane = events.Express
 	}
 	for _, s := range plan {
-		if err := p.bus.QueuePart(ctx, schema.PartTask{Ticket: e.Ticket, Parts: len(plan), Spec: s, Query: q}, lane); err != nil {
+		if err := p.bus.QueuePart(ctx, schema.PartTask{Ticket: e.Ticket, Parts: len(plan), Spec: s, Query: q, MetaIDs: ids}, lane); err != nil {
 			return err
 		}
 	}
@@ -178,27 +184,28 @@ func (p *Planner) tooCoarse(hist []chstore.Bucket, step time.Duration) bool {
 	return parts > 1 && len(hist) < 4*parts // one part needs no cut
 }
 
-// existingPlan returns the plan of ticket's started event, if it has one.
-func (p *Planner) existingPlan(ctx context.Context, ticket string) ([]schema.PartSpec, error) {
+// existingPlan returns the plan and meta_ids of ticket's started event, if
+// it has one.
+func (p *Planner) existingPlan(ctx context.Context, ticket string) ([]schema.PartSpec, schema.MetaIDs, error) {
 	s, err := p.bus.JS.Stream(ctx, events.EventStream)
 	if err != nil {
-		return nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
+		return nil, nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
 	}
 	msg, err := s.GetLastMsgForSubject(ctx, schema.EventSubject(ticket, schema.EventStarted))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
+		return nil, nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
 	}
 	var started schema.Event
 	if err := json.Unmarshal(msg.Data, &started); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if started.Plan == nil {
-		return []schema.PartSpec{}, nil
+		return []schema.PartSpec{}, started.MetaIDs, nil
 	}
-	return started.Plan, nil
+	return started.Plan, started.MetaIDs, nil
 }
 
 // settle acks, retries or gives up on a message after handling it, by the

@@ -178,7 +178,7 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 	if withParquet {
 		pw.WithParquet()
 	}
-	n, err := encodePart(it, pw, withJSON, withParquet, onRow)
+	n, err := encodePart(it, pw, withJSON, withParquet, t.MetaIDs, onRow)
 	var stored events.StoredPart
 	if err != nil {
 		pw.Abort(err)

@@ -56,15 +56,16 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 	if !rec.Terminal() && followAsked(ctx) {
 		return g.followDump(ctx, rec, format) // follow.go
 	}
-	if err := notDownloadable(ctx, rec); err != nil {
-		return err
+	if rec.Job.Status.Status != schema.StatusSuccess {
+		return g.notReady(ctx, rec)
 	}
 	if format == "" {
 		format = rec.Job.Request.Query.DataType
 	}
-	if format == "" {
-		format = schema.FormatCSV
+	if format == "" { // nothing asked at submit either: JSON, as Plenario's
+		format = schema.FormatJSON
 	}
+	sh := newDumpShape(rec)
 
 	h := &ctx.Response.Header
 	// The stored sizes, not the events' sum: Content-Length and ranges
@@ -80,7 +81,7 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 	var stored *storedFile
 	size := int64(len(schema.CSVHeader)) + rec.DoneBytes // names a file made on the fly
 	if format == schema.FormatCSV || format == schema.FormatJSON && storedJSON(infos) {
-		stored = newStoredFile(format, infos)
+		stored = newStoredFile(format, infos, sh)
 		size = stored.size()
 	}
 	// A file made on the fly is made of the stored JSON when there is.
@@ -128,7 +129,7 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 		}
 		gb := &gzipBody{body: body, logger: g.logger, ticket: ticket}
 		if stored == nil {
-			gb.transcode = func(w io.Writer, body io.Reader) error { return transcode(w, body, format, fromJSON) }
+			gb.transcode = func(w io.Writer, body io.Reader) error { return sh.transcode(w, body, format, fromJSON) }
 		}
 		ctx.SetBodyStream(gb, -1)
 	case stored != nil:
@@ -150,7 +151,7 @@ func (g *Gateway) datadump(ctx *fasthttp.RequestCtx, p []string) error {
 		if ctx.IsHead() {
 			return nil
 		}
-		body := &jsonBody{parts: g.transcoded(bg, ticket, infos, fromJSON), ndjson: format == schema.FormatNDJSON, fromJSON: fromJSON}
+		body := &jsonBody{parts: g.transcoded(bg, ticket, infos, fromJSON), ndjson: format == schema.FormatNDJSON, fromJSON: fromJSON, shape: sh}
 		if err := startDownload(ctx, body); err != nil {
 			return err
 		}
@@ -177,7 +178,7 @@ func (g *Gateway) dumpHeaders(ctx *fasthttp.RequestCtx, rec *schema.JobRecord, f
 // storedFile is a download sent as stored: head, the bytes of the parts'
 // objects one after the other from offset from on, and tail. For CSV the
 // head is the header line; for JSON, the fragments' first byte is left out
-// and they go between brackets (schema.JSONHead).
+// and they go in the envelope (dumpShape), as after schema.JSONHead.
 type storedFile struct {
 	json       bool // the parts' JSON fragments, not their CSV
 	head, tail string
@@ -185,7 +186,7 @@ type storedFile struct {
 	sizes      []int64
 }
 
-func newStoredFile(format string, infos []partInfo) *storedFile {
+func newStoredFile(format string, infos []partInfo, sh *dumpShape) *storedFile {
 	f := &storedFile{json: format == schema.FormatJSON}
 	f.sizes = partSizes(infos, f.json)
 	var total int64
@@ -193,7 +194,7 @@ func newStoredFile(format string, infos []partInfo) *storedFile {
 		total += s
 	}
 	if f.json {
-		f.head, f.tail, f.from = schema.JSONHead, schema.JSONTail, min(total, 1)
+		f.head, f.tail, f.from = sh.head, sh.tail, min(total, 1)
 	} else {
 		f.head = schema.CSVHeader
 	}
@@ -226,25 +227,6 @@ func partSizes(infos []partInfo, json bool) []int64 {
 	return sizes
 }
 
-// transcode writes the parts read by body to w as format (see transcoder).
-func transcode(w io.Writer, body io.Reader, format string, fromJSON bool) error {
-	t := transcoder(w, format, fromJSON)
-	if _, err := io.Copy(t, body); err != nil {
-		return err
-	}
-	return t.Close()
-}
-
-// transcoder returns the writer that makes format of parts written to it:
-// NDJSON of their stored JSON fragments with fromJSON, else JSON or NDJSON
-// of their CSV rows.
-func transcoder(w io.Writer, format string, fromJSON bool) io.WriteCloser {
-	if fromJSON {
-		return schema.NewNDJSONOfJSON(w)
-	}
-	return schema.NewJSONWriter(w, format == schema.FormatNDJSON)
-}
-
 // jsonBody is a JSON or NDJSON download made from the stored parts as it
 // is sent: NDJSON of their JSON fragments (fromJSON), or either of their
 // CSV rows. fasthttp frames its WriteTo output straight into chunks, so
@@ -254,6 +236,7 @@ type jsonBody struct {
 	parts    *partsReader
 	ndjson   bool
 	fromJSON bool
+	shape    *dumpShape
 
 	// for readers that Read instead
 	jw   io.WriteCloser
@@ -272,7 +255,7 @@ func (b *jsonBody) SupportsBodyWriteTo() bool { return true }
 func (b *jsonBody) WriteTo(w io.Writer) (int64, error) {
 	cw := &countingWriter{w: w}
 	if b.fromJSON { // a copy, nearly: no need of more cores
-		err := transcode(cw, b.parts, schema.FormatNDJSON, true)
+		err := b.shape.transcode(cw, b.parts, schema.FormatNDJSON, true)
 		return cw.n, err
 	}
 	n := b.parts.parts
@@ -298,7 +281,7 @@ func (b *jsonBody) WriteTo(w io.Writer) (int64, error) {
 		}
 	}()
 	if !b.ndjson {
-		if _, err := cw.Write([]byte{'['}); err != nil {
+		if _, err := io.WriteString(cw, b.shape.head); err != nil {
 			return cw.n, err
 		}
 	}
@@ -324,7 +307,7 @@ func (b *jsonBody) WriteTo(w io.Writer) (int64, error) {
 		<-slots
 	}
 	if !b.ndjson {
-		if _, err := cw.Write([]byte("]\n")); err != nil {
+		if _, err := io.WriteString(cw, b.shape.tail); err != nil {
 			return cw.n, err
 		}
 	}
@@ -344,7 +327,7 @@ func (b *jsonBody) transcodePart(ctx context.Context, part int, out chan<- *[]by
 		return err
 	}
 	defer r.Close()
-	jw := schema.NewJSONFragmentWriter(chanWriter{ctx: ctx, out: out}, b.ndjson)
+	jw := b.shape.fragmentWriter(chanWriter{ctx: ctx, out: out}, b.ndjson)
 	if _, err := r.WriteTo(jw); err != nil {
 		return err
 	}
@@ -377,7 +360,7 @@ func (b *jsonBody) Read(p []byte) (int, error) {
 		if b.ndjson {
 			format = schema.FormatNDJSON
 		}
-		b.jw = transcoder(&b.out, format, b.fromJSON)
+		b.jw = b.shape.transcoder(&b.out, format, b.fromJSON)
 		b.buf = make([]byte, 64<<10)
 	}
 	for b.out.Len() == 0 && !b.done {

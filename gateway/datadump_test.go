@@ -40,7 +40,7 @@ func ddFinishedJob(t *testing.T) *ddFixture {
 	if err := svc.Store.Seed(ctx, chstore.DemoNetwork("array_of_things"), ddRows, ddSeedEnd); err != nil {
 		t.Fatal(err)
 	}
-	u := svc.URL + "/v1/api/sensor-networks/array_of_things/download?start_datetime=" +
+	u := svc.URL + "/v1/api/sensor-networks/array_of_things/download?data_type=csv&start_datetime=" +
 		ddSeedEnd.Add(-7*24*time.Hour).Format(schema.DatetimeLayout) + "&end_datetime=" + ddSeedEnd.Format(schema.DatetimeLayout)
 	var job schema.Job
 	ddGetJSON(t, u, &job)
@@ -221,13 +221,12 @@ func TestManifestNotReady(t *testing.T) {
 	}
 	var job schema.Job
 	ddGetJSON(t, svc.URL+"/v1/api/sensor-networks/array_of_things/download", &job)
-	for _, u := range []string{svc.URL + "/v1/api/jobs/" + job.Ticket + "/manifest", svc.URL + "/v1/api/datadump/" + job.Ticket} {
-		resp, body := testenv.Do(t, "GET", u)
-		var e map[string]string
-		if resp.StatusCode != http.StatusConflict || json.Unmarshal(body, &e) != nil || !strings.Contains(e["error"], "queued") ||
-			resp.Header.Get("Retry-After") == "" {
-			t.Fatalf("%s: got %d %s (Retry-After %q), want 409 saying the job is queued", u, resp.StatusCode, body, resp.Header.Get("Retry-After"))
-		}
+	u := svc.URL + "/v1/api/jobs/" + job.Ticket + "/manifest" // the datadump's answer: TestDatadumpNotReady
+	resp, body := testenv.Do(t, "GET", u)
+	var e map[string]string
+	if resp.StatusCode != http.StatusConflict || json.Unmarshal(body, &e) != nil || !strings.Contains(e["error"], "queued") ||
+		resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("%s: got %d %s (Retry-After %q), want 409 saying the job is queued", u, resp.StatusCode, body, resp.Header.Get("Retry-After"))
 	}
 }
 
@@ -325,7 +324,7 @@ func TestDownloadRanges(t *testing.T) {
 		}
 	})
 	t.Run("JSON as stored, with ranges", func(t *testing.T) {
-		want := jsonOfCSV(t, whole, false)
+		want := f.jsonOfCSV(t, whole, false)
 		resp, got := testenv.Do(t, "GET", f.dump+"?data_type=json")
 		if !bytes.Equal(got, want) || resp.ContentLength != int64(len(want)) || resp.Header.Get("Accept-Ranges") != "bytes" {
 			t.Fatalf("JSON: %d bytes (Content-Length %d, Accept-Ranges %q), want the %d of one writer over the CSV",
@@ -336,14 +335,14 @@ func TestDownloadRanges(t *testing.T) {
 		// Around the bracket, every place where one part's fragment meets
 		// the next, and the end.
 		cuts := []int64{0, 1, 2, n - 2, n - 1}
-		at := int64(0) // where part i's fragment begins in the parts' bytes
+		at := int64(len(f.envelope(t).head)) - 1 // where part i's fragment begins, less its first byte
 		for _, p := range m.Parts {
 			sp, err := f.svc.Bus.Part(context.Background(), f.ticket, p.Part)
 			if err != nil || sp.JSON <= 0 {
 				t.Fatalf("part %d: JSON %d bytes, %v", p.Part, sp.JSON, err)
 			}
 			at += sp.JSON
-			cuts = append(cuts, at-1, at, at+1) // the download is "[" and the parts' bytes from 1
+			cuts = append(cuts, at-1, at, at+1) // the download is the envelope's head and the parts' bytes from 1
 		}
 		for _, c := range cuts {
 			for _, r := range [][2]int64{{c, c}, {c, min(c+70, n-1)}, {max(c-70, 0), c}} {
@@ -367,17 +366,9 @@ func TestDownloadRanges(t *testing.T) {
 	})
 	t.Run("JSON and NDJSON are one writer's over the CSV", func(t *testing.T) {
 		for _, format := range []string{"json", "ndjson"} {
-			var want bytes.Buffer
-			jw := schema.NewJSONWriter(&want, format == "ndjson")
-			body := whole[len(schema.CSVHeader):]
-			if _, err := jw.Write(body); err != nil {
-				t.Fatal(err)
-			}
-			if err := jw.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if _, got := testenv.Do(t, "GET", f.dump+"?data_type="+format); !bytes.Equal(got, want.Bytes()) {
-				t.Fatalf("%s download of %d parts: %d bytes, not the %d of one writer over the CSV", format, len(m.Parts), len(got), want.Len())
+			want := f.jsonOfCSV(t, whole, format == "ndjson")
+			if _, got := testenv.Do(t, "GET", f.dump+"?data_type="+format); !bytes.Equal(got, want) {
+				t.Fatalf("%s download of %d parts: %d bytes, not the %d of one writer over the CSV", format, len(m.Parts), len(got), len(want))
 			}
 		}
 	})
@@ -441,20 +432,6 @@ func TestDownloadPartsGone(t *testing.T) {
 	}
 }
 
-// jsonOfCSV is what one JSONWriter makes of a CSV download.
-func jsonOfCSV(t *testing.T, csv []byte, ndjson bool) []byte {
-	t.Helper()
-	var out bytes.Buffer
-	jw := schema.NewJSONWriter(&out, ndjson)
-	if _, err := jw.Write(csv[len(schema.CSVHeader):]); err != nil {
-		t.Fatal(err)
-	}
-	if err := jw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
-}
-
 // TestDownloadJSONOfPartsWithout checks that a job one of whose parts has
 // no JSON stored (redone by an exporter told not to store it, or by one
 // from before JSON was stored) still downloads as JSON: made from the CSV
@@ -469,7 +446,7 @@ func TestDownloadJSONOfPartsWithout(t *testing.T) {
 	_, csv := testenv.Do(t, "GET", f.dump) // after: the gateway keeps the part infos of a succeeded job
 	for _, format := range []string{"json", "ndjson"} {
 		resp, got := testenv.Do(t, "GET", f.dump+"?data_type="+format, "Range", "bytes=0-9")
-		if want := jsonOfCSV(t, csv, format == "ndjson"); resp.StatusCode != 200 || !bytes.Equal(got, want) || resp.ContentLength != -1 ||
+		if want := f.jsonOfCSV(t, csv, format == "ndjson"); resp.StatusCode != 200 || !bytes.Equal(got, want) || resp.ContentLength != -1 ||
 			resp.Header.Get("Accept-Ranges") != "none" {
 			t.Fatalf("%s: %d, %d bytes (Content-Length %d, Accept-Ranges %q), want 200 and the %d of one writer over the CSV",
 				format, resp.StatusCode, len(got), resp.ContentLength, resp.Header.Get("Accept-Ranges"), len(want))
@@ -495,7 +472,7 @@ func TestDownloadEmptyPart(t *testing.T) {
 	}
 	_, csv := testenv.Do(t, "GET", f.dump)
 	for _, format := range []string{"json", "ndjson"} {
-		want := jsonOfCSV(t, csv, format == "ndjson")
+		want := f.jsonOfCSV(t, csv, format == "ndjson")
 		resp, got := testenv.Do(t, "GET", f.dump+"?data_type="+format)
 		if resp.StatusCode != 200 || !bytes.Equal(got, want) {
 			t.Fatalf("%s: %d, %d bytes, want the %d of one writer over the CSV", format, resp.StatusCode, len(got), len(want))

@@ -67,8 +67,8 @@ func (g *Gateway) followDump(ctx *fasthttp.RequestCtx, rec *schema.JobRecord, fo
 	if format == "" {
 		format = rec.Job.Request.Query.DataType
 	}
-	if format == "" {
-		format = schema.FormatCSV
+	if format == "" { // as a datadump without one: JSON
+		format = schema.FormatJSON
 	}
 	h := &ctx.Response.Header
 	h.Set("Content-Disposition", "attachment; filename="+rec.Job.Request.Query.Network+".datadump."+format)
@@ -113,9 +113,10 @@ type followBody struct {
 	sub        *feedClient
 	serverDone <-chan struct{}
 
-	total   int          // parts planned; 0 until the job has started
-	stored  map[int]bool // parts stored, not yet sent
-	next    int          // the next part to send, from 1
+	rec     schema.JobRecord // the job, its events folded in: meta_ids, and JSON's tail
+	total   int              // parts planned; 0 until the job has started
+	stored  map[int]bool     // parts stored, not yet sent
+	next    int              // the next part to send, from 1
 	success bool
 	wrote   bool                 // JSON: an observation has been sent
 	pq      []result.ParquetPart // Parquet: the parts sent, for the footer
@@ -127,7 +128,7 @@ type followBody struct {
 // seed takes what the record already says: a job's events may have left
 // the stream's memory, its record not.
 func (b *followBody) seed(rec *schema.JobRecord) {
-	b.next, b.stored = 1, map[int]bool{}
+	b.next, b.stored, b.rec = 1, map[int]bool{}, *rec
 	if p := rec.Job.Status.Progress; p != nil {
 		b.total = p.Total
 	}
@@ -227,6 +228,7 @@ var errFollowShutdown = schema.Errorf(schema.Unavailable, "the server is shuttin
 
 // fold takes one event of the job.
 func (b *followBody) fold(e schema.Event) error {
+	b.rec.Apply(e) // as the projector folds it, for the envelope's tail
 	switch e.Kind {
 	case schema.EventStarted:
 		b.total = e.Parts
@@ -253,7 +255,7 @@ func (b *followBody) head(w io.Writer) error {
 	case schema.FormatCSV:
 		s = schema.CSVHeader
 	case schema.FormatJSON:
-		s = schema.JSONHead
+		s = envelopeHead
 	case schema.FormatParquet:
 		s = result.ParquetMagic
 	}
@@ -265,7 +267,7 @@ func (b *followBody) head(w io.Writer) error {
 func (b *followBody) tail(w io.Writer) error {
 	switch b.format {
 	case schema.FormatJSON:
-		_, err := io.WriteString(w, schema.JSONTail)
+		_, err := io.WriteString(w, envelopeTail(&b.rec))
 		return err
 	case schema.FormatParquet:
 		t, err := result.ParquetTail(b.pq)
@@ -301,7 +303,7 @@ func (b *followBody) part(w io.Writer, k int) error {
 			}
 			return b.copyPart(w, k, b.g.bus.OpenPartJSON, 0, func(w io.Writer) io.WriteCloser { return schema.NewNDJSONOfJSON(w) })
 		}
-		return b.copyPart(w, k, b.g.bus.OpenPart, 0, func(w io.Writer) io.WriteCloser { return schema.NewJSONFragmentWriter(w, true) })
+		return b.copyPart(w, k, b.g.bus.OpenPart, 0, func(w io.Writer) io.WriteCloser { return b.fragmentWriter(w, true) })
 	case schema.FormatParquet:
 		return b.parquetPart(w, k, sp)
 	}
@@ -327,9 +329,14 @@ func (b *followBody) jsonPart(w io.Writer, k int, sp events.StoredPart) error {
 		return nil
 	}
 	sw := &separated{w: w, sep: b.wrote}
-	err := b.copyPart(sw, k, b.g.bus.OpenPart, 0, func(w io.Writer) io.WriteCloser { return schema.NewJSONFragmentWriter(w, false) })
+	err := b.copyPart(sw, k, b.g.bus.OpenPart, 0, func(w io.Writer) io.WriteCloser { return b.fragmentWriter(w, false) })
 	b.wrote = b.wrote || sw.started
 	return err
+}
+
+// fragmentWriter makes JSON of a part's CSV with the job's meta_ids.
+func (b *followBody) fragmentWriter(w io.Writer, ndjson bool) io.WriteCloser {
+	return (&dumpShape{ids: b.rec.MetaIDs}).fragmentWriter(w, ndjson)
 }
 
 // separated writes a ',' before its first bytes when sep says.

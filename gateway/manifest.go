@@ -249,10 +249,7 @@ func buildManifest(rec *schema.JobRecord, q schema.Query, infos []partInfo) sche
 	m.Bytes = off
 	dump := rec.URLRoot + "v1/api/datadump/" + rec.Job.Ticket
 	for _, f := range []string{schema.FormatCSV, schema.FormatJSON, schema.FormatNDJSON, schema.FormatParquet} {
-		u := dump
-		if f != schema.FormatCSV {
-			u += "?data_type=" + f
-		}
+		u := dump + "?data_type=" + f // by name: with none, a download is JSON
 		m.Output = append(m.Output, schema.ManifestOutput{Type: "observation", Format: f, MediaType: schema.MediaType(f),
 			URL: u, Count: m.Rows, Ranges: f == schema.FormatCSV || f == schema.FormatJSON && storedJSON(infos) ||
 				f == schema.FormatParquet && storedParquet(infos)})

@@ -33,7 +33,7 @@ func (g *Gateway) parquetDump(ctx *fasthttp.RequestCtx, rec *schema.JobRecord, i
 			return nil
 		}
 		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
-			if err := g.convertParquet(bg, w, ticket, infos); err != nil {
+			if err := g.convertParquet(bg, w, ticket, infos, rec.MetaIDs); err != nil {
 				g.logger.Warn("datadump aborted", "ticket", ticket, "err", err)
 			}
 		})
@@ -125,8 +125,8 @@ func (r *layoutReader) Close() error {
 
 // convertParquet writes the job's Parquet file to w, each part converted
 // from its stored CSV in memory (a part's Parquet is a few MB), its body
-// sent and its footer kept for the file's own.
-func (g *Gateway) convertParquet(ctx context.Context, w io.Writer, ticket string, infos []partInfo) error {
+// sent and its footer kept for the file's own; meta_ids are the job's.
+func (g *Gateway) convertParquet(ctx context.Context, w io.Writer, ticket string, infos []partInfo, ids schema.MetaIDs) error {
 	if _, err := io.WriteString(w, result.ParquetMagic); err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func (g *Gateway) convertParquet(ctx context.Context, w io.Writer, ticket string
 		if err != nil {
 			return err
 		}
-		_, err = result.CSVToParquet(&buf, pr, nil)
+		_, err = result.CSVToParquet(&buf, pr, func(node string) float64 { return float64(ids[node]) })
 		pr.Close()
 		if err != nil {
 			return err

@@ -55,6 +55,7 @@ func (g *Gateway) rawQuery(ctx *fasthttp.RequestCtx, p []string) error {
 	case err != nil:
 		return err
 	}
+	n.SetMetaIDs(obs)
 	writeJSON(ctx, map[string]any{
 		"meta": map[string]any{"query": q, "total": len(obs), "message": []string{}},
 		"data": obs,

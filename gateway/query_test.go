@@ -150,8 +150,7 @@ func (f *fixture) chReadings(t *testing.T, cond string) []schema.Observation {
 		if err := rows.Scan(&o.Node, &ts, &o.Sensor, &o.Feature, &props, &vals); err != nil {
 			t.Fatal(err)
 		}
-		o.Datetime = ts.UTC().Format(schema.DatetimeLayout)
-		o.Results = map[string]float64{}
+		o.Datetime, o.MetaID, o.Results = ts.UTC().Format(schema.DatetimeLayout), f.metaID(t, o.Node), map[string]float64{}
 		for i, p := range props {
 			o.Results[p] = vals[i]
 		}

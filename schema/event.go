@@ -90,6 +90,7 @@ type Event struct {
 	Rows     int64          `json:"rows,omitempty"`     // progress: so far in the part; part_done: in it; succeeded: in all
 	Bytes    int64          `json:"bytes,omitempty"`    // part_done: in it; succeeded: in all
 	Estimate int64          `json:"estimate,omitempty"` // started: rows expected
+	MetaIDs  MetaIDs        `json:"meta_ids,omitempty"` // started: the meta_id of each node of the query
 	URL      string         `json:"url,omitempty"`      // succeeded
 	Error    string         `json:"error,omitempty"`    // failed
 }
@@ -122,6 +123,9 @@ type PartTask struct {
 	Parts  int      `json:"parts"`
 	Spec   PartSpec `json:"spec"`
 	Query  Query    `json:"query"`
+	// MetaIDs are the job's, from its started event: every part of a job
+	// renders a node with the same meta_id.
+	MetaIDs MetaIDs `json:"meta_ids,omitempty"`
 }
 
 // PartObject is the object store name of a job's part: deterministic, so a

@@ -37,9 +37,11 @@ func IsFormat(f string) bool {
 const CSVHeader = "node_id,datetime,sensor,feature,property,value\n"
 
 // Observation is one reading as Plenario served it: the properties of one
-// (node, datetime, sensor, feature) grouped into Results.
+// (node, datetime, sensor, feature) grouped into Results, in Plenario's
+// order of keys.
 type Observation struct {
 	Node     string             `json:"node"`
+	MetaID   uint32             `json:"meta_id"` // see MetaIDs
 	Datetime string             `json:"datetime"`
 	Sensor   string             `json:"sensor"`
 	Feature  string             `json:"feature"`
@@ -149,13 +151,17 @@ var ErrBadRow = errors.New("schema: malformed stored row")
 // writes the end; the output is valid JSON for any number of rows, zero
 // included.
 type JSONWriter struct {
+	// MetaIDs gives each observation its node's meta_id (0 if absent).
+	MetaIDs MetaIDs
+
 	w       io.Writer
 	ndjson  bool
 	partial []byte // an unfinished line from the last Write
 	out     []byte
 	key     []byte // node,datetime,sensor,feature of the open observation, 0-separated
 	// nt is "node,datetime," as the last fully cut line began, when both
-	// were plain; head is the output they make, {"node":…,"datetime":….
+	// were plain; head is the output they make, {"node":…,"datetime":…
+	// (appendHead).
 	// The readings of one node and second follow one another: most lines
 	// begin with the same nt, and only their rest is cut and escaped.
 	nt, head []byte
@@ -299,10 +305,7 @@ func (j *JSONWriter) row(line []byte) error {
 		}
 		j.open = true
 		if len(j.head) == 0 || len(j.nt) == 0 {
-			j.head = append(j.head[:0], `{"node":`...)
-			j.head = appendJSONString(j.head, f[0])
-			j.head = append(j.head, `,"datetime":`...)
-			j.head = appendJSONString(j.head, f[1])
+			j.head = appendHead(j.head[:0], f[0], j.MetaIDs[string(f[0])], f[1])
 		}
 		j.out = append(j.out, j.head...)
 		if len(j.nt) == 0 {

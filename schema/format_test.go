@@ -221,15 +221,15 @@ func TestJSONWriterFewRows(t *testing.T) {
 		{name: "ndjson, no write", input: "", ndjson: true, want: ""},
 		{name: "ndjson, blank lines", input: "\n", ndjson: true, want: ""},
 		{name: "one row", input: "000,2017-01-01T00:00:00,tmp112,temperature,temperature,21.5\n",
-			want: `[` + "\n" + `{"node":"000","datetime":"2017-01-01T00:00:00","sensor":"tmp112","feature":"temperature","results":{"temperature":21.5}}]`},
+			want: `[` + "\n" + `{"node":"000","meta_id":0,"datetime":"2017-01-01T00:00:00","sensor":"tmp112","feature":"temperature","results":{"temperature":21.5}}]`},
 		{name: "ndjson, one row", input: "000,2017-01-01T00:00:00,tmp112,temperature,temperature,21.5\n", ndjson: true,
-			want: `{"node":"000","datetime":"2017-01-01T00:00:00","sensor":"tmp112","feature":"temperature","results":{"temperature":21.5}}`},
+			want: `{"node":"000","meta_id":0,"datetime":"2017-01-01T00:00:00","sensor":"tmp112","feature":"temperature","results":{"temperature":21.5}}`},
 		{name: "two observations", input: "0,t,s,f,p,1\n1,t,s,f,p,2\n",
-			want: `[` + "\n" + `{"node":"0","datetime":"t","sensor":"s","feature":"f","results":{"p":1}},` + "\n" + `{"node":"1","datetime":"t","sensor":"s","feature":"f","results":{"p":2}}]`},
+			want: `[` + "\n" + `{"node":"0","meta_id":0,"datetime":"t","sensor":"s","feature":"f","results":{"p":1}},` + "\n" + `{"node":"1","meta_id":0,"datetime":"t","sensor":"s","feature":"f","results":{"p":2}}]`},
 		{name: "control characters and backslashes are escaped", input: "a\tb,t,s\\,\x01,p,1\n",
-			want: `[` + "\n" + `{"node":"a\u0009b","datetime":"t","sensor":"s\\","feature":"\u0001","results":{"p":1}}]`},
+			want: `[` + "\n" + `{"node":"a\u0009b","meta_id":0,"datetime":"t","sensor":"s\\","feature":"\u0001","results":{"p":1}}]`},
 		{name: "JSON number spellings pass", input: "0,t,s,f,a,-0\n0,t,s,f,b,1e5\n0,t,s,f,c,0.5E-3\n0,t,s,f,d,\"2\"\n",
-			want: `[` + "\n" + `{"node":"0","datetime":"t","sensor":"s","feature":"f","results":{"a":-0,"b":1e5,"c":0.5E-3,"d":2}}]`},
+			want: `[` + "\n" + `{"node":"0","meta_id":0,"datetime":"t","sensor":"s","feature":"f","results":{"a":-0,"b":1e5,"c":0.5E-3,"d":2}}]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -116,6 +116,7 @@ type JobRecord struct {
 	Started   time.Time       `json:"started,omitzero"`
 	Finished  time.Time       `json:"finished,omitzero"`
 	Plan      []PartSpec      `json:"plan,omitempty"`
+	MetaIDs   MetaIDs         `json:"meta_ids,omitempty"`   // of the started event
 	PartsDone []uint64        `json:"parts_done,omitempty"` // bitset by part-1
 	Running   map[int]int64   `json:"running,omitempty"`    // part → rows so far
 	DoneRows  int64           `json:"done_rows"`
@@ -188,7 +189,7 @@ func (r *JobRecord) Apply(e Event) bool {
 		}
 		st.Status = StatusProcessing
 		st.Meta.StartTime = e.Time.UTC().Format(MetaTimeLayout)
-		r.Plan = e.Plan
+		r.Plan, r.MetaIDs = e.Plan, e.MetaIDs
 		st.Progress = &Progress{Total: e.Parts, Estimate: e.Estimate}
 		r.Started = e.Time
 		r.addWorker(e.Worker)

@@ -1,5 +1,7 @@
 package schema
 
+import "strconv"
+
 // A JSON download made of stored fragments (JSONEncoder) is JSONHead, the
 // fragments one after the other less their first byte (the comma before
 // the first observation), and JSONTail. Any of them may be empty: with no
@@ -19,17 +21,23 @@ const (
 // the parts' CSV, so a JSON download can be sent as stored, with a length
 // and ranges, instead of made on the fly.
 type JSONEncoder struct {
+	// MetaIDs gives each observation its node's meta_id (0 if absent): a
+	// look-up when the node or second changes, not per row.
+	MetaIDs MetaIDs
+
 	csv  CSVEncoder // the datetime text, as the CSV has it
 	open bool
 	ts   int64
 	node string
-	// head is {"node":…,"datetime":… of node and ts; sf holds the output
+	// head is {"node":…,"meta_id":…,"datetime":… of node and ts (appendHead); sf holds the output
 	// of the last few sensor and feature pairs, as in a JSONWriter.
 	head   []byte
 	sf     [8]sfPiece
 	sfNext int
 	sfCur  *sfPiece
-	props  propSet // of the open observation: a repeat starts another
+	// props of the open observation: a repeat starts another. The rows'
+	// own strings, not copies: a row's strings outlive the next row.
+	props []string
 }
 
 // AppendRow appends r to the fragment b.
@@ -44,33 +52,41 @@ func (e *JSONEncoder) AppendRow(b []byte, r *Row) []byte {
 func (e *JSONEncoder) AppendRowValue(b []byte, r *Row, value []byte) []byte {
 	ts := r.TS.Unix()
 	if !e.open || ts != e.ts || r.Node != e.node || r.Sensor != string(e.sfCur.sensor) || r.Feature != string(e.sfCur.feature) ||
-		e.props.hasString(r.Property) {
+		e.repeats(r.Property) {
 		if e.open {
 			b = append(b, "}}"...)
 		}
 		b = append(b, ",\n"...)
 		if !e.open || ts != e.ts || r.Node != e.node {
 			e.ts, e.node = ts, r.Node
-			e.head = append(e.head[:0], `{"node":`...)
-			e.head = appendJSONString(e.head, r.Node)
-			e.head = append(e.head, `,"datetime":`...)
-			e.head = appendJSONString(e.head, e.csv.datetime(r.TS))
+			e.head = appendHead(e.head[:0], r.Node, e.MetaIDs[r.Node], e.csv.datetime(r.TS))
 		}
 		e.open = true
 		b = append(b, e.head...)
 		e.sfCur = e.piece(r.Sensor, r.Feature)
 		b = append(b, e.sfCur.out...)
-		e.props.reset()
+		e.props = e.props[:0]
 	} else {
 		b = append(b, ',')
 	}
-	e.props.addString(r.Property)
+	e.props = append(e.props, r.Property)
 	b = appendJSONString(b, r.Property)
 	b = append(b, ':')
 	if len(value) == 0 {
 		return append(b, "null"...)
 	}
 	return append(b, value...)
+}
+
+// repeats reports whether the open observation has property p. Rows come
+// sorted by property, so the last one is asked first.
+func (e *JSONEncoder) repeats(p string) bool {
+	for i := len(e.props) - 1; i >= 0; i-- {
+		if e.props[i] == p {
+			return true
+		}
+	}
+	return false
 }
 
 // Close appends the end of the last observation to b.
@@ -95,6 +111,17 @@ func (e *JSONEncoder) piece(sensor, feature string) *sfPiece {
 	p.sensor, p.feature = append(p.sensor[:0], sensor...), append(p.feature[:0], feature...)
 	p.out = renderSF(p.out[:0], p.sensor, p.feature)
 	return p
+}
+
+// appendHead appends the start of an observation to b:
+// {"node":…,"meta_id":…,"datetime":…, Plenario's order.
+func appendHead[T ~[]byte | ~string](b []byte, node T, metaID uint32, datetime []byte) []byte {
+	b = append(b, `{"node":`...)
+	b = appendJSONString(b, node)
+	b = append(b, `,"meta_id":`...)
+	b = strconv.AppendUint(b, uint64(metaID), 10)
+	b = append(b, `,"datetime":`...)
+	return appendJSONString(b, datetime)
 }
 
 // renderSF appends ,"sensor":…,"feature":…,"results":{ to b.

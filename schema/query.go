@@ -277,8 +277,7 @@ func ParseQuery(ep Endpoint, args url.Values, n *Network, now time.Time) (Query,
 		p.Add("start_datetime", "start_datetime must be before end_datetime.")
 	}
 
-	if ep == Download {
-		q.DataType = FormatCSV
+	if ep == Download { // none: the download serves JSON, as Plenario's did
 		if v, ok := get("data_type"); ok {
 			if f := strings.ToLower(strings.TrimSpace(v)); IsFormat(f) {
 				q.DataType = f

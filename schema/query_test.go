@@ -236,9 +236,6 @@ func TestParseQueryDownload(t *testing.T) {
 			if err != nil {
 				t.Fatalf("got error %v, want nil", err)
 			}
-			if tt.want.DataType == "" {
-				tt.want.DataType = schema.FormatCSV // the default of every download
-			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
@@ -665,8 +662,7 @@ func TestQueryMarshalJSON(t *testing.T) {
 		"start_datetime": "2017-05-25T12:00:00",
 		"end_datetime":   "2017-06-01T12:00:00",
 		"all_nodes":      true,
-		"all_sensors":    true,
-		"data_type":      "csv",
+		"all_sensors":    true, // no data_type: none was asked for
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)

@@ -25,22 +25,8 @@ func (s *propSet) reset() {
 	s.names, s.ends = s.names[:0], s.ends[:0]
 }
 
-// hasString reports whether p is in the set. The last property added is
+// hasBytes reports whether p is in the set. The last property added is
 // asked first: sorted rows repeat the one before them.
-func (s *propSet) hasString(p string) bool {
-	for i := len(s.ends) - 1; i >= 0; i-- {
-		start := 0
-		if i > 0 {
-			start = s.ends[i-1]
-		}
-		if string(s.names[start:s.ends[i]]) == p {
-			return true
-		}
-	}
-	return false
-}
-
-// hasBytes is hasString of a []byte, without converting it.
 func (s *propSet) hasBytes(p []byte) bool {
 	for i := len(s.ends) - 1; i >= 0; i-- {
 		start := 0
@@ -52,11 +38,6 @@ func (s *propSet) hasBytes(p []byte) bool {
 		}
 	}
 	return false
-}
-
-func (s *propSet) addString(p string) {
-	s.names = append(s.names, p...)
-	s.ends = append(s.ends, len(s.names))
 }
 
 func (s *propSet) addBytes(p []byte) {

@@ -130,7 +130,7 @@ func TestStrictJSONRejectsRepeatedKeys(t *testing.T) {
 }
 
 func TestAppendReading(t *testing.T) {
-	base := schema.Observation{Node: "a", Datetime: "t", Sensor: "s", Feature: "f"}
+	base := schema.Observation{Node: "a", MetaID: 7, Datetime: "t", Sensor: "s", Feature: "f"}
 	tests := []struct {
 		name  string
 		props []string
@@ -148,7 +148,7 @@ func TestAppendReading(t *testing.T) {
 			got := schema.AppendReading(nil, base, tt.props, tt.vals)
 			var res []map[string]float64
 			for _, o := range got {
-				if o.Node != "a" || o.Datetime != "t" || o.Sensor != "s" || o.Feature != "f" {
+				if o.Node != "a" || o.MetaID != 7 || o.Datetime != "t" || o.Sensor != "s" || o.Feature != "f" {
 					t.Errorf("got %+v, want the base's fields", o)
 				}
 				res = append(res, o.Results)

@@ -59,10 +59,7 @@ type downloaded struct {
 // followed download left (follow.go): the download goes on from its end,
 // or only checks it when it is whole.
 func (g *getter) download(ctx context.Context, job *jobDoc, m *schema.Manifest, prior *followedFile) (*downloaded, error) {
-	u := job.result.URL
-	if g.format != schema.FormatCSV {
-		u += "?data_type=" + g.format
-	}
+	u := withDataType(job.result.URL, g.format)
 	ranges := g.format == schema.FormatCSV
 	wantRows := job.result.Rows
 	if m != nil {
@@ -377,8 +374,8 @@ func countRows(path, format string) (int64, error) {
 	}
 	dec := json.NewDecoder(br)
 	if format == schema.FormatJSON {
-		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-			return 0, fmt.Errorf("not a JSON array: %v", err)
+		if err := enterData(dec); err != nil {
+			return 0, err
 		}
 	}
 	var n int64

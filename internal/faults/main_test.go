@@ -238,7 +238,7 @@ func seed(t *testing.T, s *chstore.Store, rows int64) {
 func checkDownload(t *testing.T, base, ticket, addr, db string, from, to time.Time) int64 {
 	t.Helper()
 	began := time.Now()
-	req, err := http.NewRequest(http.MethodGet, base+"/v1/api/datadump/"+ticket, nil)
+	req, err := http.NewRequest(http.MethodGet, base+"/v1/api/datadump/"+ticket+"?data_type=csv", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func TestSlowClientDownload(t *testing.T) {
 	ticket := svc.Submit(t, network, window(seedEnd.Add(-3*24*time.Hour), seedEnd))
 	j := mustSucceed(t, svc.URL, ticket, 2*time.Minute)
 
-	req, _ := http.NewRequest(http.MethodGet, svc.URL+"/v1/api/datadump/"+ticket, nil)
+	req, _ := http.NewRequest(http.MethodGet, svc.URL+"/v1/api/datadump/"+ticket+"?data_type=csv", nil)
 	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
