@@ -109,7 +109,7 @@ func TestFilteredPagedExport(t *testing.T) {
 			if p := job.Status.Progress; len(tt.want) > 1000 && (p == nil || p.Total < 2) {
 				t.Fatalf("got progress %+v, want several parts", p)
 			}
-			resp := get(t, svc.URL+"/v1/api/datadump/"+ticket)
+			resp := get(t, svc.URL+"/v1/api/datadump/"+ticket+"?data_type=csv")
 			got := testenv.ParseCSV(t, resp.Body)
 			resp.Body.Close()
 			if len(got) != len(tt.want) {

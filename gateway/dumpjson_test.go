@@ -226,25 +226,28 @@ func TestDatadumpNotReady(t *testing.T) {
 	check(schema.StatusCancelled, false)
 }
 
-// metaID is node's meta_id worked out from its metadata as ClickHouse holds
-// it: what /query and the downloads must say.
-func (f *fixture) metaID(t *testing.T, node string) uint32 {
+// metaID is node's meta_id (of the fixture's network) worked out from its
+// metadata as ClickHouse holds it: what /query and the downloads must say.
+func (f *fixture) metaID(t *testing.T, node string) uint32 { return f.metaIDIn(t, network, node) }
+
+// metaIDIn is metaID of a node of network net.
+func (f *fixture) metaIDIn(t *testing.T, net, node string) uint32 {
 	t.Helper()
 	metaIDsMu.Lock()
 	defer metaIDsMu.Unlock()
-	ids, ok := metaIDs[f.db]
+	ids, ok := metaIDs[f.db+"/"+net]
 	if !ok {
-		n, err := f.svc.Store.Network(context.Background(), network)
+		n, err := f.svc.Store.Network(context.Background(), net)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = n.MetaIDs(nil)
-		metaIDs[f.db] = ids
+		metaIDs[f.db+"/"+net] = ids
 	}
 	return ids[node]
 }
 
-// metaIDs are the meta_ids of each fixture's network, by database.
+// metaIDs are the meta_ids of each fixture's networks, by database and network.
 var (
 	metaIDsMu sync.Mutex
 	metaIDs   = map[string]schema.MetaIDs{}

@@ -30,7 +30,9 @@ func (g *Gateway) nearest(ctx *fasthttp.RequestCtx, p []string) error {
 		}
 		item = schema.MsgNoNearbyReport
 		if obs != nil {
-			item = obs
+			one := []schema.Observation{*obs}
+			n.SetMetaIDs(one) // as /query gives them
+			item = one[0]
 		}
 	}
 	writeJSON(ctx, map[string]any{

@@ -54,7 +54,8 @@ func (f *fixture) wantReading(t *testing.T, item json.RawMessage, network, node,
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	want := schema.Observation{Node: node, Datetime: ts.UTC().Format(schema.DatetimeLayout), Feature: feature, Results: map[string]float64{}}
+	want := schema.Observation{Node: node, MetaID: f.metaIDIn(t, network, node), Datetime: ts.UTC().Format(schema.DatetimeLayout), Feature: feature,
+		Results: map[string]float64{}}
 	for rows.Next() {
 		var props []string
 		var vals []float64
@@ -65,7 +66,6 @@ func (f *fixture) wantReading(t *testing.T, item json.RawMessage, network, node,
 			want.Results[p] = vals[i]
 		}
 	}
-	got = schema.Observation{Node: got.Node, Datetime: got.Datetime, Sensor: got.Sensor, Feature: got.Feature, Results: got.Results}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
