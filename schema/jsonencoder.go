@@ -16,10 +16,10 @@ const (
 // reading (node, datetime, sensor, feature) are consecutive, sorted by
 // property, and a part, a time slice, holds its readings whole; a
 // property that repeats starts another observation (see readings.go), so
-// fragments stitched across parts never repeat a key either. Stitched as JSONHead says, the
-// fragments of a job's parts are byte for byte what a JSONWriter makes of
-// the parts' CSV, so a JSON download can be sent as stored, with a length
-// and ranges, instead of made on the fly.
+// fragments stitched across parts never repeat a key either. Stitched as
+// JSONHead says, the fragments of a job's parts are byte for byte what a
+// JSONWriter makes of the parts' CSV, so a JSON download can be sent as
+// stored, with a length and ranges, instead of made on the fly.
 type JSONEncoder struct {
 	// MetaIDs gives each observation its node's meta_id (0 if absent): a
 	// look-up when the node or second changes, not per row.
@@ -29,14 +29,15 @@ type JSONEncoder struct {
 	open bool
 	ts   int64
 	node string
-	// head is {"node":…,"meta_id":…,"datetime":… of node and ts (appendHead); sf holds the output
-	// of the last few sensor and feature pairs, as in a JSONWriter.
+	// head is {"node":…,"meta_id":…,"datetime":… of node and ts
+	// (appendHead); sf holds the output of the last few sensor and
+	// feature pairs, as in a JSONWriter.
 	head   []byte
 	sf     [8]sfPiece
 	sfNext int
 	sfCur  *sfPiece
 	// props of the open observation: a repeat starts another. The rows'
-	// own strings, not copies: a row's strings outlive the next row.
+	// own strings, not copies (strings do not change): a header each.
 	props []string
 }
 

@@ -13,7 +13,8 @@ import "sort"
 // {x,x,y} becomes {x} then {x,y}: every value is carried, each object has
 // unique keys, and the objects of a reading stay next to one another.
 
-// propSet is the properties of the open observation, for that rule. It
+// propSet is the properties of the open observation, for that rule, in a
+// JSONWriter: its fields are slices of its input, so they are copied. It
 // reuses its memory: after the first few observations, adding and asking
 // allocate nothing.
 type propSet struct {
