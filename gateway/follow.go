@@ -410,7 +410,7 @@ func (b *followBody) parquetPart(w io.Writer, k int, sp events.StoredPart) error
 	if err != nil {
 		return err
 	}
-	_, err = result.CSVToParquet(&buf, r, nil)
+	_, err = result.CSVToParquet(&buf, r, func(node string) float64 { return float64(b.rec.MetaIDs[node]) })
 	r.Close()
 	if err != nil {
 		return err
