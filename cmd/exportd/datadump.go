@@ -21,7 +21,7 @@ func withDataType(link, format string) string {
 }
 
 // enterData reads a JSON download up to its first observation: past
-// Plenario's envelope, {"startTime":…,"endTime":…,"workers":[…],"data":[,
+// Plenario's envelope, {"data":[ (its times and workers follow the list),
 // so that the decoder's next values are the observations. A plain array
 // (an exportd before the envelope) is read too.
 func enterData(dec *json.Decoder) error {
