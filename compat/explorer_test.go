@@ -116,7 +116,6 @@ func TestPlenarioExplorer(t *testing.T) {
 		}
 	})
 	t.Run("controllers.datadump.download", func(t *testing.T) {
-		pendingJSONResults(t, "the /datadump JSON envelope, JSON by default")
 		// query.sensorDownload: nodes, features joined by commas, start and end.
 		ticket, _ := p.submit(t, q("nodes", "test_node", "features", "temperature,vector",
 			"start_datetime", "2016-10-01T00:00:00Z", "end_datetime", "2016-10-04T00:00:00Z")[1:])

@@ -219,15 +219,3 @@ func q(kv ...string) string {
 	}
 	return "?" + v.Encode()
 }
-
-// pendingJSONResults skips a check of what the json-results branch brings
-// (meta_id, the /datadump envelope, JSON by default, an unfinished job's
-// datadump answered with its document). Every such check passes on that
-// branch merged with this one.
-//
-// TODO(json-results): remove this function and its calls once that branch
-// is on main; the checks then hold main to Plenario's answers.
-func pendingJSONResults(t *testing.T, what string) {
-	t.Helper()
-	t.Skip("TODO(json-results): " + what + " is not on main yet")
-}

@@ -134,7 +134,6 @@ func TestPlenarioJobs(t *testing.T) {
 		}
 	})
 	t.Run("test_download_queues_job_returns_correct_result_for_good_args", func(t *testing.T) {
-		pendingJSONResults(t, "the /datadump JSON envelope, JSON by default")
 		// JSON is served when no data_type was asked (PLENARIO.md §9).
 		a := p.dump(t, "sensors=sensor_01&nodes=test_node&features=temperature&start_datetime=2000-01-01", "")
 		if n := dumpData(t, a); n != 300 {
@@ -187,7 +186,6 @@ func TestPlenarioJobs(t *testing.T) {
 		}
 	})
 	t.Run("get_datadump_json", func(t *testing.T) {
-		pendingJSONResults(t, "the /datadump JSON envelope and meta_id")
 		a := p.dump(t, "nodes=test_node&features=vector&start_datetime=2016-10-01&end_datetime=2016-10-02", "data_type=json")
 		if n := dumpData(t, a); n != 100 {
 			t.Errorf("%d observations, want 100", n)
@@ -228,13 +226,11 @@ func TestPlenarioJobs(t *testing.T) {
 		}
 	})
 	t.Run("test_sensor_network_download_with_node_and_feature_args", func(t *testing.T) {
-		pendingJSONResults(t, "the /datadump JSON envelope")
 		if n := dumpData(t, p.dump(t, "nodes=test_node&features=vector&start_datetime=2016-10-01&end_datetime=2016-10-02", "data_type=json")); n != 100 {
 			t.Errorf("%d observations, want 100", n)
 		}
 	})
 	t.Run("test_sensor_network_download_json", func(t *testing.T) {
-		pendingJSONResults(t, "the /datadump JSON envelope")
 		if n := dumpData(t, p.dump(t, from+"&data_type=json&nodes=test_node", "")); n != 900 {
 			t.Errorf("%d observations, want 900", n)
 		}
@@ -245,7 +241,6 @@ func TestPlenarioJobs(t *testing.T) {
 		}
 	})
 	t.Run("test_sensor_network_download_json_with_feature_filter", func(t *testing.T) {
-		pendingJSONResults(t, "the /datadump JSON envelope")
 		if n := dumpData(t, p.dump(t, from+"&data_type=json&feature=vector&nodes=test_node", "")); n != 300 {
 			t.Errorf("%d observations, want 300", n)
 		}
@@ -316,7 +311,6 @@ func TestPlenarioQueuedJob(t *testing.T) {
 		}
 	})
 	t.Run("get_datadump_unfinished", func(t *testing.T) {
-		pendingJSONResults(t, "an unfinished job's /datadump answered 200 with its document")
 		a := get(t, p.api+"/datadump/"+ticket)
 		if a.code != 200 || a.doc["ticket"] != ticket || path(a.doc, "status", "status") != "queued" {
 			t.Errorf("got %d %.500s, want 200 with the queued job's document", a.code, a.body)

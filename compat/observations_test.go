@@ -56,7 +56,6 @@ func TestPlenarioQuery(t *testing.T) {
 		wantTotal(t, qy+"?nodes=test_node&feature=vector&start_datetime=2016-10-1&end_datetime=2016-10-3T00:00:00.000", 200)
 	})
 	t.Run("format_observation", func(t *testing.T) {
-		pendingJSONResults(t, "meta_id in /query")
 		a := wantTotal(t, qy+"?nodes=test_node&feature=vector&start_datetime=2016-10-01&end_datetime=2016-10-02&limit=5", 5)
 		for _, o := range a.data(t) {
 			wantKeys(t, "observation", o, "node", "meta_id", "datetime", "sensor", "feature", "results")
@@ -75,7 +74,6 @@ func TestPlenarioQuery(t *testing.T) {
 	// PLENARIO.md §12: one meta_id per node configuration, the same on
 	// every row of a node while its metadata is unchanged.
 	t.Run("meta_id_per_node", func(t *testing.T) {
-		pendingJSONResults(t, "meta_id in /query")
 		a := getJSON(t, qy+"?feature=temperature&start_datetime=2016-10-01&end_datetime=2016-10-02&limit=400", 200)
 		ids := map[string]map[float64]bool{}
 		for _, o := range a.data(t) {
@@ -297,7 +295,6 @@ func TestPlenarioNearestCheckMap(t *testing.T) {
 	at := fmt.Sprintf("lat=%v&lng=%v", nodeLat, nodeLon)
 
 	t.Run("get_observation_nearest", func(t *testing.T) {
-		pendingJSONResults(t, "meta_id in /nearest")
 		a := getJSON(t, p.net+"/nearest?"+at+"&feature=temperature&datetime=2016-10-02T12:00:00", 200)
 		d := a.data(t)
 		if len(d) != 1 {
