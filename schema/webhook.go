@@ -12,14 +12,14 @@ import (
 // when every endpoint is called for every job, as every caller sees every
 // job then).
 type Webhook struct {
-	ID        string      `json:"id"`
-	URL       string      `json:"url"`
-	Events    []EventKind `json:"events"`
-	Client    string      `json:"client,omitempty"`
+	ID     string      `json:"id"`
+	URL    string      `json:"url"`
+	Events []EventKind `json:"events"`
+	Client string      `json:"client,omitempty"`
 	// Ticket, for a job's callback (/download's callback=), is the one job
 	// it is called for; empty for an endpoint called for every job.
-	Ticket    string      `json:"ticket,omitempty"`
-	CreatedAt time.Time   `json:"created_at"`
+	Ticket    string    `json:"ticket,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 	// Secret signs the deliveries. It is kept with the endpoint, since
 	// every delivering process needs it, and shown to the client once.
 	Secret string `json:"secret,omitempty"`

@@ -34,11 +34,11 @@ type delivery struct {
 // first fail requests (or while failing is set), 204 after.
 type receiver struct {
 	*httptest.Server
-	mu      sync.Mutex
+	mu       sync.Mutex
 	fail     int
 	failing  bool
 	failKind schema.EventKind // always refused
-	got     []delivery
+	got      []delivery
 }
 
 func startReceiver(t *testing.T, fail int) *receiver {
