@@ -198,9 +198,11 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 		}
 		return fmt.Errorf("part %d: %w", t.Spec.Part, err)
 	}
-	if rec, _, err := x.bus.Job(ctx, t.Ticket); err == nil && rec.Terminal() {
+	if rec, _, err := x.bus.Job(ctx, t.Ticket); err == nil && rec.Terminal() && rec.Job.Status.Status != schema.StatusSuccess {
 		// Cancelled while the last chunks went out: the cleanup may have run
-		// already, so remove what this part just stored.
+		// already, so remove what this part just stored. (A job that
+		// succeeded meanwhile had this part done already, by an attempt
+		// whose process died before its ack: the part is its result, kept.)
 		log.Info("job finished while its part ran; removing the part", "status", rec.Job.Status.Status)
 		return x.bus.DeletePart(ctx, t.Ticket, t.Spec.Part)
 	}
