@@ -124,3 +124,20 @@ func emptyFooter() (format.FileMetaData, error) {
 	err = thrift.Unmarshal(new(thrift.CompactProtocol), f, &md)
 	return md, err
 }
+
+// ParquetRows returns the number of rows a Parquet file's footer says it
+// holds, checked against its row groups' own counts.
+func ParquetRows(footer []byte) (int64, error) {
+	var md format.FileMetaData
+	if err := thrift.Unmarshal(new(thrift.CompactProtocol), footer, &md); err != nil {
+		return 0, fmt.Errorf("%w: footer: %v", ErrNotParquet, err)
+	}
+	var sum int64
+	for _, rg := range md.RowGroups {
+		sum += rg.NumRows
+	}
+	if sum != md.NumRows {
+		return 0, fmt.Errorf("%w: the footer says %d rows, its row groups %d", ErrNotParquet, md.NumRows, sum)
+	}
+	return md.NumRows, nil
+}

@@ -8,6 +8,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plenario-next/exportd/result"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -350,13 +352,17 @@ func countNewlines(p []byte) int {
 }
 
 // countRows counts the observed values in a downloaded file: CSV lines
-// after the header, or the results of each JSON observation.
+// after the header, the results of each JSON observation, or the rows a
+// Parquet file's footer lists.
 func countRows(path, format string) (int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
+	if format == schema.FormatParquet {
+		return parquetRows(f)
+	}
 	br := bufio.NewReaderSize(f, 1<<20)
 	if format == schema.FormatCSV {
 		var n int64
@@ -389,6 +395,31 @@ func countRows(path, format string) (int64, error) {
 		n += int64(len(o.Results))
 	}
 	return n, nil
+}
+
+// parquetRows reads a Parquet file's footer and returns its rows.
+func parquetRows(f *os.File) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	var trailer [8]byte
+	if _, err := f.ReadAt(trailer[:], st.Size()-8); err != nil {
+		return 0, fmt.Errorf("%w: %v", result.ErrNotParquet, err)
+	}
+	n := int64(binary.LittleEndian.Uint32(trailer[:4]))
+	if n+8+int64(len(result.ParquetMagic)) > st.Size() {
+		return 0, fmt.Errorf("%w: a footer of %d bytes in a file of %d", result.ErrNotParquet, n, st.Size())
+	}
+	tail := make([]byte, n+8)
+	if _, err := f.ReadAt(tail, st.Size()-n-8); err != nil {
+		return 0, err
+	}
+	footer, err := result.ParquetFooter(tail)
+	if err != nil {
+		return 0, err
+	}
+	return result.ParquetRows(footer)
 }
 
 // byteBar draws the download's progress on a terminal, and in --json mode

@@ -109,7 +109,7 @@ flags:
 	geom := fs.String("geom", "", "GeoJSON polygon (or feature) the nodes must lie in")
 	start := fs.String("start", "", "start_datetime (default: 7 days before end)")
 	end := fs.String("end", "", "end_datetime (default: now)")
-	fs.StringVar(&g.format, "format", schema.FormatCSV, "csv, json or ndjson")
+	fs.StringVar(&g.format, "format", schema.FormatCSV, "csv, json, ndjson or parquet")
 	fs.StringVar(&g.output, "output", "", "file to write (default <network>.datadump.<format>, in the current directory)")
 	fs.StringVar(&g.server, "server", server, "exportd base URL ($EXPORTD_SERVER)")
 	fs.BoolVar(&g.quiet, "quiet", false, "print nothing but errors")
@@ -129,8 +129,8 @@ flags:
 		return exitf(exitBadRequest, "unexpected arguments: %v", fs.Args())
 	}
 	g.format = strings.ToLower(g.format)
-	if g.format != schema.FormatCSV && g.format != schema.FormatJSON && g.format != schema.FormatNDJSON {
-		return exitf(exitBadRequest, "--format must be csv, json or ndjson, not %q", g.format)
+	if !schema.IsFormat(g.format) {
+		return exitf(exitBadRequest, "--format must be csv, json, ndjson or parquet, not %q", g.format)
 	}
 	if *ticket != "" && !schema.IsTicket(*ticket) {
 		return exitf(exitBadRequest, "--ticket %q is not a ticket (32 lowercase hex digits)", *ticket)

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/internal/duckdb"
 	"github.com/plenario-next/exportd/internal/testenv"
 	"github.com/plenario-next/exportd/schema"
 )
@@ -152,6 +153,23 @@ func TestGet(t *testing.T) {
 		}
 		if n != len(want) {
 			t.Fatalf("file has %d values, ClickHouse %d", n, len(want))
+		}
+	})
+
+	t.Run("parquet", func(t *testing.T) {
+		file := filepath.Join(dir, "temp.parquet")
+		err, lines := runGet(t, svc.URL, append(getWindow(), "--features", "temperature", "--format", "parquet", "--output", file)...)
+		if err != nil {
+			t.Fatalf("get: %v (exit %d)", err, exitCode(err))
+		}
+		want := testenv.DirectRows(t, svc.Store, directSelect+" AND feature = 'temperature'", from, to)
+		done := lastEvent(lines)
+		if len(want) == 0 || done["event"] != "done" || done["rows"].(float64) != float64(len(want)) || done["verified"] != "rows" {
+			t.Fatalf("last line %v, want done with %d rows", done, len(want))
+		}
+		got := duckdb.Query(t, fmt.Sprintf(`SELECT count(*) AS n, count(*) FILTER (WHERE feature = 'temperature') AS t FROM read_parquet('%s')`, file))
+		if n := fmt.Sprint(len(want)); got[0]["n"] != n || got[0]["t"] != n {
+			t.Fatalf("DuckDB reads %v rows (%v of temperature), ClickHouse has %s", got[0]["n"], got[0]["t"], n)
 		}
 	})
 
