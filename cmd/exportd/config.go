@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/netip"
 	"runtime"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/exporter"
 	"github.com/plenario-next/exportd/gateway"
+	"github.com/plenario-next/exportd/internal/app"
 	"github.com/plenario-next/exportd/webhook"
 )
 
@@ -52,19 +52,13 @@ type Config struct {
 	// embedded server's disk, or, on an external NATS, the limit the
 	// stores have.
 	ResultMaxBytes int64
-	natsMaxStore   int64 // the embedded server's JetStream max store (0: its own default)
 	QueryLimits    gateway.QueryLimits
 	SSEHeartbeat   time.Duration
 	Webhooks       webhookSettings
 }
 
-// webhookSettings are the EXPORTD_WEBHOOK_* settings.
-type webhookSettings struct {
-	Allow                       []netip.Prefix
-	Timeout                     time.Duration
-	Backoff, MaxBackoff, MaxAge time.Duration
-	MaxEndpoints                int
-}
+// webhookSettings are app.WebhookSettings, parsed here.
+type webhookSettings = app.WebhookSettings
 
 // env is one setting: its flag, its environment variable and its default.
 type env struct {

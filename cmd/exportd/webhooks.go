@@ -2,12 +2,9 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
 	"strconv"
 	"time"
 
-	"github.com/plenario-next/exportd/events"
-	"github.com/plenario-next/exportd/internal/metrics"
 	"github.com/plenario-next/exportd/webhook"
 )
 
@@ -38,16 +35,4 @@ func parseWebhookSettings(vals map[string]*string) (webhookSettings, error) {
 		return w, fmt.Errorf("bad webhook-max-endpoints %q", *vals["webhook-max-endpoints"])
 	}
 	return w, nil
-}
-
-// policy is the webhook policy of these settings.
-func (w webhookSettings) policy() webhook.Policy { return webhook.Policy{Allow: w.Allow} }
-
-// newDeliverer is the webhook deliverer of a process that runs the
-// projector and exporters, on exportd's own NATS identity.
-func newDeliverer(c Config, bus *events.Bus, reg *metrics.Registry, logger *slog.Logger) *events.Deliverer {
-	d := events.NewDeliverer(bus, webhook.NewClient(c.Webhooks.policy(), c.Webhooks.Timeout), logger)
-	d.Keyed, d.Metrics = len(c.APIKeys) > 0, reg
-	d.Backoff, d.MaxBackoff, d.MaxAge = c.Webhooks.Backoff, c.Webhooks.MaxBackoff, c.Webhooks.MaxAge
-	return d
 }

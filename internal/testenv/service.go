@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -17,17 +16,17 @@ import (
 
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/events"
-	"github.com/plenario-next/exportd/exporter"
 	"github.com/plenario-next/exportd/gateway"
+	"github.com/plenario-next/exportd/internal/app"
 	"github.com/plenario-next/exportd/internal/metrics"
 	"github.com/plenario-next/exportd/internal/natsauth"
 	"github.com/plenario-next/exportd/schema"
-	"github.com/plenario-next/exportd/webhook"
 )
 
-// Service is a whole exportd in the test process: gateway, projector,
-// planner and exporter on an embedded nats-server and a fresh ClickHouse
-// database.
+// Service is a whole exportd in the test process, wired by internal/app
+// as exportd serve is: gateway, projector, webhook deliverer, planner and
+// exporter on an embedded nats-server (in a temporary directory, with the
+// identities exportd makes) and a fresh ClickHouse database.
 type Service struct {
 	URL   string // http://127.0.0.1:port, no trailing slash
 	Store *chstore.Store
@@ -43,9 +42,11 @@ type Service struct {
 	Metrics *metrics.Registry
 	// Deliverer delivers webhooks, as in exportd serve.
 	Deliverer *events.Deliverer
+	// App is the wiring itself.
+	App *app.App
 
+	cfg      app.Config
 	stopOnce sync.Once
-	stop     func()
 }
 
 // ServiceOptions tune StartService; the zero value is fine.
@@ -53,7 +54,7 @@ type ServiceOptions struct {
 	Events      events.Config
 	PartRows    int64 // default exporter.DefaultPartRows
 	Concurrency int   // default 2
-	NoExporter  bool  // gateway and projector only
+	NoExporter  bool  // gateway, projector and deliverer only
 	NoJSON      bool  // parts stored as CSV only (EXPORTD_JSON_PARTS=false)
 	APIKeys     []string
 	URLRoot     string              // the gateway's EXPORTD_URL_ROOT; default none: the request's Host
@@ -81,101 +82,67 @@ func TestLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// StartService starts a Service and stops it when the test ends.
+// StartService starts a Service and stops it when the test ends. It only
+// fills an app.Config: loopback ports picked by the system, a temporary
+// data directory, a fresh database.
 func StartService(tb testing.TB, o ServiceOptions) *Service {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Service{Store: o.Store}
-	if s.Store == nil {
-		s.Store = MustOpenStore(tb)
+	c := app.Config{Roles: app.RoleAll, HTTPAddr: "127.0.0.1:0", URLRoot: o.URLRoot,
+		Store: o.Store, NATSURL: o.NATSURL, NATSListen: "127.0.0.1:0", DataDir: tb.TempDir(),
+		NATSReconnectWait: 250 * time.Millisecond, Events: o.Events,
+		PartRows: o.PartRows, Concurrency: 2, NoJSONParts: o.NoJSON,
+		APIKeys: o.APIKeys, MaxActive: o.MaxActive, QueryLimits: o.QueryLimits,
+		Webhooks: app.WebhookSettings{Allow: o.WebhookAllow, Backoff: o.WebhookBackoff,
+			MaxBackoff: 4 * o.WebhookBackoff, MaxAge: o.WebhookMaxAge},
+		Logger: o.Logger}
+	if o.NoExporter {
+		c.Roles = app.RoleGateway | app.RoleProjector
 	}
-	var nc *nats.Conn
-	var err error
-	if o.NATSURL != "" {
-		nc, err = nats.Connect(o.NATSURL, nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
-	} else {
-		s.NATS, s.Auth = MustStartAuthNATS(tb, o.APIKeys)
-		nc, err = nats.Connect(s.NATS.ClientURL(), s.Auth.Service.Option())
+	if o.Concurrency > 0 {
+		c.Concurrency = o.Concurrency
 	}
+	if c.Store == nil {
+		c.Store = MustOpenStore(tb)
+	}
+	if c.Logger == nil {
+		c.Logger = TestLogger()
+	}
+	return start(tb, c)
+}
+
+func start(tb testing.TB, c app.Config) *Service {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := app.Open(ctx, c)
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("start exportd: %v", err)
 	}
-	s.NC = nc
-	s.Bus, err = events.Open(ctx, nc, o.Events)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	logger := o.Logger
-	if logger == nil {
-		logger = TestLogger()
-	}
-	s.Metrics = metrics.New()
-	s.Metrics.WatchConsumers(s.Bus.JS, metrics.Consumer{Stream: events.EventStream, Name: events.PlannerName},
-		metrics.Consumer{Stream: events.PartStream, Name: events.ExporterName},
-		metrics.Consumer{Stream: events.PartStream, Name: events.ExpressName},
-		metrics.Consumer{Stream: events.EventStream, Name: events.ProjectorName})
-	var wg sync.WaitGroup
-	start := func(f func(context.Context) error) {
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = f(ctx) }()
-	}
-	pr := events.NewProjector(s.Bus, logger)
-	pr.Metrics = s.Metrics
-	start(pr.Run)
-	if !o.NoExporter {
-		pl := exporter.NewPlanner(s.Bus, s.Store, logger)
-		if o.PartRows > 0 {
-			pl.PartRows = o.PartRows
-		}
-		start(pl.Run)
-		ex := exporter.NewExporter(s.Bus, s.Store, logger)
-		ex.Concurrency, ex.NoJSON = 2, o.NoJSON
-		ex.Metrics = s.Metrics
-		if o.Concurrency > 0 {
-			ex.Concurrency = o.Concurrency
-		}
-		start(ex.Run)
-	}
-	policy := webhook.Policy{Allow: o.WebhookAllow}
-	s.Deliverer = events.NewDeliverer(s.Bus, webhook.NewClient(policy, 0), logger)
-	s.Deliverer.Keyed, s.Deliverer.Metrics = len(o.APIKeys) > 0, s.Metrics
-	if o.WebhookBackoff > 0 {
-		s.Deliverer.Backoff, s.Deliverer.MaxBackoff = o.WebhookBackoff, 4*o.WebhookBackoff
-	}
-	if o.WebhookMaxAge > 0 {
-		s.Deliverer.MaxAge = o.WebhookMaxAge
-	}
-	start(s.Deliverer.Run)
-	s.Gw = gateway.New(s.Bus, s.Store, logger)
-	s.Gw.APIKeys, s.Gw.MaxActive, s.Gw.Metrics = o.APIKeys, o.MaxActive, s.Metrics
-	s.Gw.URLRoot = o.URLRoot
-	s.Gw.QueryLimits = o.QueryLimits
-	s.Gw.WebhookPolicy = policy
-	start(s.Gw.Run)
-	srv := s.Gw.Server()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s.URL = "http://" + ln.Addr().String()
-	go func() { _ = srv.Serve(ln) }()
-	s.stop = func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		_ = srv.ShutdownWithContext(sctx)
-		cancel()
-		wg.Wait()
-		nc.Close()
-	}
+	s := &Service{URL: "http://" + a.HTTPAddr.String(), Store: a.Store, NATS: a.NATS, Auth: a.Auth, NC: a.NC,
+		Bus: a.Bus, Gw: a.Gateway, Metrics: a.Metrics, Deliverer: a.Deliverer, App: a, cfg: c}
 	tb.Cleanup(s.Stop)
 	return s
 }
 
-// Stop stops the service as exportd stops on SIGTERM: HTTP, then its
-// consumers, then its NATS connection. The NATS server (and the
-// ClickHouse database) stay, so that a service started again on them is
-// a restart.
-func (s *Service) Stop() { s.stopOnce.Do(s.stop) }
+// Stop stops the service as exportd stops on SIGTERM: HTTP, its
+// consumers, its NATS connection, the embedded NATS server. The NATS
+// storage (or the external server) and the ClickHouse database stay, so
+// that Restart, or a service started again on them, is a restart.
+func (s *Service) Stop() {
+	s.stopOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.App.Close(ctx)
+	})
+}
+
+// Restart stops s and starts the same service again on the same NATS
+// storage (and identities) and database, as exportd restarts.
+func (s *Service) Restart(tb testing.TB) *Service {
+	tb.Helper()
+	s.Stop()
+	return start(tb, s.cfg)
+}
 
 // Connect connects to the service's embedded server as id (one of
 // s.Auth's identities) and closes the connection when the test ends.
