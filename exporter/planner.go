@@ -209,8 +209,10 @@ func (p *Planner) existingPlan(ctx context.Context, ticket string) ([]schema.Par
 }
 
 // settle acks, retries or gives up on a message after handling it, by the
-// error's code: the table of STYLE.md. Giving up fails the job with a reason
-// a user can read.
+// error's code, the one schema.ErrorCode that also decides the gateway's
+// HTTP status: invalid, not found and full are final, the rest is retried
+// with a growing delay until MaxDeliver (an outage past its tolerance is
+// final too). Giving up fails the job with a reason a user can read.
 func settle(ctx context.Context, bus *events.Bus, m jetstream.Msg, ticket string, err error, log *slog.Logger) {
 	if err == nil {
 		if err := m.DoubleAck(ctx); err != nil {

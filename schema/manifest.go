@@ -46,8 +46,10 @@ type ManifestOutput struct {
 	MediaType string `json:"mediaType"`
 	URL       string `json:"url"`
 	Count     int64  `json:"count"` // rows
-	// Ranges says whether the URL honours Range requests (the stored CSV
-	// does; JSON and NDJSON are made on the fly).
+	// Ranges says whether the URL honours Range requests: a form served
+	// as stored does (CSV always; JSON when its parts were stored as JSON
+	// too; Parquet when the job made Parquet parts), one made from the
+	// CSV as it is sent (NDJSON, JSON with EXPORTD_JSON_PARTS=false) does not.
 	Ranges bool `json:"ranges"`
 }
 
