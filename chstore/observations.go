@@ -94,23 +94,6 @@ func ExportSliceSQL(q *schema.Query, from, to time.Time, skip, take int64) (stri
 	return sql, args
 }
 
-// Rows streams the rows of q within [from, to) in export order to fn. The
-// Row passed to fn is reused.
-func (s *Store) Rows(ctx context.Context, q *schema.Query, from, to time.Time, fn func(*schema.Row) error) error {
-	it, err := s.OpenRows(ctx, q, from, to)
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	var r schema.Row
-	for it.Next(&r) {
-		if err := fn(&r); err != nil {
-			return err
-		}
-	}
-	return it.Err()
-}
-
 // Bucket is one bar of a row-count histogram over time.
 type Bucket struct {
 	From time.Time

@@ -56,7 +56,7 @@ func TestSeedAndRead(t *testing.T) {
 	}
 	var rows int64
 	var last time.Time
-	err = s.Rows(ctx, &q, q.Start, q.End, func(r *schema.Row) error {
+	err = eachRow(ctx, s, &q, q.Start, q.End, func(r *schema.Row) error {
 		rows++
 		if r.TS.Before(last) {
 			t.Fatalf("rows out of order: %v after %v", r.TS, last)
@@ -94,4 +94,21 @@ func TestUnavailable(t *testing.T) {
 	if schema.ErrorCode(err) != schema.Unavailable {
 		t.Fatalf("got %v (%v), want Unavailable", schema.ErrorCode(err), err)
 	}
+}
+
+// eachRow streams the rows of q within [from, to) in export order to fn,
+// through OpenRows as the exporter reads them. The Row is reused.
+func eachRow(ctx context.Context, s *chstore.Store, q *schema.Query, from, to time.Time, fn func(*schema.Row) error) error {
+	it, err := s.OpenRows(ctx, q, from, to)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var r schema.Row
+	for it.Next(&r) {
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	return it.Err()
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plenario-next/exportd/events"
+	"github.com/plenario-next/exportd/internal/testenv"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -24,7 +25,7 @@ func TestPartReadLeavesNothing(t *testing.T) {
 	bus := newBus(t)
 	part := csvPart(16 << 20)
 	const ticket = "0123456789abcdef0123456789abcdef"
-	sp, err := bus.PutPart(ctx, ticket, 1, func() int64 { return 0 }, bytes.NewReader(part))
+	sp, err := testenv.PutPart(ctx, bus, ticket, 1, func() int64 { return 0 }, bytes.NewReader(part))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"testing"
+
+	"github.com/plenario-next/exportd/internal/testenv"
 )
 
 // BenchmarkPartRead is the download's inner loop: reading a stored part
@@ -20,7 +22,7 @@ func BenchmarkPartRead(b *testing.B) {
 	// 64 MiB of CSV rows: a part of about 900 000 rows.
 	part := csvPart(64 << 20)
 	const ticket = "0123456789abcdef0123456789abcdef"
-	if _, err := bus.PutPart(ctx, ticket, 1, func() int64 { return 0 }, bytes.NewReader(part)); err != nil {
+	if _, err := testenv.PutPart(ctx, bus, ticket, 1, func() int64 { return 0 }, bytes.NewReader(part)); err != nil {
 		b.Fatal(err)
 	}
 	buf := make([]byte, 32<<10)

@@ -137,16 +137,6 @@ func (b *Bus) QueuePart(ctx context.Context, t schema.PartTask, lane Lane) error
 	return nil
 }
 
-// PutPart stores a part, the CSV read from r to EOF, without its JSON.
-func (b *Bus) PutPart(ctx context.Context, ticket string, part int, rows func() int64, r io.Reader) (StoredPart, error) {
-	w := b.NewPartWriter(ctx, ticket, part, false)
-	if _, err := io.Copy(writerFunc(w.WriteCSV), r); err != nil {
-		w.Abort(err)
-		return StoredPart{}, err
-	}
-	return w.Close(rows())
-}
-
 type writerFunc func([]byte) error
 
 func (f writerFunc) Write(p []byte) (int, error) {

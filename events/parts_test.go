@@ -56,7 +56,7 @@ func TestPartStoredCompressed(t *testing.T) {
 	bus := newBus(t)
 	part := csvPart(5 << 20)
 	const ticket = "0123456789abcdef0123456789abcdef"
-	sp, err := bus.PutPart(ctx, ticket, 1, func() int64 { return 42 }, bytes.NewReader(part))
+	sp, err := testenv.PutPart(ctx, bus, ticket, 1, func() int64 { return 42 }, bytes.NewReader(part))
 	if err != nil {
 		t.Fatal(err)
 	}

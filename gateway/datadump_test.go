@@ -439,7 +439,7 @@ func TestDownloadPartsGone(t *testing.T) {
 func TestDownloadJSONOfPartsWithout(t *testing.T) {
 	f := ddFinishedJob(t)
 	part := f.storedCSV(t, 2)
-	sp, err := f.svc.Bus.PutPart(context.Background(), f.ticket, 2, func() int64 { return int64(bytes.Count(part, []byte("\n"))) }, bytes.NewReader(part))
+	sp, err := testenv.PutPart(context.Background(), f.svc.Bus, f.ticket, 2, func() int64 { return int64(bytes.Count(part, []byte("\n"))) }, bytes.NewReader(part))
 	if err != nil || sp.JSON != -1 {
 		t.Fatalf("restored part 2: JSON %d, %v; want none", sp.JSON, err)
 	}

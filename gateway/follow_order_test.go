@@ -41,7 +41,7 @@ func TestFollowOutOfOrder(t *testing.T) {
 		t.Helper()
 		b := parts[part-1]
 		rows := int64(bytes.Count(b, []byte{'\n'}))
-		sp, err := svc.Bus.PutPart(ctx, ticket, part, func() int64 { return rows }, bytes.NewReader(b))
+		sp, err := testenv.PutPart(ctx, svc.Bus, ticket, part, func() int64 { return rows }, bytes.NewReader(b))
 		if err != nil {
 			t.Fatal(err)
 		}
