@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -161,6 +162,12 @@ func Fold(ctx context.Context, kv jetstream.KeyValue, e schema.Event) (*schema.J
 
 // Rebuild folds every event of the stream, in order, into kv, publishing
 // nothing: the documents it leaves must equal the projector's.
+//
+// It reads with one ordered consumer in consume mode: Next on an ordered
+// consumer makes a new server consumer for every message and deletes the
+// old one in the background, so a rebuild cost a consumer per event and
+// returned with the last deletions still under way. When it returns, every
+// consumer it made is deleted.
 func Rebuild(ctx context.Context, bus *Bus, kv jetstream.KeyValue) error {
 	s, err := bus.JS.Stream(ctx, EventStream)
 	if err != nil {
@@ -178,17 +185,20 @@ func Rebuild(ctx context.Context, bus *Bus, kv jetstream.KeyValue) error {
 	if err != nil {
 		return err
 	}
-	// Deleted when done, not left to its inactive threshold.
-	defer func() {
-		if info := cons.CachedInfo(); info != nil {
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			_ = s.DeleteConsumer(dctx, info.Name)
-			cancel()
-		}
-	}()
+	it, err := cons.Messages()
+	if err != nil {
+		return err
+	}
+	defer deleteOrdered(ctx, s, cons)
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
 	for {
-		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		m, err := it.Next()
 		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			return err
 		}
 		e, err := DecodeEvent(m)
@@ -200,5 +210,32 @@ func Rebuild(ctx context.Context, bus *Bus, kv jetstream.KeyValue) error {
 		if md, _ := m.Metadata(); md != nil && md.Sequence.Stream >= last {
 			return nil
 		}
+	}
+}
+
+// deleteOrdered deletes, and waits for, every server consumer an ordered
+// consumer made: the current one and any a reset left (their names share
+// a prefix, then "_" and a serial), rather than leave them to their
+// inactive threshold or to the library's background deletion.
+func deleteOrdered(ctx context.Context, s jetstream.Stream, cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil {
+		return
+	}
+	prefix := info.Name[:strings.LastIndexByte(info.Name, '_')+1]
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	names := s.ConsumerNames(dctx)
+	var mine []string
+	for n := range names.Name() {
+		if strings.HasPrefix(n, prefix) {
+			mine = append(mine, n)
+		}
+	}
+	if names.Err() != nil {
+		mine = append(mine, info.Name)
+	}
+	for _, n := range mine {
+		_ = s.DeleteConsumer(dctx, n)
 	}
 }
