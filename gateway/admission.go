@@ -199,7 +199,7 @@ func (g *Gateway) cacheRecord(ticket string, rev uint64, raw []byte) (recordHead
 		g.cache.remove(ticket, rev)
 		return h, false
 	}
-	g.cache.put(ticket, rev, raw, h.Client, h.terminal(), h.Job.Status.Meta.ExpiresAt)
+	g.cache.put(ticket, rev, h.Seq, raw, h.Client, h.terminal(), h.Job.Status.Meta.ExpiresAt)
 	return h, true
 }
 
@@ -214,6 +214,7 @@ type recordHead struct {
 		} `json:"status"`
 	} `json:"job"`
 	Client string `json:"client"`
+	Seq    uint64 `json:"seq"`
 }
 
 func (h *recordHead) terminal() bool { return schema.TerminalStatus(h.Job.Status.Status) }

@@ -32,6 +32,7 @@ type jobCache struct {
 
 type cachedJob struct {
 	rev      uint64 // KV revision of raw (or of the deletion)
+	seq      uint64 // the record's last folded event
 	gone     bool   // deleted at rev
 	raw      []byte // the KV value: a JobRecord
 	client   string
@@ -49,8 +50,8 @@ func newJobCache(max int) *jobCache {
 
 // put stores ticket's record at revision rev, with the fields of it that
 // reads check before decoding it, unless the cache has a later one.
-func (c *jobCache) put(ticket string, rev uint64, raw []byte, client string, terminal bool, expiresAt string) {
-	cj := &cachedJob{rev: rev, raw: raw, client: client, terminal: terminal}
+func (c *jobCache) put(ticket string, rev, seq uint64, raw []byte, client string, terminal bool, expiresAt string) {
+	cj := &cachedJob{rev: rev, seq: seq, raw: raw, client: client, terminal: terminal}
 	if t, err := time.Parse(schema.MetaTimeLayout, expiresAt); err == nil {
 		cj.expires = t
 	}

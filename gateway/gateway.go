@@ -74,9 +74,11 @@ type cachedNetwork struct {
 
 // New returns a Gateway.
 func New(bus *events.Bus, store *chstore.Store, logger *slog.Logger) *Gateway {
-	return &Gateway{bus: bus, store: store, logger: logger, Now: time.Now, MetadataTTL: DefaultMetadataTTL,
+	g := &Gateway{bus: bus, store: store, logger: logger, Now: time.Now, MetadataTTL: DefaultMetadataTTL,
 		Metrics: metrics.New(), networks: map[string]cachedNetwork{}, active: newActive(), MaxActive: DefaultMaxActive,
 		cache: newJobCache(DefaultCachedJobs), feeds: newFeeds(bus.Watch), queries: newQueryLimiter()}
+	g.feeds.settle = func(ticket string, seq uint64) { g.settle(ticket, seq, DefaultSSESettle) }
+	return g
 }
 
 // Server returns a fasthttp server for the gateway, with limits that turn

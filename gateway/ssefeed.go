@@ -20,6 +20,9 @@ import (
 // their streams and reconnect with their last id, to a new feed.
 type feeds struct {
 	watch func(ctx context.Context, ticket string, after uint64) (<-chan schema.Event, func(), error)
+	// settle, if set, holds a terminal event back until the job document
+	// shows it (Gateway.settle): once for all the feed's clients.
+	settle func(ticket string, seq uint64)
 
 	mu sync.Mutex
 	m  map[string]*feed
@@ -92,6 +95,9 @@ func (fs *feeds) start(ticket string, f *feed) {
 	close(f.started)
 	go func() {
 		for e := range ch {
+			if e.Kind.Terminal() && fs.settle != nil {
+				fs.settle(ticket, e.Seq)
+			}
 			f.mu.Lock()
 			f.events = append(f.events, e)
 			close(f.ready)
