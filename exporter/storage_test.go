@@ -43,11 +43,18 @@ func TestResultStorageLimit(t *testing.T) {
 	if j.Status.Status != schema.StatusError || !strings.HasPrefix(reason, "result storage is full") {
 		t.Fatalf("job over the limit: got %q (%v), want error \"result storage is full…\"", j.Status.Status, j.Result)
 	}
-	// Its parts are removed, those an exporter was still writing too: both
-	// stores are back to the small job's size (and a few deletion markers).
+	// Its parts are removed, those an exporter was still writing too: with
+	// none of its parts left queued or in an exporter's hands (a part is
+	// acked only after its exporter removed what it wrote), both stores are
+	// back to the small job's size (and a few deletion markers). Without
+	// the wait on the queue, the chunks of a part still being written, not
+	// yet a listed object, were counted as the room in use, and the filler
+	// below then overflowed the limit ("maximum bytes exceeded") or, once
+	// they were removed, left the storage not short.
 	testenv.Eventually(t, 30*time.Second, "the failed job's parts removed", func() bool {
 		now := storeBytes(t, svc)
-		return objectsOf(t, svc, big) == 0 && now[events.ResultBucket] < used[events.ResultBucket]+64<<10 &&
+		return partsQueued(t, svc) == 0 && objectsOf(t, svc, big) == 0 &&
+			now[events.ResultBucket] < used[events.ResultBucket]+64<<10 &&
 			now[events.JSONBucket] < used[events.JSONBucket]+64<<10
 	})
 
@@ -64,39 +71,44 @@ func TestResultStorageLimit(t *testing.T) {
 	}
 	// Each try a new request (its own Idempotency-Key): a repeat of an
 	// accepted one gets its ticket, short or not.
-	var body []byte
-	var resp *http.Response
 	tries := 0
 	submit := func() (*http.Response, []byte) {
 		tries++
 		return testenv.Do(t, http.MethodGet, svc.URL+"/v1/api/sensor-networks/array_of_things/download?"+day+"&nodes="+n.Nodes[0].ID,
 			"Idempotency-Key", fmt.Sprint("storage-", tries))
 	}
-	testenv.Eventually(t, 10*time.Second, "submits refused", func() bool {
-		resp, body = submit()
-		return resp.StatusCode != http.StatusOK
+	// Wait on /readyz, which reads the usage as a submit does (at most once
+	// a second), not on submits: every submit accepted while the reading
+	// was a second old was a job that took room (20 to 70 of them), and
+	// after the cancel below they filled the room it freed, so that
+	// submits were never accepted again.
+	var code int
+	var body []byte
+	testenv.Eventually(t, 10*time.Second, "/readyz degraded", func() bool {
+		code, body = testenv.Get(t, svc.URL+"/readyz")
+		return strings.Contains(string(body), `"status":"degraded"`)
 	})
+	if code != http.StatusOK || !strings.Contains(string(body), "result storage is full") {
+		t.Fatalf("/readyz while short: got %d %s, want 200, degraded, saying the result storage is full", code, body)
+	}
+	resp, body := submit()
 	var e struct{ Error string }
 	if resp.StatusCode != http.StatusInsufficientStorage || resp.Header.Get("Retry-After") == "" ||
 		json.Unmarshal(body, &e) != nil || !strings.HasPrefix(e.Error, "result storage is full") {
 		t.Fatalf("submit while short: got %d, Retry-After %q, %s; want 507 with Retry-After and the reason",
 			resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
-	code, body := testenv.Get(t, svc.URL+"/readyz")
-	if code != http.StatusOK || !strings.Contains(string(body), `"status":"degraded"`) || !strings.Contains(string(body), "result storage is full") {
-		t.Fatalf("/readyz while short: got %d %s, want 200, degraded, saying the result storage is full", code, body)
-	}
 
 	// Withdrawing the small job's result works, and makes room.
 	if code, j := del(t, svc.URL+"/v1/api/jobs/"+small); code != http.StatusOK {
 		t.Fatalf("DELETE while short: got %d %+v, want 200", code, j)
 	}
-	testenv.Eventually(t, 30*time.Second, "submits accepted again", func() bool {
-		resp, _ := submit()
-		return resp.StatusCode == http.StatusOK
+	testenv.Eventually(t, 30*time.Second, "/readyz ready again", func() bool {
+		code, body = testenv.Get(t, svc.URL+"/readyz")
+		return code == http.StatusOK && strings.Contains(string(body), `"status":"ready"`)
 	})
-	if code, body := testenv.Get(t, svc.URL+"/readyz"); code != http.StatusOK || !strings.Contains(string(body), `"status":"ready"`) {
-		t.Fatalf("/readyz with room again: got %d %s, want 200 ready", code, body)
+	if resp, body := submit(); resp.StatusCode != http.StatusOK {
+		t.Fatalf("submit with room again: got %d %s, want 200", resp.StatusCode, body)
 	}
 }
 
@@ -112,4 +124,15 @@ func storeBytes(t *testing.T, svc *testenv.Service) map[string]int64 {
 		out[b] = int64(s.CachedInfo().State.Bytes)
 	}
 	return out
+}
+
+// partsQueued is how many parts are queued or being exported: the part
+// stream is a work queue, a part leaves it when its exporter acks it.
+func partsQueued(t *testing.T, svc *testenv.Service) uint64 {
+	t.Helper()
+	s, err := svc.Bus.JS.Stream(t.Context(), events.PartStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.CachedInfo().State.Msgs
 }
