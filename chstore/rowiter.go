@@ -160,17 +160,19 @@ const maxInterned = 4096
 // first time only: the rows of a slice come ordered by time and node,
 // so a value is mostly the row before's, else one of a handful.
 type interner struct {
-	recent [8]string // the last values, most recent first
-	m      map[string]string
+	last  string
+	slots [8]string // recent values, in no order: kept where they are, a cycle of values hits at once
+	next  int       // the slot the next new value takes
+	m     map[string]string
 }
 
 func (in *interner) get(b []byte) string {
-	for i, s := range in.recent {
-		if string(b) == s { // compared without a conversion
-			if i > 0 {
-				copy(in.recent[1:i+1], in.recent[:i])
-				in.recent[0] = s
-			}
+	if string(b) == in.last { // compared without a conversion
+		return in.last
+	}
+	for _, s := range in.slots {
+		if string(b) == s {
+			in.last = s
 			return s
 		}
 	}
@@ -182,7 +184,8 @@ func (in *interner) get(b []byte) string {
 		s = string(b)
 		in.m[s] = s
 	}
-	copy(in.recent[1:], in.recent[:len(in.recent)-1])
-	in.recent[0] = s
+	in.slots[in.next] = s
+	in.next = (in.next + 1) % len(in.slots)
+	in.last = s
 	return s
 }
