@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"math"
-	"strconv"
 	"time"
 )
 
@@ -87,15 +85,6 @@ func (e *CSVEncoder) datetime(t time.Time) []byte {
 		e.lastText = t.UTC().AppendFormat(e.lastText[:0], DatetimeLayout)
 	}
 	return e.lastText
-}
-
-// AppendValue appends v as the shortest decimal that reads back as v; NaN
-// and infinities, which JSON cannot carry, become empty (null in JSON).
-func AppendValue(b []byte, v float64) []byte {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return b
-	}
-	return strconv.AppendFloat(b, v, 'f', -1, 64)
 }
 
 func appendCSVField(b []byte, s string) []byte {
