@@ -20,7 +20,7 @@ func PagedPlan(q *schema.Query, hist []chstore.Bucket, partRows int64, maxParts 
 		total += b.Rows
 	}
 	first := int64(q.Offset)
-	last := total // rows before last are exported
+	last := total                                  // rows before last are exported
 	if q.Capped() && int64(q.Limit) < last-first { // not first+limit: both may be near MaxInt64
 		last = first + int64(q.Limit)
 	}
