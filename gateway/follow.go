@@ -406,21 +406,8 @@ func (b *followBody) parquetPart(w io.Writer, k int, sp events.StoredPart) error
 		return nil
 	}
 	var buf bytes.Buffer
-	r, err := b.g.bus.OpenPart(b.ctx, b.ticket, k)
+	p, err := b.g.convertedPart(b.ctx, w, &buf, b.ticket, k, b.rec.MetaIDs)
 	if err != nil {
-		return err
-	}
-	_, err = result.CSVToParquet(&buf, r, func(node string) float64 { return float64(b.rec.MetaIDs[node]) })
-	r.Close()
-	if err != nil {
-		return err
-	}
-	footer, err := result.ParquetFooter(buf.Bytes())
-	if err != nil {
-		return err
-	}
-	p := result.ParquetPart{Size: int64(buf.Len()), Footer: footer}
-	if _, err := w.Write(buf.Bytes()[magic : magic+p.Body()]); err != nil {
 		return err
 	}
 	b.pq = append(b.pq, p)

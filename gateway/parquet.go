@@ -133,22 +133,8 @@ func (g *Gateway) convertParquet(ctx context.Context, w io.Writer, ticket string
 	parts := make([]result.ParquetPart, 0, len(infos))
 	var buf bytes.Buffer
 	for i := range infos {
-		buf.Reset()
-		pr, err := g.bus.OpenPart(ctx, ticket, i+1)
+		p, err := g.convertedPart(ctx, w, &buf, ticket, i+1, ids)
 		if err != nil {
-			return err
-		}
-		_, err = result.CSVToParquet(&buf, pr, func(node string) float64 { return float64(ids[node]) })
-		pr.Close()
-		if err != nil {
-			return err
-		}
-		footer, err := result.ParquetFooter(buf.Bytes())
-		if err != nil {
-			return err
-		}
-		p := result.ParquetPart{Size: int64(buf.Len()), Footer: footer}
-		if _, err := w.Write(buf.Bytes()[len(result.ParquetMagic) : len(result.ParquetMagic)+int(p.Body())]); err != nil {
 			return err
 		}
 		parts = append(parts, p)
@@ -159,4 +145,28 @@ func (g *Gateway) convertParquet(ctx context.Context, w io.Writer, ticket string
 	}
 	_, err = w.Write(tail)
 	return err
+}
+
+// convertedPart converts part's stored CSV to Parquet in buf (a part's
+// Parquet is a few MB), writes its body (row groups and page indexes) to w
+// and returns the part as the file's footer needs it.
+func (g *Gateway) convertedPart(ctx context.Context, w io.Writer, buf *bytes.Buffer, ticket string, part int, ids schema.MetaIDs) (result.ParquetPart, error) {
+	buf.Reset()
+	pr, err := g.bus.OpenPart(ctx, ticket, part)
+	if err != nil {
+		return result.ParquetPart{}, err
+	}
+	_, err = result.CSVToParquet(buf, pr, func(node string) float64 { return float64(ids[node]) })
+	pr.Close()
+	if err != nil {
+		return result.ParquetPart{}, err
+	}
+	footer, err := result.ParquetFooter(buf.Bytes())
+	if err != nil {
+		return result.ParquetPart{}, err
+	}
+	p := result.ParquetPart{Size: int64(buf.Len()), Footer: footer}
+	magic := int64(len(result.ParquetMagic))
+	_, err = w.Write(buf.Bytes()[magic : magic+p.Body()])
+	return p, err
 }
