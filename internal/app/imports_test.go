@@ -50,7 +50,7 @@ func TestImportRules(t *testing.T) {
 	for pkg, list := range direct {
 		// testenv queries ClickHouse directly, to check the service against it.
 		if imports(list, clickhouse) && pkg != "chstore" && pkg != "internal/testenv" {
-			t.Errorf("%s imports clickhouse-go; only chstore may (benchexport: chstore.ExportSQLText)", pkg)
+			t.Errorf("%s imports clickhouse-go; only chstore may (benchexport prints the export SQL with chstore.ExportSQL and chstore.InlineSQL)", pkg)
 		}
 	}
 	for _, p := range direct["schema"] {
