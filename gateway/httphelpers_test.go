@@ -5,6 +5,14 @@ import (
 	"time"
 )
 
+// The pure helpers of the download's HTTP side, each against the cases of
+// RFC 9110 that reach it: Range (14.1.2, 14.2), Accept-Encoding (12.5.3)
+// and If-Range (13.1.5).
+
+// TestParseRange: one range of bytes is served, clipped to the file;
+// a range wholly past the end is a 416; anything else (several ranges,
+// another unit, a malformed spec) is ignored, which sends the whole file
+// (RFC 9110 14.2 lets a server ignore Range).
 func TestParseRange(t *testing.T) {
 	const size = 1000
 	tests := []struct {
@@ -13,6 +21,19 @@ func TestParseRange(t *testing.T) {
 		wantStart, wantEnd  int64
 		wantOK, wantSatisfy bool
 	}{
+		// RFC 9110 14.1.2's examples, on a file of 1000 bytes rather than 10000.
+		{"RFC first 500 bytes", "bytes=0-499", 0, 500, true, true},
+		{"RFC second 500 bytes", "bytes=500-999", 500, 1000, true, true},
+		{"RFC final 500 bytes", "bytes=-500", 500, 1000, true, true},
+		{"RFC final bytes from a position", "bytes=900-", 900, 1000, true, true},
+		{"RFC first and last byte", "bytes=0-0,-1", 0, 0, false, false},
+		{"RFC several with spaces", "bytes= 0-99, 450-549, -100", 0, 0, false, false},
+		{"one range and an empty element", "bytes=0-1,", 0, 0, false, false},
+		{"first byte", "bytes=0-0", 0, 1, true, true},
+		{"past the end by one", "bytes=1001-1002", 0, 0, true, false},
+		{"space inside a position", "bytes=0 -9", 0, 0, false, false},
+		{"unit only", "bytes=", 0, 0, false, false},
+		{"unit none", "none", 0, 0, false, false},
 		{"first bytes", "bytes=0-9", 0, 10, true, true},
 		{"open end", "bytes=990-", 990, 1000, true, true},
 		{"suffix", "bytes=-10", 990, 1000, true, true},
@@ -57,6 +78,33 @@ func TestParseRange(t *testing.T) {
 	}
 }
 
+// TestParseRangeEmptyFile: a file of no bytes has no byte to send, so every
+// well-formed range is a 416 (with Content-Range "bytes */0") and a
+// malformed one is still ignored. RFC 9110 14.1.1 would call a non-zero
+// suffix satisfiable here, but no Content-Range of a 206 can name zero
+// bytes; a 416 tells the client the length, which is what it asked for.
+func TestParseRangeEmptyFile(t *testing.T) {
+	tests := []struct {
+		header string
+		wantOK bool
+	}{
+		{"bytes=0-", true},
+		{"bytes=0-0", true},
+		{"bytes=-1", true},
+		{"bytes=-0", true},
+		{"bytes=0-1,2-3", false},
+		{"bytes=x-", false},
+	}
+	for _, tt := range tests {
+		_, _, ok, sat := parseRange(tt.header, 0)
+		if ok != tt.wantOK || sat {
+			t.Errorf("parseRange(%q, 0): ok, satisfiable = %v, %v, want %v, false", tt.header, ok, sat, tt.wantOK)
+		}
+	}
+}
+
+// TestAcceptsGzip: the response is gzipped when gzip (or x-gzip, or *
+// without an explicit gzip) has a non-zero quality.
 func TestAcceptsGzip(t *testing.T) {
 	tests := []struct {
 		header string
@@ -76,6 +124,25 @@ func TestAcceptsGzip(t *testing.T) {
 		{"br, deflate", false},
 		{"gzip;q=bogus", true}, // an unreadable quality is the default, 1
 		{"gzipx", false},
+		// RFC 9110 12.5.3's examples.
+		{"compress, gzip", true},
+		{"compress;q=0.5, gzip;q=1.0", true},
+		{"gzip;q=1.0, identity; q=0.5, *;q=0", true},
+		// An explicit gzip decides over *, either way and in either order.
+		{"*;q=0.5, gzip;q=0", false},
+		{"gzip;q=0.5, *;q=0", true},
+		{"*, gzip;q=0", false},
+		{"x-gzip;q=0", false},
+		{"identity;q=0", false},
+		// Names and the q parameter are case-insensitive; spaces around them are optional.
+		{"Gzip;Q=0", false},
+		{"X-GZIP", true},
+		{" gzip ; q=0.8 ", true},
+		{"gzip;q=0.001", true},
+		{"gzip;q=1.000", true},
+		{"gzip;level=9", true}, // another parameter leaves the quality at 1
+		{"br;q=1, *;q=0.1", true},
+		{",,gzip", true},
 	}
 	for _, tt := range tests {
 		if got := acceptsGzip(tt.header); got != tt.want {
@@ -84,6 +151,8 @@ func TestAcceptsGzip(t *testing.T) {
 	}
 }
 
+// TestIfRangeHolds: a Range is served only when If-Range is absent or names
+// the current file: its strong ETag, or exactly its Last-Modified date.
 func TestIfRangeHolds(t *testing.T) {
 	finished := time.Date(2026, 11, 28, 15, 5, 48, 0, time.UTC)
 	const etag = `"t-csv-1a"`
@@ -104,6 +173,17 @@ func TestIfRangeHolds(t *testing.T) {
 		{"another date", "Sat, 28 Nov 2026 15:05:49 GMT", etag, finished, false},
 		{"a date, not finished", "Sat, 28 Nov 2026 15:05:48 GMT", etag, time.Time{}, false},
 		{"garbage", "yesterday", etag, finished, false},
+		// RFC 9110 13.1.5: an entity tag is compared strongly, a date exactly.
+		{"its ETag unquoted is not an ETag", "t-csv-1a", etag, finished, false},
+		{"a list of ETags is not one", etag + `, "t-csv-1b"`, etag, finished, false},
+		{"its ETag in another case", `"T-CSV-1A"`, etag, finished, false},
+		{"a date one second early", "Sat, 28 Nov 2026 15:05:47 GMT", etag, finished, false},
+		{"its date, the job finished within that second", "Sat, 28 Nov 2026 15:05:48 GMT", etag, finished.Add(400 * time.Millisecond), true},
+		{"its date, finished in another zone", "Sat, 28 Nov 2026 15:05:48 GMT", etag, finished.In(time.FixedZone("CET", 3600)), true},
+		// The obsolete date forms (RFC 850, asctime) are not compared: the whole file is sent, which is always safe.
+		{"its date in RFC 850 form", "Saturday, 28-Nov-26 15:05:48 GMT", etag, finished, false},
+		{"its date in asctime form", "Sat Nov 28 15:05:48 2026", etag, finished, false},
+		{"its date with a numeric zone", "Sat, 28 Nov 2026 15:05:48 +0000", etag, finished, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
