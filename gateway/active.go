@@ -1,0 +1,49 @@
+package gateway
+
+import "sync"
+
+// DefaultMaxActive is how many queued or running jobs one client may have.
+const DefaultMaxActive = 100
+
+// active tracks the queued and running jobs of each client, from a watch
+// of the job documents plus the jobs this gateway accepted but the
+// projector has not yet stored.
+type active struct {
+	mu       sync.Mutex
+	client   map[string]string          // ticket → client
+	byClient map[string]map[string]bool // client → tickets
+}
+
+func newActive() *active {
+	return &active{client: map[string]string{}, byClient: map[string]map[string]bool{}}
+}
+
+func (a *active) add(client, ticket string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.client[ticket] = client
+	if a.byClient[client] == nil {
+		a.byClient[client] = map[string]bool{}
+	}
+	a.byClient[client][ticket] = true
+}
+
+func (a *active) remove(ticket string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c, ok := a.client[ticket]
+	if !ok {
+		return
+	}
+	delete(a.client, ticket)
+	delete(a.byClient[c], ticket)
+	if len(a.byClient[c]) == 0 {
+		delete(a.byClient, c)
+	}
+}
+
+func (a *active) count(client string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.byClient[client])
+}
