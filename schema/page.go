@@ -56,6 +56,23 @@ func withAliases(ep Endpoint, args url.Values) url.Values {
 	return out
 }
 
+// intArg reads the integer argument k, def when it is absent; a value that
+// is not an integer or lies outside [lo, hi] is a problem of k.
+func intArg(p Problems, args url.Values, k string, def, lo, hi int) int {
+	v := args.Get(k)
+	if _, ok := args[k]; !ok {
+		return def
+	}
+	i, err := strconv.Atoi(strings.TrimSpace(v))
+	switch {
+	case err != nil:
+		p.Add(k, MsgBadInteger)
+	case i < lo || i > hi:
+		p.Add(k, rangeMsg(i, lo, hi))
+	}
+	return i
+}
+
 // downloadPage reads /download's limit and offset, as Plenario's
 // validator did (integers, at least 0, no maximum). limit is how many rows
 // the export holds at most (limit=0: none), offset how many rows of the
