@@ -34,7 +34,7 @@ const (
 	EncodingS2   = "s2"
 )
 
-// A part may also be stored as its JSON fragment (schema.JSONEncoder),
+// A part may also be stored as its JSON fragment (result.JSONEncoder),
 // S2-compressed, in the JSON store under the CSV's object name, so that a JSON
 // download is sent as stored rather than made from the CSV on the fly. The
 // fragment is stored first, and its size recorded in the CSV object's

@@ -31,8 +31,8 @@ const progressEvery = 1 << 16
 func encodePart(it *chstore.RowIter, sink partSink, withJSON, withParquet bool, ids schema.MetaIDs, onRow func(rows int64)) (int64, error) {
 	var (
 		row     schema.Row
-		csvEnc  schema.CSVEncoder
-		jsonEnc = schema.JSONEncoder{MetaIDs: ids}
+		csvEnc  result.CSVEncoder
+		jsonEnc = result.JSONEncoder{MetaIDs: ids}
 		rows    int64
 		// the node of the last Parquet row and its meta_id
 		lastNode string

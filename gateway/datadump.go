@@ -178,7 +178,7 @@ func (g *Gateway) dumpHeaders(ctx *fasthttp.RequestCtx, rec *schema.JobRecord, f
 // storedFile is a download sent as stored: head, the bytes of the parts'
 // objects one after the other from offset from on, and tail. For CSV the
 // head is the header line; for JSON, the fragments' first byte is left out
-// and they go in the envelope (dumpShape), as after schema.JSONHead.
+// and they go in the envelope (dumpShape), as after result.JSONHead.
 type storedFile struct {
 	json       bool // the parts' JSON fragments, not their CSV
 	head, tail string

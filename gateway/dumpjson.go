@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/plenario-next/exportd/result"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -18,7 +19,7 @@ import (
 // for its nodes when it was planned. Both are settled once the job has
 // succeeded, so a download's bytes, length and ETag never change. The
 // observations come first: the head is the same for every job, so stored
-// JSON fragments follow it as they follow schema.JSONHead, and a followed
+// JSON fragments follow it as they follow result.JSONHead, and a followed
 // download sends them before the job's end is known. (Plenario's clients
 // read the envelope by key: its Python 2 dicts had no order to rely on.)
 type dumpShape struct {
@@ -49,8 +50,8 @@ func envelopeTail(rec *schema.JobRecord) string {
 
 // fragmentWriter returns a JSONWriter of observations only (no envelope),
 // with the job's meta_ids.
-func (s *dumpShape) fragmentWriter(w io.Writer, ndjson bool) *schema.JSONWriter {
-	jw := schema.NewJSONFragmentWriter(w, ndjson)
+func (s *dumpShape) fragmentWriter(w io.Writer, ndjson bool) *result.JSONWriter {
+	jw := result.NewJSONFragmentWriter(w, ndjson)
 	jw.MetaIDs = s.ids
 	return jw
 }
@@ -70,9 +71,9 @@ func (s *dumpShape) transcode(w io.Writer, body io.Reader, format string, fromJS
 func (s *dumpShape) transcoder(w io.Writer, format string, fromJSON bool) io.WriteCloser {
 	switch {
 	case fromJSON:
-		return schema.NewNDJSONOfJSON(w)
+		return result.NewNDJSONOfJSON(w)
 	case format == schema.FormatNDJSON:
-		jw := schema.NewJSONWriter(w, true)
+		jw := result.NewJSONWriter(w, true)
 		jw.MetaIDs = s.ids
 		return jw
 	}
@@ -85,7 +86,7 @@ func (s *dumpShape) transcoder(w io.Writer, format string, fromJSON bool) io.Wri
 type envelopeWriter struct {
 	w       io.Writer
 	shape   *dumpShape
-	jw      *schema.JSONWriter
+	jw      *result.JSONWriter
 	started bool
 }
 

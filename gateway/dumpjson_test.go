@@ -12,6 +12,7 @@ import (
 
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/internal/testenv"
+	"github.com/plenario-next/exportd/result"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -44,7 +45,7 @@ func (f *ddFixture) jsonOfCSV(t *testing.T, csv []byte, ndjson bool) []byte {
 	t.Helper()
 	env := f.envelope(t)
 	var out bytes.Buffer
-	jw := schema.NewJSONFragmentWriter(&out, ndjson)
+	jw := result.NewJSONFragmentWriter(&out, ndjson)
 	if !ndjson {
 		out.WriteString(env.head)
 	}

@@ -301,7 +301,7 @@ func (b *followBody) part(w io.Writer, k int) error {
 			if sp.JSON == 0 {
 				return nil
 			}
-			return b.copyPart(w, k, b.g.bus.OpenPartJSON, 0, func(w io.Writer) io.WriteCloser { return schema.NewNDJSONOfJSON(w) })
+			return b.copyPart(w, k, b.g.bus.OpenPartJSON, 0, func(w io.Writer) io.WriteCloser { return result.NewNDJSONOfJSON(w) })
 		}
 		return b.copyPart(w, k, b.g.bus.OpenPart, 0, func(w io.Writer) io.WriteCloser { return b.fragmentWriter(w, true) })
 	case schema.FormatParquet:

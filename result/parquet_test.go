@@ -208,7 +208,7 @@ func BenchmarkParquetWriter(b *testing.B) {
 func TestCSVToParquet(t *testing.T) {
 	rows := demoRows(time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), 20_000)
 	rows[7].Sensor, rows[8].Feature = `odd,"name"`, "a\nb" // quoted CSV fields
-	var enc schema.CSVEncoder
+	var enc result.CSVEncoder
 	var csv []byte
 	for _, r := range rows {
 		csv = enc.AppendRow(csv, &schema.Row{Node: r.NodeID, TS: r.Datetime, Sensor: r.Sensor, Feature: r.Feature, Property: r.Property, Value: r.Value})

@@ -13,39 +13,6 @@ import "sort"
 // {x,x,y} becomes {x} then {x,y}: every value is carried, each object has
 // unique keys, and the objects of a reading stay next to one another.
 
-// propSet is the properties of the open observation, for that rule, in a
-// JSONWriter: its fields are slices of its input, so they are copied. It
-// reuses its memory: after the first few observations, adding and asking
-// allocate nothing.
-type propSet struct {
-	names []byte // the properties one after another
-	ends  []int  // where each ends in names
-}
-
-func (s *propSet) reset() {
-	s.names, s.ends = s.names[:0], s.ends[:0]
-}
-
-// hasBytes reports whether p is in the set. The last property added is
-// asked first: sorted rows repeat the one before them.
-func (s *propSet) hasBytes(p []byte) bool {
-	for i := len(s.ends) - 1; i >= 0; i-- {
-		start := 0
-		if i > 0 {
-			start = s.ends[i-1]
-		}
-		if string(s.names[start:s.ends[i]]) == string(p) {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *propSet) addBytes(p []byte) {
-	s.names = append(s.names, p...)
-	s.ends = append(s.ends, len(s.names))
-}
-
 // AppendReading appends to out the observations of one reading: base
 // (node, datetime, sensor, feature, meta_id) with the values of props,
 // sorted by property and split by the rule above. A reading whose

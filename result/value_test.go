@@ -1,4 +1,4 @@
-package schema_test
+package result_test
 
 import (
 	"math"
@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/plenario-next/exportd/schema"
+	"github.com/plenario-next/exportd/result"
 )
 
 // TestAppendValueIsStrconv: AppendValue spells every finite value exactly
@@ -20,7 +20,7 @@ func TestAppendValueIsStrconv(t *testing.T) {
 			return
 		}
 		want := strconv.FormatFloat(v, 'f', -1, 64)
-		if got := string(schema.AppendValue(nil, v)); got != want {
+		if got := string(result.AppendValue(nil, v)); got != want {
 			t.Fatalf("AppendValue(%v) = %q, want %q", v, got, want)
 		}
 	}
@@ -41,7 +41,7 @@ func TestAppendValueIsStrconv(t *testing.T) {
 		check(math.Nextafter(n/100, 0))
 		check(r.NormFloat64() * scale)
 	}
-	if got := schema.AppendValue([]byte("x"), math.NaN()); string(got) != "x" {
+	if got := result.AppendValue([]byte("x"), math.NaN()); string(got) != "x" {
 		t.Fatalf("NaN: got %q, want nothing appended", got)
 	}
 }

@@ -1,6 +1,10 @@
-package schema
+package result
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/plenario-next/exportd/schema"
+)
 
 // A JSON download made of stored fragments (JSONEncoder) is JSONHead, the
 // fragments one after the other less their first byte (the comma before
@@ -23,7 +27,7 @@ const (
 type JSONEncoder struct {
 	// MetaIDs gives each observation its node's meta_id (0 if absent): a
 	// look-up when the node or second changes, not per row.
-	MetaIDs MetaIDs
+	MetaIDs schema.MetaIDs
 
 	csv  CSVEncoder // the datetime text, as the CSV has it
 	open bool
@@ -42,7 +46,7 @@ type JSONEncoder struct {
 }
 
 // AppendRow appends r to the fragment b.
-func (e *JSONEncoder) AppendRow(b []byte, r *Row) []byte {
+func (e *JSONEncoder) AppendRow(b []byte, r *schema.Row) []byte {
 	var v [32]byte
 	return e.AppendRowValue(b, r, AppendValue(v[:0], r.Value))
 }
@@ -50,7 +54,7 @@ func (e *JSONEncoder) AppendRow(b []byte, r *Row) []byte {
 // AppendRowValue appends r to the fragment b, with value as its value:
 // r.Value as AppendValue spells it, the last field of r's CSV line, so a
 // value rendered for the CSV is not rendered again.
-func (e *JSONEncoder) AppendRowValue(b []byte, r *Row, value []byte) []byte {
+func (e *JSONEncoder) AppendRowValue(b []byte, r *schema.Row, value []byte) []byte {
 	ts := r.TS.Unix()
 	if !e.open || ts != e.ts || r.Node != e.node || r.Sensor != string(e.sfCur.sensor) || r.Feature != string(e.sfCur.feature) ||
 		e.repeats(r.Property) {

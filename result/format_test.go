@@ -1,4 +1,4 @@
-package schema_test
+package result_test
 
 import (
 	"bufio"
@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/plenario-next/exportd/result"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -54,7 +57,7 @@ func TestCSVEncoderAppendRow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var e schema.CSVEncoder
+			var e result.CSVEncoder
 			if got := string(e.AppendRow(nil, &tt.input)); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
@@ -72,7 +75,7 @@ func TestCSVEncoderAppendRow(t *testing.T) {
 }
 
 func TestCSVEncoderTimestampsAcrossRows(t *testing.T) {
-	var e schema.CSVEncoder
+	var e result.CSVEncoder
 	var b []byte
 	for _, ts := range []time.Time{ts0, ts0, ts0.Add(time.Second), ts0.Add(1500 * time.Millisecond), ts0, time.Unix(0, 0), ts0} {
 		b = e.AppendRow(b, &schema.Row{Node: "0", TS: ts, Sensor: "s", Feature: "f", Property: "p", Value: 1})
@@ -92,7 +95,7 @@ func TestCSVEncoderTimestampsAcrossRows(t *testing.T) {
 
 func TestAppendValueRoundTrip(t *testing.T) {
 	for _, v := range []float64{0, 1, -1, 0.1, 1.0 / 3, 123456789.125, 1e21, 1e-300, math.MaxFloat64, math.SmallestNonzeroFloat64, -273.15} {
-		s := string(schema.AppendValue(nil, v))
+		s := string(result.AppendValue(nil, v))
 		if strings.ContainsAny(s, "eE") {
 			t.Errorf("got %s for %v, want no exponent", s, v)
 		}
@@ -108,7 +111,7 @@ func TestAppendValueRoundTrip(t *testing.T) {
 func jsonOf(tb testing.TB, input []byte, ndjson bool, size int) ([]byte, error) {
 	tb.Helper()
 	var out bytes.Buffer
-	w := schema.NewJSONWriter(&out, ndjson)
+	w := result.NewJSONWriter(&out, ndjson)
 	if size == 0 {
 		size = len(input) + 1
 	}
@@ -234,7 +237,7 @@ func TestJSONWriterFewRows(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			w := schema.NewJSONWriter(&out, tt.ndjson)
+			w := result.NewJSONWriter(&out, tt.ndjson)
 			if tt.input != "" {
 				if _, err := io.WriteString(w, tt.input); err != nil {
 					t.Fatal(err)
@@ -281,8 +284,8 @@ func TestJSONWriterMalformed(t *testing.T) {
 		for _, ndjson := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/ndjson=%v", tt.name, ndjson), func(t *testing.T) {
 				_, err := jsonOf(t, []byte(tt.input), ndjson, 0)
-				if !errors.Is(err, schema.ErrBadRow) {
-					t.Errorf("got %v, want %v", err, schema.ErrBadRow)
+				if !errors.Is(err, result.ErrBadRow) {
+					t.Errorf("got %v, want %v", err, result.ErrBadRow)
 				}
 			})
 		}
@@ -294,7 +297,7 @@ func TestJSONWriterMalformed(t *testing.T) {
 func TestCSVEncoderJSONWriterRoundTrip(t *testing.T) {
 	names := []string{"plain", "a,b", `"quoted"`, `back\slash`, "tab\there", "ünïcödé", ""}
 	var b []byte
-	var e schema.CSVEncoder
+	var e result.CSVEncoder
 	var want []schema.Observation
 	for i, n := range names {
 		ts := ts0.Add(time.Duration(i) * time.Second)
@@ -323,7 +326,7 @@ type failWriter struct{}
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 func TestJSONWriterWriteError(t *testing.T) {
-	w := schema.NewJSONWriter(failWriter{}, false)
+	w := result.NewJSONWriter(failWriter{}, false)
 	if _, err := io.WriteString(w, "0,t,s,f,p,1\n"); err != nil {
 		t.Fatal(err) // buffered: nothing written yet
 	}
@@ -347,7 +350,7 @@ func benchRows(n int) []schema.Row {
 
 func BenchmarkCSVEncoderAppendRow(b *testing.B) {
 	rows := benchRows(1024)
-	var e schema.CSVEncoder
+	var e result.CSVEncoder
 	buf := make([]byte, 0, 64<<10)
 	var size int
 	for i := range rows {
@@ -386,7 +389,7 @@ func readingRows(n int) []schema.Row {
 
 func BenchmarkJSONWriter(b *testing.B) {
 	rows := readingRows(10_000)
-	var e schema.CSVEncoder
+	var e result.CSVEncoder
 	var input []byte
 	for i := range rows {
 		input = e.AppendRow(input, &rows[i])
@@ -395,7 +398,7 @@ func BenchmarkJSONWriter(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := writeChunked(schema.NewJSONWriter(io.Discard, false), input, 32<<10); err != nil {
+		if err := writeChunked(result.NewJSONWriter(io.Discard, false), input, 32<<10); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -419,7 +422,7 @@ func writeChunked(w io.WriteCloser, data []byte, n int) error {
 func TestJSONFragments(t *testing.T) {
 	rows := benchRows(1200) // a reading every 12 rows
 	csvOf := func(rs []schema.Row) []byte {
-		var e schema.CSVEncoder
+		var e result.CSVEncoder
 		var b []byte
 		for i := range rs {
 			b = e.AppendRow(b, &rs[i])
@@ -428,7 +431,7 @@ func TestJSONFragments(t *testing.T) {
 	}
 	for _, ndjson := range []bool{false, true} {
 		var whole bytes.Buffer
-		w := schema.NewJSONWriter(&whole, ndjson)
+		w := result.NewJSONWriter(&whole, ndjson)
 		if _, err := w.Write(csvOf(rows)); err != nil {
 			t.Fatal(err)
 		}
@@ -442,7 +445,7 @@ func TestJSONFragments(t *testing.T) {
 		wrote := false
 		for _, cut := range [][2]int{{0, 0}, {0, 120}, {120, 120}, {120, 1188}, {1188, 1200}, {1200, 1200}} {
 			var frag bytes.Buffer
-			fw := schema.NewJSONFragmentWriter(&frag, ndjson)
+			fw := result.NewJSONFragmentWriter(&frag, ndjson)
 			if _, err := fw.Write(csvOf(rows[cut[0]:cut[1]])); err != nil {
 				t.Fatal(err)
 			}
@@ -474,10 +477,10 @@ func TestJSONWriterEveryByte(t *testing.T) {
 		}
 		for pos := 0; pos < 17; pos++ {
 			node := []byte("001e0610b03a12345"[:pos] + string(rune(c)) + "001e0610b03a12345"[pos:])
-			var e schema.CSVEncoder
+			var e result.CSVEncoder
 			line := e.AppendRow(nil, &schema.Row{Node: string(node), TS: ts0, Sensor: "s", Feature: "f", Property: "p", Value: 1})
 			var out bytes.Buffer
-			w := schema.NewJSONWriter(&out, true)
+			w := result.NewJSONWriter(&out, true)
 			if _, err := w.Write(line); err != nil {
 				t.Fatalf("byte %#x at %d: %v", c, pos, err)
 			}
@@ -493,17 +496,17 @@ func TestJSONWriterEveryByte(t *testing.T) {
 }
 
 // stitch is a JSON download made of stored fragments, as JSONHead says.
-func stitch(frags ...[]byte) []byte {
+func stitchJSON(frags ...[]byte) []byte {
 	all := bytes.Join(frags, nil)
 	if len(all) > 0 {
 		all = all[1:]
 	}
-	return append(append([]byte(schema.JSONHead), all...), schema.JSONTail...)
+	return append(append([]byte(result.JSONHead), all...), result.JSONTail...)
 }
 
 // encodeJSON is the fragment a JSONEncoder makes of rows.
 func encodeJSON(rows []schema.Row) []byte {
-	var e schema.JSONEncoder
+	var e result.JSONEncoder
 	var b []byte
 	for i := range rows {
 		b = e.AppendRow(b, &rows[i])
@@ -522,10 +525,10 @@ func TestJSONEncoderMatchesJSONWriter(t *testing.T) {
 	for i := 1; i < len(cuts); i++ {
 		frags = append(frags, encodeJSON(rows[cuts[i-1]:cuts[i]]))
 	}
-	if got := stitch(frags...); !bytes.Equal(got, want) {
+	if got := stitchJSON(frags...); !bytes.Equal(got, want) {
 		t.Fatalf("stitched fragments differ from the JSONWriter's output:\n%.400s\nwant\n%.400s", got, want)
 	}
-	if got := stitch(); string(got) != "[]\n" {
+	if got := stitchJSON(); string(got) != "[]\n" {
 		t.Errorf("got %q with no rows, want %q", got, "[]\n")
 	}
 	if !json.Valid(want) {
@@ -542,7 +545,7 @@ func TestNDJSONOfJSON(t *testing.T) {
 	all := bytes.Join(frags, nil)
 	for _, chunk := range []int{1, 2, 3, 7, 64, 4096, len(all)} {
 		var out bytes.Buffer
-		c := schema.NewNDJSONOfJSON(&out)
+		c := result.NewNDJSONOfJSON(&out)
 		for _, f := range frags { // fragment by fragment, each in chunks
 			for p := f; len(p) > 0; {
 				n := min(chunk, len(p))
@@ -560,17 +563,17 @@ func TestNDJSONOfJSON(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	if c := schema.NewNDJSONOfJSON(&out); c.Close() != nil || out.Len() != 0 {
+	if c := result.NewNDJSONOfJSON(&out); c.Close() != nil || out.Len() != 0 {
 		t.Errorf("no rows: %q, want nothing", out.Bytes())
 	}
 	for _, bad := range []string{"\n{}", "{}\n", ",\n{},", ",\n\n"} {
-		c := schema.NewNDJSONOfJSON(io.Discard)
+		c := result.NewNDJSONOfJSON(io.Discard)
 		_, err := c.Write([]byte(bad))
 		if err == nil {
 			err = c.Close()
 		}
-		if !errors.Is(err, schema.ErrBadRow) {
-			t.Errorf("%q: got %v, want %v", bad, err, schema.ErrBadRow)
+		if !errors.Is(err, result.ErrBadRow) {
+			t.Errorf("%q: got %v, want %v", bad, err, result.ErrBadRow)
 		}
 	}
 }
@@ -600,12 +603,12 @@ func oddRows() []schema.Row {
 func jsonWriterOf(t *testing.T, rows []schema.Row, ndjson bool) []byte {
 	t.Helper()
 	var csvRows []byte
-	var ce schema.CSVEncoder
+	var ce result.CSVEncoder
 	for i := range rows {
 		csvRows = ce.AppendRow(csvRows, &rows[i])
 	}
 	var out bytes.Buffer
-	w := schema.NewJSONWriter(&out, ndjson)
+	w := result.NewJSONWriter(&out, ndjson)
 	if _, err := w.Write(csvRows); err != nil {
 		t.Fatal(err)
 	}
@@ -620,7 +623,7 @@ func jsonWriterOf(t *testing.T, rows []schema.Row, ndjson bool) []byte {
 func TestJSONEncoderLineBreaks(t *testing.T) {
 	rows := []schema.Row{{Node: "a\nb", TS: ts0, Sensor: "s\r", Feature: "f", Property: "p\n", Value: 1}}
 	var got []schema.Observation
-	if err := json.Unmarshal(stitch(encodeJSON(rows)), &got); err != nil {
+	if err := json.Unmarshal(stitchJSON(encodeJSON(rows)), &got); err != nil {
 		t.Fatal(err)
 	}
 	want := []schema.Observation{{Node: "a\nb", Datetime: ts0.Format(schema.DatetimeLayout), Sensor: "s\r", Feature: "f",
@@ -636,7 +639,7 @@ func BenchmarkJSONEncoderAppendRow(b *testing.B) {
 	b.SetBytes(int64(size / len(rows)))
 	b.ReportAllocs()
 	buf := make([]byte, 0, 128<<10)
-	var e schema.JSONEncoder
+	var e result.JSONEncoder
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if len(buf) > 120<<10 {
@@ -651,8 +654,8 @@ func BenchmarkPartEncoders(b *testing.B) {
 	rows := readingRows(10_000)
 	b.ReportAllocs()
 	csvBuf, jsonBuf := make([]byte, 0, 128<<10), make([]byte, 0, 128<<10)
-	var ce schema.CSVEncoder
-	var je schema.JSONEncoder
+	var ce result.CSVEncoder
+	var je result.JSONEncoder
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if len(jsonBuf) > 120<<10 {
@@ -672,8 +675,18 @@ func BenchmarkNDJSONOfJSON(b *testing.B) {
 	b.SetBytes(int64(len(frag)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if err := writeChunked(schema.NewNDJSONOfJSON(io.Discard), frag, 32<<10); err != nil {
+		if err := writeChunked(result.NewNDJSONOfJSON(io.Discard), frag, 32<<10); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// readFixture returns the text of testdata/name.
+func readFixture(tb testing.TB, name string) string {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
 }
