@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -102,6 +103,40 @@ func TestSizeLimits(t *testing.T) {
 	for p, why := range oversized {
 		if _, ok := over[p]; !ok {
 			t.Errorf("%s keeps the size rule now: remove its entry from oversized (%q)", p, why)
+		}
+	}
+}
+
+// maxTrackedBytes bounds a file in the repository: the largest written by
+// hand (gateway/openapi.json) is under 100 kB, a built exportd is 40 MB.
+const maxTrackedBytes = 1 << 20
+
+// TestNoLargeFiles: no file git tracks is over maxTrackedBytes, so a binary
+// built at the root or in cmd/ (go build ./cmd/...) and added with the
+// code is caught while its commit can still be amended: once on main,
+// history keeps its bytes for good.
+func TestNoLargeFiles(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("git", "ls-files", "-z")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	files := strings.Split(strings.TrimRight(string(out), "\x00"), "\x00")
+	if len(files) < 100 {
+		t.Fatalf("git ls-files listed %d files, want the whole repository", len(files))
+	}
+	for _, f := range files {
+		info, err := os.Stat(filepath.Join(root, f))
+		if err != nil {
+			continue // removed from the work tree, not yet from the index
+		}
+		if info.Size() > maxTrackedBytes {
+			t.Errorf("%s is tracked and holds %d bytes (limit %d): a build output? git rm --cached it and ignore it", f, info.Size(), maxTrackedBytes)
 		}
 	}
 }
