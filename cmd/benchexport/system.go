@@ -238,6 +238,7 @@ const jobTimeout = 30 * time.Minute
 // then, if download, fetches it as CSV and as JSON.
 func (s *system) job(ctx context.Context, network string, w window, download bool) (jobRun, error) {
 	s.exporter.resetPeak()
+	stopProfiles := s.profileJob(ctx, w)
 	xc, nc, cc, gc := cpuSeconds(s.exporter.pid()), cpuSeconds(s.nats.pid()), cpuSeconds(s.chPID), cpuSeconds(s.gateway.pid())
 	start := time.Now()
 	var doc jobDoc
@@ -270,6 +271,7 @@ func (s *system) job(ctx context.Context, network string, w window, download boo
 	r.ExporterPeak = s.exporter.peak()
 	r.ExporterCPU, r.NATSCPU = cpuSeconds(s.exporter.pid())-xc, cpuSeconds(s.nats.pid())-nc
 	r.ClickHouseCPU, r.GatewayCPU = cpuSeconds(s.chPID)-cc, cpuSeconds(s.gateway.pid())-gc
+	stopProfiles()
 	if p := doc.Status.Progress; p != nil {
 		r.Rows, r.Parts = p.Rows, p.Total
 	}
@@ -372,21 +374,6 @@ func (s *system) underLoad(ctx context.Context, cfg config, name string, f func(
 	return r
 }
 
-// profileAll takes CPU profiles of the gateway, the exporter and the NATS
-// server for BENCH_LOAD_SECONDS, written to <name>-<process>.pprof.
-func (s *system) profileAll(ctx context.Context, cfg config, name string) {
-	var wg sync.WaitGroup
-	for role, addr := range map[string]string{"gateway": s.gatewayOps, "exporter": s.exporterOps, "nats": s.natsOps} {
-		wg.Go(func() {
-			path := filepath.Join(cfg.ProfileDir, name+"-"+role+".pprof")
-			if err := fetchProfile(ctx, addr, cfg.LoadSeconds, path); err != nil {
-				logf("  profile of the %s: %v", role, err)
-			}
-		})
-	}
-	wg.Wait()
-}
-
 // cpuOf is the CPU seconds of each of pids so far.
 func cpuOf(pids []int) []float64 {
 	v := make([]float64, len(pids))
@@ -408,33 +395,6 @@ func (s *system) succeeded(ctx context.Context) (float64, error) {
 		}
 	}
 	return 0, nil // none yet
-}
-
-// fetchProfile saves a CPU profile of seconds from the pprof listener at
-// addr to path.
-func fetchProfile(ctx context.Context, addr string, seconds int, path string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		"http://"+addr+"/debug/pprof/profile?seconds="+strconv.Itoa(seconds), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", req.URL, resp.Status)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // eventLatency runs a job of w watched by watchers SSE clients and a plain
