@@ -37,6 +37,9 @@ type RowIter struct {
 	lastTS         proto.DateTime
 	lastTime       time.Time
 	haveTS, closed bool
+
+	checkOrder bool // rows not sorted by ClickHouse: see OpenStoredSlice
+	prev       orderKey
 }
 
 // OpenRows starts reading the rows of q within [from, to) in export order.
@@ -47,6 +50,11 @@ func (s *Store) OpenRows(ctx context.Context, q *schema.Query, from, to time.Tim
 // OpenSlice is OpenRows of the rows past the first skip, take at most (0: all).
 func (s *Store) OpenSlice(ctx context.Context, q *schema.Query, from, to time.Time, skip, take int64) (*RowIter, error) {
 	query, args := ExportSliceSQL(q, from, to, skip, take)
+	return s.openQuery(ctx, query, args)
+}
+
+// openQuery starts reading the rows of an export's SELECT.
+func (s *Store) openQuery(ctx context.Context, query string, args []any) (*RowIter, error) {
 	body, err := InlineSQL(query, args)
 	if err != nil {
 		return nil, schema.Wrap(schema.Internal, "export query", err)
@@ -84,6 +92,11 @@ func (it *RowIter) Next(r *schema.Row) bool {
 	}
 	r.TS = it.lastTime
 	r.Value = it.value[i]
+	if it.checkOrder && !it.prev.inOrder(it.ts.Data[i], r) {
+		it.err = ErrOutOfOrder
+		it.Close()
+		return false
+	}
 	return true
 }
 

@@ -123,11 +123,6 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 	partCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	it, err := x.store.OpenSlice(partCtx, &t.Query, t.Spec.From, t.Spec.To, t.Spec.Skip, t.Spec.Take)
-	if err != nil {
-		return err
-	}
-	defer it.Close()
 	var rows atomic.Int64
 	kick := make(chan struct{}, 1) // ProgressRows more rows: report now
 	var kicked int64
@@ -170,21 +165,7 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 			}
 		}
 	}()
-	// A job asked for as Parquet stores Parquet instead of JSON: its JSON
-	// downloads are made from the CSV as they are sent.
-	withParquet := t.Query.DataType == schema.FormatParquet
-	withJSON := !x.NoJSON && !withParquet
-	pw := x.bus.NewPartWriter(partCtx, t.Ticket, t.Spec.Part, withJSON)
-	if withParquet {
-		pw.WithParquet()
-	}
-	n, err := encodePart(it, pw, withJSON, withParquet, t.MetaIDs, onRow)
-	var stored events.StoredPart
-	if err != nil {
-		pw.Abort(err)
-	} else {
-		stored, err = pw.Close(n)
-	}
+	n, stored, err := x.storePart(partCtx, t, onRow, log)
 	close(stop)
 	hb.Wait()
 	if errors.Is(context.Cause(partCtx), errJobOver) {
@@ -214,4 +195,39 @@ func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTas
 	log.Info("part stored", "rows", n, "bytes", stored.Bytes, "stored_bytes", stored.Stored, "json_bytes", stored.JSON,
 		"took", time.Since(start).Round(time.Millisecond).String())
 	return nil
+}
+
+// storePart reads a part's slice from ClickHouse and stores it. It reads
+// the rows in the order the table stores them first (no sort in
+// ClickHouse, see chstore.OpenStoredSlice); if that is not the export
+// order, it throws away what it stored and reads the slice again sorted.
+func (x *Exporter) storePart(ctx context.Context, t schema.PartTask, onRow func(int64), log *slog.Logger) (int64, events.StoredPart, error) {
+	open := x.store.OpenStoredSlice
+	for {
+		it, err := open(ctx, &t.Query, t.Spec.From, t.Spec.To, t.Spec.Skip, t.Spec.Take)
+		if err != nil {
+			return 0, events.StoredPart{}, err
+		}
+		// A job asked for as Parquet stores Parquet instead of JSON: its
+		// JSON downloads are made from the CSV as they are sent.
+		withParquet := t.Query.DataType == schema.FormatParquet
+		withJSON := !x.NoJSON && !withParquet
+		pw := x.bus.NewPartWriter(ctx, t.Ticket, t.Spec.Part, withJSON)
+		if withParquet {
+			pw.WithParquet()
+		}
+		n, err := encodePart(it, pw, withJSON, withParquet, t.MetaIDs, onRow)
+		it.Close()
+		if err != nil {
+			pw.Abort(err)
+			if errors.Is(err, chstore.ErrOutOfOrder) {
+				log.Info("slice not stored in export order; reading it again sorted", "after_rows", n)
+				open = x.store.OpenSlice // never ends with ErrOutOfOrder
+				continue
+			}
+			return n, events.StoredPart{}, err
+		}
+		stored, err := pw.Close(n)
+		return n, stored, err
+	}
 }
