@@ -7,13 +7,10 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"os"
@@ -32,27 +29,38 @@ func (g *getter) manifest(ctx context.Context, job *jobDoc) (*schema.Manifest, e
 	if u == "" {
 		u = g.server + "/v1/api/jobs/" + job.Ticket + "/manifest"
 	}
-	status, body, err := g.apiGet(ctx, u)
-	if err != nil {
-		return nil, exitf(exitDownload, "manifest: %v", err)
-	}
+	m, status, err := g.fetchManifest(ctx, u)
 	if status == http.StatusNotFound && job.result.Manifest == "" {
 		return nil, nil
 	}
+	if err != nil {
+		return nil, exitf(exitDownload, "manifest: %v", err)
+	}
+	return m, nil
+}
+
+// fetchManifest GETs the manifest at u: the whole one of a job that has
+// succeeded, the partial one of a job still running.
+func (g *getter) fetchManifest(ctx context.Context, u string) (*schema.Manifest, int, error) {
+	status, body, err := g.apiGet(ctx, u)
+	if err != nil {
+		return nil, 0, err
+	}
 	if status != http.StatusOK {
-		return nil, exitf(exitDownload, "manifest: status %d: %s", status, errorMessages(body))
+		return nil, status, fmt.Errorf("status %d: %s", status, errorMessages(body))
 	}
 	var m schema.Manifest
 	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, exitf(exitDownload, "manifest: %v", err)
+		return nil, status, err
 	}
-	return &m, nil
+	return &m, status, nil
 }
 
 type downloaded struct {
 	rows, bytes int64
 	parts       int
 	verified    string
+	readBack    int64 // bytes read back from the file to check them: none when checked as written
 }
 
 // download fetches the result into output+".part", resuming with Range
@@ -76,21 +84,22 @@ func (g *getter) download(ctx context.Context, job *jobDoc, m *schema.Manifest, 
 		ranges = false // a range is of the identity bytes
 	}
 	tmp := g.output + ".part"
-	f, err := prior.file(tmp)
+	f, wb, err := prior.file(tmp)
 	if err != nil {
 		return nil, exitf(exitDownload, "%v", err)
 	}
 	ok := false
 	defer func() {
+		wb.stop()
 		f.Close()
 		if !ok {
 			os.Remove(tmp)
 		}
 	}()
 
-	st := &dlState{f: f, m: m, total: -1, verify: g.format == schema.FormatCSV && m != nil}
+	st := &dlState{f: f, m: m, wb: wb, total: -1, verify: g.format == schema.FormatCSV && (m != nil || prior.verified())}
 	if err := prior.resume(st); err != nil {
-		return nil, exitf(exitDownload, "%v", err)
+		return nil, &exitError{code: exitDownload, err: err}
 	}
 	bar := &byteBar{g: g, start: time.Now()}
 	for attempt := 0; !prior.whole(); attempt++ {
@@ -126,28 +135,16 @@ func (g *getter) download(ctx context.Context, job *jobDoc, m *schema.Manifest, 
 	if total >= 0 && written != total {
 		return nil, exitf(exitDownload, "download %s: got %d bytes, want %d", u, written, total)
 	}
-	if err := f.Sync(); err != nil {
-		return nil, exitf(exitDownload, "%v", err)
-	}
-	res := &downloaded{bytes: written}
-	switch {
-	case st.ver != nil:
-		if err := st.ver.finish(); err != nil {
-			return nil, &exitError{code: exitDownload, err: err}
-		}
-		res.rows, res.parts, res.verified = st.ver.rows, len(m.Parts), "sha256"
-	default:
-		rows, err := countRows(tmp, g.format)
-		if err != nil {
-			return nil, exitf(exitDownload, "%s: %v", tmp, err)
-		}
-		res.rows, res.verified = rows, "rows"
-		if m != nil {
-			res.parts = len(m.Parts)
-		}
+	res, err := g.checked(st, tmp, m)
+	if err != nil {
+		return nil, err
 	}
 	if res.rows != wantRows {
 		return nil, exitf(exitDownload, "downloaded %d rows, the job has %d", res.rows, wantRows)
+	}
+	wb.stop()
+	if err := f.Sync(); err != nil {
+		return nil, exitf(exitDownload, "%v", err)
 	}
 	if err := f.Close(); err != nil {
 		return nil, exitf(exitDownload, "%v", err)
@@ -159,16 +156,53 @@ func (g *getter) download(ctx context.Context, job *jobDoc, m *schema.Manifest, 
 	return res, nil
 }
 
+// checked is what the whole file at tmp holds, as its verifier found it
+// (CSV, with a manifest) or else counted from the file.
+func (g *getter) checked(st *dlState, tmp string, m *schema.Manifest) (*downloaded, error) {
+	res := &downloaded{bytes: st.written, readBack: st.readBack}
+	if st.ver != nil {
+		if err := st.ver.finish(); err != nil {
+			return nil, &exitError{code: exitDownload, err: err}
+		}
+		res.rows, res.parts, res.verified = st.ver.rows, st.ver.parts, "sha256"
+		return res, nil
+	}
+	rows, err := countRows(tmp, g.format)
+	if err != nil {
+		return nil, exitf(exitDownload, "%s: %v", tmp, err)
+	}
+	res.rows, res.verified = rows, "rows"
+	if m != nil {
+		res.parts = len(m.Parts)
+	}
+	return res, nil
+}
+
 // dlState is a download in progress: the file, how much of it is written,
-// and the verifier that has seen exactly those bytes.
+// and the verifier that has seen exactly those bytes (live, for a followed
+// download, which learns the boundaries as it goes).
 type dlState struct {
-	f       *os.File
-	m       *schema.Manifest
-	verify  bool
-	ver     *csvVerifier
-	written int64
-	total   int64 // the whole file's size, -1 until known
-	etag    string
+	f        *os.File
+	wb       *writeBack
+	m        *schema.Manifest
+	verify   bool
+	ver      *csvVerifier
+	live     *liveVerifier
+	written  int64
+	total    int64 // the whole file's size, -1 until known
+	etag     string
+	readBack int64 // bytes checked from the file, not as they came
+}
+
+// check is what checks the bytes as they are written, or nil.
+func (s *dlState) check() io.Writer {
+	switch {
+	case s.live != nil:
+		return s.live
+	case s.ver != nil:
+		return s.ver
+	}
+	return nil
 }
 
 // reset empties the file to start from its first byte.
@@ -181,7 +215,7 @@ func (s *dlState) reset() error {
 	}
 	s.written = 0
 	if s.verify {
-		s.ver = newCSVVerifier(s.m)
+		s.ver = newSealedVerifier(s.m)
 	}
 	return nil
 }
@@ -249,16 +283,20 @@ func (g *getter) fetch(ctx context.Context, u string, ranges bool, st *dlState, 
 		}
 	}
 	buf := make([]byte, 256<<10)
+	check := st.check()
 	for {
 		k, rerr := body.Read(buf)
 		if k > 0 {
 			if _, err := st.f.Write(buf[:k]); err != nil {
 				return exitf(exitDownload, "%v", err)
 			}
-			if st.ver != nil {
-				st.ver.Write(buf[:k])
-			}
+			st.wb.wrote(k)
 			st.written += int64(k)
+			if check != nil {
+				if _, err := check.Write(buf[:k]); err != nil {
+					return &exitError{code: exitDownload, err: err}
+				}
+			}
 			bar.draw(st.written, st.total, false)
 		}
 		if rerr == io.EOF {
@@ -268,87 +306,6 @@ func (g *getter) fetch(ctx context.Context, u string, ranges bool, st *dlState, 
 			return rerr
 		}
 	}
-}
-
-// csvVerifier hashes a CSV download as it is written: the header and each
-// part against the manifest's SHA-256, counting rows.
-type csvVerifier struct {
-	segs []segment
-	i    int // current segment
-	h    hash.Hash
-	pos  int64
-	rows int64
-	bad  []string
-}
-
-type segment struct {
-	name       string
-	start, end int64
-	sha256     string
-}
-
-func newCSVVerifier(m *schema.Manifest) *csvVerifier {
-	v := &csvVerifier{h: sha256.New()}
-	v.segs = append(v.segs, segment{"header", 0, m.Header.Bytes, m.Header.SHA256})
-	for _, p := range m.Parts {
-		v.segs = append(v.segs, segment{"part " + strconv.Itoa(p.Part), p.Offset, p.Offset + p.Bytes, p.SHA256})
-	}
-	return v
-}
-
-func (v *csvVerifier) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		for v.i < len(v.segs) && v.pos >= v.segs[v.i].end {
-			v.close()
-		}
-		if v.i >= len(v.segs) {
-			v.pos += int64(len(p))
-			return n, nil // past the manifest: finish reports it
-		}
-		k := min(int64(len(p)), v.segs[v.i].end-v.pos)
-		v.h.Write(p[:k])
-		if v.i > 0 {
-			v.rows += int64(countNewlines(p[:k]))
-		}
-		v.pos += k
-		p = p[k:]
-	}
-	return n, nil
-}
-
-// close checks the current segment's digest and moves to the next.
-func (v *csvVerifier) close() {
-	s := v.segs[v.i]
-	if got := hex.EncodeToString(v.h.Sum(nil)); got != s.sha256 {
-		v.bad = append(v.bad, fmt.Sprintf("%s (bytes %d-%d): sha256 %s, manifest %s", s.name, s.start, s.end-1, got, s.sha256))
-	}
-	v.h.Reset()
-	v.i++
-}
-
-func (v *csvVerifier) finish() error {
-	for v.i < len(v.segs) && v.pos >= v.segs[v.i].end {
-		v.close()
-	}
-	end := v.segs[len(v.segs)-1].end
-	if v.pos != end {
-		v.bad = append(v.bad, fmt.Sprintf("the file has %d bytes, the manifest %d", v.pos, end))
-	}
-	if len(v.bad) > 0 {
-		return fmt.Errorf("the download does not match the manifest:\n  %s", strings.Join(v.bad, "\n  "))
-	}
-	return nil
-}
-
-func countNewlines(p []byte) int {
-	n := 0
-	for _, c := range p {
-		if c == '\n' {
-			n++
-		}
-	}
-	return n
 }
 
 // countRows counts the observed values in a downloaded file: CSV lines

@@ -6,15 +6,10 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"runtime"
-	"sync"
 	"time"
 
 	"github.com/plenario-next/exportd/schema"
@@ -60,24 +55,34 @@ func (g *getter) name(job *jobDoc, network string) {
 
 // followedFile is the file a followed download wrote: written bytes, whole
 // when the server ended the stream cleanly (it does so only once the job
-// has succeeded). A nil one is no followed download.
+// has succeeded), with the live verifier that checked them as they came
+// (CSV) and the file's writing-back. A nil one is no followed download.
 type followedFile struct {
 	f       *os.File
 	written int64
 	done    bool
+	live    *liveVerifier
+	checked bool // live checked all of it: no manifest is needed
+	wb      *writeBack
 }
 
-// file is the download's file: the followed one, or a new one at tmp.
-func (p *followedFile) file(tmp string) (*os.File, error) {
+// file is the download's file and its writing-back: the followed one's,
+// or new ones at tmp.
+func (p *followedFile) file(tmp string) (*os.File, *writeBack, error) {
 	if p == nil {
-		return os.Create(tmp)
+		f, err := os.Create(tmp)
+		if err != nil {
+			return nil, nil, err
+		}
+		return f, startWriteBack(f), nil
 	}
-	return p.f, nil
+	return p.f, p.wb, nil
 }
 
 // resume makes st the state of the followed file: its bytes written and
-// seen by the verifier (read back from the file: the manifest that checks
-// them comes after success), the rest to be fetched with Range.
+// checked, the rest to be fetched with Range. The live verifier goes on
+// with st.m's boundaries; the bytes it did not hash (a server without
+// partial manifests) are read back from the file.
 func (p *followedFile) resume(st *dlState) error {
 	if p == nil || p.written == 0 {
 		return st.reset()
@@ -92,71 +97,26 @@ func (p *followedFile) resume(st *dlState) error {
 	if !st.verify {
 		return nil
 	}
-	st.ver = newCSVVerifier(st.m)
-	if p.done {
-		return p.verifyParts(st.ver)
+	st.ver = newCSVVerifier()
+	if p.live != nil {
+		st.ver = p.live.csvVerifier
 	}
-	_, err := io.Copy(st.ver, io.NewSectionReader(p.f, 0, p.written))
-	return err
+	if st.m != nil {
+		st.ver.add(st.m)
+	}
+	st.ver.seal()
+	if from := st.ver.seen(); from < p.written {
+		st.readBack = p.written - from
+		if _, err := io.Copy(st.ver, io.NewSectionReader(p.f, from, p.written-from)); err != nil {
+			return err
+		}
+	}
+	return st.ver.err()
 }
 
-// verifyParts checks a whole followed file's header and parts against
-// their digests on every core at once (the parts' digests are their own,
-// and the file is in the page cache), and leaves v as if it had been
-// written the file: at its end, with its rows and its mismatches.
-func (p *followedFile) verifyParts(v *csvVerifier) error {
-	sums := make([]string, len(v.segs))
-	rows := make([]int64, len(v.segs))
-	errs := make([]error, len(v.segs))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, 1<<20)
-			for i := range next {
-				s := v.segs[i]
-				h := sha256.New()
-				r := io.NewSectionReader(p.f, s.start, max(0, min(s.end, p.written)-s.start))
-				for {
-					n, err := r.Read(buf)
-					h.Write(buf[:n])
-					rows[i] += int64(countNewlines(buf[:n]))
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						errs[i] = err
-						break
-					}
-				}
-				sums[i] = hex.EncodeToString(h.Sum(nil))
-			}
-		}()
-	}
-	for i := range v.segs {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	for i, s := range v.segs {
-		if errs[i] != nil {
-			return errs[i]
-		}
-		if s.end > p.written {
-			break // finish reports the file short
-		}
-		if sums[i] != s.sha256 {
-			v.bad = append(v.bad, fmt.Sprintf("%s (bytes %d-%d): sha256 %s, manifest %s", s.name, s.start, s.end-1, sums[i], s.sha256))
-		}
-		if i > 0 {
-			v.rows += rows[i]
-		}
-	}
-	v.i, v.pos = len(v.segs), p.written
-	return nil
-}
+// verified reports whether the live check of the followed file covered
+// all of it.
+func (p *followedFile) verified() bool { return p != nil && p.checked }
 
 // whole reports whether the followed file needs no more bytes.
 func (p *followedFile) whole() bool { return p != nil && p.done }
@@ -184,54 +144,91 @@ func (g *getter) followed(ctx context.Context, job *jobDoc, network string) (*jo
 		j, err := g.wait(wctx, job.Ticket)
 		ended <- end{j, err}
 	}()
+	waited := false // the wait has ended, and its end been taken
+	defer func() {
+		if !waited { // it prints: it must end before get does
+			stopWait()
+			<-ended
+		}
+	}()
 
 	tmp := g.output + ".part"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return nil, nil, exitf(exitDownload, "%v", err)
 	}
-	prior := &followedFile{f: f}
+	prior := &followedFile{f: f, wb: startWriteBack(f)}
 	handed := false // to download, which closes or removes it
 	defer func() {
 		if !handed {
+			prior.wb.stop()
 			f.Close()
 			os.Remove(tmp)
 		}
 	}()
-	st := &dlState{f: f, total: -1}
-	u := g.server + "/v1/api/datadump/" + job.Ticket + "?follow=true&data_type=" + g.format
-	// No byte bar while following: the job's progress has the terminal,
-	// and --json's lines come from one goroutine at a time.
-	streamErr := g.fetch(ctx, u, false, st, &byteBar{g: &getter{}})
-	prior.written, prior.done = st.written, streamErr == nil
+	streamErr := g.stream(ctx, job.Ticket, prior)
+	defer prior.live.close()
+	if errors.Is(streamErr, errNoMatch) {
+		return nil, nil, streamErr // no bytes of the job's again: the same would come
+	}
 
 	var final *jobDoc
 	if prior.done {
 		// The job has succeeded: its document says so in a moment.
 		stopWait()
 		<-ended
+		waited = true
 		if final, err = g.succeeded(ctx, job.Ticket); err != nil {
 			return nil, nil, err
 		}
 	} else {
 		e := <-ended
+		waited = true
 		if e.err != nil {
 			return nil, nil, e.err
 		}
 		final = e.job
-		g.emit(true, map[string]any{"event": "retry", "attempt": 1, "offset": st.written, "error": streamErr.Error()})
+		g.emit(true, map[string]any{"event": "retry", "attempt": 1, "offset": prior.written, "error": streamErr.Error()})
 		var ee *exitError
 		if errors.As(streamErr, &ee) { // not followed (an older server): all of it again
 			prior.written = 0
 		}
 	}
-	m, err := g.manifest(ctx, final)
-	if err != nil {
-		return nil, nil, err
+	// The manifest only when the live check left something to check: a
+	// broken stream, parts it could not place.
+	var m *schema.Manifest
+	if prior.checked = prior.done && prior.live.covers(final, prior.written); !prior.checked {
+		if m, err = g.manifest(ctx, final); err != nil {
+			return nil, nil, err
+		}
 	}
 	handed = true
 	res, err := g.download(ctx, final, m, prior)
 	return final, res, err
+}
+
+// stream makes the followed request and writes what comes to p's file,
+// checked as it comes by a live verifier when the format is CSV: a part
+// that does not match ends the stream, and is the error.
+func (g *getter) stream(ctx context.Context, ticket string, p *followedFile) error {
+	st := &dlState{f: p.f, total: -1, wb: p.wb}
+	sctx, abort := context.WithCancel(ctx)
+	defer abort()
+	if g.format == schema.FormatCSV {
+		p.live = g.startLiveVerifier(ctx, ticket, abort)
+		st.live = p.live
+	}
+	u := g.server + "/v1/api/datadump/" + ticket + "?follow=true&data_type=" + g.format
+	// No byte bar while following: the job's progress has the terminal,
+	// and --json's lines come from one goroutine at a time.
+	err := g.fetch(sctx, u, false, st, &byteBar{g: &getter{}})
+	p.written, p.done = st.written, err == nil
+	if p.live != nil {
+		if lerr := p.live.finish(p.done); lerr != nil {
+			return &exitError{code: exitDownload, err: lerr}
+		}
+	}
+	return err
 }
 
 // succeeded polls a job whose followed download has ended cleanly until

@@ -166,7 +166,7 @@ flags:
 	}
 	took := time.Since(began)
 	g.emit(true, map[string]any{"event": "done", "ticket": job.Ticket, "file": g.output, "format": g.format,
-		"rows": res.rows, "bytes": res.bytes, "parts": res.parts, "verified": res.verified, "seconds": took.Seconds()})
+		"rows": res.rows, "bytes": res.bytes, "parts": res.parts, "verified": res.verified, "read_back": res.readBack, "seconds": took.Seconds()})
 	if !g.quiet && !g.json {
 		fmt.Fprintf(stderr, "wrote %s: %s rows, %s, verified by %s, in %s\n", g.output, commas(res.rows), sizeStr(res.bytes),
 			res.verified, took.Round(time.Millisecond))
