@@ -89,8 +89,9 @@ func get(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 Submits a bulk export with the query as flags, follows the job, downloads
 the result to a .part file as the job makes it (with --no-follow, once it
-has succeeded; resuming with Range if the connection drops), verifies it
-against the job's manifest (SHA-256 of every part) and renames it into place.
+has succeeded; resuming with Range if the connection drops), checks every
+part against the job's manifest as it is written (SHA-256 of every CSV
+part) and renames the file into place.
 
 exit codes: 0 done, 1 other failure, 2 the server refused the request,
 3 the job failed or was cancelled, 4 the download failed or did not verify.
