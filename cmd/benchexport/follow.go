@@ -18,8 +18,9 @@ import (
 // for: from the submit to the verified file on disk, the download followed
 // as the job makes it, against the ordered clickhouse-client dump of the
 // same rows to a file, run just before. The target is a ratio of at most
-// 1.1: the file is the job's time plus the transfer of its last part and
-// the client's check of the parts' SHA-256.
+// 1.1: the file is the job's time plus the transfer of its last part (the
+// client checks each part's SHA-256 as it writes it, and reads nothing
+// back: ReadBack says if it had to).
 
 // followRun is one run of the follow phase.
 type followRun struct {
@@ -32,6 +33,9 @@ type followRun struct {
 	Seconds    float64 `json:"get_s"`
 	JobSeconds float64 `json:"job_s"`
 	Ratio      float64 `json:"get_over_baseline"`
+	// ReadBack is the bytes get read back from its file to check them
+	// after success: 0 when every part was checked as it came.
+	ReadBack int64 `json:"read_back_bytes"`
 }
 
 // followPhase runs the baseline, then `exportd get` for w's rows. The
@@ -60,6 +64,7 @@ func (s *system) followPhase(ctx context.Context, chArgs []string, root, tmp str
 	var done struct {
 		Event, Ticket, Verified string
 		Rows, Bytes             int64
+		ReadBack                int64 `json:"read_back"`
 	}
 	sc := bufio.NewScanner(&stdout)
 	for sc.Scan() {
@@ -68,7 +73,7 @@ func (s *system) followPhase(ctx context.Context, chArgs []string, root, tmp str
 	if done.Event != "done" || done.Verified != "sha256" || done.Rows != w.Rows {
 		return r, fmt.Errorf("exportd get: last line %+v, want done, verified by sha256, %d rows", done, w.Rows)
 	}
-	r.Ticket, r.Rows, r.Bytes = done.Ticket, done.Rows, done.Bytes
+	r.Ticket, r.Rows, r.Bytes, r.ReadBack = done.Ticket, done.Rows, done.Bytes, done.ReadBack
 	var doc struct {
 		Status struct {
 			Meta schema.JobMeta `json:"meta"`

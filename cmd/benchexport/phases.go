@@ -123,8 +123,8 @@ func (b *bench) follow(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		logf("follow run %d/%d: exportd get %.2fs (job %.2fs), ordered dump %.2fs: %.2f", i+1, b.cfg.Runs, f.Seconds, f.JobSeconds,
-			f.Baseline.Seconds, f.Ratio)
+		logf("follow run %d/%d: exportd get %.2fs (job %.2fs, get - job %.2fs, %d bytes read back), ordered dump %.2fs: %.2f",
+			i+1, b.cfg.Runs, f.Seconds, f.JobSeconds, f.Seconds-f.JobSeconds, f.ReadBack, f.Baseline.Seconds, f.Ratio)
 		b.res.Follow = append(b.res.Follow, f)
 	}
 	return nil
