@@ -52,12 +52,12 @@ func shardOf(subject string, workers int) int {
 }
 
 // Consume hands the messages of a durable consumer to handle until ctx is
-// done. handle settles each message itself (ack, nak or term). When ctx
+// done. handle settles each delivery itself (ack, nak or term). When ctx
 // ends, the messages already received are still handed over (with the
 // ended ctx, so handlers nak what they cannot finish), and a pinned
 // consumer is unpinned once all are settled: another process takes over
 // at once, after the messages this one held, in order.
-func (b *Bus) Consume(ctx context.Context, stream, consumer string, o ConsumeOptions, logger *slog.Logger, handle func(context.Context, jetstream.Msg)) error {
+func (b *Bus) Consume(ctx context.Context, stream, consumer string, o ConsumeOptions, logger *slog.Logger, handle func(context.Context, *Delivery)) error {
 	workers := max(o.Workers, 1)
 	buffer := o.Buffer
 	if buffer <= 0 {
@@ -98,13 +98,13 @@ func (b *Bus) Consume(ctx context.Context, stream, consumer string, o ConsumeOpt
 	// many more wait in the iterator); a worker's queue holds them all, so
 	// receiving waits on the bound, never on one slow ticket's worker.
 	slots := make(chan struct{}, buffer)
-	queues := make([]chan jetstream.Msg, workers)
+	queues := make([]chan *Delivery, workers)
 	var wg sync.WaitGroup
 	for i := range queues {
-		queues[i] = make(chan jetstream.Msg, buffer)
+		queues[i] = make(chan *Delivery, buffer)
 		wg.Go(func() {
-			for m := range queues[i] {
-				handle(ctx, m)
+			for d := range queues[i] {
+				handle(ctx, d)
 				<-slots
 			}
 		})
@@ -140,6 +140,6 @@ func (b *Bus) Consume(ctx context.Context, stream, consumer string, o ConsumeOpt
 			continue
 		}
 		slots <- struct{}{}
-		queues[shardOf(m.Subject(), workers)] <- m
+		queues[shardOf(m.Subject(), workers)] <- &Delivery{m: m}
 	}
 }

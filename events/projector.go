@@ -37,7 +37,8 @@ func (p *Projector) Run(ctx context.Context) error {
 		ConsumeOptions{Workers: ProjectorWorkers, Buffer: ProjectorBuffer, Group: ProjectorGroup}, p.logger, p.handle)
 }
 
-func (p *Projector) handle(ctx context.Context, m jetstream.Msg) {
+func (p *Projector) handle(ctx context.Context, d *Delivery) {
+	m := d.m
 	e, err := DecodeEvent(m)
 	if err != nil {
 		p.logger.Error("projector: dropping undecodable event", "subject", m.Subject(), "err", err)

@@ -132,3 +132,26 @@ func (b *Bus) LastEventSeq(ctx context.Context) (uint64, error) {
 	}
 	return s.CachedInfo().State.LastSeq, nil
 }
+
+// LastEvent returns ticket's newest event of kind, and false when the
+// stream holds none: how a planner given a request again finds the plan
+// it started before (a started event), so that it queues the same parts.
+func (b *Bus) LastEvent(ctx context.Context, ticket string, kind schema.EventKind) (schema.Event, bool, error) {
+	var e schema.Event
+	s, err := b.JS.Stream(ctx, EventStream)
+	if err != nil {
+		return e, false, unavailable("event stream", err)
+	}
+	m, err := s.GetLastMsgForSubject(ctx, schema.EventSubject(ticket, kind))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return e, false, nil
+	}
+	if err != nil {
+		return e, false, unavailable("read event", err)
+	}
+	if err := json.Unmarshal(m.Data, &e); err != nil {
+		return e, false, fmt.Errorf("events: bad event %d: %w", m.Sequence, err)
+	}
+	e.Seq = m.Sequence
+	return e, true, nil
+}

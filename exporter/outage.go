@@ -7,8 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -40,7 +39,7 @@ func (e *errOutage) Unwrap() error { return e.err }
 // ClickHouse takes longer than the deliveries' backoff of about half a
 // minute). Past tolerance it returns an *errOutage; with tolerance 0 it
 // runs attempt once.
-func rideOut(ctx context.Context, m jetstream.Msg, tolerance, ackWait time.Duration, log *slog.Logger, attempt func() error) error {
+func rideOut(ctx context.Context, m *events.Delivery, tolerance, ackWait time.Duration, log *slog.Logger, attempt func() error) error {
 	var since time.Time
 	wait := outageFirstWait
 	for {
@@ -67,7 +66,7 @@ func rideOut(ctx context.Context, m jetstream.Msg, tolerance, ackWait time.Durat
 
 // sleepInProgress waits d, telling JetStream that m is in progress often
 // enough that its ack wait never runs out; false if ctx ended first.
-func sleepInProgress(ctx context.Context, m jetstream.Msg, d, ackWait time.Duration) bool {
+func sleepInProgress(ctx context.Context, m *events.Delivery, d, ackWait time.Duration) bool {
 	_ = m.InProgress()
 	tick := time.NewTicker(max(ackWait/3, 50*time.Millisecond))
 	defer tick.Stop()

@@ -2,13 +2,10 @@ package exporter
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/events"
@@ -61,8 +58,8 @@ func (p *Planner) Run(ctx context.Context) error {
 		p.logger, p.handle)
 }
 
-func (p *Planner) handle(ctx context.Context, m jetstream.Msg) {
-	e, err := events.DecodeEvent(m)
+func (p *Planner) handle(ctx context.Context, m *events.Delivery) {
+	e, err := m.Event()
 	if err != nil || e.Request == nil {
 		p.logger.Error("planner: dropping bad request", "subject", m.Subject(), "err", err)
 		_ = m.Term()
@@ -85,10 +82,7 @@ func (p *Planner) handle(ctx context.Context, m jetstream.Msg) {
 			}
 		}
 	}()
-	first := false
-	if md, err := m.Metadata(); err == nil {
-		first = md.NumDelivered == 1
-	}
+	first := m.Delivered() == 1
 	err = rideOut(ctx, m, p.bus.Config.OutageTolerance, p.bus.Config.PartAckWait, log, func() error {
 		err := p.plan(ctx, e, first)
 		first = false // a started event may be stored now: a retry reuses its plan
@@ -187,19 +181,8 @@ func (p *Planner) tooCoarse(hist []chstore.Bucket, step time.Duration) bool {
 // existingPlan returns the plan and meta_ids of ticket's started event, if
 // it has one.
 func (p *Planner) existingPlan(ctx context.Context, ticket string) ([]schema.PartSpec, schema.MetaIDs, error) {
-	s, err := p.bus.JS.Stream(ctx, events.EventStream)
-	if err != nil {
-		return nil, nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
-	}
-	msg, err := s.GetLastMsgForSubject(ctx, schema.EventSubject(ticket, schema.EventStarted))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, schema.Wrap(schema.Unavailable, "NATS is unavailable", err)
-	}
-	var started schema.Event
-	if err := json.Unmarshal(msg.Data, &started); err != nil {
+	started, ok, err := p.bus.LastEvent(ctx, ticket, schema.EventStarted)
+	if err != nil || !ok {
 		return nil, nil, err
 	}
 	if started.Plan == nil {
@@ -213,9 +196,9 @@ func (p *Planner) existingPlan(ctx context.Context, ticket string) ([]schema.Par
 // HTTP status: invalid, not found and full are final, the rest is retried
 // with a growing delay until MaxDeliver (an outage past its tolerance is
 // final too). Giving up fails the job with a reason a user can read.
-func settle(ctx context.Context, bus *events.Bus, m jetstream.Msg, ticket string, err error, log *slog.Logger) {
+func settle(ctx context.Context, bus *events.Bus, m *events.Delivery, ticket string, err error, log *slog.Logger) {
 	if err == nil {
-		if err := m.DoubleAck(ctx); err != nil {
+		if err := m.Ack(ctx); err != nil {
 			log.Warn("ack", "err", err)
 		}
 		return
@@ -224,10 +207,7 @@ func settle(ctx context.Context, bus *events.Bus, m jetstream.Msg, ticket string
 		_ = m.Nak() // shutting down: another process takes it at once
 		return
 	}
-	delivered := uint64(1)
-	if md, mdErr := m.Metadata(); mdErr == nil {
-		delivered = md.NumDelivered
-	}
+	delivered := max(m.Delivered(), 1)
 	code := schema.ErrorCode(err)
 	reason, outage := outageReason(err)
 	final := code == schema.Invalid || code == schema.NotFound || code == schema.Full || outage ||
@@ -252,13 +232,13 @@ func settle(ctx context.Context, bus *events.Bus, m jetstream.Msg, ticket string
 // exhausted fails the job of a message delivered more than MaxDeliver
 // times: its handlers died (or timed out) on every attempt, so settle never
 // ran. It reports whether it did.
-func exhausted(ctx context.Context, bus *events.Bus, m jetstream.Msg, ticket, what string, log *slog.Logger) bool {
-	md, err := m.Metadata()
-	if err != nil || md.NumDelivered <= uint64(bus.Config.MaxDeliver) {
+func exhausted(ctx context.Context, bus *events.Bus, m *events.Delivery, ticket, what string, log *slog.Logger) bool {
+	delivered := m.Delivered()
+	if delivered <= uint64(bus.Config.MaxDeliver) {
 		return false
 	}
 	reason := fmt.Sprintf("%s did not complete in %d attempts", what, bus.Config.MaxDeliver)
-	log.Error("giving up", "reason", reason, "delivered", md.NumDelivered)
+	log.Error("giving up", "reason", reason, "delivered", delivered)
 	if _, err := bus.Publish(ctx, schema.Event{Kind: schema.EventFailed, Ticket: ticket, Error: reason}); err != nil {
 		_ = m.NakWithDelay(time.Second)
 		return true

@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/internal/metrics"
@@ -55,43 +53,10 @@ func NewExporter(bus *events.Bus, store *chstore.Store, logger *slog.Logger) *Ex
 // Run exports partitions until ctx is done; a part in flight at that moment
 // is handed back (Nak) for another process to take at once.
 func (x *Exporter) Run(ctx context.Context) error {
-	bulk, err := x.bus.JS.Consumer(ctx, events.PartStream, events.ExporterName)
-	if err != nil {
-		return fmt.Errorf("exporter consumer: %w", err)
-	}
-	express, err := x.bus.JS.Consumer(ctx, events.PartStream, events.ExpressName)
-	if err != nil {
-		return fmt.Errorf("express consumer: %w", err)
-	}
-	var wg sync.WaitGroup
-	for i := 0; i < max(1, x.Concurrency); i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l := newLanes(express, bulk, x.bus.Config.PartAckWait)
-			for ctx.Err() == nil {
-				m, err := l.next(ctx)
-				if err != nil {
-					if ctx.Err() == nil {
-						x.logger.Warn("exporter fetch", "err", err)
-						select {
-						case <-ctx.Done():
-						case <-time.After(time.Second):
-						}
-					}
-					continue
-				}
-				if m != nil {
-					x.handle(ctx, m)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return nil
+	return x.bus.ConsumeParts(ctx, x.Concurrency, x.logger, x.handle)
 }
 
-func (x *Exporter) handle(ctx context.Context, m jetstream.Msg) {
+func (x *Exporter) handle(ctx context.Context, m *events.Delivery) {
 	var t schema.PartTask
 	if err := json.Unmarshal(m.Data(), &t); err != nil || !schema.IsTicket(t.Ticket) {
 		x.logger.Error("exporter: dropping bad part", "subject", m.Subject(), "err", err)
@@ -99,7 +64,7 @@ func (x *Exporter) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	log := x.logger.With("ticket", t.Ticket, "part", t.Spec.Part)
-	if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
+	if m.Delivered() > 1 {
 		x.Metrics.Redelivered()
 	}
 	if exhausted(ctx, x.bus, m, t.Ticket, fmt.Sprintf("part %d of %d", t.Spec.Part, t.Parts), log) {
@@ -114,7 +79,7 @@ func (x *Exporter) handle(ctx context.Context, m jetstream.Msg) {
 // errJobOver stops a part whose job finished meanwhile (cancelled, failed).
 var errJobOver = errors.New("exporter: job is over")
 
-func (x *Exporter) export(ctx context.Context, m jetstream.Msg, t schema.PartTask, log *slog.Logger) error {
+func (x *Exporter) export(ctx context.Context, m *events.Delivery, t schema.PartTask, log *slog.Logger) error {
 	if rec, _, err := x.bus.Job(ctx, t.Ticket); err == nil && rec.Terminal() {
 		log.Info("skipping part of a finished job", "status", rec.Job.Status.Status)
 		return nil

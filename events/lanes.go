@@ -1,11 +1,55 @@
-package exporter
+package events
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
+
+// ConsumeParts hands the queued parts of both lanes to handle, workers of
+// them at once, until ctx is done; a part in flight at that moment is the
+// handler's to hand back (Nak). Each worker takes its next part itself,
+// from the express lane every other time first (lanes), so a worker busy
+// with a long part holds no other: parts wait in the stream, where any
+// exporter can take them, not in this process.
+func (b *Bus) ConsumeParts(ctx context.Context, workers int, logger *slog.Logger, handle func(context.Context, *Delivery)) error {
+	bulk, err := b.JS.Consumer(ctx, PartStream, ExporterName)
+	if err != nil {
+		return fmt.Errorf("exporter consumer: %w", err)
+	}
+	express, err := b.JS.Consumer(ctx, PartStream, ExpressName)
+	if err != nil {
+		return fmt.Errorf("express consumer: %w", err)
+	}
+	var wg sync.WaitGroup
+	for range max(1, workers) {
+		wg.Go(func() {
+			l := newLanes(express, bulk, b.Config.PartAckWait)
+			for ctx.Err() == nil {
+				m, err := l.next(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						logger.Warn("exporter fetch", "err", err)
+						select {
+						case <-ctx.Done():
+						case <-time.After(time.Second):
+						}
+					}
+					continue
+				}
+				if m != nil {
+					handle(ctx, &Delivery{m: m})
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return nil
+}
 
 // laneWait is how long an idle worker's pull request waits on a lane.
 const laneWait = 2 * time.Second
