@@ -4,8 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -13,40 +12,28 @@ import (
 // cache polling is served from, and the active jobs limits count. Without
 // it, every read goes to the KV and limits are not enforced.
 func (g *Gateway) Run(ctx context.Context) error {
-	w, err := g.bus.Jobs.WatchAll(ctx)
-	if err != nil {
-		return err
+	return g.bus.WatchJobs(ctx, g.jobChanged)
+}
+
+// jobChanged applies one change of a job document to the cache and the
+// active jobs.
+func (g *Gateway) jobChanged(c events.JobChange) {
+	if c.Deleted {
+		g.active.remove(c.Ticket)
+		g.cache.remove(c.Ticket, c.Revision)
+		return
 	}
-	defer w.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil
-			}
-			if e == nil { // the initial values are in
-				continue
-			}
-			if e.Operation() != jetstream.KeyValuePut {
-				g.active.remove(e.Key())
-				g.cache.remove(e.Key(), e.Revision())
-				continue
-			}
-			// Every update of every job passes here: only the fields the
-			// cache and the limits need are decoded, not the request.
-			h, ok := g.cacheRecord(e.Key(), e.Revision(), e.Value())
-			if !ok {
-				g.active.remove(e.Key())
-				continue
-			}
-			if h.terminal() {
-				g.active.remove(e.Key())
-			} else {
-				g.active.add(h.Client, e.Key())
-			}
-		}
+	// Every update of every job passes here: only the fields the cache
+	// and the limits need are decoded, not the request.
+	h, ok := g.cacheRecord(c.Ticket, c.Revision, c.Value)
+	if !ok {
+		g.active.remove(c.Ticket)
+		return
+	}
+	if h.terminal() {
+		g.active.remove(c.Ticket)
+	} else {
+		g.active.add(h.Client, c.Ticket)
 	}
 }
 

@@ -21,7 +21,10 @@ import (
 // durable consumers read from JetStream at each scrape.
 func newMetrics(bus *events.Bus) *metrics.Registry {
 	reg := metrics.New()
-	reg.WatchConsumers(bus.JS,
+	reg.WatchConsumers(func(ctx context.Context, stream, consumer string) (metrics.Lag, error) {
+		l, err := bus.ConsumerLag(ctx, stream, consumer)
+		return metrics.Lag{Pending: l.Pending, AckPending: l.AckPending, Redelivered: l.Redelivered}, err
+	},
 		metrics.Consumer{Stream: events.EventStream, Name: events.PlannerName},
 		metrics.Consumer{Stream: events.PartStream, Name: events.ExporterName},
 		metrics.Consumer{Stream: events.PartStream, Name: events.ExpressName},

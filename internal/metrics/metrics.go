@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -155,14 +154,22 @@ type Consumer struct {
 	Stream, Name string
 }
 
-// WatchConsumers reports the backlog of each consumer, read from JetStream
-// at every scrape: messages not yet delivered (pending) and delivered but
-// not yet acknowledged (ack_pending).
-func (r *Registry) WatchConsumers(js jetstream.JetStream, consumers ...Consumer) {
-	if r == nil || js == nil {
+// Lag is a consumer's backlog as JetStream reports it.
+type Lag struct {
+	Pending     uint64 // messages of the stream not yet delivered
+	AckPending  uint64 // delivered, not yet acknowledged: work in flight
+	Redelivered uint64 // pending messages delivered more than once
+}
+
+// WatchConsumers reports the backlog of each consumer, read with lag (the
+// events package's, which owns JetStream) at every scrape: messages not
+// yet delivered (pending) and delivered but not yet acknowledged
+// (ack_pending).
+func (r *Registry) WatchConsumers(lag func(ctx context.Context, stream, consumer string) (Lag, error), consumers ...Consumer) {
+	if r == nil || lag == nil {
 		return
 	}
-	r.reg.MustRegister(&lagCollector{js: js, consumers: consumers})
+	r.reg.MustRegister(&lagCollector{lag: lag, consumers: consumers})
 }
 
 var (
@@ -181,7 +188,7 @@ var (
 const lagTimeout = 2 * time.Second
 
 type lagCollector struct {
-	js        jetstream.JetStream
+	lag       func(context.Context, string, string) (Lag, error)
 	consumers []Consumer
 }
 
@@ -196,15 +203,14 @@ func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), lagTimeout)
 	defer cancel()
 	for _, cc := range c.consumers {
-		cons, err := c.js.Consumer(ctx, cc.Stream, cc.Name)
+		info, err := c.lag(ctx, cc.Stream, cc.Name)
 		if err != nil {
 			ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 0, cc.Stream, cc.Name)
 			continue
 		}
-		info := cons.CachedInfo() // fetched by the lookup just made
 		ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 1, cc.Stream, cc.Name)
-		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(info.NumPending), cc.Stream, cc.Name)
-		ch <- prometheus.MustNewConstMetric(ackPendingDesc, prometheus.GaugeValue, float64(info.NumAckPending), cc.Stream, cc.Name)
-		ch <- prometheus.MustNewConstMetric(redeliveredDesc, prometheus.GaugeValue, float64(info.NumRedelivered), cc.Stream, cc.Name)
+		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(info.Pending), cc.Stream, cc.Name)
+		ch <- prometheus.MustNewConstMetric(ackPendingDesc, prometheus.GaugeValue, float64(info.AckPending), cc.Stream, cc.Name)
+		ch <- prometheus.MustNewConstMetric(redeliveredDesc, prometheus.GaugeValue, float64(info.Redelivered), cc.Stream, cc.Name)
 	}
 }
