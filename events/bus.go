@@ -97,16 +97,22 @@ func (c *Config) defaults() {
 }
 
 // Bus is a handle on the topology.
+//
+// Its JetStream handles are its own: the rest of exportd speaks our types
+// (Delivery, StoredPart, JobChange, ConsumerLag) through its methods, so
+// that nats.go is imported here and nowhere else in the service.
 type Bus struct {
-	NC      *nats.Conn
-	JS      jetstream.JetStream
-	Jobs    jetstream.KeyValue
-	Results jetstream.ObjectStore
-	// JSON holds the parts' JSON fragments, under the names of their CSV
+	Config Config
+
+	nc      *nats.Conn
+	ownConn bool // made by Connect: Close drains it
+	js      jetstream.JetStream
+	jobs    jetstream.KeyValue
+	results jetstream.ObjectStore
+	// json holds the parts' JSON fragments, under the names of their CSV
 	// objects. A store of its own: the file blocks a CSV download reads
 	// hold no JSON, and the other way round.
-	JSON   jetstream.ObjectStore
-	Config Config
+	json jetstream.ObjectStore
 
 	streamsMu sync.Mutex
 	streams   map[string]jetstream.Stream // object store streams by bucket, for reading chunks
@@ -129,7 +135,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 	if cfg.Memory {
 		storage = jetstream.MemoryStorage
 	}
-	b := &Bus{NC: nc, JS: js, Config: cfg}
+	b := &Bus{nc: nc, js: js, Config: cfg}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: EventStream, Subjects: []string{"exports.events.>"}, Storage: storage, Replicas: cfg.Replicas,
 		// The dedup window is the idempotency window: a queued event's
@@ -147,7 +153,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("part stream: %w", err)
 	}
-	if b.Jobs, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	if b.jobs, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: JobBucket, Description: "job documents, written only by the projector",
 		History: 1, TTL: cfg.Retention, Storage: storage, Replicas: cfg.Replicas,
 	}); err != nil {
@@ -157,7 +163,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("result store: %w", err)
 	}
-	if b.Results, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+	if b.results, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket: ResultBucket, Description: "exported parts, one object per partition",
 		TTL: cfg.Retention, Storage: storage, Replicas: cfg.Replicas, Compression: false, MaxBytes: csvMax,
 	}); err != nil {
@@ -167,17 +173,17 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("JSON result store: %w", err)
 	}
-	if b.JSON, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+	if b.json, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket: JSONBucket, Description: "exported parts as JSON, one object per partition",
 		TTL: cfg.Retention, Storage: storage, Replicas: cfg.Replicas, Compression: false, MaxBytes: jsonMax,
 	}); err != nil {
 		return nil, fmt.Errorf("JSON result store: %w", err)
 	}
 	if cfg.Replicas > 1 {
-		if b.Results, err = leaderReads(ctx, js, ResultBucket); err != nil {
+		if b.results, err = leaderReads(ctx, js, ResultBucket); err != nil {
 			return nil, fmt.Errorf("result store: %w", err)
 		}
-		if b.JSON, err = leaderReads(ctx, js, JSONBucket); err != nil {
+		if b.json, err = leaderReads(ctx, js, JSONBucket); err != nil {
 			return nil, fmt.Errorf("JSON result store: %w", err)
 		}
 	}
@@ -219,7 +225,7 @@ func leaderReads(ctx context.Context, js jetstream.JetStream, bucket string) (je
 // another one (or the restarted one) after that, not after a fixed minute
 // during which a restarted service would plan and project nothing.
 func (b *Bus) ensureConsumers(ctx context.Context) error {
-	if _, err := b.JS.CreateOrUpdateConsumer(ctx, EventStream, jetstream.ConsumerConfig{
+	if _, err := b.js.CreateOrUpdateConsumer(ctx, EventStream, jetstream.ConsumerConfig{
 		Durable: PlannerName, Description: "plans accepted requests into partitions",
 		FilterSubject: "exports.events.*.queued", AckPolicy: jetstream.AckExplicitPolicy,
 		AckWait: b.Config.PartAckWait, MaxDeliver: -1, MaxAckPending: 1024,
@@ -235,7 +241,7 @@ func (b *Bus) ensureConsumers(ctx context.Context) error {
 		{ExporterName, schema.PartSubjectPrefix + "*", "exports partitions (bulk lane)"},
 		{ExpressName, schema.ExpressPartSubject("*"), "exports the first partitions of every job (express lane)"},
 	} {
-		if _, err := b.JS.CreateOrUpdateConsumer(ctx, PartStream, jetstream.ConsumerConfig{
+		if _, err := b.js.CreateOrUpdateConsumer(ctx, PartStream, jetstream.ConsumerConfig{
 			Durable: c.name, Description: c.what, FilterSubject: c.filter,
 			AckPolicy: jetstream.AckExplicitPolicy, AckWait: b.Config.PartAckWait,
 			MaxDeliver: -1, MaxAckPending: 1024,
@@ -249,7 +255,7 @@ func (b *Bus) ensureConsumers(ctx context.Context) error {
 	// outlasts the ack wait, so after a crash the events the dead process
 	// held are redelivered, first and in order, before the next process
 	// receives anything newer.
-	if _, err := b.JS.CreateOrUpdateConsumer(ctx, EventStream, jetstream.ConsumerConfig{
+	if _, err := b.js.CreateOrUpdateConsumer(ctx, EventStream, jetstream.ConsumerConfig{
 		Durable: ProjectorName, Description: "folds events into job documents",
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: b.Config.PartAckWait, MaxAckPending: 4 * ProjectorBuffer,
 		PriorityPolicy: jetstream.PriorityPolicyPinned, PriorityGroups: []string{ProjectorGroup},
@@ -264,11 +270,11 @@ func (b *Bus) ensureConsumers(ctx context.Context) error {
 // stream, including those behind the job bucket and the result stores (a
 // deleted result stream must not leave the service saying it is ready).
 func (b *Bus) Ready(ctx context.Context) error {
-	if !b.NC.IsConnected() {
+	if !b.nc.IsConnected() {
 		return errors.New("events: not connected to NATS")
 	}
 	for _, s := range []string{EventStream, PartStream, "KV_" + JobBucket, "OBJ_" + ResultBucket, "OBJ_" + JSONBucket} {
-		if _, err := b.JS.Stream(ctx, s); err != nil {
+		if _, err := b.js.Stream(ctx, s); err != nil {
 			return fmt.Errorf("stream %s: %w", s, err)
 		}
 	}

@@ -67,7 +67,7 @@ func (b *Bus) objectStream(ctx context.Context, bucket string) (chunkSource, err
 	b.streamsMu.Unlock()
 	if !ok {
 		var err error
-		if s, err = b.JS.Stream(ctx, "OBJ_"+bucket); err != nil {
+		if s, err = b.js.Stream(ctx, "OBJ_"+bucket); err != nil {
 			return chunkSource{}, unavailable("result stream", err)
 		}
 		b.streamsMu.Lock()
@@ -77,7 +77,7 @@ func (b *Bus) objectStream(ctx context.Context, bucket string) (chunkSource, err
 		b.streams[bucket] = s
 		b.streamsMu.Unlock()
 	}
-	return chunkSource{nc: b.NC, stream: s, direct: s.CachedInfo().Config.AllowDirect}, nil
+	return chunkSource{nc: b.nc, stream: s, direct: s.CachedInfo().Config.AllowDirect}, nil
 }
 
 // openChunks starts reading an object's chunks. The context bounds the

@@ -36,7 +36,7 @@ func TestPartReadLeavesNothing(t *testing.T) {
 	if info.Chunks < 3 {
 		t.Fatalf("%d chunks (%d bytes stored): the test needs several", info.Chunks, sp.Stored)
 	}
-	stream, err := bus.JS.Stream(ctx, "OBJ_"+events.ResultBucket)
+	stream, err := bus.JS().Stream(ctx, "OBJ_"+events.ResultBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestPartReadLeavesNothing(t *testing.T) {
 
 	cfg := stream.CachedInfo().Config
 	cfg.AllowDirect = false
-	if _, err := bus.JS.UpdateStream(ctx, cfg); err != nil {
+	if _, err := bus.JS().UpdateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
 	rebind(t, bus)
@@ -87,7 +87,7 @@ func TestPartReadLeavesNothing(t *testing.T) {
 
 	for _, direct := range []bool{false, true} {
 		cfg.AllowDirect = direct
-		if _, err := bus.JS.UpdateStream(ctx, cfg); err != nil {
+		if _, err := bus.JS().UpdateStream(ctx, cfg); err != nil {
 			t.Fatal(err)
 		}
 		rebind(t, bus)
@@ -111,8 +111,7 @@ func TestPartReadLeavesNothing(t *testing.T) {
 func rebind(t *testing.T, bus *events.Bus) {
 	t.Helper()
 	bus.ForgetStreams()
-	var err error
-	if bus.Results, err = bus.JS.ObjectStore(context.Background(), events.ResultBucket); err != nil {
+	if err := bus.RebindResults(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -63,7 +63,7 @@ func (b *Bus) Consume(ctx context.Context, stream, consumer string, o ConsumeOpt
 	if buffer <= 0 {
 		buffer = workers
 	}
-	cons, err := b.JS.Consumer(ctx, stream, consumer)
+	cons, err := b.js.Consumer(ctx, stream, consumer)
 	if err != nil {
 		return fmt.Errorf("%s consumer: %w", consumer, err)
 	}
@@ -121,7 +121,7 @@ func (b *Bus) Consume(ctx context.Context, stream, consumer string, o ConsumeOpt
 			// process held is redelivered before anything newer.)
 			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
-			s, err := b.JS.Stream(uctx, stream)
+			s, err := b.js.Stream(uctx, stream)
 			if err == nil {
 				err = s.UnpinConsumer(uctx, consumer, o.Group)
 			}

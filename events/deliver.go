@@ -115,7 +115,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 // loop delivers hook's events until ctx is done.
 func (d *Deliverer) loop(ctx context.Context, hook schema.Webhook) {
 	for wait := 100 * time.Millisecond; ctx.Err() == nil; wait = min(2*wait, 5*time.Second) {
-		cons, err := d.bus.JS.Consumer(ctx, EventStream, WebhookConsumer(hook.ID))
+		cons, err := d.bus.js.Consumer(ctx, EventStream, WebhookConsumer(hook.ID))
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 				d.logger.Warn("webhooks: consumer", "webhook", hook.ID, "err", err)
@@ -152,7 +152,7 @@ func (d *Deliverer) handle(ctx context.Context, hook schema.Webhook, m jetstream
 		_ = m.Term()
 		return
 	}
-	e, err := DecodeEvent(m)
+	e, err := decodeEvent(m)
 	if err != nil {
 		_ = m.Term()
 		return

@@ -27,7 +27,7 @@ func (d *Delivery) Data() []byte { return d.m.Data() }
 
 // Event decodes the payload as an event, with Seq set to its place in the
 // event stream.
-func (d *Delivery) Event() (schema.Event, error) { return DecodeEvent(d.m) }
+func (d *Delivery) Event() (schema.Event, error) { return decodeEvent(d.m) }
 
 // Delivered is how many times JetStream has delivered the message, this
 // time included: 1 the first time. 0 when it cannot tell (a message

@@ -1,5 +1,11 @@
 package events
 
+import (
+	"context"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
 // ForgetStreams drops the object store streams looked up so far, so that
 // the next read looks at their configuration again: a test turns direct
 // gets off as a replicated store has them (leaderReads).
@@ -7,4 +13,23 @@ func (b *Bus) ForgetStreams() {
 	b.streamsMu.Lock()
 	b.streams = nil
 	b.streamsMu.Unlock()
+}
+
+// The Bus's JetStream handles, for this package's tests, which look at
+// (and break) what the Bus keeps sealed.
+func (b *Bus) JS() jetstream.JetStream          { return b.js }
+func (b *Bus) Jobs() jetstream.KeyValue         { return b.jobs }
+func (b *Bus) Results() jetstream.ObjectStore   { return b.results }
+func (b *Bus) JSONStore() jetstream.ObjectStore { return b.json }
+
+// PartInfo is a stored part's object info, as the Bus reads it.
+func (b *Bus) PartInfo(ctx context.Context, ticket string, part int) (*jetstream.ObjectInfo, error) {
+	return b.partInfo(ctx, ticket, part)
+}
+
+// RebindResults binds the result store again, after a test changed its
+// stream's configuration, as Open does for a replicated one.
+func (b *Bus) RebindResults(ctx context.Context) (err error) {
+	b.results, err = b.js.ObjectStore(ctx, ResultBucket)
+	return err
 }

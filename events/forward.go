@@ -27,7 +27,7 @@ func (p *Projector) forward(client string, e schema.Event) {
 	if err != nil {
 		return
 	}
-	if err := p.bus.NC.Publish(schema.OwnerSubject(owner, e.Ticket, e.Kind), data); err != nil {
+	if err := p.bus.nc.Publish(schema.OwnerSubject(owner, e.Ticket, e.Kind), data); err != nil {
 		p.logger.Warn("projector: forward to owner", "ticket", e.Ticket, "kind", e.Kind, "err", err)
 	}
 }

@@ -21,7 +21,7 @@ type JobChange struct {
 // keeps a cache of documents and counts each client's active jobs without
 // reading the bucket for each request.
 func (b *Bus) WatchJobs(ctx context.Context, changed func(JobChange)) error {
-	w, err := b.Jobs.WatchAll(ctx)
+	w, err := b.jobs.WatchAll(ctx)
 	if err != nil {
 		return err
 	}

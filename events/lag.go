@@ -16,7 +16,7 @@ type ConsumerLag struct {
 // ConsumerLag reads the backlog of the durable consumer of stream (e.g.
 // EventStream, PlannerName) from JetStream, one request.
 func (b *Bus) ConsumerLag(ctx context.Context, stream, consumer string) (ConsumerLag, error) {
-	cons, err := b.JS.Consumer(ctx, stream, consumer)
+	cons, err := b.js.Consumer(ctx, stream, consumer)
 	if err != nil {
 		return ConsumerLag{}, fmt.Errorf("%s consumer: %w", consumer, err)
 	}

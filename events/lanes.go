@@ -17,11 +17,11 @@ import (
 // with a long part holds no other: parts wait in the stream, where any
 // exporter can take them, not in this process.
 func (b *Bus) ConsumeParts(ctx context.Context, workers int, logger *slog.Logger, handle func(context.Context, *Delivery)) error {
-	bulk, err := b.JS.Consumer(ctx, PartStream, ExporterName)
+	bulk, err := b.js.Consumer(ctx, PartStream, ExporterName)
 	if err != nil {
 		return fmt.Errorf("exporter consumer: %w", err)
 	}
-	express, err := b.JS.Consumer(ctx, PartStream, ExpressName)
+	express, err := b.js.Consumer(ctx, PartStream, ExpressName)
 	if err != nil {
 		return fmt.Errorf("express consumer: %w", err)
 	}

@@ -47,7 +47,7 @@ type parquetPart struct {
 // WithParquet makes the part store its Parquet file too; call it before
 // the first row.
 func (w *PartWriter) WithParquet() {
-	p := &parquetPart{obj: w.b.newObjectWriter(w.csv.ctx, w.b.Results, ParquetObject(w.ticket, w.part), w.part)}
+	p := &parquetPart{obj: w.b.newObjectWriter(w.csv.ctx, w.b.results, ParquetObject(w.ticket, w.part), w.part)}
 	p.tail.w, p.tail.sum = writerFunc(p.obj.write), sha256.New()
 	p.enc = result.NewParquetWriter(&p.tail)
 	w.parquet = p
@@ -122,7 +122,7 @@ func parquetMeta(md map[string]string, name string) (int64, string, string, erro
 
 // OpenPartParquet opens a part's stored Parquet file for reading.
 func (b *Bus) OpenPartParquet(ctx context.Context, ticket string, part int) (*PartReader, error) {
-	info, err := objectInfo(ctx, b.Results, ParquetObject(ticket, part))
+	info, err := objectInfo(ctx, b.results, ParquetObject(ticket, part))
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ type PartReader struct {
 
 // OpenPart opens a stored part for reading.
 func (b *Bus) OpenPart(ctx context.Context, ticket string, part int) (*PartReader, error) {
-	info, err := b.PartInfo(ctx, ticket, part)
+	info, err := b.partInfo(ctx, ticket, part)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func (b *Bus) OpenPart(ctx context.Context, ticket string, part int) (*PartReade
 // OpenPartJSON opens a part's stored JSON fragment for reading; its size
 // is the CSV's StoredPart.JSON. A part without one is NotFound.
 func (b *Bus) OpenPartJSON(ctx context.Context, ticket string, part int) (*PartReader, error) {
-	info, err := objectInfo(ctx, b.JSON, schema.PartObject(ticket, part))
+	info, err := objectInfo(ctx, b.json, schema.PartObject(ticket, part))
 	if err != nil {
 		return nil, err
 	}

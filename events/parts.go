@@ -98,7 +98,7 @@ func storedPart(info *jetstream.ObjectInfo) (StoredPart, error) {
 
 // Part returns a stored part's description.
 func (b *Bus) Part(ctx context.Context, ticket string, part int) (StoredPart, error) {
-	info, err := b.PartInfo(ctx, ticket, part)
+	info, err := b.partInfo(ctx, ticket, part)
 	if err != nil {
 		return StoredPart{}, err
 	}
@@ -130,7 +130,7 @@ func (b *Bus) QueuePart(ctx context.Context, t schema.PartTask, lane Lane) error
 	}
 	m := nats.NewMsg(subject)
 	m.Data = data
-	_, err = b.JS.PublishMsg(ctx, m, jetstream.WithMsgID(fmt.Sprintf("%s.part.%d", t.Ticket, t.Spec.Part)))
+	_, err = b.js.PublishMsg(ctx, m, jetstream.WithMsgID(fmt.Sprintf("%s.part.%d", t.Ticket, t.Spec.Part)))
 	if err != nil {
 		return unavailable("queue part", err)
 	}
@@ -165,9 +165,9 @@ type PartWriter struct {
 // NewPartWriter starts storing a part. Close or Abort it.
 func (b *Bus) NewPartWriter(ctx context.Context, ticket string, part int, withJSON bool) *PartWriter {
 	w := &PartWriter{b: b, ticket: ticket, part: part, sum: sha256.New()}
-	w.csv = b.newObjectWriter(ctx, b.Results, schema.PartObject(ticket, part), part)
+	w.csv = b.newObjectWriter(ctx, b.results, schema.PartObject(ticket, part), part)
 	if withJSON {
-		w.json = b.newObjectWriter(ctx, b.JSON, schema.PartObject(ticket, part), part)
+		w.json = b.newObjectWriter(ctx, b.json, schema.PartObject(ticket, part), part)
 	}
 	return w
 }
@@ -239,7 +239,7 @@ func (w *PartWriter) Close(rows int64) (StoredPart, error) {
 			}
 		}
 	}
-	if err := w.b.Results.UpdateMeta(w.csv.ctx, meta.Name, meta); err != nil {
+	if err := w.b.results.UpdateMeta(w.csv.ctx, meta.Name, meta); err != nil {
 		if storageFull(err) {
 			return StoredPart{}, storeError(err)
 		}
@@ -388,15 +388,15 @@ func (b *Bus) verifyPart(ctx context.Context, info *jetstream.ObjectInfo) error 
 // is a message with its own costs on the way in and out, but at most half
 // the server's max payload (1 MiB by default on a nats-server of its own).
 func (b *Bus) chunkSize() uint32 {
-	if mp := b.NC.MaxPayload() / 2; mp > 0 && mp < MaxChunkSize {
+	if mp := b.nc.MaxPayload() / 2; mp > 0 && mp < MaxChunkSize {
 		return uint32(mp)
 	}
 	return MaxChunkSize
 }
 
-// PartInfo returns a stored part's info.
-func (b *Bus) PartInfo(ctx context.Context, ticket string, part int) (*jetstream.ObjectInfo, error) {
-	return objectInfo(ctx, b.Results, schema.PartObject(ticket, part))
+// partInfo returns a stored part's object info.
+func (b *Bus) partInfo(ctx context.Context, ticket string, part int) (*jetstream.ObjectInfo, error) {
+	return objectInfo(ctx, b.results, schema.PartObject(ticket, part))
 }
 
 func objectInfo(ctx context.Context, store jetstream.ObjectStore, name string) (*jetstream.ObjectInfo, error) {
@@ -428,7 +428,7 @@ func (b *Bus) DeletePart(ctx context.Context, ticket string, part int) error {
 		store  jetstream.ObjectStore
 		bucket string
 		name   string
-	}{{b.Results, ResultBucket, name}, {b.JSON, JSONBucket, name}, {b.Results, ResultBucket, ParquetObject(ticket, part)}} {
+	}{{b.results, ResultBucket, name}, {b.json, JSONBucket, name}, {b.results, ResultBucket, ParquetObject(ticket, part)}} {
 		if err := b.purgeChunks(ctx, o.store, o.bucket, o.name); err != nil {
 			return err
 		}

@@ -112,7 +112,7 @@ func TestPartStoredPlain(t *testing.T) {
 	bus := newBus(t)
 	part := csvPart(3 << 20)
 	const ticket = "fedcba9876543210fedcba9876543210"
-	if _, err := bus.Results.Put(ctx, jetstream.ObjectMeta{Name: schema.PartObject(ticket, 1),
+	if _, err := bus.Results().Put(ctx, jetstream.ObjectMeta{Name: schema.PartObject(ticket, 1),
 		Metadata: map[string]string{events.MetaRows: "7"}}, bytes.NewReader(part)); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestPartWriterJSON(t *testing.T) {
 	if err := bus.DeletePart(ctx, ticket, 1); err != nil {
 		t.Fatal(err)
 	}
-	for name, store := range map[string]jetstream.ObjectStore{"CSV": bus.Results, "JSON": bus.JSON} {
+	for name, store := range map[string]jetstream.ObjectStore{"CSV": bus.Results(), "JSON": bus.JSONStore()} {
 		if _, err := store.GetInfo(ctx, schema.PartObject(ticket, 1)); !errors.Is(err, jetstream.ErrObjectNotFound) {
 			t.Fatalf("%s after DeletePart: %v, want not found", name, err)
 		}

@@ -39,7 +39,7 @@ func (p *Projector) Run(ctx context.Context) error {
 
 func (p *Projector) handle(ctx context.Context, d *Delivery) {
 	m := d.m
-	e, err := DecodeEvent(m)
+	e, err := decodeEvent(m)
 	if err != nil {
 		p.logger.Error("projector: dropping undecodable event", "subject", m.Subject(), "err", err)
 		_ = m.Term()
@@ -76,7 +76,7 @@ func (p *Projector) handle(ctx context.Context, d *Delivery) {
 // expired job's result, publishing the success of a complete one. Done
 // again after a failure, it does only what is left.
 func (p *Projector) project(ctx context.Context, m jetstream.Msg, e schema.Event) error {
-	rec, err := Fold(ctx, p.bus.Jobs, e)
+	rec, err := Fold(ctx, p.bus.jobs, e)
 	if err != nil {
 		return fmt.Errorf("fold: %w", err)
 	}
@@ -170,7 +170,7 @@ func Fold(ctx context.Context, kv jetstream.KeyValue, e schema.Event) (*schema.J
 // returned with the last deletions still under way. When it returns, every
 // consumer it made is deleted.
 func Rebuild(ctx context.Context, bus *Bus, kv jetstream.KeyValue) error {
-	s, err := bus.JS.Stream(ctx, EventStream)
+	s, err := bus.js.Stream(ctx, EventStream)
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func Rebuild(ctx context.Context, bus *Bus, kv jetstream.KeyValue) error {
 			}
 			return err
 		}
-		e, err := DecodeEvent(m)
+		e, err := decodeEvent(m)
 		if err == nil {
 			if _, err := Fold(ctx, kv, e); err != nil {
 				return err

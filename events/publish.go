@@ -52,7 +52,7 @@ func (b *Bus) publish(ctx context.Context, e schema.Event, id string) (*jetstrea
 	if id != "" {
 		opts = append(opts, jetstream.WithMsgID(id))
 	}
-	ack, err := b.JS.PublishMsg(ctx, m, opts...)
+	ack, err := b.js.PublishMsg(ctx, m, opts...)
 	if err != nil {
 		return nil, unavailable("publish event", err)
 	}
@@ -88,7 +88,7 @@ func (b *Bus) Submit(ctx context.Context, req schema.ExportRequest, id string) (
 // id no stream has.
 func (b *Bus) Earlier(ctx context.Context, id string) (uint64, error) {
 	m := nats.NewMsg(probeSubject)
-	ack, err := b.JS.PublishMsg(ctx, m, jetstream.WithMsgID(id), jetstream.WithExpectLastMsgID(probeLastMsgID))
+	ack, err := b.js.PublishMsg(ctx, m, jetstream.WithMsgID(id), jetstream.WithExpectLastMsgID(probeLastMsgID))
 	var apiErr *jetstream.APIError
 	switch {
 	case errors.As(err, &apiErr) && apiErr.ErrorCode == wrongLastMsgID:
@@ -110,8 +110,8 @@ const (
 	wrongLastMsgID = jetstream.ErrorCode(10070) // JSStreamWrongLastMsgIDErrF
 )
 
-// DecodeEvent reads an event message, with Seq set from its metadata.
-func DecodeEvent(m jetstream.Msg) (schema.Event, error) {
+// decodeEvent reads an event message, with Seq set from its metadata.
+func decodeEvent(m jetstream.Msg) (schema.Event, error) {
 	var e schema.Event
 	if err := json.Unmarshal(m.Data(), &e); err != nil {
 		return e, fmt.Errorf("events: bad event on %s: %w", m.Subject(), err)
@@ -138,7 +138,7 @@ func (b *Bus) JobRaw(ctx context.Context, ticket string) ([]byte, uint64, error)
 	if !schema.IsTicket(ticket) {
 		return nil, 0, schema.Errorf(schema.NotFound, "Job not found.")
 	}
-	e, err := b.Jobs.Get(ctx, ticket)
+	e, err := b.jobs.Get(ctx, ticket)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, 0, schema.Errorf(schema.NotFound, "Job not found.")
 	}
@@ -164,7 +164,7 @@ func (b *Bus) QueuedEvent(ctx context.Context, ticket string) (schema.Event, err
 	if !schema.IsTicket(ticket) {
 		return e, schema.Errorf(schema.NotFound, "Job not found.")
 	}
-	s, err := b.JS.Stream(ctx, EventStream)
+	s, err := b.js.Stream(ctx, EventStream)
 	if err != nil {
 		return e, unavailable("event stream", err)
 	}

@@ -92,7 +92,7 @@ func (b *Bus) ResultUsage(ctx context.Context) (Usage, error) {
 	}
 	var u Usage
 	for _, bucket := range []string{ResultBucket, JSONBucket} {
-		s, err := b.JS.Stream(ctx, "OBJ_"+bucket)
+		s, err := b.js.Stream(ctx, "OBJ_"+bucket)
 		if err != nil {
 			return u, unavailable("result store", err)
 		}
@@ -153,7 +153,7 @@ func (b *Bus) purgeChunks(ctx context.Context, store jetstream.ObjectStore, buck
 	if err != nil {
 		return unavailable("part info", err)
 	}
-	s, err := b.JS.Stream(ctx, "OBJ_"+bucket)
+	s, err := b.js.Stream(ctx, "OBJ_"+bucket)
 	if err == nil {
 		err = s.Purge(ctx, jetstream.WithPurgeSubject("$O."+bucket+".C."+info.NUID))
 	}

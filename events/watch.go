@@ -42,7 +42,7 @@ func (b *Bus) Watch(ctx context.Context, ticket string, afterSeq uint64) (<-chan
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = afterSeq + 1
 	}
-	cons, err := b.JS.OrderedConsumer(ctx, EventStream, cfg)
+	cons, err := b.js.OrderedConsumer(ctx, EventStream, cfg)
 	if err != nil {
 		return nil, nil, unavailable("watch", err)
 	}
@@ -63,7 +63,7 @@ func (b *Bus) Watch(ctx context.Context, ticket string, afterSeq uint64) (<-chan
 				// recreated: either way the watch is over.
 				return
 			}
-			e, err := DecodeEvent(m)
+			e, err := decodeEvent(m)
 			if err != nil || e.Ticket != ticket {
 				continue
 			}
@@ -86,7 +86,7 @@ func (b *Bus) Watch(ctx context.Context, ticket string, afterSeq uint64) (<-chan
 			// its inactive threshold: one per watcher that ever left.
 			if info := cons.CachedInfo(); info != nil {
 				dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				_ = b.JS.DeleteConsumer(dctx, EventStream, info.Name)
+				_ = b.js.DeleteConsumer(dctx, EventStream, info.Name)
 				cancel()
 			}
 		})
@@ -105,7 +105,7 @@ func (b *Bus) Watch(ctx context.Context, ticket string, afterSeq uint64) (<-chan
 // stream no longer (or never) had it.
 func (b *Bus) Event(ctx context.Context, seq uint64) (schema.Event, error) {
 	var e schema.Event
-	s, err := b.JS.Stream(ctx, EventStream)
+	s, err := b.js.Stream(ctx, EventStream)
 	if err != nil {
 		return e, unavailable("event stream", err)
 	}
@@ -126,7 +126,7 @@ func (b *Bus) Event(ctx context.Context, seq uint64) (schema.Event, error) {
 // LastEventSeq returns the sequence of the newest event in the stream: an
 // id past it was never sent.
 func (b *Bus) LastEventSeq(ctx context.Context) (uint64, error) {
-	s, err := b.JS.Stream(ctx, EventStream)
+	s, err := b.js.Stream(ctx, EventStream)
 	if err != nil {
 		return 0, unavailable("event stream", err)
 	}
@@ -138,7 +138,7 @@ func (b *Bus) LastEventSeq(ctx context.Context) (uint64, error) {
 // it started before (a started event), so that it queues the same parts.
 func (b *Bus) LastEvent(ctx context.Context, ticket string, kind schema.EventKind) (schema.Event, bool, error) {
 	var e schema.Event
-	s, err := b.JS.Stream(ctx, EventStream)
+	s, err := b.js.Stream(ctx, EventStream)
 	if err != nil {
 		return e, false, unavailable("event stream", err)
 	}

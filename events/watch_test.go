@@ -194,7 +194,7 @@ func TestWatchResumesAfterSeqAndFreesItsConsumer(t *testing.T) {
 	svc, n := seeded(t, 30_000, 5_000)
 	ctx := context.Background()
 	ticket := newTicket()
-	stream, err := svc.Bus.JS.Stream(ctx, events.EventStream)
+	stream, err := svc.Bus.JS().Stream(ctx, events.EventStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestRebuildReproducesEveryDocument(t *testing.T) {
 		})
 	}
 	// Every event folded, including the projector's own succeeded events.
-	cons, err := svc.Bus.JS.Consumer(ctx, events.EventStream, events.ProjectorName)
+	cons, err := svc.Bus.JS().Consumer(ctx, events.EventStream, events.ProjectorName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,12 +291,12 @@ func TestRebuildReproducesEveryDocument(t *testing.T) {
 		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
 	})
 
-	fresh, err := svc.Bus.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "rebuilt_jobs"})
+	fresh, err := svc.Bus.JS().CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "rebuilt_jobs"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	consumers := func() int {
-		s, err := svc.Bus.JS.Stream(ctx, events.EventStream)
+		s, err := svc.Bus.JS().Stream(ctx, events.EventStream)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -309,7 +309,7 @@ func TestRebuildReproducesEveryDocument(t *testing.T) {
 	if got := consumers(); got != before {
 		t.Errorf("got %d event stream consumers after the rebuild, want the %d before", got, before)
 	}
-	keys, err := svc.Bus.Jobs.Keys(ctx)
+	keys, err := svc.Bus.Jobs().Keys(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +321,7 @@ func TestRebuildReproducesEveryDocument(t *testing.T) {
 		t.Fatalf("got %d projected and %d rebuilt documents, want %d each", len(keys), len(rebuilt), len(tickets))
 	}
 	for _, k := range keys {
-		a, err := svc.Bus.Jobs.Get(ctx, k)
+		a, err := svc.Bus.Jobs().Get(ctx, k)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -60,7 +60,7 @@ func (b *Bus) webhooks(ctx context.Context) (jetstream.KeyValue, error) {
 	if b.Config.Memory {
 		storage = jetstream.MemoryStorage
 	}
-	kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: WebhookBucket, Description: "webhook endpoints and their delivery state",
 		History: 1, Storage: storage, Replicas: b.Config.Replicas,
 	})
@@ -91,7 +91,7 @@ func (b *Bus) AddWebhook(ctx context.Context, w schema.Webhook) (schema.Webhook,
 	if w.Ticket != "" {
 		policy = jetstream.DeliverAllPolicy
 	}
-	if _, err := b.JS.CreateOrUpdateConsumer(ctx, EventStream, jetstream.ConsumerConfig{
+	if _, err := b.js.CreateOrUpdateConsumer(ctx, EventStream, jetstream.ConsumerConfig{
 		Durable: WebhookConsumer(w.ID), Description: "deliveries to webhook " + w.ID,
 		FilterSubjects: webhookFilters(w), DeliverPolicy: policy,
 		// One delivery at a time, so that an endpoint gets its events in
@@ -167,7 +167,7 @@ func (b *Bus) DeleteWebhook(ctx context.Context, id string) error {
 	if err := kv.Delete(ctx, webhookKey+id); err != nil {
 		return unavailable("delete webhook", err)
 	}
-	if err := b.JS.DeleteConsumer(ctx, EventStream, WebhookConsumer(id)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+	if err := b.js.DeleteConsumer(ctx, EventStream, WebhookConsumer(id)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return unavailable("delete webhook consumer", err)
 	}
 	if err := kv.Delete(ctx, webhookStateKey+id); err != nil {
@@ -193,7 +193,7 @@ func (b *Bus) WebhookState(ctx context.Context, id string) (schema.WebhookState,
 	case !errors.Is(err, jetstream.ErrKeyNotFound):
 		return st, 0, unavailable("read webhook state", err)
 	}
-	cons, err := b.JS.Consumer(ctx, EventStream, WebhookConsumer(id))
+	cons, err := b.js.Consumer(ctx, EventStream, WebhookConsumer(id))
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return st, 0, nil // being deleted: nothing waits any more
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/internal/testenv"
 	"github.com/plenario-next/exportd/schema"
 )
@@ -24,7 +25,7 @@ func del(t *testing.T, u string) (int, schema.Job) {
 // objectsOf counts the stored parts of ticket.
 func objectsOf(t *testing.T, svc *testenv.Service, ticket string) int {
 	t.Helper()
-	list, err := svc.Bus.Results.List(t.Context())
+	list, err := svc.ObjectStore(t, events.ResultBucket).List(t.Context())
 	if errors.Is(err, jetstream.ErrNoObjectsFound) {
 		return 0
 	}
@@ -59,7 +60,7 @@ func TestCancelRunningJob(t *testing.T) {
 	})
 	// Work in flight stops: the part queue drains to nothing.
 	testenv.Eventually(t, 30*time.Second, "part queue empty", func() bool {
-		s, err := svc.Bus.JS.Stream(t.Context(), "EXPORT_PARTS")
+		s, err := svc.JS.Stream(t.Context(), "EXPORT_PARTS")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -54,7 +54,7 @@ func TestRedeliveryIsCounted(t *testing.T) {
 	go func() { defer wg.Done(); _ = pl.Run(ctx) }()
 
 	ticket := svc.Submit(t, "array_of_things", window)
-	cons, err := svc.Bus.JS.Consumer(ctx, events.PartStream, events.ExporterName)
+	cons, err := svc.JS.Consumer(ctx, events.PartStream, events.ExporterName)
 	if err != nil {
 		t.Fatal(err)
 	}

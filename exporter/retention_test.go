@@ -35,7 +35,7 @@ func TestRetention(t *testing.T) {
 		if code != 404 || objectsOf(t, svc, ticket) != 0 {
 			return false
 		}
-		s, err := svc.Bus.JS.Stream(t.Context(), events.EventStream)
+		s, err := svc.JS.Stream(t.Context(), events.EventStream)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -61,11 +61,7 @@ func TestResultStorageLimit(t *testing.T) {
 	// Fill all but a few percent of the room: the storage is short.
 	for bucket, n := range storeBytes(t, svc) {
 		filler := int(float64(limit/2-n) * 0.95)
-		store := svc.Bus.Results
-		if bucket == events.JSONBucket {
-			store = svc.Bus.JSON
-		}
-		if _, err := store.PutBytes(t.Context(), "filler", bytes.Repeat([]byte{'x'}, filler)); err != nil {
+		if _, err := svc.ObjectStore(t, bucket).PutBytes(t.Context(), "filler", bytes.Repeat([]byte{'x'}, filler)); err != nil {
 			t.Fatalf("filling %s with %d bytes: %v", bucket, filler, err)
 		}
 	}
@@ -117,7 +113,7 @@ func storeBytes(t *testing.T, svc *testenv.Service) map[string]int64 {
 	t.Helper()
 	out := map[string]int64{}
 	for _, b := range []string{events.ResultBucket, events.JSONBucket} {
-		s, err := svc.Bus.JS.Stream(t.Context(), "OBJ_"+b)
+		s, err := svc.JS.Stream(t.Context(), "OBJ_"+b)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +126,7 @@ func storeBytes(t *testing.T, svc *testenv.Service) map[string]int64 {
 // stream is a work queue, a part leaves it when its exporter acks it.
 func partsQueued(t *testing.T, svc *testenv.Service) uint64 {
 	t.Helper()
-	s, err := svc.Bus.JS.Stream(t.Context(), events.PartStream)
+	s, err := svc.JS.Stream(t.Context(), events.PartStream)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestIdempotentSubmission(t *testing.T) {
 		t.Fatalf("same Idempotency-Key: got tickets %q and %q, want one", d.Ticket, e.Ticket)
 	}
 	// Exactly three jobs were queued.
-	s, err := svc.Bus.JS.Stream(t.Context(), "EXPORT_EVENTS")
+	s, err := svc.JS.Stream(t.Context(), "EXPORT_EVENTS")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/exporter"
@@ -24,12 +26,12 @@ import (
 )
 
 // streamConsumers is the number of consumers of every stream, by name.
-func streamConsumers(t *testing.T, bus *events.Bus) map[string]int {
+func streamConsumers(t *testing.T, js jetstream.JetStream) map[string]int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	out := map[string]int{}
-	l := bus.JS.ListStreams(ctx)
+	l := js.ListStreams(ctx)
 	for info := range l.Info() {
 		out[info.Config.Name] = info.State.Consumers
 	}
@@ -88,10 +90,10 @@ func TestNoLeakedConsumers(t *testing.T) {
 		rec, _, err := svc.Bus.Job(ctx, followed)
 		return err == nil && rec.Job.Status.Status == schema.StatusProcessing
 	})
-	base := streamConsumers(t, svc.Bus)
+	base := streamConsumers(t, svc.JS)
 
 	clients := openSSEClients(t, svc.URL, followed, sseClients)
-	if got := streamConsumers(t, svc.Bus)[events.EventStream]; got != base[events.EventStream]+1 {
+	if got := streamConsumers(t, svc.JS)[events.EventStream]; got != base[events.EventStream]+1 {
 		t.Errorf("%d clients of one job: %d event stream consumers, want %d", sseClients, got, base[events.EventStream]+1)
 	}
 
@@ -134,7 +136,7 @@ func TestNoLeakedConsumers(t *testing.T) {
 	clients.untilTerminal(t, fail)
 
 	testenv.Eventually(t, 30*time.Second, "every stream back to its consumers", func() bool {
-		got := streamConsumers(t, svc.Bus)
+		got := streamConsumers(t, svc.JS)
 		for name, n := range base {
 			if got[name] != n {
 				return false

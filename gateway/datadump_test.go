@@ -191,7 +191,7 @@ func TestQueryListsCompactedAndShown(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	entry, err := f.svc.Bus.Jobs.Get(ctx, f.ticket)
+	entry, err := f.svc.Jobs(t).Get(ctx, f.ticket)
 	if err != nil {
 		t.Fatal(err)
 	}

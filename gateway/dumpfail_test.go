@@ -32,15 +32,15 @@ var ddFormats = []struct {
 
 // purgeChunks removes a part's chunks from both result stores and leaves
 // their object infos: the part is listed, and its bytes cannot be read.
-func purgeChunks(t *testing.T, bus *events.Bus, ticket string, part int) {
+func purgeChunks(t *testing.T, svc *testenv.Service, ticket string, part int) {
 	t.Helper()
 	ctx := context.Background()
-	for _, store := range []jetstream.ObjectStore{bus.Results, bus.JSON} {
+	for _, store := range []jetstream.ObjectStore{svc.ObjectStore(t, events.ResultBucket), svc.ObjectStore(t, events.JSONBucket)} {
 		info, err := store.GetInfo(ctx, schema.PartObject(ticket, part))
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := bus.JS.Stream(ctx, "OBJ_"+info.Bucket)
+		s, err := svc.JS.Stream(ctx, "OBJ_"+info.Bucket)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +56,7 @@ func purgeChunks(t *testing.T, bus *events.Bus, ticket string, part int) {
 // empty gzip body.
 func TestDownloadCannotStart(t *testing.T) {
 	f := ddFinishedJob(t)
-	purgeChunks(t, f.svc.Bus, f.ticket, 1)
+	purgeChunks(t, f.svc, f.ticket, 1)
 	for _, tc := range ddFormats {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := testenv.Do(t, "GET", f.dump+tc.query, tc.hdr...)

@@ -23,7 +23,7 @@ func TestReadyzStreamGone(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			if err := svc.Bus.JS.DeleteStream(ctx, stream); err != nil {
+			if err := svc.JS.DeleteStream(ctx, stream); err != nil {
 				t.Fatal(err)
 			}
 			code, body := testenv.Get(t, svc.URL+"/readyz")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/events"
@@ -212,9 +213,9 @@ func streamSeqs(t *testing.T, bus *events.Bus, ticket string, after uint64) []st
 }
 
 // eventConsumers counts the consumers of the event stream.
-func eventConsumers(t *testing.T, bus *events.Bus) int {
+func eventConsumers(t *testing.T, js jetstream.JetStream) int {
 	t.Helper()
-	s, err := bus.JS.Stream(context.Background(), events.EventStream)
+	s, err := js.Stream(context.Background(), events.EventStream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +387,7 @@ func TestSSEFromQueuedToSucceeded(t *testing.T) {
 func TestSSEResumeWithLastEventID(t *testing.T) {
 	svc := testenv.StartService(t, testenv.ServiceOptions{NoExporter: true})
 	svc.Gw.SSEHeartbeat = 20 * time.Millisecond
-	base := eventConsumers(t, svc.Bus)
+	base := eventConsumers(t, svc.JS)
 	ticket := handJob(t, svc)
 	publish(t, svc, schema.Event{Kind: schema.EventStarted, Ticket: ticket, Parts: 4, Estimate: 400, Worker: "hand"})
 
@@ -417,7 +418,7 @@ func TestSSEResumeWithLastEventID(t *testing.T) {
 	}
 	s.Close()
 	testenv.Eventually(t, 5*time.Second, "the gateway frees the consumer of a client that left", func() bool {
-		return eventConsumers(t, svc.Bus) == base
+		return eventConsumers(t, svc.JS) == base
 	})
 
 	// Missed while away.
@@ -477,7 +478,7 @@ func TestSSEResumeWithLastEventID(t *testing.T) {
 		t.Errorf("finished job: got %v after the document, want succeeded@%s", sseKinds(got), terminalID)
 	}
 	testenv.Eventually(t, 5*time.Second, "every consumer freed", func() bool {
-		return eventConsumers(t, svc.Bus) == base
+		return eventConsumers(t, svc.JS) == base
 	})
 }
 
@@ -528,7 +529,7 @@ func TestSSEBadRequests(t *testing.T) {
 // they cost one consumer.
 func TestSSE200Watchers(t *testing.T) {
 	svc := testenv.StartService(t, testenv.ServiceOptions{NoExporter: true})
-	base := eventConsumers(t, svc.Bus)
+	base := eventConsumers(t, svc.JS)
 	ticket := handJob(t, svc)
 	const parts, watchers = 5, 200
 	publish(t, svc, schema.Event{Kind: schema.EventStarted, Ticket: ticket, Parts: parts, Estimate: 500, Worker: "hand"})
@@ -556,7 +557,7 @@ func TestSSE200Watchers(t *testing.T) {
 		t.FailNow()
 	}
 	// They share one watch: one consumer, not one each.
-	if got := eventConsumers(t, svc.Bus); got != base+1 {
+	if got := eventConsumers(t, svc.JS); got != base+1 {
 		t.Errorf("got %d consumers with %d watchers, want %d", got, watchers, base+1)
 	}
 	for p := 1; p <= parts; p++ {
@@ -581,6 +582,6 @@ func TestSSE200Watchers(t *testing.T) {
 		t.Errorf("got %d part_done events, want %d: %s", n, parts, results[0])
 	}
 	testenv.Eventually(t, 10*time.Second, "every watcher's consumer freed", func() bool {
-		return eventConsumers(t, svc.Bus) == base
+		return eventConsumers(t, svc.JS) == base
 	})
 }

@@ -401,7 +401,7 @@ func (s *system) succeeded(ctx context.Context) (float64, error) {
 // NATS subscriber, and returns how long its events took from publication
 // to arrival on each path.
 func (s *system) eventLatency(ctx context.Context, cfg config, w window, watchers int) (latency.Result, error) {
-	nc, err := nats.Connect(s.natsURL, s.natsSubscriber.Option())
+	nc, err := nats.Connect(s.natsURL, nats.UserInfo(s.natsSubscriber.User, s.natsSubscriber.Password))
 	if err != nil {
 		return latency.Result{}, err
 	}

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/valyala/fasthttp"
 
 	"github.com/plenario-next/exportd/chstore"
@@ -35,10 +34,9 @@ type App struct {
 	Config Config
 	Store  *chstore.Store
 	// NATS is the embedded server (nil on an external one) and Auth its
-	// identities; NC is connected as the service identity.
+	// identities; Bus is connected as the service identity.
 	NATS      *server.Server
 	Auth      *natsauth.Auth
-	NC        *nats.Conn
 	Bus       *events.Bus
 	Metrics   *metrics.Registry // one list, shared by every role
 	Gateway   *gateway.Gateway
@@ -120,7 +118,7 @@ func (a *App) open(ctx context.Context) error {
 // external one, and opens the JetStream topology on the connection.
 func (a *App) openNATS(ctx context.Context) error {
 	c := &a.Config
-	url, opts := c.NATSURL, c.NATS.clientOptions()
+	url, opts := c.NATSURL, c.NATS.connectOptions()
 	if url == "" {
 		maxStore, results, err := embeddedLimits(*c, a.logger)
 		if err != nil {
@@ -130,31 +128,15 @@ func (a *App) openNATS(ctx context.Context) error {
 		if a.NATS, a.Auth, err = startNATS(*c, maxStore, a.logger); err != nil {
 			return err
 		}
-		// In process, TLS is neither needed nor asked for.
+		// In process, TLS is neither needed nor asked for, and the service
+		// is its own identity; an nkey is for an external server only.
 		url = strings.Replace(a.NATS.ClientURL(), "tls://", "nats://", 1)
-		opts = append(opts, nats.InProcessServer(a.NATS), a.Auth.Service.Option())
-	} else if opt, err := c.NATS.nkeyOption(); err != nil {
-		return err
-	} else if opt != nil {
-		opts = append(opts, opt)
+		opts.InProcess, opts.User, opts.Password, opts.NKeySeedFile = a.NATS, a.Auth.Service.User, a.Auth.Service.Password, ""
 	}
-	logger := a.logger
-	opts = append(opts, nats.Name("exportd-"+c.Roles.String()), nats.MaxReconnects(-1),
-		nats.ReconnectWait(c.NATSReconnectWait), nats.RetryOnFailedConnect(true),
-		// Refused credentials and denied subjects show here, not as a hang.
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { logger.Warn("nats", "err", err) }))
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		return fmt.Errorf("nats at %s: %w", url, err)
-	}
-	a.NC = nc
-	if a.Bus, err = events.Open(ctx, nc, c.Events); err != nil {
-		if last := nc.LastError(); last != nil { // e.g. refused credentials, which say more
-			return fmt.Errorf("nats at %s: %w (jetstream topology: %v)", url, last, err)
-		}
-		return fmt.Errorf("jetstream topology: %w", err)
-	}
-	return nil
+	opts.Name, opts.ReconnectWait, opts.Logger = "exportd-"+c.Roles.String(), c.NATSReconnectWait, a.logger
+	var err error
+	a.Bus, err = events.Connect(ctx, url, opts, c.Events)
+	return err
 }
 
 // start runs the roles, each in a goroutine until Close.
@@ -263,9 +245,8 @@ func (a *App) Close(ctx context.Context) error {
 			a.stopRoles()
 			a.wg.Wait()
 		}
-		if a.NC != nil {
-			_ = a.NC.Drain()
-			a.NC.Close()
+		if a.Bus != nil {
+			a.Bus.Close() // drains the connection
 		}
 		if a.closeOps != nil {
 			_ = a.closeOps(ctx)

@@ -1,7 +1,9 @@
 package app_test
 
 import (
+	"maps"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -34,10 +36,23 @@ func imports(list []string, prefix string) bool {
 	return false
 }
 
+// natsClients may import nats.go (or its jetstream package) besides
+// events, which owns JetStream for the service, each with the reason. The
+// service's own packages speak events' types (Delivery, StoredPart,
+// JobChange, ConsumerLag) instead; internal/natsauth describes identities
+// with nats-server's types and ours.
+var natsClients = map[string]string{
+	"events":           "the one owner of JetStream: streams, consumers, stores, the connection",
+	"cmd/benchexport":  "an outside client of exportd: it subscribes to the events to time jobs, as a user would",
+	"internal/latency": "an outside client of exportd: it measures a job's events as a subscriber sees them",
+	"internal/testenv": "tests' own raw client of the service's NATS, to look at and break what the Bus keeps sealed",
+}
+
 // TestImportRules checks the house's import rules (docs/architecture.md):
-// one package owns ClickHouse's driver, the contracts import no driver and
-// nothing of ours, the gateway and the exporter never import each other,
-// and cmd/exportd wires through internal/app without touching a driver.
+// one package owns ClickHouse's driver and one nats.go (natsClients), the
+// contracts import no driver and nothing of ours, the gateway and the
+// exporter never import each other, and cmd/exportd wires through
+// internal/app without touching a driver.
 func TestImportRules(t *testing.T) {
 	direct, deps := goList(t, "Imports"), goList(t, "Deps")
 	if len(direct) < 10 {
@@ -51,6 +66,14 @@ func TestImportRules(t *testing.T) {
 		// testenv queries ClickHouse directly, to check the service against it.
 		if imports(list, clickhouse) && pkg != "chstore" && pkg != "internal/testenv" {
 			t.Errorf("%s imports clickhouse-go; only chstore may (benchexport prints the export SQL with chstore.ExportSQL and chstore.InlineSQL)", pkg)
+		}
+	}
+	if !imports(direct["events"], natsClient) {
+		t.Fatalf("go list output not understood: events imports %v", direct["events"])
+	}
+	for pkg, list := range direct {
+		if _, ok := natsClients[pkg]; imports(list, natsClient) && !ok {
+			t.Errorf("%s imports nats.go; only events may (and %v): use events' methods and types", pkg, slices.Sorted(maps.Keys(natsClients)))
 		}
 	}
 	for _, p := range direct["schema"] {

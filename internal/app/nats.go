@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 
+	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/internal/natsauth"
 	"github.com/plenario-next/exportd/schema"
 )
@@ -26,36 +26,11 @@ type NATSSettings struct {
 	ListenCert, ListenKey       string
 }
 
-// clientOptions are the nats.go options that authenticate to an external
-// server and verify it.
-func (n NATSSettings) clientOptions() []nats.Option {
-	var opts []nats.Option
-	switch {
-	case n.User != "":
-		opts = append(opts, nats.UserInfo(n.User, n.Password))
-	case n.Creds != "":
-		opts = append(opts, nats.UserCredentials(n.Creds))
-	}
-	if n.CA != "" {
-		opts = append(opts, nats.RootCAs(n.CA))
-	}
-	if n.Cert != "" {
-		opts = append(opts, nats.ClientCert(n.Cert, n.Key))
-	}
-	return opts
-}
-
-// nkeyOption reads the nkey seed file; separate from clientOptions because
-// reading it may fail.
-func (n NATSSettings) nkeyOption() (nats.Option, error) {
-	if n.NKey == "" {
-		return nil, nil
-	}
-	opt, err := nats.NkeyOptionFromSeed(n.NKey)
-	if err != nil {
-		return nil, fmt.Errorf("nats-nkey: %w", err)
-	}
-	return opt, nil
+// connectOptions are how the service connects to an external server:
+// authenticating to it and verifying it.
+func (n NATSSettings) connectOptions() events.ConnectOptions {
+	return events.ConnectOptions{User: n.User, Password: n.Password, Creds: n.Creds, NKeySeedFile: n.NKey,
+		CA: n.CA, Cert: n.Cert, Key: n.Key}
 }
 
 // startNATS starts the embedded JetStream server on c.NATSListen, storing

@@ -101,7 +101,7 @@ func TestNATSNodeDown(t *testing.T) {
 			}
 			svc := testenv.StartService(t, testenv.ServiceOptions{Store: store, NATSURL: strings.Join(urls, ","),
 				PartRows: 50_000, Concurrency: 2, Events: events.Config{Replicas: 3, PartAckWait: 3 * time.Second}})
-			info, err := svc.Bus.JS.Stream(t.Context(), events.PartStream)
+			info, err := svc.JS.Stream(t.Context(), events.PartStream)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,11 +122,11 @@ func TestNATSNodeDown(t *testing.T) {
 				return j.Status.Progress.Done >= 2
 			})
 
-			connected := svc.NC.ConnectedServerName()
+			connected := svc.Bus.ConnectedServer()
 			victim := connected
 			if which == "other" {
 				victim = ""
-				if si, err := svc.Bus.JS.Stream(t.Context(), events.PartStream); err == nil {
+				if si, err := svc.JS.Stream(t.Context(), events.PartStream); err == nil {
 					if ci := si.CachedInfo().Cluster; ci != nil && ci.Leader != connected {
 						victim = ci.Leader
 					}
@@ -149,7 +149,7 @@ func TestNATSNodeDown(t *testing.T) {
 
 			mustSucceed(t, svc.URL, ticket, 3*time.Minute)
 			t.Logf("job succeeded %s after the node went down; now connected to %s", time.Since(start).Round(time.Millisecond),
-				svc.NC.ConnectedServerName())
+				svc.Bus.ConnectedServer())
 			checkDownload(t, svc.URL, ticket, testenv.ClickHouseAddr(), store.Database(), from, to)
 		})
 	}

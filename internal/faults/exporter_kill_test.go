@@ -68,7 +68,7 @@ func TestKillExporterProcess(t *testing.T) {
 	// each holds a part (two unacknowledged messages: with concurrency 1 a
 	// process holds one only while it exports it). The victim is one seen
 	// early in a part when there is one, else the first.
-	cons, err := svc.Bus.JS.Consumer(t.Context(), events.PartStream, events.ExporterName)
+	cons, err := svc.JS.Consumer(t.Context(), events.PartStream, events.ExporterName)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,6 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 
 	"github.com/plenario-next/exportd/schema"
 )
@@ -127,9 +126,6 @@ func (a *Auth) Configure(o *server.Options) {
 	}
 	o.NoAuthUser = ""
 }
-
-// Option is the nats.go option that connects as id.
-func (id Identity) Option() nats.Option { return nats.UserInfo(id.User, id.Password) }
 
 // Users lists the identities' names, sorted: for logs.
 func (a *Auth) Users() []string {

@@ -72,7 +72,7 @@ type watcher struct {
 func connect(t *testing.T, svc *testenv.Service, id natsauth.Identity) *watcher {
 	t.Helper()
 	w := &watcher{}
-	nc, err := nats.Connect(svc.NATS.ClientURL(), id.Option(), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+	nc, err := nats.Connect(svc.NATS.ClientURL(), nats.UserInfo(id.User, id.Password), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 		w.mu.Lock()
 		w.errors = append(w.errors, err)
 		w.mu.Unlock()
@@ -205,10 +205,10 @@ func TestSubscriberReadsOnly(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := svc.Bus.JS.Stream(ctx, "OBJ_"+events.ResultBucket); err != nil {
+	if _, err := svc.JS.Stream(ctx, "OBJ_"+events.ResultBucket); err != nil {
 		t.Fatalf("result stream after the subscriber's attempts: %v, want it still there", err)
 	}
-	es, err := svc.Bus.JS.Stream(ctx, events.EventStream)
+	es, err := svc.JS.Stream(ctx, events.EventStream)
 	if err != nil {
 		t.Fatal(err)
 	}

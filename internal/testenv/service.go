@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/events"
@@ -32,12 +33,16 @@ type Service struct {
 	Store *chstore.Store
 	NATS  *server.Server
 	// Auth holds the embedded server's identities, as exportd serve makes
-	// them (nil with ServiceOptions.NATSURL); NC is connected as its
-	// service identity.
+	// them (nil with ServiceOptions.NATSURL).
 	Auth *natsauth.Auth
-	NC   *nats.Conn
-	Bus  *events.Bus
-	Gw   *gateway.Gateway
+	// NC and JS are the test's own client of the service's NATS, connected
+	// as its service identity: what a test looks at (streams, consumers,
+	// the raw events) and breaks (a deleted stream) beside the service,
+	// whose Bus keeps its own connection sealed.
+	NC  *nats.Conn
+	JS  jetstream.JetStream
+	Bus *events.Bus
+	Gw  *gateway.Gateway
 	// Metrics is shared by the gateway, projector and exporter, as in exportd.
 	Metrics *metrics.Registry
 	// Deliverer delivers webhooks, as in exportd serve.
@@ -118,10 +123,32 @@ func start(tb testing.TB, c app.Config) *Service {
 	if err != nil {
 		tb.Fatalf("start exportd: %v", err)
 	}
-	s := &Service{URL: "http://" + a.HTTPAddr.String(), Store: a.Store, NATS: a.NATS, Auth: a.Auth, NC: a.NC,
+	s := &Service{URL: "http://" + a.HTTPAddr.String(), Store: a.Store, NATS: a.NATS, Auth: a.Auth,
 		Bus: a.Bus, Gw: a.Gateway, Metrics: a.Metrics, Deliverer: a.Deliverer, App: a, cfg: c}
 	tb.Cleanup(s.Stop)
+	s.NC, s.JS = s.client(tb, c.NATSURL)
 	return s
+}
+
+// client connects the test's own client: to the embedded server as the
+// service identity, or to the external url as the service does. Stop
+// closes it, as the service's own connection closes.
+func (s *Service) client(tb testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+	tb.Helper()
+	var opts []nats.Option
+	if url == "" {
+		url = s.NATS.ClientURL()
+		opts = append(opts, nats.UserInfo(s.Auth.Service.User, s.Auth.Service.Password))
+	}
+	nc, err := nats.Connect(url, append(opts, nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))...)
+	if err != nil {
+		tb.Fatalf("test's NATS client: %v", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return nc, js
 }
 
 // Stop stops the service as exportd stops on SIGTERM: HTTP, its
@@ -133,6 +160,9 @@ func (s *Service) Stop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = s.App.Close(ctx)
+		if s.NC != nil {
+			s.NC.Close()
+		}
 	})
 }
 
@@ -148,7 +178,7 @@ func (s *Service) Restart(tb testing.TB) *Service {
 // s.Auth's identities) and closes the connection when the test ends.
 func (s *Service) Connect(tb testing.TB, id natsauth.Identity) *nats.Conn {
 	tb.Helper()
-	nc, err := nats.Connect(s.NATS.ClientURL(), id.Option())
+	nc, err := nats.Connect(s.NATS.ClientURL(), nats.UserInfo(id.User, id.Password))
 	if err != nil {
 		tb.Fatalf("connect as %s: %v", id.User, err)
 	}
@@ -204,4 +234,25 @@ func (s *Service) WaitPartStored(tb testing.TB, ticket string, within time.Durat
 		j := s.Job(tb, ticket)
 		return j.Status.Status == schema.StatusProcessing && j.Status.Progress.Done >= 1
 	})
+}
+
+// Jobs is the job bucket, as the test's own client sees it.
+func (s *Service) Jobs(tb testing.TB) jetstream.KeyValue {
+	tb.Helper()
+	kv, err := s.JS.KeyValue(context.Background(), events.JobBucket)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return kv
+}
+
+// ObjectStore is one of the result stores (events.ResultBucket, …), as
+// the test's own client sees it.
+func (s *Service) ObjectStore(tb testing.TB, bucket string) jetstream.ObjectStore {
+	tb.Helper()
+	store, err := s.JS.ObjectStore(context.Background(), bucket)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return store
 }
