@@ -16,7 +16,9 @@ import (
 var (
 	// liveFetchGap is the least time between two manifest requests: a
 	// partial manifest costs the server a look-up per stored part, and a
-	// request per part would cost it one per part squared.
+	// request per part would cost it one per part squared. The gap grows
+	// to four times the last answer's wait, so that a job of many parts
+	// has its manifest asked for at most a fifth of the time.
 	liveFetchGap = 200 * time.Millisecond
 	// livePendingMax is the most bytes held for their boundaries before
 	// the stream waits for a manifest: at a few hundred MB/s, about what
@@ -30,7 +32,7 @@ const liveChunks = 16
 // liveVerifier checks a followed CSV download as it is written, on a
 // goroutine of its own: the stream hands it each chunk it writes. When
 // the bytes go past the boundaries known, it asks for the job's partial
-// manifest (one request at a time, at most one each liveFetchGap): each
+// manifest (one request at a time, at most one each gap): each
 // part the stream sends is stored, so a manifest asked for after its
 // first byte came lists it. A part that does not match ends the stream at
 // once (abort), while the job may still be running. A server without
@@ -51,10 +53,10 @@ type liveVerifier struct {
 
 	// The goroutine's state.
 	inflight bool
-	last     time.Time // when the last request started
-	queued   bool      // the job was queued at the last answer: ask again after more bytes
+	last     time.Time     // when the last request started
+	took     time.Duration // how long the last answer took
+	queued   bool          // the job was queued at the last answer: ask again after more bytes
 	off      bool
-	requests int   // manifest requests made
 	err      error // the mismatch, once done
 }
 
@@ -125,7 +127,7 @@ func (l *liveVerifier) run() {
 			in = nil // wait for the boundaries; the stream waits too
 		}
 		if !l.off && !l.inflight && !l.queued && len(l.pending) > 0 && wake == nil {
-			if d := liveFetchGap - time.Since(l.last); d > 0 {
+			if d := max(liveFetchGap, 4*l.took) - time.Since(l.last); d > 0 {
 				wake = time.After(d)
 			} else {
 				l.start()
@@ -178,7 +180,7 @@ func (l *liveVerifier) end() {
 		}
 	}
 	if !l.off && len(l.pending) > 0 {
-		l.requests++
+		l.last = time.Now()
 		l.apply(l.fetch(l.ctx), true)
 	}
 	l.err = l.csvVerifier.err()
@@ -187,7 +189,6 @@ func (l *liveVerifier) end() {
 // start asks for the manifest in the background.
 func (l *liveVerifier) start() {
 	l.inflight, l.last = true, time.Now()
-	l.requests++
 	go func() { l.answers <- l.fetch(l.ctx) }()
 }
 
@@ -195,7 +196,7 @@ func (l *liveVerifier) start() {
 // has no partial manifest to give, the end of the live check. full is
 // whether the bytes waiting hold the stream.
 func (l *liveVerifier) apply(r fetched, full bool) {
-	l.inflight = false
+	l.inflight, l.took = false, time.Since(l.last)
 	switch {
 	case r.status == http.StatusConflict && !full:
 		// The job is queued (a partial manifest is a running job's):
