@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/s2"
-
-	"github.com/plenario-next/exportd/schema"
 )
 
 // partIdle is how long a part read waits for its next chunk before it
@@ -49,24 +47,7 @@ func (b *Bus) OpenPart(ctx context.Context, ticket string, part int) (*PartReade
 	return r, nil
 }
 
-// OpenPartJSON opens a part's stored JSON fragment for reading; its size
-// is the CSV's StoredPart.JSON. A part without one is NotFound.
-func (b *Bus) OpenPartJSON(ctx context.Context, ticket string, part int) (*PartReader, error) {
-	info, err := objectInfo(ctx, b.json, schema.PartObject(ticket, part))
-	if err != nil {
-		return nil, err
-	}
-	if enc := info.Metadata[MetaEncoding]; enc != EncodingS2 {
-		return nil, schema.Errorf(schema.Internal, "part %s: unknown encoding %q", info.Name, enc)
-	}
-	raw, err := b.openChunks(ctx, info)
-	if err != nil {
-		return nil, err
-	}
-	return &PartReader{raw: raw, size: -1, dec: s2.NewReader(raw, s2.ReaderMaxBlockSize(partBlock)), fresh: true}, nil
-}
-
-// Size is the part's length in bytes, as CSV; -1 for a JSON fragment.
+// Size is the part's length in bytes, as CSV.
 func (r *PartReader) Size() int64 { return r.size }
 
 // Read implements io.Reader.

@@ -31,16 +31,20 @@ const (
 	MetaSize     = "size"   // CSV bytes
 	MetaSHA256   = "sha256" // of the CSV, lowercase hex
 	MetaJSONSize = "json_size"
-	EncodingS2   = "s2"
+	// MetaObservations is how many observations the part renders to.
+	MetaObservations = "observations"
+	EncodingS2       = "s2"
 )
 
-// A part may also be stored as its JSON fragment (result.JSONEncoder),
-// S2-compressed, in the JSON store under the CSV's object name, so that a JSON
-// download is sent as stored rather than made from the CSV on the fly. The
-// fragment is stored first, and its size recorded in the CSV object's
-// metadata (MetaJSONSize) with the CSV's own: a part whose CSV says so has
-// its JSON. A part of no rows has an empty fragment, which is not stored
-// (MetaJSONSize 0); readers skip parts of no bytes without opening them.
+// A part is stored once, as CSV (and, for a job submitted as Parquet, as
+// its Parquet file too): its JSON and NDJSON are rendered from the CSV as
+// they are sent (result.Renderer). The exporter counts the JSON fragment
+// while it encodes the CSV, and the part's metadata records its size
+// (MetaJSONSize) and its observations (MetaObservations), so that a JSON
+// or NDJSON download has a length and ranges without being stored. Parts
+// stored before that had their fragment stored in a JSON store of its
+// own; their MetaJSONSize is the same size, of the same bytes, and is read
+// as such (they have no MetaObservations: their NDJSON has no length).
 
 // partBlock is the S2 block of stored parts: what a writer and a reader
 // hold at once, and the most a range request decodes without sending.
@@ -53,7 +57,10 @@ type StoredPart struct {
 	SHA256   string // of the CSV, lowercase hex
 	Encoding string // EncodingS2, or "" for the CSV itself
 	Stored   int64  // bytes in the object store
-	JSON     int64  // bytes of the stored JSON fragment; -1: none stored
+	JSON     int64  // bytes of the JSON fragment (result.Renderer); -1: not recorded
+	// Observations is how many observations the part renders to; -1: not
+	// recorded.
+	Observations int64
 	// Parquet is the size of the part's stored Parquet file, -1 if none
 	// was stored (the job was not submitted as Parquet), and ParquetFooter
 	// its footer.
@@ -64,7 +71,7 @@ type StoredPart struct {
 
 // storedPart reads a part's object info.
 func storedPart(info *jetstream.ObjectInfo) (StoredPart, error) {
-	sp := StoredPart{Bytes: int64(info.Size), Stored: int64(info.Size), Encoding: info.Metadata[MetaEncoding], JSON: -1}
+	sp := StoredPart{Bytes: int64(info.Size), Stored: int64(info.Size), Encoding: info.Metadata[MetaEncoding], JSON: -1, Observations: -1}
 	sp.Rows, _ = strconv.ParseInt(info.Metadata[MetaRows], 10, 64)
 	if v, ok := info.Metadata[MetaJSONSize]; ok {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -72,6 +79,13 @@ func storedPart(info *jetstream.ObjectInfo) (StoredPart, error) {
 			return sp, schema.Errorf(schema.Internal, "part %s: bad JSON size %q", info.Name, v)
 		}
 		sp.JSON = n
+	}
+	if v, ok := info.Metadata[MetaObservations]; ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return sp, schema.Errorf(schema.Internal, "part %s: bad observations %q", info.Name, v)
+		}
+		sp.Observations = n
 	}
 	var err error
 	if sp.Parquet, sp.ParquetFooter, sp.ParquetSHA256, err = parquetMeta(info.Metadata, info.Name); err != nil {
@@ -146,8 +160,8 @@ func (f writerFunc) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// PartWriter stores a part as it is written: its CSV and, if asked for,
-// its JSON fragment, each compressed on the way into an object of its own
+// PartWriter stores a part as it is written: its CSV (and its Parquet
+// file, if asked for), compressed on the way into an object of its own
 // under a deterministic name, so storing a part again replaces it and a
 // redone part never adds rows. Writes block while the store is behind: a
 // writer holds about one compressed block and one chunk per object.
@@ -157,18 +171,17 @@ type PartWriter struct {
 	part    int
 	parquet *parquetPart // nil: no Parquet
 	csv     *objectWriter
-	json    *objectWriter // nil: no JSON
-	sum     hash.Hash     // SHA-256 of the CSV
+	sum     hash.Hash // SHA-256 of the CSV
 	done    bool
+	// the part's JSON fragment size and observations (Rendered); -1: not
+	// told
+	jsonSize, observations int64
 }
 
 // NewPartWriter starts storing a part. Close or Abort it.
-func (b *Bus) NewPartWriter(ctx context.Context, ticket string, part int, withJSON bool) *PartWriter {
-	w := &PartWriter{b: b, ticket: ticket, part: part, sum: sha256.New()}
+func (b *Bus) NewPartWriter(ctx context.Context, ticket string, part int) *PartWriter {
+	w := &PartWriter{b: b, ticket: ticket, part: part, sum: sha256.New(), jsonSize: -1, observations: -1}
 	w.csv = b.newObjectWriter(ctx, b.results, schema.PartObject(ticket, part), part)
-	if withJSON {
-		w.json = b.newObjectWriter(ctx, b.json, schema.PartObject(ticket, part), part)
-	}
 	return w
 }
 
@@ -178,28 +191,18 @@ func (w *PartWriter) WriteCSV(p []byte) error {
 	return w.csv.write(p)
 }
 
-// WriteJSON stores JSON fragment bytes of the part; without JSON, none.
-func (w *PartWriter) WriteJSON(p []byte) error {
-	if w.json == nil {
-		return nil
-	}
-	return w.json.write(p)
+// Rendered records the size of the part's JSON fragment and how many
+// observations it has, counted as the CSV was written, for Close to store.
+func (w *PartWriter) Rendered(jsonBytes, observations int64) {
+	w.jsonSize, w.observations = jsonBytes, observations
 }
 
-// Close finishes the part: the JSON object first, then the CSV's, whose
+// Close finishes the part: the Parquet object first, then the CSV's, whose
 // metadata then records the rows, the CSV's size and digest and the JSON's
 // size (known only now, so that a manifest can be built from the store
 // alone).
 func (w *PartWriter) Close(rows int64) (StoredPart, error) {
 	w.done = true
-	var jsonInfo *jetstream.ObjectInfo
-	if w.json != nil {
-		var err error
-		if jsonInfo, err = w.json.close(false); err != nil { // an empty fragment is not stored
-			w.csv.abort(err)
-			return StoredPart{}, err
-		}
-	}
 	var pqSize int64 = -1
 	var pqFooter, pqSum string
 	var pqInfo *jetstream.ObjectInfo
@@ -215,13 +218,13 @@ func (w *PartWriter) Close(rows int64) (StoredPart, error) {
 		return StoredPart{}, err
 	}
 	sp := StoredPart{Rows: rows, Bytes: w.csv.n, SHA256: hex.EncodeToString(w.sum.Sum(nil)), Encoding: EncodingS2,
-		Stored: int64(info.Size), JSON: -1}
+		Stored: int64(info.Size), JSON: w.jsonSize, Observations: w.observations}
 	meta := jetstream.ObjectMeta{Name: info.Name, Metadata: map[string]string{MetaEncoding: EncodingS2,
 		MetaPart: strconv.Itoa(w.part), MetaRows: strconv.FormatInt(sp.Rows, 10), MetaSize: strconv.FormatInt(sp.Bytes, 10),
 		MetaSHA256: sp.SHA256}}
-	if w.json != nil {
-		sp.JSON = w.json.n
-		meta.Metadata[MetaJSONSize] = strconv.FormatInt(sp.JSON, 10)
+	if w.jsonSize >= 0 {
+		meta.Metadata[MetaJSONSize] = strconv.FormatInt(w.jsonSize, 10)
+		meta.Metadata[MetaObservations] = strconv.FormatInt(w.observations, 10)
 	}
 	sp.Parquet, sp.ParquetFooter, sp.ParquetSHA256 = pqSize, pqFooter, pqSum
 	if pqSize >= 0 {
@@ -230,7 +233,7 @@ func (w *PartWriter) Close(rows int64) (StoredPart, error) {
 		meta.Metadata[MetaParquetFooter] = base64.StdEncoding.EncodeToString([]byte(pqFooter))
 	}
 	if b := w.b; b.Config.Replicas > 1 {
-		for _, in := range []*jetstream.ObjectInfo{jsonInfo, pqInfo, info} {
+		for _, in := range []*jetstream.ObjectInfo{pqInfo, info} {
 			if in == nil {
 				continue
 			}
@@ -255,9 +258,6 @@ func (w *PartWriter) Abort(err error) {
 		return
 	}
 	w.done = true
-	if w.json != nil {
-		w.json.abort(err)
-	}
 	if w.parquet != nil {
 		w.parquet.obj.abort(err)
 	}

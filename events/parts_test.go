@@ -131,86 +131,52 @@ func TestPartStoredPlain(t *testing.T) {
 	}
 }
 
-// A part written with its JSON fragment stores both, compressed: the CSV's
-// metadata says how long the JSON is, and both read back as written, from
-// any offset. Deleting the part deletes both; an aborted part stores none.
-func TestPartWriterJSON(t *testing.T) {
+// A part is stored once, as CSV: its metadata records the JSON size and
+// observations the exporter counted (Rendered), or none when not told (a
+// part stored before they were counted reads as -1). Deleting the part
+// deletes it; an aborted part stores nothing.
+func TestPartWriterRendered(t *testing.T) {
 	ctx := context.Background()
 	bus := newBus(t)
 	const ticket = "00112233445566778899aabbccddeeff"
 	csv := csvPart(3 << 20)
-	var json []byte
-	for i := 0; len(json) < 4<<20; i++ {
-		json = fmt.Appendf(json, ",\n{\"node\":\"001e0610b%03x\",\"results\":{\"x\":%d}}", i%100, i)
-	}
-	w := bus.NewPartWriter(ctx, ticket, 1, true)
-	for off := 0; off < len(json); off += 100_000 { // interleaved, as an exporter writes
-		if off < len(csv) {
-			if err := w.WriteCSV(csv[off:min(off+100_000, len(csv))]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := w.WriteJSON(json[off:min(off+100_000, len(json))]); err != nil {
+	w := bus.NewPartWriter(ctx, ticket, 1)
+	for off := 0; off < len(csv); off += 100_000 {
+		if err := w.WriteCSV(csv[off:min(off+100_000, len(csv))]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := w.WriteCSV(csv[min(len(json), len(csv)):]); err != nil {
-		t.Fatal(err)
-	}
+	w.Rendered(7<<20, 123_456)
 	sp, err := w.Close(9)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sp.Bytes != int64(len(csv)) || sp.SHA256 != sha(csv) || sp.JSON != int64(len(json)) || sp.Rows != 9 {
-		t.Fatalf("stored %+v, want CSV %d bytes, JSON %d, 9 rows", sp, len(csv), len(json))
+	if sp.Bytes != int64(len(csv)) || sp.SHA256 != sha(csv) || sp.JSON != 7<<20 || sp.Observations != 123_456 || sp.Rows != 9 {
+		t.Fatalf("stored %+v, want CSV %d bytes, JSON %d, 123456 observations, 9 rows", sp, len(csv), 7<<20)
 	}
 	if got, err := bus.Part(ctx, ticket, 1); err != nil || got != sp {
 		t.Fatalf("Part: %+v, %v; want %+v", got, err, sp)
 	}
-	for _, skip := range []int64{0, 1, 2<<20 + 5} {
-		r, err := bus.OpenPartJSON(ctx, ticket, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Skip(skip); err != nil {
-			t.Fatal(err)
-		}
-		var out bytes.Buffer
-		_, err = r.WriteTo(&out)
-		r.Close()
-		if err != nil || !bytes.Equal(out.Bytes(), json[skip:]) {
-			t.Fatalf("JSON from %d: %d bytes (%v), want the %d written", skip, out.Len(), err, len(json)-int(skip))
-		}
-	}
-
 	if err := bus.DeletePart(ctx, ticket, 1); err != nil {
 		t.Fatal(err)
 	}
-	for name, store := range map[string]jetstream.ObjectStore{"CSV": bus.Results(), "JSON": bus.JSONStore()} {
-		if _, err := store.GetInfo(ctx, schema.PartObject(ticket, 1)); !errors.Is(err, jetstream.ErrObjectNotFound) {
-			t.Fatalf("%s after DeletePart: %v, want not found", name, err)
-		}
+	if _, err := bus.Results().GetInfo(ctx, schema.PartObject(ticket, 1)); !errors.Is(err, jetstream.ErrObjectNotFound) {
+		t.Fatalf("after DeletePart: %v, want not found", err)
 	}
 
-	w = bus.NewPartWriter(ctx, ticket, 2, true)
+	w = bus.NewPartWriter(ctx, ticket, 2)
 	if err := w.WriteCSV(csv); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.WriteJSON(json); err != nil {
-		t.Fatal(err)
-	}
 	w.Abort(errors.New("the rows stopped coming"))
-	// No rows: the CSV is stored, the empty JSON fragment is not.
-	if sp, err := bus.NewPartWriter(ctx, ticket, 3, true).Close(0); err != nil || sp.JSON != 0 || sp.Bytes != 0 {
-		t.Fatalf("empty part: %+v, %v", sp, err)
-	}
-	if _, err := bus.OpenPartJSON(ctx, ticket, 3); schema.ErrorCode(err) != schema.NotFound {
-		t.Fatalf("empty part's JSON: %v, want not stored", err)
-	}
 	if _, err := bus.Part(ctx, ticket, 2); schema.ErrorCode(err) != schema.NotFound {
 		t.Fatalf("aborted part: %v, want not found", err)
 	}
-	if _, err := bus.OpenPartJSON(ctx, ticket, 2); schema.ErrorCode(err) != schema.NotFound {
-		t.Fatalf("aborted part's JSON: %v, want not found", err)
+	// No rows: the CSV is stored, empty; nothing told: sizes unknown.
+	if sp, err := bus.NewPartWriter(ctx, ticket, 3).Close(0); err != nil || sp.JSON != -1 || sp.Observations != -1 || sp.Bytes != 0 {
+		t.Fatalf("empty part: %+v, %v", sp, err)
+	}
+	if got, err := bus.Part(ctx, ticket, 3); err != nil || got.JSON != -1 || got.Observations != -1 {
+		t.Fatalf("Part of a part not told its sizes: %+v, %v; want -1 each", got, err)
 	}
 }

@@ -9,6 +9,6 @@ import (
 type PartSink = partSink
 
 // EncodePartForBench exposes encodePart to the external benchmarks.
-func EncodePartForBench(it *chstore.RowIter, sink PartSink, withJSON, withParquet bool, ids schema.MetaIDs) (int64, error) {
-	return encodePart(it, sink, withJSON, withParquet, ids, nil)
+func EncodePartForBench(it *chstore.RowIter, sink PartSink, withParquet bool, ids schema.MetaIDs) (int64, error) {
+	return encodePart(it, sink, withParquet, ids, nil)
 }

@@ -1,8 +1,6 @@
 package exporter
 
 import (
-	"bytes"
-
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/result"
 	"github.com/plenario-next/exportd/schema"
@@ -11,51 +9,49 @@ import (
 // partSink takes a part's output as it is made: *events.PartWriter.
 type partSink interface {
 	WriteCSV(p []byte) error
-	WriteJSON(p []byte) error
 	WriteParquet(r result.ParquetRow) error
+	// Rendered records the size of the part's JSON fragment and its
+	// observations, for its metadata.
+	Rendered(jsonBytes, observations int64)
 }
 
-// encodeFlush is how much of each output encodePart gathers before it
-// hands it on: the store compresses in blocks of 256 KiB.
+// encodeFlush is how much CSV encodePart gathers before it hands it on:
+// the store compresses in blocks of 256 KiB.
 const encodeFlush = 64 << 10
 
 const progressEvery = 1 << 16
 
-// encodePart reads a part's rows and writes them to sink as CSV and, with
-// withJSON, as a JSON fragment, each row's value rendered once for both;
-// with withParquet, as Parquet rows too.
-// Memory stays at a buffer per output plus one driver block; rows are
-// pulled from ClickHouse only as fast as the sink takes them. onRow, if
-// set, is told the rows so far every progressEvery rows. The JSON gives
-// each node the meta_id ids has for it.
-func encodePart(it *chstore.RowIter, sink partSink, withJSON, withParquet bool, ids schema.MetaIDs, onRow func(rows int64)) (int64, error) {
+// encodePart reads a part's rows and writes them to sink as CSV, the one
+// form every part is stored in, and with withParquet as Parquet rows too.
+// It counts the part's JSON fragment as it goes: each CSV line is rendered
+// by the Renderer a JSON download renders it with, into a small buffer that
+// is only measured, so the download can announce its length and serve
+// ranges without the JSON being stored. Memory stays at a buffer per
+// output plus one driver block; rows are pulled from ClickHouse only as
+// fast as the sink takes them. onRow, if set, is told the rows so far
+// every progressEvery rows. The JSON and Parquet give each node the
+// meta_id ids has for it.
+func encodePart(it *chstore.RowIter, sink partSink, withParquet bool, ids schema.MetaIDs, onRow func(rows int64)) (int64, error) {
 	var (
-		row     schema.Row
-		csvEnc  result.CSVEncoder
-		jsonEnc = result.JSONEncoder{MetaIDs: ids}
-		rows    int64
+		row      schema.Row
+		csvEnc   result.CSVEncoder
+		render   = result.Renderer{MetaIDs: ids}
+		rows     int64
+		jsonSize int64
 		// the node of the last Parquet row and its meta_id
 		lastNode string
 		lastID   float64
 	)
 	csv := make([]byte, 0, encodeFlush+1024)
-	var json []byte
-	if withJSON {
-		json = make([]byte, 0, 2*encodeFlush)
-	}
+	scratch := make([]byte, 0, 1024)
 	for it.Next(&row) {
 		n := len(csv)
 		csv = csvEnc.AppendRow(csv, &row)
-		if withJSON {
-			line := csv[n : len(csv)-1] // the value is the last field
-			json = jsonEnc.AppendRowValue(json, &row, line[bytes.LastIndexByte(line, ',')+1:])
-			if len(json) >= encodeFlush {
-				if err := sink.WriteJSON(json); err != nil {
-					return rows, err
-				}
-				json = json[:0]
-			}
+		var err error
+		if scratch, err = render.AppendLine(scratch[:0], csv[n:len(csv)-1]); err != nil {
+			return rows, err
 		}
+		jsonSize += int64(len(scratch))
 		if withParquet {
 			if row.Node != lastNode { // rows of a node come together: one look-up each
 				lastNode, lastID = row.Node, float64(ids[row.Node])
@@ -82,10 +78,7 @@ func encodePart(it *chstore.RowIter, sink partSink, withJSON, withParquet bool, 
 	if err := sink.WriteCSV(csv); err != nil {
 		return rows, err
 	}
-	if withJSON {
-		if err := sink.WriteJSON(jsonEnc.Close(json)); err != nil {
-			return rows, err
-		}
-	}
+	jsonSize += int64(len(render.Close(scratch[:0])))
+	sink.Rendered(jsonSize, render.Observations())
 	return rows, nil
 }

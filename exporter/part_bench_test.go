@@ -79,7 +79,7 @@ func BenchmarkPartWrite(b *testing.B) {
 			perRow(b, func() {
 				it := open(b)
 				sink := &discard{pq: result.NewParquetWriter(io.Discard)}
-				rows, err := exporter.EncodePartForBench(it, sink, m.json, m.parquet, n.MetaIDs(nil))
+				rows, err := exporter.EncodePartForBench(it, sink, m.parquet, n.MetaIDs(nil))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -103,11 +103,11 @@ func BenchmarkPartWrite(b *testing.B) {
 				it := open(b)
 				// The same name every time: a stored part is replaced, so
 				// the store stays one part big.
-				w := bus.NewPartWriter(ctx, ticket, 1, m.json)
+				w := bus.NewPartWriter(ctx, ticket, 1)
 				if m.parquet {
 					w.WithParquet()
 				}
-				rows, err := exporter.EncodePartForBench(it, w, m.json, m.parquet, n.MetaIDs(nil))
+				rows, err := exporter.EncodePartForBench(it, w, m.parquet, n.MetaIDs(nil))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -121,18 +121,18 @@ func BenchmarkPartWrite(b *testing.B) {
 	}
 }
 
-// benchModes are the stored forms a part is made in: CSV alone, with JSON
-// (the default), with Parquet (a job submitted as Parquet).
+// benchModes are the stored forms a part is made in: CSV (its JSON size
+// counted), with Parquet (a job submitted as Parquet).
 var benchModes = []struct {
-	name          string
-	json, parquet bool
-}{{"csv", false, false}, {"csv+json", true, false}, {"csv+parquet", false, true}}
+	name    string
+	parquet bool
+}{{"csv", false}, {"csv+parquet", true}}
 
 // discard is a sink that keeps nothing; Parquet rows are still encoded.
 type discard struct{ pq *result.ParquetWriter }
 
 func (*discard) WriteCSV([]byte) error                    { return nil }
-func (*discard) WriteJSON([]byte) error                   { return nil }
+func (*discard) Rendered(int64, int64)                    {}
 func (d *discard) WriteParquet(r result.ParquetRow) error { return d.pq.Append(r) }
 
 // perRow runs one part per iteration and reports per-row figures. Wall

@@ -36,12 +36,8 @@ type Exporter struct {
 	Name             string // shown in meta.workers
 	Concurrency      int
 	ProgressInterval time.Duration
-	ProgressRows     int64 // also report after this many rows; 0: only by interval
-	// NoJSON stores parts as CSV only: JSON downloads are then made from
-	// the CSV as they are sent (slower, no length or ranges) instead of
-	// sent as stored, and the store holds about half as much.
-	NoJSON  bool
-	Metrics *metrics.Registry // optional: rows, bytes, part durations, redeliveries
+	ProgressRows     int64             // also report after this many rows; 0: only by interval
+	Metrics          *metrics.Registry // optional: rows, bytes, part durations, redeliveries
 }
 
 // NewExporter returns an Exporter with one worker per core.
@@ -173,15 +169,13 @@ func (x *Exporter) storePart(ctx context.Context, t schema.PartTask, onRow func(
 		if err != nil {
 			return 0, events.StoredPart{}, err
 		}
-		// A job asked for as Parquet stores Parquet instead of JSON: its
-		// JSON downloads are made from the CSV as they are sent.
+		// A job asked for as Parquet stores its Parquet beside the CSV.
 		withParquet := t.Query.DataType == schema.FormatParquet
-		withJSON := !x.NoJSON && !withParquet
-		pw := x.bus.NewPartWriter(ctx, t.Ticket, t.Spec.Part, withJSON)
+		pw := x.bus.NewPartWriter(ctx, t.Ticket, t.Spec.Part)
 		if withParquet {
 			pw.WithParquet()
 		}
-		n, err := encodePart(it, pw, withJSON, withParquet, t.MetaIDs, onRow)
+		n, err := encodePart(it, pw, withParquet, t.MetaIDs, onRow)
 		it.Close()
 		if err != nil {
 			pw.Abort(err)

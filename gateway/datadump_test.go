@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -111,7 +112,7 @@ func TestManifest(t *testing.T) {
 	if m.Ticket != f.ticket || m.TransactionTime == "" || m.Query.Network != "array_of_things" || !strings.Contains(m.Request, "/download?") {
 		t.Fatalf("manifest head: %+v", m)
 	}
-	if len(m.Output) != 4 || m.Output[0].URL != doc.Result.URL || !m.Output[0].Ranges || !m.Output[1].Ranges || m.Output[2].Ranges ||
+	if len(m.Output) != 4 || m.Output[0].URL != doc.Result.URL || !m.Output[0].Ranges || !m.Output[1].Ranges || !m.Output[2].Ranges ||
 		m.Output[3].Format != schema.FormatParquet || m.Output[3].Ranges {
 		t.Fatalf("manifest output: %+v", m.Output)
 	}
@@ -308,22 +309,21 @@ func TestDownloadRanges(t *testing.T) {
 		if resp.StatusCode != 200 || resp.ContentLength != size || len(body) != 0 || resp.Header.Get("ETag") != etag {
 			t.Fatalf("HEAD: %d, Content-Length %d, %d body bytes, ETag %q", resp.StatusCode, resp.ContentLength, len(body), resp.Header.Get("ETag"))
 		}
-		for _, h := range [][]string{{"Accept-Encoding", "gzip"}, {"X-Format", "ndjson"}} {
-			u := f.dump
-			if h[0] == "X-Format" {
-				u += "?data_type=ndjson"
-			}
-			resp, body := testenv.Do(t, "HEAD", u, h...)
-			if resp.StatusCode != 200 || len(body) != 0 || resp.ContentLength != -1 {
-				t.Fatalf("HEAD %v: %d, Content-Length %d, %d body bytes", h, resp.StatusCode, resp.ContentLength, len(body))
-			}
+		resp, body = testenv.Do(t, "HEAD", f.dump, "Accept-Encoding", "gzip")
+		if resp.StatusCode != 200 || len(body) != 0 || resp.ContentLength != -1 {
+			t.Fatalf("HEAD gzip: %d, Content-Length %d, %d body bytes", resp.StatusCode, resp.ContentLength, len(body))
+		}
+		_, nd := testenv.Do(t, "GET", f.dump+"?data_type=ndjson")
+		resp, body = testenv.Do(t, "HEAD", f.dump+"?data_type=ndjson")
+		if resp.StatusCode != 200 || len(body) != 0 || resp.ContentLength != int64(len(nd)) {
+			t.Fatalf("HEAD ndjson: %d, Content-Length %d, %d body bytes; want the %d of a GET", resp.StatusCode, resp.ContentLength, len(body), len(nd))
 		}
 		resp, _ = testenv.Do(t, "HEAD", f.dump, "Range", "bytes=-10")
 		if resp.StatusCode != 206 || resp.ContentLength != 10 {
 			t.Fatalf("HEAD with range: %d, Content-Length %d", resp.StatusCode, resp.ContentLength)
 		}
 	})
-	t.Run("JSON as stored, with ranges", func(t *testing.T) {
+	t.Run("JSON rendered, with its length and ranges", func(t *testing.T) {
 		want := f.jsonOfCSV(t, whole, false)
 		resp, got := testenv.Do(t, "GET", f.dump+"?data_type=json")
 		if !bytes.Equal(got, want) || resp.ContentLength != int64(len(want)) || resp.Header.Get("Accept-Ranges") != "bytes" {
@@ -406,11 +406,26 @@ func TestDownloadRanges(t *testing.T) {
 			t.Fatalf("gzip;q=0 got Content-Encoding %q", resp.Header.Get("Content-Encoding"))
 		}
 	})
-	t.Run("NDJSON has no ranges", func(t *testing.T) {
-		_, plain := testenv.Do(t, "GET", f.dump+"?data_type=ndjson")
-		resp, body := testenv.Do(t, "GET", f.dump+"?data_type=ndjson", "Range", "bytes=0-9")
-		if resp.StatusCode != 200 || resp.Header.Get("Accept-Ranges") != "none" || !bytes.Equal(body, plain) || len(plain) == 0 {
-			t.Fatalf("ndjson with Range: %d, Accept-Ranges %q, %d bytes of %d", resp.StatusCode, resp.Header.Get("Accept-Ranges"), len(body), len(plain))
+	t.Run("random ranges of JSON and NDJSON", func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		for _, format := range []string{"json", "ndjson"} {
+			resp, whole := testenv.Do(t, "GET", f.dump+"?data_type="+format)
+			tag := resp.Header.Get("ETag")
+			if resp.ContentLength != int64(len(whole)) || resp.Header.Get("Accept-Ranges") != "bytes" || !strings.HasPrefix(tag, `"`) {
+				t.Fatalf("%s: Content-Length %d of %d bytes, Accept-Ranges %q, ETag %q; want its length, ranges and a strong ETag",
+					format, resp.ContentLength, len(whole), resp.Header.Get("Accept-Ranges"), tag)
+			}
+			n := int64(len(whole))
+			for range 40 {
+				a := rng.Int64N(n)
+				b := a + rng.Int64N(min(n-a, 300_000))
+				hdr := "bytes=" + strconv.FormatInt(a, 10) + "-" + strconv.FormatInt(b, 10)
+				resp, body := testenv.Do(t, "GET", f.dump+"?data_type="+format, "Range", hdr, "If-Range", tag)
+				if resp.StatusCode != 206 || resp.ContentLength != b-a+1 || !bytes.Equal(body, whole[a:b+1]) {
+					t.Fatalf("%s %s: %d, %d bytes (Content-Length %d), want the %d of the file's slice", format, hdr, resp.StatusCode,
+						len(body), resp.ContentLength, b-a+1)
+				}
+			}
 		}
 	})
 }
@@ -433,9 +448,9 @@ func TestDownloadPartsGone(t *testing.T) {
 }
 
 // TestDownloadJSONOfPartsWithout checks that a job one of whose parts has
-// no JSON stored (redone by an exporter told not to store it, or by one
-// from before JSON was stored) still downloads as JSON: made from the CSV
-// on the fly, the same bytes, without a length or ranges.
+// no JSON size recorded (stored before the exporter counted it) still
+// downloads as JSON and NDJSON: rendered from the CSV, the same bytes,
+// without a length or ranges.
 func TestDownloadJSONOfPartsWithout(t *testing.T) {
 	f := ddFinishedJob(t)
 	part := f.storedCSV(t, 2)
@@ -460,12 +475,12 @@ func TestDownloadJSONOfPartsWithout(t *testing.T) {
 }
 
 // TestDownloadEmptyPart checks a job with a part of no rows (a time slice
-// with no readings), whose JSON fragment is not stored: every download
-// passes over it by its size (here, past the JSON part 2 had before it was
-// stored again empty).
+// with no readings), whose JSON fragment is empty: every download passes
+// over it by its size, without opening it.
 func TestDownloadEmptyPart(t *testing.T) {
 	f := ddFinishedJob(t)
-	w := f.svc.Bus.NewPartWriter(context.Background(), f.ticket, 2, true)
+	w := f.svc.Bus.NewPartWriter(context.Background(), f.ticket, 2)
+	w.Rendered(0, 0)
 	sp, err := w.Close(0)
 	if err != nil || sp.JSON != 0 || sp.Bytes != 0 {
 		t.Fatalf("empty part 2: %+v, %v", sp, err)

@@ -41,66 +41,15 @@ func startDownload(ctx *fasthttp.RequestCtx, body io.ReadCloser) error {
 	return nil
 }
 
-// start opens the first part to be read, passes over the bytes before the
-// range's offset, and waits for its first bytes.
-func (r *partsReader) start() error {
-	if r.cur != nil {
-		return nil
-	}
-	if r.next = r.nonEmpty(r.next); r.next >= r.parts {
-		return nil
-	}
-	if err := r.openAt(); err != nil {
-		return err
-	}
-	return r.cur.Start()
-}
-
-// openAt makes cur the next part, skip bytes into it.
-func (r *partsReader) openAt() error {
-	if err := r.open(); err != nil {
-		return err
-	}
-	if r.skip > 0 {
-		// Chunks arrive in order; the bytes before the offset are
-		// received and passed over.
-		if err := r.cur.Skip(r.skip); err != nil && err != io.EOF {
-			return err
-		}
-		r.skip = 0
-	}
-	return nil
-}
-
-func (c *wholeFile) start() error { return c.parts.start() }
-
-func (c readCloser) start() error {
-	if s, ok := c.Closer.(starter); ok {
-		return s.start()
-	}
-	return nil
-}
-
-// start starts a download made from the stored JSON; one made from the
-// CSV reads its parts on workers of its own (WriteTo), which report a
-// failure by breaking the response off.
-func (b *jsonBody) start() error {
-	if b.fromJSON {
-		return b.parts.start()
-	}
-	return nil
-}
-
-// gzipBody is a download compressed as it is sent: the stored bytes, or a
-// transcoding of the parts. fasthttp frames what WriteTo writes into
+// gzipBody is a download compressed as it is sent. fasthttp frames what
+// WriteTo writes into
 // chunks, and when WriteTo fails it closes the connection without the last
 // chunk: a client sees the download broken, never a short file that
 // decompresses cleanly.
 type gzipBody struct {
-	body      io.ReadCloser
-	transcode func(w io.Writer, body io.Reader) error // nil: the body as it is
-	logger    *slog.Logger
-	ticket    string
+	body   io.ReadCloser
+	logger *slog.Logger
+	ticket string
 
 	pr *io.PipeReader // for readers that Read instead
 }
@@ -111,12 +60,7 @@ func (b *gzipBody) WriteTo(w io.Writer) (int64, error) {
 	cw := &countingWriter{w: w}
 	zw := getGzip(cw)
 	defer putGzip(zw)
-	var err error
-	if b.transcode != nil {
-		err = b.transcode(zw, b.body)
-	} else {
-		_, err = io.Copy(zw, b.body)
-	}
+	_, err := io.Copy(zw, b.body) // the body's WriteTo
 	if err == nil {
 		err = zw.Close()
 	}

@@ -30,12 +30,12 @@ var ddFormats = []struct {
 	{"ndjson gzip", "?data_type=ndjson", []string{"Accept-Encoding", "gzip"}},
 }
 
-// purgeChunks removes a part's chunks from both result stores and leaves
-// their object infos: the part is listed, and its bytes cannot be read.
+// purgeChunks removes a part's chunks from the result store and leaves its
+// object info: the part is listed, and its bytes cannot be read.
 func purgeChunks(t *testing.T, svc *testenv.Service, ticket string, part int) {
 	t.Helper()
 	ctx := context.Background()
-	for _, store := range []jetstream.ObjectStore{svc.ObjectStore(t, events.ResultBucket), svc.ObjectStore(t, events.JSONBucket)} {
+	for _, store := range []jetstream.ObjectStore{svc.ObjectStore(t, events.ResultBucket)} {
 		info, err := store.GetInfo(ctx, schema.PartObject(ticket, part))
 		if err != nil {
 			t.Fatal(err)

@@ -39,27 +39,32 @@ func (f *ddFixture) envelope(t *testing.T) ddEnvelope {
 		ids: n.MetaIDs(nil)}
 }
 
-// jsonOfCSV is what one JSONWriter makes of a CSV download, with each
-// node's meta_id: NDJSON, or JSON in Plenario's envelope.
+// jsonOfCSV is what one renderer makes of a whole CSV download, with each
+// node's meta_id: NDJSON, or JSON in Plenario's envelope (the fragment's
+// first byte, the comma before the first observation, left out).
 func (f *ddFixture) jsonOfCSV(t *testing.T, csv []byte, ndjson bool) []byte {
 	t.Helper()
 	env := f.envelope(t)
-	var out bytes.Buffer
-	jw := result.NewJSONFragmentWriter(&out, ndjson)
-	if !ndjson {
-		out.WriteString(env.head)
+	format := schema.FormatJSON
+	if ndjson {
+		format = schema.FormatNDJSON
 	}
-	jw.MetaIDs = env.ids
+	var frag bytes.Buffer
+	jw := result.NewFragmentWriter(&frag, format, env.ids)
 	if _, err := jw.Write(csv[len(schema.CSVHeader):]); err != nil {
 		t.Fatal(err)
 	}
 	if err := jw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if !ndjson {
-		out.WriteString(env.tail)
+	if ndjson {
+		return frag.Bytes()
 	}
-	return out.Bytes()
+	obs := frag.Bytes()
+	if len(obs) > 0 {
+		obs = obs[1:]
+	}
+	return append(append([]byte(env.head), obs...), env.tail...)
 }
 
 // keysInOrder returns the keys of the JSON object data, in their order.

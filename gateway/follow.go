@@ -118,7 +118,7 @@ type followBody struct {
 	stored  map[int]bool     // parts stored, not yet sent
 	next    int              // the next part to send, from 1
 	success bool
-	wrote   bool                 // JSON: an observation has been sent
+	text    *result.TextFile     // CSV, JSON, NDJSON: the file laid out as far as sent
 	pq      []result.ParquetPart // Parquet: the parts sent, for the footer
 
 	pr   *io.PipeReader // for readers that Read instead
@@ -250,14 +250,10 @@ func (b *followBody) fold(e schema.Event) error {
 
 // head writes what the file begins with.
 func (b *followBody) head(w io.Writer) error {
-	var s string
-	switch b.format {
-	case schema.FormatCSV:
-		s = schema.CSVHeader
-	case schema.FormatJSON:
-		s = envelopeHead
-	case schema.FormatParquet:
-		s = result.ParquetMagic
+	s := result.ParquetMagic
+	if b.format != schema.FormatParquet {
+		b.text = result.NewTextFile(b.format)
+		s = result.Head(b.format)
 	}
 	_, err := io.WriteString(w, s)
 	return err
@@ -267,7 +263,7 @@ func (b *followBody) head(w io.Writer) error {
 func (b *followBody) tail(w io.Writer) error {
 	switch b.format {
 	case schema.FormatJSON:
-		_, err := io.WriteString(w, envelopeTail(&b.rec))
+		_, err := io.WriteString(w, result.Tail(b.format, b.rec.Job.Status.Meta))
 		return err
 	case schema.FormatParquet:
 		t, err := result.ParquetTail(b.pq)
@@ -281,106 +277,24 @@ func (b *followBody) tail(w io.Writer) error {
 }
 
 // part writes part k in the download's format, as the download after
-// success has it: from its stored JSON fragment or Parquet file when it
-// has one, else made from its CSV.
+// success has it: laid out by the same framing rule (result.TextFile) and
+// read or rendered by the same body, or from its stored Parquet file when
+// it has one, else made from its CSV.
 func (b *followBody) part(w io.Writer, k int) error {
 	sp, err := b.g.bus.Part(b.ctx, b.ticket, k)
 	if err != nil {
 		return err
 	}
-	switch b.format {
-	case schema.FormatCSV:
-		if sp.Bytes == 0 {
-			return nil
-		}
-		return b.copyPart(w, k, b.g.bus.OpenPart, 0, nil)
-	case schema.FormatJSON:
-		return b.jsonPart(w, k, sp)
-	case schema.FormatNDJSON:
-		if sp.JSON >= 0 {
-			if sp.JSON == 0 {
-				return nil
-			}
-			return b.copyPart(w, k, b.g.bus.OpenPartJSON, 0, func(w io.Writer) io.WriteCloser { return result.NewNDJSONOfJSON(w) })
-		}
-		return b.copyPart(w, k, b.g.bus.OpenPart, 0, func(w io.Writer) io.WriteCloser { return b.fragmentWriter(w, true) })
-	case schema.FormatParquet:
+	if b.format == schema.FormatParquet {
 		return b.parquetPart(w, k, sp)
 	}
-	return schema.Errorf(schema.Invalid, "unknown format %q", b.format)
-}
-
-// jsonPart writes part k's observations, a ',' before them when some were
-// sent already: its stored fragment begins with that separator, which the
-// first one leaves out.
-func (b *followBody) jsonPart(w io.Writer, k int, sp events.StoredPart) error {
-	if sp.JSON >= 0 {
-		if sp.JSON == 0 {
-			return nil
-		}
-		skip := int64(1)
-		if b.wrote {
-			skip = 0
-		}
-		b.wrote = true
-		return b.copyPart(w, k, b.g.bus.OpenPartJSON, skip, nil)
-	}
-	if sp.Bytes == 0 {
+	seg, ok := b.text.AddPart(k-1, result.TextPart{CSV: sp.Bytes, JSON: sp.JSON, Observations: sp.Observations})
+	if !ok {
 		return nil
 	}
-	sw := &separated{w: w, sep: b.wrote}
-	err := b.copyPart(sw, k, b.g.bus.OpenPart, 0, func(w io.Writer) io.WriteCloser { return b.fragmentWriter(w, false) })
-	b.wrote = b.wrote || sw.started
+	body := b.g.newLayoutBody(b.ctx, b.ticket, b.format, b.rec.MetaIDs, []result.Segment{seg})
+	_, err = body.WriteTo(w)
 	return err
-}
-
-// fragmentWriter makes JSON of a part's CSV with the job's meta_ids.
-func (b *followBody) fragmentWriter(w io.Writer, ndjson bool) io.WriteCloser {
-	return (&dumpShape{ids: b.rec.MetaIDs}).fragmentWriter(w, ndjson)
-}
-
-// separated writes a ',' before its first bytes when sep says.
-type separated struct {
-	w       io.Writer
-	sep     bool
-	started bool
-}
-
-func (s *separated) Write(p []byte) (int, error) {
-	if len(p) > 0 && !s.started {
-		s.started = true
-		if s.sep {
-			if _, err := s.w.Write([]byte{','}); err != nil {
-				return 0, err
-			}
-		}
-	}
-	return s.w.Write(p)
-}
-
-// copyPart writes part k, opened by open, skip bytes in, to w, through the
-// writer conv makes when not nil.
-func (b *followBody) copyPart(w io.Writer, k int, open func(context.Context, string, int) (*events.PartReader, error),
-	skip int64, conv func(io.Writer) io.WriteCloser) error {
-	r, err := open(b.ctx, b.ticket, k)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	if skip > 0 {
-		if err := r.Skip(skip); err != nil {
-			return err
-		}
-	}
-	if conv == nil {
-		_, err = r.WriteTo(w)
-		return err
-	}
-	cw := conv(w)
-	if _, err := r.WriteTo(cw); err != nil {
-		return err
-	}
-	return cw.Close()
 }
 
 // parquetPart writes part k's row groups: its stored Parquet file's body,

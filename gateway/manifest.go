@@ -20,9 +20,8 @@ import (
 // partInfo is what the object store says of one stored part.
 type partInfo struct {
 	rows          int64
-	size          int64
-	sha256        string // lowercase hex
-	jsonSize      int64  // of its stored JSON fragment; -1: none
+	sha256        string          // of its CSV, lowercase hex
+	text          result.TextPart // its sizes as CSV, JSON and NDJSON
 	parquet       result.ParquetPart
 	parquetSHA256 string
 }
@@ -37,14 +36,14 @@ func storedParquet(infos []partInfo) bool {
 	return true
 }
 
-// storedJSON reports whether every part has its JSON fragment stored.
-func storedJSON(infos []partInfo) bool {
-	for _, in := range infos {
-		if in.jsonSize < 0 {
-			return false
-		}
+// textLayout lays out rec's file as format (CSV, JSON or NDJSON) from its
+// parts' infos.
+func textLayout(format string, rec *schema.JobRecord, infos []partInfo) *result.Layout {
+	parts := make([]result.TextPart, len(infos))
+	for i, in := range infos {
+		parts[i] = in.text
 	}
-	return true
+	return result.TextLayout(format, parts, result.Tail(format, rec.Job.Status.Meta))
 }
 
 // maxCachedJobs bounds the part-info cache; past it, an arbitrary entry goes.
@@ -121,7 +120,7 @@ func (g *Gateway) partInfo(ctx context.Context, ticket string, part int) (partIn
 	if err != nil {
 		return partInfo{}, err
 	}
-	return partInfo{size: sp.Bytes, rows: sp.Rows, sha256: sp.SHA256, jsonSize: sp.JSON,
+	return partInfo{rows: sp.Rows, sha256: sp.SHA256, text: result.TextPart{CSV: sp.Bytes, JSON: sp.JSON, Observations: sp.Observations},
 		parquet: result.ParquetPart{Size: sp.Parquet, Footer: []byte(sp.ParquetFooter)}, parquetSHA256: sp.ParquetSHA256}, nil
 }
 
@@ -232,9 +231,9 @@ func buildManifest(rec *schema.JobRecord, q schema.Query, infos []partInfo) sche
 	if exp, ok := expiresAt(rec); ok {
 		m.Expires = exp.Format(time.RFC3339)
 	}
-	off := m.Header.Bytes
+	csv := textLayout(schema.FormatCSV, rec, infos)
 	for i, in := range infos {
-		mp := schema.ManifestPart{Part: i + 1, Rows: in.rows, Bytes: in.size, Offset: off, SHA256: in.sha256}
+		mp := schema.ManifestPart{Part: i + 1, Rows: in.rows, Bytes: in.text.CSV, Offset: csv.PartOffset(i), SHA256: in.sha256}
 		if i < len(rec.Plan) && rec.Plan[i].Part == i+1 {
 			mp.From = rec.Plan[i].From.UTC().Format(time.RFC3339)
 			mp.To = rec.Plan[i].To.UTC().Format(time.RFC3339)
@@ -244,15 +243,14 @@ func buildManifest(rec *schema.JobRecord, q schema.Query, infos []partInfo) sche
 		}
 		m.Parts[i] = mp
 		m.Rows += in.rows
-		off += in.size
 	}
-	m.Bytes = off
+	m.Bytes = csv.Size()
 	dump := rec.URLRoot + "v1/api/datadump/" + rec.Job.Ticket
 	for _, f := range []string{schema.FormatCSV, schema.FormatJSON, schema.FormatNDJSON, schema.FormatParquet} {
 		u := dump + "?data_type=" + f // by name: with none, a download is JSON
 		m.Output = append(m.Output, schema.ManifestOutput{Type: "observation", Format: f, MediaType: schema.MediaType(f),
-			URL: u, Count: m.Rows, Ranges: f == schema.FormatCSV || f == schema.FormatJSON && storedJSON(infos) ||
-				f == schema.FormatParquet && storedParquet(infos)})
+			URL: u, Count: m.Rows, Ranges: f == schema.FormatParquet && storedParquet(infos) ||
+				f != schema.FormatParquet && textLayout(f, rec, infos).Size() >= 0})
 	}
 	return m
 }

@@ -5,11 +5,9 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"strconv"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/result"
 	"github.com/plenario-next/exportd/schema"
 )
@@ -22,11 +20,11 @@ import (
 // part at a time: no length and no ranges, as for the other formats made
 // on the fly. Parquet is compressed already: gzip is never applied.
 func (g *Gateway) parquetDump(ctx *fasthttp.RequestCtx, rec *schema.JobRecord, infos []partInfo) error {
-	g.dumpHeaders(ctx, rec, schema.FormatParquet)
-	h := &ctx.Response.Header
-	ticket := rec.Job.Ticket
-	bg := context.WithoutCancel(ctx)
 	if !storedParquet(infos) {
+		g.dumpHeaders(ctx, rec, schema.FormatParquet)
+		h := &ctx.Response.Header
+		ticket := rec.Job.Ticket
+		bg := context.WithoutCancel(ctx)
 		h.Set("Accept-Ranges", "none")
 		h.Set("ETag", `W/"`+ticket+`-parquet"`)
 		if ctx.IsHead() {
@@ -47,80 +45,7 @@ func (g *Gateway) parquetDump(ctx *fasthttp.RequestCtx, rec *schema.JobRecord, i
 	if err != nil {
 		return schema.Wrap(schema.Internal, "parquet layout", err)
 	}
-	size := l.Size()
-	etag := `"` + ticket + "-parquet-" + strconv.FormatInt(size, 36) + `"`
-	h.Set("ETag", etag)
-	h.Set("Accept-Ranges", "bytes")
-	if inm := ctx.Request.Header.Peek("If-None-Match"); len(inm) > 0 && etagListMatches(string(inm), etag, false) {
-		ctx.SetStatusCode(fasthttp.StatusNotModified)
-		return nil
-	}
-	start, end := int64(0), size
-	ir := string(ctx.Request.Header.Peek("If-Range"))
-	if rangeHdr := string(ctx.Request.Header.Peek("Range")); rangeHdr != "" && ifRangeHolds(ir, etag, rec.Finished) {
-		var answered bool
-		if start, end, answered = answerRange(ctx, rangeHdr, size); answered {
-			return nil
-		}
-	}
-	ctx.SetBodyStream(&layoutReader{ctx: bg, bus: g.bus, ticket: ticket, segs: l.Slice(start, end)}, int(end-start))
-	return nil
-}
-
-// layoutReader reads a layout's segments, opening each part's Parquet file
-// when its segment comes and closing it when the segment ends.
-type layoutReader struct {
-	ctx    context.Context
-	bus    *events.Bus
-	ticket string
-	segs   []result.Segment
-	cur    io.Reader
-	closer io.Closer
-}
-
-func (r *layoutReader) Read(p []byte) (int, error) {
-	for {
-		if r.cur != nil {
-			n, err := r.cur.Read(p)
-			if err == io.EOF {
-				r.Close()
-				err = nil
-				if n == 0 {
-					continue
-				}
-			}
-			return n, err
-		}
-		if len(r.segs) == 0 {
-			return 0, io.EOF
-		}
-		s := r.segs[0]
-		r.segs = r.segs[1:]
-		if s.Part < 0 {
-			r.cur = bytes.NewReader(s.Literal)
-			continue
-		}
-		pr, err := r.bus.OpenPartParquet(r.ctx, r.ticket, s.Part+1)
-		if err != nil {
-			return 0, err
-		}
-		if err := pr.Skip(s.Offset); err != nil {
-			pr.Close()
-			return 0, err
-		}
-		r.cur, r.closer = io.LimitReader(pr, s.Len), pr
-	}
-}
-
-// Close releases the part being read, if any.
-func (r *layoutReader) Close() error {
-	r.cur = nil
-	if r.closer != nil {
-		err := r.closer.Close()
-		r.closer = nil
-		return err
-	}
-	return nil
+	return g.serveLayout(ctx, rec, schema.FormatParquet, l)
 }
 
 // convertParquet writes the job's Parquet file to w, each part converted

@@ -47,14 +47,20 @@ func (g *Gateway) partialManifest(ctx *fasthttp.RequestCtx, rec *schema.JobRecor
 	m := buildManifest(rec, g.expanded(ctx, rec.Job.Request.Query), nil)
 	m.Complete, m.Status = false, rec.Job.Status.Status
 	m.TransactionTime = g.Now().UTC().Format(time.RFC3339)
-	off, next := m.Header.Bytes, 1 // the CSV's length up to part next
+	// The CSV laid out as far as every part is stored: parts 1 to k.
+	var stored []partInfo
+	for i, p := range parts {
+		if p != i+1 {
+			break
+		}
+		stored = append(stored, infos[i])
+	}
+	csv := textLayout(schema.FormatCSV, rec, stored)
 	for i, in := range infos {
 		p := parts[i]
-		mp := schema.ManifestPart{Part: p, Rows: in.rows, Bytes: in.size, Offset: -1, SHA256: in.sha256}
-		if p == next {
-			mp.Offset = off
-			off += in.size
-			next++
+		mp := schema.ManifestPart{Part: p, Rows: in.rows, Bytes: in.text.CSV, Offset: -1, SHA256: in.sha256}
+		if i < len(stored) {
+			mp.Offset = csv.PartOffset(i)
 		}
 		if p-1 < len(rec.Plan) && rec.Plan[p-1].Part == p {
 			mp.From = rec.Plan[p-1].From.UTC().Format(time.RFC3339)
@@ -65,7 +71,7 @@ func (g *Gateway) partialManifest(ctx *fasthttp.RequestCtx, rec *schema.JobRecor
 		}
 		m.Parts = append(m.Parts, mp)
 		m.Rows += in.rows
-		m.Bytes += in.size
+		m.Bytes += in.text.CSV
 	}
 	for i := range m.Output {
 		o := &m.Output[i]

@@ -68,50 +68,46 @@ func insertRepeats(t *testing.T, svc *testenv.Service) int {
 
 // Every format carries every reading that shares a second with another of
 // its property, and its JSON reads strictly (no key twice in an object):
-// the CSV (a line per value), the JSON download and its NDJSON, stored or
-// made on the fly from the CSV, across parts, and /query.
+// the CSV (a line per value), the JSON download and its NDJSON, rendered
+// from the CSV across parts, and /query.
 func TestReadingsThatShareASecond(t *testing.T) {
-	for _, noJSON := range []bool{false, true} {
-		t.Run(map[bool]string{false: "stored JSON", true: "JSON made from the CSV"}[noJSON], func(t *testing.T) {
-			svc := testenv.StartService(t, testenv.ServiceOptions{PartRows: 1000, NoJSON: noJSON})
-			want := insertRepeats(t, svc)
-			window := "start_datetime=" + repeatEnd.Add(-time.Hour).Format(schema.DatetimeLayout) +
-				"&end_datetime=" + repeatEnd.Format(schema.DatetimeLayout)
-			ticket := svc.Submit(t, "repeats", window)
-			if job := svc.Wait(t, ticket, time.Minute); job.Status.Status != schema.StatusSuccess {
-				t.Fatalf("got status %s (%v), want success", job.Status.Status, job.Result)
+	svc := testenv.StartService(t, testenv.ServiceOptions{PartRows: 1000})
+	want := insertRepeats(t, svc)
+	window := "start_datetime=" + repeatEnd.Add(-time.Hour).Format(schema.DatetimeLayout) +
+		"&end_datetime=" + repeatEnd.Format(schema.DatetimeLayout)
+	ticket := svc.Submit(t, "repeats", window)
+	if job := svc.Wait(t, ticket, time.Minute); job.Status.Status != schema.StatusSuccess {
+		t.Fatalf("got status %s (%v), want success", job.Status.Status, job.Result)
+	}
+	if job := svc.Job(t, ticket); job.Status.Progress == nil || job.Status.Progress.Total < 2 {
+		t.Fatalf("got progress %+v, want the export in several parts", job.Status.Progress)
+	}
+	dump := svc.URL + "/v1/api/datadump/" + ticket
+	for _, format := range []string{schema.FormatCSV, schema.FormatJSON, schema.FormatNDJSON} {
+		resp, body := testenv.Do(t, "GET", dump+"?data_type="+format)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: got status %d, want 200: %.300s", format, resp.StatusCode, body)
+		}
+		got := bytes.Count(body, []byte("\n")) - 1 // CSV: the lines past the header
+		if format != schema.FormatCSV {
+			var err error
+			if got, err = testenv.ResultValues(body); err != nil {
+				t.Fatalf("%s: %v", format, err)
 			}
-			if job := svc.Job(t, ticket); job.Status.Progress == nil || job.Status.Progress.Total < 2 {
-				t.Fatalf("got progress %+v, want the export in several parts", job.Status.Progress)
-			}
-			dump := svc.URL + "/v1/api/datadump/" + ticket
-			for _, format := range []string{schema.FormatCSV, schema.FormatJSON, schema.FormatNDJSON} {
-				resp, body := testenv.Do(t, "GET", dump+"?data_type="+format)
-				if resp.StatusCode != http.StatusOK {
-					t.Fatalf("%s: got status %d, want 200: %.300s", format, resp.StatusCode, body)
-				}
-				got := bytes.Count(body, []byte("\n")) - 1 // CSV: the lines past the header
-				if format != schema.FormatCSV {
-					var err error
-					if got, err = testenv.ResultValues(body); err != nil {
-						t.Fatalf("%s: %v", format, err)
-					}
-				}
-				if got != want {
-					t.Errorf("%s: got %d values, want %d, as ClickHouse counts them", format, got, want)
-				}
-			}
-			code, body := testenv.Get(t, svc.URL+"/v1/api/sensor-networks/repeats/query?feature=temperature&limit=10000&"+window)
-			if code != http.StatusOK {
-				t.Fatalf("/query: got %d %.300s, want 200", code, body)
-			}
-			got, err := testenv.ResultValues(body)
-			if err != nil {
-				t.Fatalf("/query: %v", err)
-			}
-			if wantTemp := want * 2 / 7; got != wantTemp {
-				t.Errorf("/query: got %d temperature values, want %d", got, wantTemp)
-			}
-		})
+		}
+		if got != want {
+			t.Errorf("%s: got %d values, want %d, as ClickHouse counts them", format, got, want)
+		}
+	}
+	code, body := testenv.Get(t, svc.URL+"/v1/api/sensor-networks/repeats/query?feature=temperature&limit=10000&"+window)
+	if code != http.StatusOK {
+		t.Fatalf("/query: got %d %.300s, want 200", code, body)
+	}
+	got, err := testenv.ResultValues(body)
+	if err != nil {
+		t.Fatalf("/query: %v", err)
+	}
+	if wantTemp := want * 2 / 7; got != wantTemp {
+		t.Errorf("/query: got %d temperature values, want %d", got, wantTemp)
 	}
 }

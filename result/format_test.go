@@ -111,7 +111,7 @@ func TestAppendValueRoundTrip(t *testing.T) {
 func jsonOf(tb testing.TB, input []byte, ndjson bool, size int) ([]byte, error) {
 	tb.Helper()
 	var out bytes.Buffer
-	w := result.NewJSONWriter(&out, ndjson)
+	w := result.NewJSONWriter(&out, ndjson, nil)
 	if size == 0 {
 		size = len(input) + 1
 	}
@@ -237,7 +237,7 @@ func TestJSONWriterFewRows(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			w := result.NewJSONWriter(&out, tt.ndjson)
+			w := result.NewJSONWriter(&out, tt.ndjson, nil)
 			if tt.input != "" {
 				if _, err := io.WriteString(w, tt.input); err != nil {
 					t.Fatal(err)
@@ -326,7 +326,7 @@ type failWriter struct{}
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 func TestJSONWriterWriteError(t *testing.T) {
-	w := result.NewJSONWriter(failWriter{}, false)
+	w := result.NewJSONWriter(failWriter{}, false, nil)
 	if _, err := io.WriteString(w, "0,t,s,f,p,1\n"); err != nil {
 		t.Fatal(err) // buffered: nothing written yet
 	}
@@ -398,7 +398,7 @@ func BenchmarkJSONWriter(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := writeChunked(result.NewJSONWriter(io.Discard, false), input, 32<<10); err != nil {
+		if err := writeChunked(result.NewJSONWriter(io.Discard, false, nil), input, 32<<10); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -417,8 +417,9 @@ func writeChunked(w io.WriteCloser, data []byte, n int) error {
 	return w.Close()
 }
 
-// Fragments of rows cut between readings, stitched as NewJSONFragmentWriter
-// says, are byte for byte what one JSONWriter writes of all the rows.
+// Fragments of rows cut between readings, framed by TextLayout, are byte
+// for byte what one Renderer writes of all the rows, and each part's size
+// is what a Renderer counts of its lines, as the exporter counts it.
 func TestJSONFragments(t *testing.T) {
 	rows := benchRows(1200) // a reading every 12 rows
 	csvOf := func(rs []schema.Row) []byte {
@@ -429,42 +430,91 @@ func TestJSONFragments(t *testing.T) {
 		}
 		return b
 	}
-	for _, ndjson := range []bool{false, true} {
+	meta := schema.JobMeta{StartTime: "a", EndTime: "b", Workers: []string{"w"}}
+	for _, format := range []string{schema.FormatCSV, schema.FormatJSON, schema.FormatNDJSON} {
 		var whole bytes.Buffer
-		w := result.NewJSONWriter(&whole, ndjson)
-		if _, err := w.Write(csvOf(rows)); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		var stitched bytes.Buffer
-		if !ndjson {
-			stitched.WriteByte('[')
-		}
-		wrote := false
-		for _, cut := range [][2]int{{0, 0}, {0, 120}, {120, 120}, {120, 1188}, {1188, 1200}, {1200, 1200}} {
+		whole.WriteString(result.Head(format))
+		if format == schema.FormatCSV {
+			whole.Write(csvOf(rows))
+		} else {
 			var frag bytes.Buffer
-			fw := result.NewJSONFragmentWriter(&frag, ndjson)
-			if _, err := fw.Write(csvOf(rows[cut[0]:cut[1]])); err != nil {
+			if err := writeChunked(result.NewFragmentWriter(&frag, format, nil), csvOf(rows), 1000); err != nil {
 				t.Fatal(err)
 			}
-			if err := fw.Close(); err != nil {
+			skip := 0
+			if format == schema.FormatJSON && frag.Len() > 0 {
+				skip = 1 // the comma before the first observation
+			}
+			whole.Write(frag.Bytes()[skip:])
+		}
+		whole.WriteString(result.Tail(format, meta))
+		var parts [][]byte
+		var sizes []result.TextPart
+		for _, cut := range [][2]int{{0, 0}, {0, 120}, {120, 120}, {120, 1188}, {1188, 1200}, {1200, 1200}} {
+			c := csvOf(rows[cut[0]:cut[1]])
+			size, obs := countJSON(t, c)
+			sizes = append(sizes, result.TextPart{CSV: int64(len(c)), JSON: size, Observations: obs})
+			var b bytes.Buffer
+			if format == schema.FormatCSV {
+				b.Write(c)
+			} else if err := writeChunked(result.NewFragmentWriter(&b, format, nil), c, 777); err != nil {
 				t.Fatal(err)
 			}
-			if frag.Len() > 0 && wrote && !ndjson {
-				stitched.WriteByte(',')
+			if got := sizes[len(sizes)-1].Size(format); got != int64(b.Len()) {
+				t.Fatalf("%s part %v: counted %d bytes, rendered %d", format, cut, got, b.Len())
 			}
-			wrote = wrote || frag.Len() > 0
-			stitched.Write(frag.Bytes())
+			parts = append(parts, b.Bytes())
 		}
-		if !ndjson {
-			stitched.WriteString("]\n")
+		l := result.TextLayout(format, sizes, result.Tail(format, meta))
+		if got := assemble(t, l.Segments(), parts); !bytes.Equal(got, whole.Bytes()) {
+			t.Fatalf("%s: stitched parts differ from the whole:\n%.300s\n%.300s", format, got, whole.Bytes())
 		}
-		if !bytes.Equal(stitched.Bytes(), whole.Bytes()) {
-			t.Fatalf("ndjson %v: stitched fragments differ from the whole:\n%.300s\n%.300s", ndjson, stitched.Bytes(), whole.Bytes())
+		if l.Size() != int64(whole.Len()) {
+			t.Errorf("%s: layout size %d, file %d", format, l.Size(), whole.Len())
+		}
+		for _, r := range [][2]int64{{0, 1}, {5, 900}, {int64(whole.Len()) - 3, int64(whole.Len())}, {100, 20000}} {
+			if got, want := assemble(t, l.Slice(r[0], r[1]), parts), whole.Bytes()[r[0]:min(r[1], int64(whole.Len()))]; !bytes.Equal(got, want) {
+				t.Errorf("%s bytes %v: got %q, want %q", format, r, got, want)
+			}
 		}
 	}
+}
+
+// countJSON counts a part's JSON fragment as the exporter does: each line
+// rendered into a scratch buffer that is only measured.
+func countJSON(t *testing.T, csv []byte) (size, obs int64) {
+	t.Helper()
+	var r result.Renderer
+	var scratch []byte
+	for _, line := range bytes.SplitAfter(csv, []byte("\n")) {
+		var err error
+		if scratch, err = r.AppendLine(scratch[:0], bytes.TrimSuffix(line, []byte("\n"))); err != nil {
+			t.Fatal(err)
+		}
+		size += int64(len(scratch))
+	}
+	return size + int64(len(r.Close(scratch[:0]))), r.Observations()
+}
+
+// assemble reads segs of parts, rendered already, as a download does.
+func assemble(t *testing.T, segs []result.Segment, parts [][]byte) []byte {
+	t.Helper()
+	var out []byte
+	for _, s := range segs {
+		if s.Part < 0 {
+			out = append(out, s.Literal...)
+			continue
+		}
+		p := parts[s.Part][s.Offset:]
+		if s.Len >= 0 {
+			p = p[:s.Len]
+		}
+		if s.ToEnd != (s.Offset+int64(len(p)) == int64(len(parts[s.Part]))) {
+			t.Fatalf("segment %+v of a part of %d bytes: ToEnd wrong", s, len(parts[s.Part]))
+		}
+		out = append(out, p...)
+	}
+	return out
 }
 
 // Every byte, at every place in a name, comes out of a JSONWriter as valid
@@ -480,7 +530,7 @@ func TestJSONWriterEveryByte(t *testing.T) {
 			var e result.CSVEncoder
 			line := e.AppendRow(nil, &schema.Row{Node: string(node), TS: ts0, Sensor: "s", Feature: "f", Property: "p", Value: 1})
 			var out bytes.Buffer
-			w := result.NewJSONWriter(&out, true)
+			w := result.NewJSONWriter(&out, true, nil)
 			if _, err := w.Write(line); err != nil {
 				t.Fatalf("byte %#x at %d: %v", c, pos, err)
 			}
@@ -491,89 +541,6 @@ func TestJSONWriterEveryByte(t *testing.T) {
 			if err := json.Unmarshal(out.Bytes(), &obs); err != nil || obs.Node != string(node) {
 				t.Fatalf("byte %#x at %d: %q (%v), want node %q", c, pos, out.Bytes(), err, node)
 			}
-		}
-	}
-}
-
-// stitch is a JSON download made of stored fragments, as JSONHead says.
-func stitchJSON(frags ...[]byte) []byte {
-	all := bytes.Join(frags, nil)
-	if len(all) > 0 {
-		all = all[1:]
-	}
-	return append(append([]byte(result.JSONHead), all...), result.JSONTail...)
-}
-
-// encodeJSON is the fragment a JSONEncoder makes of rows.
-func encodeJSON(rows []schema.Row) []byte {
-	var e result.JSONEncoder
-	var b []byte
-	for i := range rows {
-		b = e.AppendRow(b, &rows[i])
-	}
-	return e.Close(b)
-}
-
-// Fragments rendered from rows, part by part, stitched, are byte for byte
-// the JSON a JSONWriter makes of the rows' CSV: a download can be either.
-func TestJSONEncoderMatchesJSONWriter(t *testing.T) {
-	rows := oddRows()
-	want := jsonWriterOf(t, rows, false)
-	// Cut between readings (every 7 rows in readingRows), parts empty too.
-	cuts := []int{0, 0, 7, 700, 700, 1400, len(rows), len(rows)}
-	var frags [][]byte
-	for i := 1; i < len(cuts); i++ {
-		frags = append(frags, encodeJSON(rows[cuts[i-1]:cuts[i]]))
-	}
-	if got := stitchJSON(frags...); !bytes.Equal(got, want) {
-		t.Fatalf("stitched fragments differ from the JSONWriter's output:\n%.400s\nwant\n%.400s", got, want)
-	}
-	if got := stitchJSON(); string(got) != "[]\n" {
-		t.Errorf("got %q with no rows, want %q", got, "[]\n")
-	}
-	if !json.Valid(want) {
-		t.Errorf("got invalid JSON %.200s", want)
-	}
-}
-
-// The NDJSON made of stored fragments, written in chunks of any size, is
-// byte for byte the JSONWriter's NDJSON of the rows' CSV.
-func TestNDJSONOfJSON(t *testing.T) {
-	rows := oddRows()
-	want := jsonWriterOf(t, rows, true)
-	frags := [][]byte{encodeJSON(rows[:700]), encodeJSON(nil), encodeJSON(rows[700:])}
-	all := bytes.Join(frags, nil)
-	for _, chunk := range []int{1, 2, 3, 7, 64, 4096, len(all)} {
-		var out bytes.Buffer
-		c := result.NewNDJSONOfJSON(&out)
-		for _, f := range frags { // fragment by fragment, each in chunks
-			for p := f; len(p) > 0; {
-				n := min(chunk, len(p))
-				if _, err := c.Write(p[:n]); err != nil {
-					t.Fatalf("chunks of %d: %v", chunk, err)
-				}
-				p = p[n:]
-			}
-		}
-		if err := c.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(out.Bytes(), want) {
-			t.Fatalf("chunks of %d: got\n%.300s\nwant\n%.300s", chunk, out.Bytes(), want)
-		}
-	}
-	var out bytes.Buffer
-	if c := result.NewNDJSONOfJSON(&out); c.Close() != nil || out.Len() != 0 {
-		t.Errorf("no rows: %q, want nothing", out.Bytes())
-	}
-	for _, bad := range []string{"\n{}", "{}\n", ",\n{},", ",\n\n"} {
-		c := result.NewNDJSONOfJSON(io.Discard)
-		_, err := c.Write([]byte(bad))
-		if err == nil {
-			err = c.Close()
-		}
-		if !errors.Is(err, result.ErrBadRow) {
-			t.Errorf("%q: got %v, want %v", bad, err, result.ErrBadRow)
 		}
 	}
 }
@@ -608,7 +575,7 @@ func jsonWriterOf(t *testing.T, rows []schema.Row, ndjson bool) []byte {
 		csvRows = ce.AppendRow(csvRows, &rows[i])
 	}
 	var out bytes.Buffer
-	w := result.NewJSONWriter(&out, ndjson)
+	w := result.NewJSONWriter(&out, ndjson, nil)
 	if _, err := w.Write(csvRows); err != nil {
 		t.Fatal(err)
 	}
@@ -618,66 +585,50 @@ func jsonWriterOf(t *testing.T, rows []schema.Row, ndjson bool) []byte {
 	return out.Bytes()
 }
 
-// A name with a line break cannot be read back from a stored CSV row, but
-// a fragment rendered from the row carries it.
-func TestJSONEncoderLineBreaks(t *testing.T) {
-	rows := []schema.Row{{Node: "a\nb", TS: ts0, Sensor: "s\r", Feature: "f", Property: "p\n", Value: 1}}
-	var got []schema.Observation
-	if err := json.Unmarshal(stitchJSON(encodeJSON(rows)), &got); err != nil {
-		t.Fatal(err)
-	}
-	want := []schema.Observation{{Node: "a\nb", Datetime: ts0.Format(schema.DatetimeLayout), Sensor: "s\r", Feature: "f",
-		Results: map[string]float64{"p\n": 1}}}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %+v, want %+v", got, want)
-	}
-}
-
-func BenchmarkJSONEncoderAppendRow(b *testing.B) {
-	rows := readingRows(10_000)
-	size := len(encodeJSON(rows))
-	b.SetBytes(int64(size / len(rows)))
-	b.ReportAllocs()
-	buf := make([]byte, 0, 128<<10)
-	var e result.JSONEncoder
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if len(buf) > 120<<10 {
-			buf = buf[:0]
+// The size the exporter counts of a part is that of its rendering, for
+// names that need quoting and escaping, NaNs and repeated properties too.
+func TestCountedSizeIsRendered(t *testing.T) {
+	for _, rows := range [][]schema.Row{oddRows(), repeatRows(), readingRows(3000)} {
+		var e result.CSVEncoder
+		var csv []byte
+		for i := range rows {
+			csv = e.AppendRow(csv, &rows[i])
 		}
-		buf = e.AppendRow(buf, &rows[i%len(rows)])
+		size, obs := countJSON(t, csv)
+		for _, format := range []string{schema.FormatJSON, schema.FormatNDJSON} {
+			var out bytes.Buffer
+			if err := writeChunked(result.NewFragmentWriter(&out, format, nil), csv, 4096); err != nil {
+				t.Fatal(err)
+			}
+			p := result.TextPart{CSV: int64(len(csv)), JSON: size, Observations: obs}
+			if got := p.Size(format); got != int64(out.Len()) {
+				t.Errorf("%s: counted %d bytes, rendered %d", format, got, out.Len())
+			}
+		}
 	}
 }
 
-// Both encoders of a row, the value rendered once, as an exporter runs them.
+// The CSV encoder and the counting of the JSON fragment of a row, as an
+// exporter runs them.
 func BenchmarkPartEncoders(b *testing.B) {
 	rows := readingRows(10_000)
 	b.ReportAllocs()
-	csvBuf, jsonBuf := make([]byte, 0, 128<<10), make([]byte, 0, 128<<10)
+	csvBuf, scratch := make([]byte, 0, 128<<10), make([]byte, 0, 1024)
 	var ce result.CSVEncoder
-	var je result.JSONEncoder
+	var r result.Renderer
+	var size int
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if len(jsonBuf) > 120<<10 {
-			csvBuf, jsonBuf = csvBuf[:0], jsonBuf[:0]
+		if len(csvBuf) > 120<<10 {
+			csvBuf = csvBuf[:0]
 		}
-		r := &rows[i%len(rows)]
 		n := len(csvBuf)
-		csvBuf = ce.AppendRow(csvBuf, r)
-		line := csvBuf[n : len(csvBuf)-1]
-		jsonBuf = je.AppendRowValue(jsonBuf, r, line[bytes.LastIndexByte(line, ',')+1:])
-	}
-}
-
-// NDJSON of stored JSON fragments, as an NDJSON download is made of them.
-func BenchmarkNDJSONOfJSON(b *testing.B) {
-	frag := encodeJSON(readingRows(10_000))
-	b.SetBytes(int64(len(frag)))
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		if err := writeChunked(result.NewNDJSONOfJSON(io.Discard), frag, 32<<10); err != nil {
+		csvBuf = ce.AppendRow(csvBuf, &rows[i%len(rows)])
+		var err error
+		if scratch, err = r.AppendLine(scratch[:0], csvBuf[n:len(csvBuf)-1]); err != nil {
 			b.Fatal(err)
 		}
+		size += len(scratch)
 	}
 }
 

@@ -78,7 +78,7 @@ type observationShape struct {
 }
 
 func writeAll(out *bytes.Buffer, ndjson bool, chunks ...[]byte) error {
-	w := result.NewJSONWriter(out, ndjson)
+	w := result.NewJSONWriter(out, ndjson, nil)
 	for _, c := range chunks {
 		if _, err := w.Write(c); err != nil {
 			return err

@@ -9,9 +9,9 @@ import (
 	"github.com/plenario-next/exportd/schema"
 )
 
-// Both JSON renderers put the node's meta_id in each observation, in
-// Plenario's order of keys; a node they do not know gets 0.
-func TestJSONRenderersCarryMetaID(t *testing.T) {
+// The renderer puts the node's meta_id in each observation, in Plenario's
+// order of keys; a node it does not know gets 0.
+func TestRendererCarriesMetaID(t *testing.T) {
 	ids := schema.MetaIDs{"a": 4242}
 	rows := []schema.Row{{Node: "a", TS: ts0, Sensor: "s", Feature: "f", Property: "p", Value: 1},
 		{Node: "b", TS: ts0, Sensor: "s", Feature: "f", Property: "p", Value: 2}}
@@ -23,26 +23,12 @@ func TestJSONRenderersCarryMetaID(t *testing.T) {
 		csvRows = ce.AppendRow(csvRows, &rows[i])
 	}
 	var out bytes.Buffer
-	w := result.NewJSONWriter(&out, true)
-	w.MetaIDs = ids
+	w := result.NewJSONWriter(&out, true, ids)
 	if _, err := w.Write(csvRows); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil || out.String() != want {
-		t.Errorf("JSONWriter: got %q (%v), want %q", out.String(), err, want)
-	}
-	e := result.JSONEncoder{MetaIDs: ids}
-	var frag []byte
-	for i := range rows {
-		frag = e.AppendRow(frag, &rows[i])
-	}
-	out.Reset()
-	c := result.NewNDJSONOfJSON(&out)
-	if _, err := c.Write(e.Close(frag)); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Close(); err != nil || out.String() != want {
-		t.Errorf("JSONEncoder: got %q (%v), want %q", out.String(), err, want)
+		t.Errorf("got %q (%v), want %q", out.String(), err, want)
 	}
 	var o schema.Observation
 	if err := json.Unmarshal([]byte(want[:bytes.IndexByte([]byte(want), '\n')]), &o); err != nil || o.MetaID != 4242 {

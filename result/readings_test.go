@@ -74,41 +74,51 @@ func decodeObservations(t *testing.T, data []byte) []schema.Observation {
 	return obs
 }
 
-// Every renderer of stored parts carries every reading of a second, in
-// objects with unique keys: the JSONEncoder (stored fragments, cut into
-// parts anywhere between seconds), the JSONWriter of the CSV, and the
-// NDJSON of either.
+// The renderer carries every reading of a second, in objects with unique
+// keys, as JSON and as NDJSON, and parts cut anywhere between seconds,
+// framed by TextLayout, make the same file.
 func TestRepeatedPropertiesStartObservations(t *testing.T) {
 	rows := repeatRows()
 	whole := jsonWriterOf(t, rows, false)
 	if got := resultsOf(t, whole); !reflect.DeepEqual(got, wantRepeatResults) {
-		t.Fatalf("JSONWriter: got %v, want %v", got, wantRepeatResults)
+		t.Fatalf("JSON: got %v, want %v", got, wantRepeatResults)
 	}
 	if n, err := testenv.ResultValues(whole); err != nil || n != len(rows) {
 		t.Errorf("got %d values (%v), want %d", n, err, len(rows))
 	}
 	nd := jsonWriterOf(t, rows, true)
 	if got := resultsOf(t, nd); !reflect.DeepEqual(got, wantRepeatResults) {
-		t.Errorf("JSONWriter NDJSON: got %v, want %v", got, wantRepeatResults)
+		t.Errorf("NDJSON: got %v, want %v", got, wantRepeatResults)
 	}
 	// Parts are cut between seconds: at 4 (second 1 begins) and 10.
 	for _, cuts := range [][]int{{0, len(rows)}, {0, 4, len(rows)}, {0, 4, 10, len(rows)}, {0, 0, 4, 4, 10, len(rows)}} {
-		var frags [][]byte
-		for i := 1; i < len(cuts); i++ {
-			frags = append(frags, encodeJSON(rows[cuts[i-1]:cuts[i]]))
-		}
-		if got := stitchJSON(frags...); !bytes.Equal(got, whole) {
-			t.Errorf("cuts %v: stitched fragments\n%s\nwant the JSONWriter's\n%s", cuts, got, whole)
-		}
-		var ndOut bytes.Buffer
-		c := result.NewNDJSONOfJSON(&ndOut)
-		for _, f := range frags {
-			if _, err := c.Write(f); err != nil {
-				t.Fatal(err)
+		for _, format := range []string{schema.FormatJSON, schema.FormatNDJSON} {
+			var parts [][]byte
+			var sizes []result.TextPart
+			for i := 1; i < len(cuts); i++ {
+				var e result.CSVEncoder
+				var csv []byte
+				for _, r := range rows[cuts[i-1]:cuts[i]] {
+					csv = e.AppendRow(csv, &r)
+				}
+				var out bytes.Buffer
+				if err := writeChunked(result.NewFragmentWriter(&out, format, nil), csv, 7); err != nil {
+					t.Fatal(err)
+				}
+				parts = append(parts, out.Bytes())
+				sizes = append(sizes, result.TextPart{CSV: int64(len(csv)), JSON: -1, Observations: -1})
 			}
-		}
-		if err := c.Close(); err != nil || !bytes.Equal(ndOut.Bytes(), nd) {
-			t.Errorf("cuts %v: NDJSON of fragments %q (%v), want %q", cuts, ndOut.Bytes(), err, nd)
+			got := assemble(t, result.TextLayout(format, sizes, "]\n").Segments(), parts)
+			want := nd
+			if format == schema.FormatJSON {
+				got = append([]byte("["), got[len(result.EnvelopeHead):]...)
+				want = whole
+			} else {
+				got = got[:len(got)-2] // the tail given
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("cuts %v %s: stitched parts\n%s\nwant\n%s", cuts, format, got, want)
+			}
 		}
 	}
 }

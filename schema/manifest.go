@@ -46,10 +46,11 @@ type ManifestOutput struct {
 	MediaType string `json:"mediaType"`
 	URL       string `json:"url"`
 	Count     int64  `json:"count"` // rows
-	// Ranges says whether the URL honours Range requests: a form served
-	// as stored does (CSV always; JSON when its parts were stored as JSON
-	// too; Parquet when the job made Parquet parts), one made from the
-	// CSV as it is sent (NDJSON, JSON with EXPORTD_JSON_PARTS=false) does not.
+	// Ranges says whether the URL honours Range requests: a form whose
+	// length is known does (CSV always; JSON and NDJSON, rendered from the
+	// CSV, when the exporter recorded their sizes, as it does for every
+	// part now; Parquet when the job made Parquet parts), one converted
+	// as it is sent (Parquet of a job that did not) does not.
 	Ranges bool `json:"ranges"`
 }
 

@@ -33,7 +33,6 @@ type Config struct {
 	Replicas       int
 	Concurrency    int
 	PartRows       int64
-	JSONParts      bool // parts stored as JSON too
 	DemoNetwork    string
 	DemoRows       int64
 	Load           string // an AoT digest loaded at start (serve only)
@@ -86,7 +85,6 @@ var settings = []env{
 	{"replicas", "EXPORTD_REPLICAS", "1", "JetStream replicas of streams, KV and object store (3 on a cluster)"},
 	{"concurrency", "EXPORTD_CONCURRENCY", strconv.Itoa(runtime.NumCPU()), "partitions exported at once by this process"},
 	{"part-rows", "EXPORTD_PART_ROWS", strconv.Itoa(exporter.DefaultPartRows), "target rows per partition"},
-	{"json-parts", "EXPORTD_JSON_PARTS", "true", "store each partition as JSON too, so JSON downloads are sent as stored (with a length and ranges), not made from the CSV as they are sent"},
 	{"demo-network", "EXPORTD_DEMO_NETWORK", "array_of_things", "demo network loaded when ClickHouse has no data (serve only; empty: none)"},
 	{"demo-rows", "EXPORTD_DEMO_ROWS", "1000000", "rows of the demo network"},
 	{"load", "EXPORTD_LOAD", "", "an Array of Things digest (directory, .tar or data.csv.gz) loaded in the background at start unless its network has data from a finished load (serve only)"},
@@ -145,9 +143,6 @@ func parseConfig(role string, args []string, getenv func(string) string, out io.
 	}
 	if c.PartRows, err = strconv.ParseInt(*vals["part-rows"], 10, 64); err != nil || c.PartRows < 1 {
 		return c, fmt.Errorf("bad part-rows %q", *vals["part-rows"])
-	}
-	if c.JSONParts, err = strconv.ParseBool(*vals["json-parts"]); err != nil {
-		return c, fmt.Errorf("bad json-parts %q", *vals["json-parts"])
 	}
 	if c.DemoRows, err = strconv.ParseInt(*vals["demo-rows"], 10, 64); err != nil || c.DemoRows < 0 {
 		return c, fmt.Errorf("bad demo-rows %q", *vals["demo-rows"])

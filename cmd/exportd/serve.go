@@ -62,7 +62,7 @@ func (c Config) app(logger *slog.Logger) app.Config {
 		Events: events.Config{Replicas: c.Replicas, Retention: c.Retention, PartAckWait: c.PartAckWait,
 			MaxDeliver: c.MaxAttempts, IdemWindow: c.IdemWindow, OutageTolerance: c.OutageTolerance,
 			ResultMaxBytes: c.ResultMaxBytes},
-		PartRows: c.PartRows, Concurrency: c.Concurrency, NoJSONParts: !c.JSONParts,
+		PartRows: c.PartRows, Concurrency: c.Concurrency,
 		APIKeys: c.APIKeys, MaxActive: c.MaxActive, QueryLimits: c.QueryLimits, SSEHeartbeat: c.SSEHeartbeat,
 		Webhooks: c.Webhooks, Logger: logger}
 	if c.Role == "serve" {

@@ -173,7 +173,7 @@ func (a *App) start() {
 		}
 		goRun("planner", pl.Run)
 		ex := exporter.NewExporter(a.Bus, a.Store, logger.With("component", "exporter"))
-		ex.Name, ex.Metrics, ex.NoJSON = "exporter-"+worker, a.Metrics, c.NoJSONParts
+		ex.Name, ex.Metrics = "exporter-"+worker, a.Metrics
 		if c.Concurrency > 0 {
 			ex.Concurrency = c.Concurrency
 		}

@@ -56,7 +56,6 @@ type Config struct {
 
 	PartRows    int64 // 0: exporter.DefaultPartRows
 	Concurrency int   // partitions exported at once; 0: the exporter's default
-	NoJSONParts bool  // parts stored as CSV only (EXPORTD_JSON_PARTS=false)
 
 	APIKeys      []string
 	MaxActive    int // queued or running jobs per client; 0: no limit

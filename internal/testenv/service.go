@@ -60,7 +60,6 @@ type ServiceOptions struct {
 	PartRows    int64 // default exporter.DefaultPartRows
 	Concurrency int   // default 2
 	NoExporter  bool  // gateway, projector and deliverer only
-	NoJSON      bool  // parts stored as CSV only (EXPORTD_JSON_PARTS=false)
 	APIKeys     []string
 	URLRoot     string              // the gateway's EXPORTD_URL_ROOT; default none: the request's Host
 	MaxActive   int                 // default 0: no limit in tests
@@ -95,7 +94,7 @@ func StartService(tb testing.TB, o ServiceOptions) *Service {
 	c := app.Config{Roles: app.RoleAll, HTTPAddr: "127.0.0.1:0", URLRoot: o.URLRoot,
 		Store: o.Store, NATSURL: o.NATSURL, NATSListen: "127.0.0.1:0", DataDir: tb.TempDir(),
 		NATSReconnectWait: 250 * time.Millisecond, Events: o.Events,
-		PartRows: o.PartRows, Concurrency: 2, NoJSONParts: o.NoJSON,
+		PartRows: o.PartRows, Concurrency: 2,
 		APIKeys: o.APIKeys, MaxActive: o.MaxActive, QueryLimits: o.QueryLimits,
 		Webhooks: app.WebhookSettings{Allow: o.WebhookAllow, Backoff: o.WebhookBackoff,
 			MaxBackoff: 4 * o.WebhookBackoff, MaxAge: o.WebhookMaxAge},

@@ -1,0 +1,87 @@
+package result
+
+import (
+	"bytes"
+	"io"
+
+	"github.com/plenario-next/exportd/schema"
+)
+
+// renderFlush is how much output a FragmentWriter gathers before it
+// writes: a chunk of a chunked response each, so not too small.
+const renderFlush = 256 << 10
+
+// FragmentWriter renders a part's stored CSV, written to it in chunks of
+// any size, as the part's JSON fragment or NDJSON (Renderer) to w. Close
+// writes the end.
+type FragmentWriter struct {
+	r       Renderer
+	w       io.Writer
+	partial []byte // an unfinished line from the last Write
+	out     []byte
+}
+
+// NewFragmentWriter returns a FragmentWriter of format (schema.FormatJSON
+// or schema.FormatNDJSON) writing to w, with the job's meta_ids.
+func NewFragmentWriter(w io.Writer, format string, ids schema.MetaIDs) *FragmentWriter {
+	return &FragmentWriter{r: Renderer{MetaIDs: ids, NDJSON: format == schema.FormatNDJSON}, w: w}
+}
+
+// Write consumes CSV rows.
+func (j *FragmentWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	var err error
+	if len(j.partial) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			j.partial = append(j.partial, p...)
+			return n, nil
+		}
+		j.partial = append(j.partial, p[:i]...)
+		p = p[i+1:]
+		if j.out, err = j.r.AppendLine(j.out, j.partial); err != nil {
+			return 0, err
+		}
+		j.partial = j.partial[:0]
+	}
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			j.partial = append(j.partial, p...)
+			break
+		}
+		if j.out, err = j.r.AppendLine(j.out, p[:i]); err != nil {
+			return 0, err
+		}
+		p = p[i+1:]
+	}
+	if len(j.out) >= renderFlush {
+		if err := j.flush(); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// Close renders the last line and the end of the last observation, and
+// writes it all out.
+func (j *FragmentWriter) Close() error {
+	if len(j.partial) > 0 {
+		var err error
+		if j.out, err = j.r.AppendLine(j.out, j.partial); err != nil {
+			return err
+		}
+		j.partial = nil
+	}
+	j.out = j.r.Close(j.out)
+	if len(j.out) == 0 {
+		return nil
+	}
+	return j.flush()
+}
+
+func (j *FragmentWriter) flush() error {
+	_, err := j.w.Write(j.out)
+	j.out = j.out[:0]
+	return err
+}

@@ -1,0 +1,46 @@
+package result
+
+import "strconv"
+
+// appendJSONString appends s as a JSON string: runs of bytes that need no
+// escape in one copy each (names and times are all such bytes).
+func appendJSONString[T ~[]byte | ~string](b []byte, s T) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '"' && c != '\\' && c >= 0x20 {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		start = i + 1
+		if c == '"' || c == '\\' {
+			b = append(b, '\\', c)
+		} else {
+			b = append(b, `\u00`...)
+			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+		}
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendHead appends the start of an observation to b:
+// {"node":…,"meta_id":…,"datetime":…, Plenario's order.
+func appendHead[T ~[]byte | ~string](b []byte, node T, metaID uint32, datetime []byte) []byte {
+	b = append(b, `{"node":`...)
+	b = appendJSONString(b, node)
+	b = append(b, `,"meta_id":`...)
+	b = strconv.AppendUint(b, uint64(metaID), 10)
+	b = append(b, `,"datetime":`...)
+	return appendJSONString(b, datetime)
+}
+
+// renderSF appends ,"sensor":…,"feature":…,"results":{ to b.
+func renderSF[T ~[]byte | ~string](b []byte, sensor, feature T) []byte {
+	b = append(b, `,"sensor":`...)
+	b = appendJSONString(b, sensor)
+	b = append(b, `,"feature":`...)
+	b = appendJSONString(b, feature)
+	return append(b, `,"results":{`...)
+}
