@@ -38,6 +38,9 @@ func (e *CSVEncoder) datetime(t time.Time) []byte {
 }
 
 func appendCSVField(b []byte, s string) []byte {
+	if plainCSV(s) {
+		return append(b, s...)
+	}
 	needs := false
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c == ',' || c == '"' || c == '\n' || c == '\r' {
@@ -56,4 +59,27 @@ func appendCSVField(b []byte, s string) []byte {
 		b = append(b, s[i])
 	}
 	return append(b, '"')
+}
+
+// plainCSV reports whether s has no byte below '-', and so none of the
+// bytes that make a CSV field quoted (',', '"', '\n', '\r' all are): node
+// ids and the names of sensors, features and properties, eight bytes at a
+// time, where the byte-by-byte test of the four was a sixth of a part's CSV.
+// False is only a maybe: the exact test decides.
+func plainCSV(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for len(s) >= 8 {
+		v := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		if (v-ones*'-')&^v&highs != 0 { // a byte below '-' (exact for any byte, see "hasless")
+			return false
+		}
+		s = s[8:]
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '-' {
+			return false
+		}
+	}
+	return true
 }
