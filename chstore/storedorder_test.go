@@ -60,7 +60,7 @@ func TestStoredSliceOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := rawQuery
-	insertRaw(t, s, rawBatch(q.Start, 90_000))                // 15 000 s from the window's start
+	insertRaw(t, s, rawBatch(q.Start, 90_000))                 // 15 000 s from the window's start
 	insertRaw(t, s, rawBatch(q.Start.Add(5*time.Hour), 6_000)) // the next part, later still
 	sorted, err := iterRows(t, s, &q)
 	if err != nil || len(sorted) != 96_000 {
