@@ -67,7 +67,8 @@ func (s *Store) openQuery(ctx context.Context, query string, args []any) (*RowIt
 		c.close()
 		return nil, translate(fmt.Errorf("export query: %w", err))
 	}
-	it := &RowIter{ctx: ctx, c: c, block: getBlock(c.br)}
+	it := &RowIter{ctx: ctx, c: c}
+	it.block = getBlock(c.br, &it.names)
 	// A cancelled job stops at once: the blocked read fails.
 	it.stop = context.AfterFunc(ctx, func() { c.close() })
 	return it, nil
@@ -83,10 +84,7 @@ func (it *RowIter) Next(r *schema.Row) bool {
 	}
 	i := it.i
 	it.i++
-	r.Node = it.names[0].get(it.node.row(i))
-	r.Sensor = it.names[1].get(it.sensor.row(i))
-	r.Feature = it.names[2].get(it.feature.row(i))
-	r.Property = it.names[3].get(it.property.row(i))
+	r.Node, r.Sensor, r.Feature, r.Property = it.node.vals[i], it.sensor.vals[i], it.feature.vals[i], it.property.vals[i]
 	if ts := it.ts.Data[i]; !it.haveTS || ts != it.lastTS {
 		it.lastTS, it.lastTime, it.haveTS = ts, time.Unix(int64(ts), 0).UTC(), true
 	}
@@ -141,7 +139,7 @@ func (it *RowIter) Close() error {
 }
 
 // block is the columns of an export's block, kept for the next export
-// when one ends: a block's strings take a few MB, grown value by value.
+// when one ends: its columns take a few MB, grown row by row.
 type block struct {
 	node, sensor, feature, property strCol
 	ts                              proto.ColDateTime
@@ -151,16 +149,17 @@ type block struct {
 
 var blocks sync.Pool
 
-// getBlock is a block reading from br.
-func getBlock(br *bufio.Reader) *block {
+// getBlock is a block reading from br, its strings interned by names
+// (node, sensor, feature, property).
+func getBlock(br *bufio.Reader, names *[4]interner) *block {
 	b, _ := blocks.Get().(*block)
 	if b == nil {
 		b = new(block)
 		b.cols = proto.Results{{Data: &b.node}, {Data: &b.ts}, {Data: &b.sensor}, {Data: &b.feature},
 			{Data: &b.property}, {Data: &b.value}}
 	}
-	for _, c := range []*strCol{&b.node, &b.sensor, &b.feature, &b.property} {
-		c.br = br
+	for i, c := range []*strCol{&b.node, &b.sensor, &b.feature, &b.property} {
+		c.br, c.in = br, &names[i]
 	}
 	return b
 }

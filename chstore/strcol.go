@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 
 	"github.com/ClickHouse/ch-go/proto"
 )
@@ -16,39 +17,33 @@ const maxStringLen = 1 << 30
 // strCol is a String column that decodes straight from the connection's
 // buffer: lengths and bytes are parsed from what is buffered, not a byte
 // at a time through io.Reader calls as ch-go's ColStr does, which was half
-// of an export's read. Its memory is reused from block to block.
+// of an export's read. Each value is interned as it is parsed (in), so a
+// row's strings are the interner's, not copies of the buffer's bytes.
+// Its memory is reused from block to block.
 type strCol struct {
-	br   *bufio.Reader // the reader under the proto.Reader, which buffers nothing
-	buf  []byte        // the values, one after the other
-	ends []int         // where each value ends in buf
+	br      *bufio.Reader // the reader under the proto.Reader, which buffers nothing
+	in      *interner     // of the export reading the column
+	vals    []string      // the block's values, interned
+	scratch []byte        // a value split by the buffer's end
 }
 
 var _ proto.ColResult = (*strCol)(nil)
 
 func (c *strCol) Type() proto.ColumnType { return proto.ColumnTypeString }
-func (c *strCol) Rows() int              { return len(c.ends) }
-func (c *strCol) Reset()                 { c.buf, c.ends = c.buf[:0], c.ends[:0] }
-
-// row is the i-th value, a view into the column valid until its next block.
-func (c *strCol) row(i int) []byte {
-	start := 0
-	if i > 0 {
-		start = c.ends[i-1]
-	}
-	return c.buf[start:c.ends[i]]
-}
+func (c *strCol) Rows() int              { return len(c.vals) }
+func (c *strCol) Reset()                 { c.vals = c.vals[:0] } // interned strings: few, kept anyway
 
 // DecodeColumn reads rows values: as many as are wholly buffered at a
 // time, and a value split by the buffer's end on its own.
 func (c *strCol) DecodeColumn(_ *proto.Reader, rows int) error {
 	c.Reset()
-	for len(c.ends) < rows {
+	for len(c.vals) < rows {
 		if _, err := c.br.Peek(1); err != nil {
 			return noEOF(err)
 		}
 		avail, _ := c.br.Peek(c.br.Buffered())
 		used := 0
-		for len(c.ends) < rows {
+		for len(c.vals) < rows {
 			n, k := binary.Uvarint(avail[used:])
 			if k < 0 || n > maxStringLen {
 				return errors.New("native: bad string length")
@@ -56,8 +51,7 @@ func (c *strCol) DecodeColumn(_ *proto.Reader, rows int) error {
 			if k == 0 || used+k+int(n) > len(avail) {
 				break
 			}
-			c.buf = append(c.buf, avail[used+k:used+k+int(n)]...)
-			c.ends = append(c.ends, len(c.buf))
+			c.vals = append(c.vals, c.in.get(avail[used+k:used+k+int(n)]))
 			used += k + int(n)
 		}
 		if _, err := c.br.Discard(used); err != nil {
@@ -81,12 +75,14 @@ func (c *strCol) readOne() error {
 	if n > maxStringLen {
 		return errors.New("native: bad string length")
 	}
-	start := len(c.buf)
-	c.buf = append(c.buf, make([]byte, n)...)
-	if _, err := io.ReadFull(c.br, c.buf[start:]); err != nil {
+	c.scratch = slices.Grow(c.scratch[:0], int(n))[:n]
+	if _, err := io.ReadFull(c.br, c.scratch); err != nil {
 		return noEOF(err)
 	}
-	c.ends = append(c.ends, len(c.buf))
+	c.vals = append(c.vals, c.in.get(c.scratch))
+	if cap(c.scratch) > nativeReadBuffer { // one long value is not kept
+		c.scratch = nil
+	}
 	return nil
 }
 
