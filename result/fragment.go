@@ -24,12 +24,16 @@ type FragmentWriter struct {
 // NewFragmentWriter returns a FragmentWriter of format (schema.FormatJSON
 // or schema.FormatNDJSON) writing to w, with the job's meta_ids.
 func NewFragmentWriter(w io.Writer, format string, ids schema.MetaIDs) *FragmentWriter {
-	return &FragmentWriter{r: Renderer{MetaIDs: ids, NDJSON: format == schema.FormatNDJSON}, w: w}
+	return &FragmentWriter{r: Renderer{MetaIDs: ids, NDJSON: format == schema.FormatNDJSON}, w: w,
+		out: make([]byte, 0, renderFlush+renderFlush/4)} // a flush's worth and the lines past it: never grown
 }
 
-// Write consumes CSV rows.
+// Write consumes CSV rows. The output is appended to a local slice, stored
+// back once: a slice stored into the writer per line would pay a GC write
+// barrier each.
 func (j *FragmentWriter) Write(p []byte) (int, error) {
 	n := len(p)
+	out := j.out
 	var err error
 	if len(j.partial) > 0 {
 		i := bytes.IndexByte(p, '\n')
@@ -39,7 +43,7 @@ func (j *FragmentWriter) Write(p []byte) (int, error) {
 		}
 		j.partial = append(j.partial, p[:i]...)
 		p = p[i+1:]
-		if j.out, err = j.r.AppendLine(j.out, j.partial); err != nil {
+		if out, err = j.r.AppendLine(out, j.partial); err != nil {
 			return 0, err
 		}
 		j.partial = j.partial[:0]
@@ -50,11 +54,12 @@ func (j *FragmentWriter) Write(p []byte) (int, error) {
 			j.partial = append(j.partial, p...)
 			break
 		}
-		if j.out, err = j.r.AppendLine(j.out, p[:i]); err != nil {
+		if out, err = j.r.AppendLine(out, p[:i]); err != nil {
 			return 0, err
 		}
 		p = p[i+1:]
 	}
+	j.out = out
 	if len(j.out) >= renderFlush {
 		if err := j.flush(); err != nil {
 			return 0, err

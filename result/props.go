@@ -5,19 +5,23 @@ package result
 // another): its fields are slices of its input, so they are copied. It
 // reuses its memory: after the first few observations, adding and asking
 // allocate nothing.
+//
+// Its buffers are filled up to lengths kept apart, not resliced: a slice
+// stored into the set on every row would pay a GC write barrier each; they
+// are stored only when they grow.
 type propSet struct {
-	names []byte // the properties one after another
-	ends  []int  // where each ends in names
+	names []byte // the properties one after another, up to used
+	used  int
+	ends  []int // where each ends in names, up to count
+	count int
 }
 
-func (s *propSet) reset() {
-	s.names, s.ends = s.names[:0], s.ends[:0]
-}
+func (s *propSet) reset() { s.used, s.count = 0, 0 }
 
 // hasBytes reports whether p is in the set. The last property added is
 // asked first: sorted rows repeat the one before them.
 func (s *propSet) hasBytes(p []byte) bool {
-	for i := len(s.ends) - 1; i >= 0; i-- {
+	for i := s.count - 1; i >= 0; i-- {
 		start := 0
 		if i > 0 {
 			start = s.ends[i-1]
@@ -30,6 +34,17 @@ func (s *propSet) hasBytes(p []byte) bool {
 }
 
 func (s *propSet) addBytes(p []byte) {
-	s.names = append(s.names, p...)
-	s.ends = append(s.ends, len(s.names))
+	if s.used+len(p) > len(s.names) {
+		s.names = append(s.names[:s.used], p...)
+		s.names = s.names[:cap(s.names)]
+	} else {
+		copy(s.names[s.used:], p)
+	}
+	s.used += len(p)
+	if s.count == len(s.ends) {
+		s.ends = append(s.ends, 0)
+		s.ends = s.ends[:cap(s.ends)]
+	}
+	s.ends[s.count] = s.used
+	s.count++
 }

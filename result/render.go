@@ -29,7 +29,7 @@ type Renderer struct {
 	// NDJSON renders one object a line instead of a fragment.
 	NDJSON bool
 
-	key []byte // node,datetime,sensor,feature of the open observation, 0-separated
+	key []byte // node,datetime,sensor,feature of the open observation
 	// nt is "node,datetime," as the last fully cut line began, when both
 	// were plain; head is the output they make, {"node":…,"datetime":…
 	// (appendHead). The readings of one node and second follow one
@@ -39,35 +39,72 @@ type Renderer struct {
 	ntNode   int // len of the node in nt
 	// sf holds the output of the last few sensor and feature pairs,
 	// ,"sensor":…,"feature":…,"results":{ (a network has a handful).
-	sf     [8]sfPiece
-	sfNext int
-	props  propSet // of the open observation: a repeat starts another
-	open   bool
-	obs    int64
+	sf             [8]sfPiece
+	sfNext, sfLast int
+	props          propSet // of the open observation: a repeat starts another
+	open           bool
+	// keyPlain says key is line's raw "node,datetime,sensor,feature,"
+	// (plainKey), not the four fields 0-separated.
+	keyPlain bool
+	obs      int64
 }
 
-// sfPiece is a sensor and feature and the output they make.
-type sfPiece struct{ sensor, feature, out []byte }
+// sfPiece is a sensor and feature, their raw "sensor,feature," and the
+// output they make.
+type sfPiece struct{ sensor, feature, raw, out []byte }
 
 // Observations is how many observations have begun.
 func (j *Renderer) Observations() int64 { return j.obs }
 
 // AppendLine appends the rendering of one stored line,
 // node,datetime,sensor,feature,property,value (without its line break),
-// to b. The fields are a local array, not the renderer's: slices stored
-// into a heap object pay a GC write barrier each, six per row.
+// to b.
 func (j *Renderer) AppendLine(b, line []byte) ([]byte, error) {
 	if len(line) == 0 {
 		return b, nil
 	}
+	// Most lines of a reading after its first begin with the same plain
+	// node,datetime,sensor,feature, as the open observation's: only the
+	// property and value are cut.
+	if k := len(j.key); j.open && j.keyPlain && len(line) > k && bytes.Equal(line[:k], j.key) {
+		if out, ok, err := j.more(b, line[k:]); ok || err != nil {
+			return out, err
+		}
+	}
+	return j.line(b, line)
+}
+
+// more appends rest, "property,value" of a line of the open observation's
+// reading, to it; ok is false for a rest it leaves to line (a quoted
+// field, a property the observation has already).
+func (j *Renderer) more(b, rest []byte) (out []byte, ok bool, err error) {
+	c := bytes.IndexByte(rest, ',')
+	if c <= 0 || rest[0] == '"' || c+1 < len(rest) && rest[c+1] == '"' {
+		return b, false, nil
+	}
+	prop, val := rest[:c], rest[c+1:]
+	if j.props.hasBytes(prop) {
+		return b, false, nil
+	}
+	if len(val) > 0 && !isJSONNumber(val) { // copied verbatim into the output
+		return b, true, ErrBadRow
+	}
+	return j.value(append(b, ','), prop, val), true, nil
+}
+
+// line renders any line: its fields cut, unquoted where needed (a local
+// array, not the renderer's: see splitFrom).
+func (j *Renderer) line(b, line []byte) ([]byte, error) {
 	var f [6][]byte
 	if n := len(j.nt); n > 0 && len(line) > n && bytes.Equal(line[:n], j.nt) {
 		f[0], f[1] = j.nt[:j.ntNode], j.nt[j.ntNode+1:n-1]
-		if err := splitFrom(line[n:], &f, 2); err != nil {
+		var err error
+		if f, err = splitFrom(line[n:], f, 2); err != nil {
 			return b, err
 		}
 	} else {
-		if err := splitFrom(line, &f, 0); err != nil {
+		var err error
+		if f, err = splitFrom(line, f, 0); err != nil {
 			return b, err
 		}
 		j.rememberNT(line, &f)
@@ -75,24 +112,44 @@ func (j *Renderer) AppendLine(b, line []byte) ([]byte, error) {
 	if len(f[5]) > 0 && !isJSONNumber(f[5]) { // copied verbatim into the output
 		return b, ErrBadRow
 	}
-	if j.open && sameKey(j.key, &f) && !j.props.hasBytes(f[4]) {
+	kp := plainKey(line, &f)
+	same := j.open
+	switch {
+	case same && j.keyPlain && kp > 0:
+		same = bytes.Equal(line[:kp], j.key)
+	case same && j.keyPlain: // the same names may be quoted in one line and not in another
+		same = sameKey(j.key, &f, ',', true)
+	case same:
+		same = sameKey(j.key, &f, 0, false)
+	}
+	if same && !j.props.hasBytes(f[4]) {
 		b = append(b, ',')
 	} else {
-		b = j.begin(b, &f)
+		b = j.begin(b, &f, line, kp)
 	}
-	j.props.addBytes(f[4])
-	b = appendJSONString(b, f[4])
-	b = append(b, ':')
-	if len(f[5]) == 0 {
-		return append(b, "null"...), nil
-	}
-	return append(b, f[5]...), nil
+	return j.value(b, f[4], f[5]), nil
 }
 
-// begin closes the open observation, if any, and begins the one of f.
-func (j *Renderer) begin(b []byte, f *[6][]byte) []byte {
+// value appends "property":value to the open observation.
+func (j *Renderer) value(b, prop, val []byte) []byte {
+	j.props.addBytes(prop)
+	b = appendJSONString(b, prop)
+	b = append(b, ':')
+	if len(val) == 0 {
+		return append(b, "null"...)
+	}
+	return append(b, val...)
+}
+
+// begin closes the open observation, if any, and begins the one of f, of
+// line; kp is the length of line's plain key prefix (plainKey).
+func (j *Renderer) begin(b []byte, f *[6][]byte, line []byte, kp int) []byte {
 	j.props.reset()
-	j.key = append(append(append(append(append(append(append(j.key[:0], f[0]...), 0), f[1]...), 0), f[2]...), 0), f[3]...)
+	if j.keyPlain = kp > 0; j.keyPlain {
+		j.key = append(j.key[:0], line[:kp]...)
+	} else {
+		j.key = append(append(append(append(append(append(append(j.key[:0], f[0]...), 0), f[1]...), 0), f[2]...), 0), f[3]...)
+	}
 	b = j.Close(b)
 	if !j.NDJSON {
 		b = append(b, ",\n"...)
@@ -106,7 +163,25 @@ func (j *Renderer) begin(b []byte, f *[6][]byte) []byte {
 	if len(j.nt) == 0 {
 		j.head = j.head[:0] // made of a line that is not remembered
 	}
-	return j.sensorFeature(b, f[2], f[3])
+	if kp > 0 { // sensor,feature, as the line has it
+		return j.sensorFeature(b, line[len(f[0])+len(f[1])+2:kp], f[2], f[3])
+	}
+	return j.sensorFeature(b, nil, f[2], f[3])
+}
+
+// plainKey is the length of line's "node,datetime,sensor,feature," when
+// none of the four is quoted, else 0: a key compared as raw bytes, since
+// plain fields hold no comma.
+func plainKey(line []byte, f *[6][]byte) int {
+	pos := 0
+	for i := range 4 {
+		n := len(f[i])
+		if pos+n >= len(line) || (n > 0 && line[pos] == '"') || line[pos+n] != ',' {
+			return 0
+		}
+		pos += n + 1
+	}
+	return pos
 }
 
 // Close appends the end of the open observation, if any, to b.
@@ -123,16 +198,24 @@ func (j *Renderer) Close(b []byte) []byte {
 }
 
 // sensorFeature appends the output of a sensor and a feature, rendered once
-// for the last few pairs.
-func (j *Renderer) sensorFeature(b, sensor, feature []byte) []byte {
-	for i := range j.sf {
-		if p := &j.sf[i]; len(p.out) > 0 && bytes.Equal(p.sensor, sensor) && bytes.Equal(p.feature, feature) {
+// for the last few pairs; raw, when not nil, is "sensor,feature," as a
+// plain line has it, compared at once. The last pair used is asked first.
+func (j *Renderer) sensorFeature(b, raw, sensor, feature []byte) []byte {
+	for k := range len(j.sf) {
+		i := (j.sfLast + k) % len(j.sf)
+		p := &j.sf[i]
+		if len(p.out) == 0 {
+			continue
+		}
+		if raw != nil && bytes.Equal(p.raw, raw) || raw == nil && bytes.Equal(p.sensor, sensor) && bytes.Equal(p.feature, feature) {
+			j.sfLast = i
 			return append(b, p.out...)
 		}
 	}
 	p := &j.sf[j.sfNext]
-	j.sfNext = (j.sfNext + 1) % len(j.sf)
+	j.sfLast, j.sfNext = j.sfNext, (j.sfNext+1)%len(j.sf)
 	p.sensor, p.feature = append(p.sensor[:0], sensor...), append(p.feature[:0], feature...)
+	p.raw = append(p.raw[:0], raw...) // empty without one: matched by none
 	p.out = renderSF(p.out[:0], sensor, feature)
 	return append(b, p.out...)
 }

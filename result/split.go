@@ -2,14 +2,20 @@ package result
 
 import "bytes"
 
-// sameKey reports whether key holds the first four of f, 0-separated.
-func sameKey(key []byte, f *[6][]byte) bool {
-	if len(key) != len(f[0])+len(f[1])+len(f[2])+len(f[3])+3 {
+// sameKey reports whether key holds the first four of f, each followed by
+// sep but the last; with a raw key (sep ',', a plain line's prefix), the
+// last too.
+func sameKey(key []byte, f *[6][]byte, sep byte, raw bool) bool {
+	n := len(f[0]) + len(f[1]) + len(f[2]) + len(f[3]) + 3
+	if raw {
+		n++
+	}
+	if len(key) != n {
 		return false
 	}
 	for i := range 4 {
 		n := len(f[i])
-		if !bytes.Equal(key[:n], f[i]) || (i < 3 && key[n] != 0) {
+		if !bytes.Equal(key[:n], f[i]) || (i < 3 || raw) && key[n] != sep {
 			return false
 		}
 		if i < 3 {
@@ -20,12 +26,15 @@ func sameKey(key []byte, f *[6][]byte) bool {
 }
 
 // splitFrom cuts the fields from on of a stored CSV line (line begins with
-// field from) into f, unquoting where needed.
-func splitFrom(line []byte, f *[6][]byte, from int) error {
+// field from) into f, unquoting where needed, and returns f. The fields are
+// stored in a value, not through a pointer: a slice stored through a
+// pointer pays a GC write barrier, six per row (a fifth of the rendering
+// while the collector runs).
+func splitFrom(line []byte, f [6][]byte, from int) ([6][]byte, error) {
 	for i := from; i < 6; i++ {
 		if i > from {
 			if len(line) == 0 || line[0] != ',' {
-				return ErrBadRow
+				return f, ErrBadRow
 			}
 			line = line[1:]
 		}
@@ -34,7 +43,7 @@ func splitFrom(line []byte, f *[6][]byte, from int) error {
 			k := 1
 			for {
 				if k >= len(line) {
-					return ErrBadRow
+					return f, ErrBadRow
 				}
 				if line[k] == '"' {
 					if k+1 < len(line) && line[k+1] == '"' {
@@ -52,17 +61,17 @@ func splitFrom(line []byte, f *[6][]byte, from int) error {
 			line = line[k:]
 			continue
 		}
-		k := bytes.IndexByte(line, ',')
-		if k < 0 || i == 5 {
-			k = len(line)
+		k := len(line) // the value: the rest
+		if i < 5 {
+			k = comma(line)
 		}
 		f[i] = line[:k]
 		line = line[k:]
 	}
 	if len(line) != 0 {
-		return ErrBadRow
+		return f, ErrBadRow
 	}
-	return nil
+	return f, nil
 }
 
 // isJSONNumber reports whether b is a number as JSON spells it, so that a
@@ -105,4 +114,16 @@ func isJSONNumber(b []byte) bool {
 		}
 	}
 	return i == len(b)
+}
+
+// comma is the index of the first ',' in b, or len(b): a loop, since the
+// fields it cuts are a few bytes long, shorter than bytes.IndexByte's call
+// pays for.
+func comma(b []byte) int {
+	for i, c := range b {
+		if c == ',' {
+			return i
+		}
+	}
+	return len(b)
 }
