@@ -58,6 +58,12 @@ const parquetBatch = 4096
 // little more than it needs.
 const ParquetRowGroupRows = 256 << 10
 
+// parquetZstd is the zstd codec of every Parquet part: it keeps its
+// encoders in a pool, so one codec for all of them reuses their buffers
+// (several MB of history each) from part to part, where a codec per part
+// made new ones every time.
+var parquetZstd = &zstd.Codec{Level: zstd.SpeedFastest}
+
 // ParquetWriter encodes a part's rows as one complete Parquet file written
 // to w. Rows are buffered in the encoder's pages (a part's columns,
 // compressed as they fill) and written out at Close: memory is about the
@@ -76,9 +82,10 @@ func NewParquetWriter(w io.Writer) *ParquetWriter {
 		out:   out,
 		batch: make([]ParquetRow, 0, parquetBatch),
 		w: parquet.NewGenericWriter[ParquetRow](out,
-			parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
+			parquet.Compression(parquetZstd),
 			parquet.MaxRowsPerRowGroup(ParquetRowGroupRows),
 			parquet.CreatedBy("exportd", "1", ""),
+			parquet.DataPageStatistics(false),
 		),
 	}
 }
