@@ -24,7 +24,6 @@ const (
 	PartStream   = "EXPORT_PARTS"
 	JobBucket    = "export_jobs"
 	ResultBucket = "export_results"
-	JSONBucket   = "export_results_json"
 	PlannerName  = "planner"
 	ExporterName = "exporter"
 	// ExpressName is the exporters' consumer of the express lane (the
@@ -65,8 +64,8 @@ type Config struct {
 	MaxDeliver  int           // deliveries of a request or partition before the job fails
 	Memory      bool          // memory storage instead of file: for benchmarks only
 	IdemWindow  time.Duration // a repeated request returns the same ticket within this window
-	// ResultMaxBytes limits the result stores, shared evenly by the CSV
-	// and the JSON store; 0 keeps the limit they have (none when new).
+	// ResultMaxBytes limits the result store; 0 keeps the limit it has
+	// (none when new).
 	ResultMaxBytes int64
 	// OutageTolerance is how long a request or partition rides out
 	// ClickHouse or NATS being unavailable (retried with backoff, no
@@ -109,15 +108,11 @@ type Bus struct {
 	js      jetstream.JetStream
 	jobs    jetstream.KeyValue
 	results jetstream.ObjectStore
-	// json holds the parts' JSON fragments, under the names of their CSV
-	// objects. A store of its own: the file blocks a CSV download reads
-	// hold no JSON, and the other way round.
-	json jetstream.ObjectStore
 
 	streamsMu sync.Mutex
 	streams   map[string]jetstream.Stream // object store streams by bucket, for reading chunks
 
-	storage storageCache // the result stores' usage, read at most once a second
+	storage storageCache // the result store's usage, read at most once a second
 
 	webhookMu sync.Mutex
 	webhookKV jetstream.KeyValue // the webhook registry, opened on first use (webhooks.go)
@@ -169,22 +164,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("result store: %w", err)
 	}
-	jsonMax, err := resultMaxBytes(ctx, js, JSONBucket, cfg.ResultMaxBytes)
-	if err != nil {
-		return nil, fmt.Errorf("JSON result store: %w", err)
-	}
-	if b.json, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: JSONBucket, Description: "exported parts as JSON, one object per partition",
-		TTL: cfg.Retention, Storage: storage, Replicas: cfg.Replicas, Compression: false, MaxBytes: jsonMax,
-	}); err != nil {
-		return nil, fmt.Errorf("JSON result store: %w", err)
-	}
 	if cfg.Replicas > 1 {
 		if b.results, err = leaderReads(ctx, js, ResultBucket); err != nil {
 			return nil, fmt.Errorf("result store: %w", err)
-		}
-		if b.json, err = leaderReads(ctx, js, JSONBucket); err != nil {
-			return nil, fmt.Errorf("JSON result store: %w", err)
 		}
 	}
 	if err := b.ensureConsumers(ctx); err != nil {
@@ -267,13 +249,13 @@ func (b *Bus) ensureConsumers(ctx context.Context) error {
 }
 
 // Ready reports whether NATS answers and the topology is in place: every
-// stream, including those behind the job bucket and the result stores (a
+// stream, including those behind the job bucket and the result store (a
 // deleted result stream must not leave the service saying it is ready).
 func (b *Bus) Ready(ctx context.Context) error {
 	if !b.nc.IsConnected() {
 		return errors.New("events: not connected to NATS")
 	}
-	for _, s := range []string{EventStream, PartStream, "KV_" + JobBucket, "OBJ_" + ResultBucket, "OBJ_" + JSONBucket} {
+	for _, s := range []string{EventStream, PartStream, "KV_" + JobBucket, "OBJ_" + ResultBucket} {
 		if _, err := b.js.Stream(ctx, s); err != nil {
 			return fmt.Errorf("stream %s: %w", s, err)
 		}

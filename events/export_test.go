@@ -17,10 +17,9 @@ func (b *Bus) ForgetStreams() {
 
 // The Bus's JetStream handles, for this package's tests, which look at
 // (and break) what the Bus keeps sealed.
-func (b *Bus) JS() jetstream.JetStream          { return b.js }
-func (b *Bus) Jobs() jetstream.KeyValue         { return b.jobs }
-func (b *Bus) Results() jetstream.ObjectStore   { return b.results }
-func (b *Bus) JSONStore() jetstream.ObjectStore { return b.json }
+func (b *Bus) JS() jetstream.JetStream        { return b.js }
+func (b *Bus) Jobs() jetstream.KeyValue       { return b.jobs }
+func (b *Bus) Results() jetstream.ObjectStore { return b.results }
 
 // PartInfo is a stored part's object info, as the Bus reads it.
 func (b *Bus) PartInfo(ctx context.Context, ticket string, part int) (*jetstream.ObjectInfo, error) {

@@ -420,15 +420,17 @@ func (b *Bus) DeleteParts(ctx context.Context, ticket string, parts int) error {
 	return nil
 }
 
-// DeletePart removes one stored part, its JSON and Parquet too; missing
-// ones are fine.
+// DeletePart removes one stored part, its Parquet too; missing ones are
+// fine. (A part stored with a JSON object, by an exporter from before
+// parts were stored once, leaves that object in export_results_json, no
+// longer read, to age out with the store's retention.)
 func (b *Bus) DeletePart(ctx context.Context, ticket string, part int) error {
 	name := schema.PartObject(ticket, part)
 	for _, o := range []struct {
 		store  jetstream.ObjectStore
 		bucket string
 		name   string
-	}{{b.results, ResultBucket, name}, {b.json, JSONBucket, name}, {b.results, ResultBucket, ParquetObject(ticket, part)}} {
+	}{{b.results, ResultBucket, name}, {b.results, ResultBucket, ParquetObject(ticket, part)}} {
 		if err := b.purgeChunks(ctx, o.store, o.bucket, o.name); err != nil {
 			return err
 		}

@@ -13,8 +13,8 @@ import (
 	"github.com/plenario-next/exportd/schema"
 )
 
-// The result stores have a byte limit of their own (Config.ResultMaxBytes,
-// JetStream's MaxBytes on their streams), below what the JetStream server
+// The result store has a byte limit of its own (Config.ResultMaxBytes,
+// JetStream's MaxBytes on its stream), below what the JetStream server
 // may store, so that they fill before the disk does and events and job
 // documents always have room: a job that would go past the limit fails
 // with a reason, a client can still cancel (which frees room), and the
@@ -24,7 +24,7 @@ import (
 // refused, while less than this share of its limit is free.
 const ShortFraction = 0.1
 
-// storageTTL is how long a reading of the result stores' usage is used.
+// storageTTL is how long a reading of the result store's usage is used.
 const storageTTL = time.Second
 
 // ErrStorageFull is the cause of a part that the result storage had no
@@ -63,7 +63,7 @@ func storeError(err error) error {
 		fmt.Errorf("%w: %w", ErrStorageFull, err))
 }
 
-// Usage is the result stores' size and limit, in bytes.
+// Usage is the result store's size and limit, in bytes.
 type Usage struct {
 	Used  int64
 	Limit int64 // 0: none of ours
@@ -74,14 +74,14 @@ func (u Usage) Short() bool {
 	return u.Limit > 0 && float64(u.Limit-u.Used) < ShortFraction*float64(u.Limit)
 }
 
-// storageCache keeps the last reading of the result stores' usage.
+// storageCache keeps the last reading of the result store's usage.
 type storageCache struct {
 	mu   sync.Mutex
 	at   time.Time
 	last Usage
 }
 
-// ResultUsage reads the result stores' size and limit, at most once a
+// ResultUsage reads the result store's size and limit, at most once a
 // second.
 func (b *Bus) ResultUsage(ctx context.Context) (Usage, error) {
 	c := &b.storage
@@ -91,7 +91,7 @@ func (b *Bus) ResultUsage(ctx context.Context) (Usage, error) {
 		return c.last, nil
 	}
 	var u Usage
-	for _, bucket := range []string{ResultBucket, JSONBucket} {
+	for _, bucket := range []string{ResultBucket} {
 		s, err := b.js.Stream(ctx, "OBJ_"+bucket)
 		if err != nil {
 			return u, unavailable("result store", err)
@@ -119,18 +119,17 @@ func (b *Bus) StorageShort(ctx context.Context) error {
 
 func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
 
-// resultMaxBytes is the MaxBytes of one result store's stream: half of
-// Config.ResultMaxBytes (the CSV and the JSON store take about the same
-// room), never below what the store already holds (JetStream would throw
-// stored parts away to meet it). Without a limit configured, the stream
-// keeps the one it has.
+// resultMaxBytes is the MaxBytes of the result store's stream:
+// Config.ResultMaxBytes, never below what the store already holds
+// (JetStream would throw stored parts away to meet it). Without a limit
+// configured, the stream keeps the one it has.
 func resultMaxBytes(ctx context.Context, js jetstream.JetStream, bucket string, total int64) (int64, error) {
 	s, err := js.Stream(ctx, "OBJ_"+bucket)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		if total <= 0 {
 			return 0, nil
 		}
-		return total / 2, nil
+		return total, nil
 	}
 	if err != nil {
 		return 0, err
@@ -139,7 +138,7 @@ func resultMaxBytes(ctx context.Context, js jetstream.JetStream, bucket string, 
 	if total <= 0 {
 		return info.Config.MaxBytes, nil
 	}
-	return max(total/2, int64(info.State.Bytes)), nil
+	return max(total, int64(info.State.Bytes)), nil
 }
 
 // purgeChunks removes an object's chunks ahead of its deletion: the

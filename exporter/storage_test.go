@@ -30,10 +30,8 @@ func TestResultStorageLimit(t *testing.T) {
 		t.Fatalf("small job: got %q (%v), want success", j.Status.Status, j.Result)
 	}
 	used := storeBytes(t, svc)
-	biggest := max(used[events.ResultBucket], used[events.JSONBucket])
-
 	// Room for about one more small job, far less than the whole table.
-	limit := 4 * biggest
+	limit := 2 * used[events.ResultBucket]
 	if _, err := events.Open(t.Context(), svc.NC, events.Config{ResultMaxBytes: limit}); err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +43,7 @@ func TestResultStorageLimit(t *testing.T) {
 	}
 	// Its parts are removed, those an exporter was still writing too: with
 	// none of its parts left queued or in an exporter's hands (a part is
-	// acked only after its exporter removed what it wrote), both stores are
+	// acked only after its exporter removed what it wrote), the store is
 	// back to the small job's size (and a few deletion markers). Without
 	// the wait on the queue, the chunks of a part still being written, not
 	// yet a listed object, were counted as the room in use, and the filler
@@ -54,13 +52,12 @@ func TestResultStorageLimit(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, "the failed job's parts removed", func() bool {
 		now := storeBytes(t, svc)
 		return partsQueued(t, svc) == 0 && objectsOf(t, svc, big) == 0 &&
-			now[events.ResultBucket] < used[events.ResultBucket]+64<<10 &&
-			now[events.JSONBucket] < used[events.JSONBucket]+64<<10
+			now[events.ResultBucket] < used[events.ResultBucket]+64<<10
 	})
 
 	// Fill all but a few percent of the room: the storage is short.
 	for bucket, n := range storeBytes(t, svc) {
-		filler := int(float64(limit/2-n) * 0.95)
+		filler := int(float64(limit-n) * 0.95)
 		if _, err := svc.ObjectStore(t, bucket).PutBytes(t.Context(), "filler", bytes.Repeat([]byte{'x'}, filler)); err != nil {
 			t.Fatalf("filling %s with %d bytes: %v", bucket, filler, err)
 		}
@@ -108,11 +105,11 @@ func TestResultStorageLimit(t *testing.T) {
 	}
 }
 
-// storeBytes is what each result store holds, by bucket.
+// storeBytes is what the result store holds, by bucket.
 func storeBytes(t *testing.T, svc *testenv.Service) map[string]int64 {
 	t.Helper()
 	out := map[string]int64{}
-	for _, b := range []string{events.ResultBucket, events.JSONBucket} {
+	for _, b := range []string{events.ResultBucket} {
 		s, err := svc.JS.Stream(t.Context(), "OBJ_"+b)
 		if err != nil {
 			t.Fatal(err)

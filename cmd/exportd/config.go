@@ -47,7 +47,7 @@ type Config struct {
 	// OutageTolerance: how long ClickHouse or NATS may be unavailable
 	// before a job fails; negative: not at all.
 	OutageTolerance time.Duration
-	// ResultMaxBytes limits the result stores; 0: half the room of an
+	// ResultMaxBytes limits the result store; 0: half the room of an
 	// embedded server's disk, or, on an external NATS, the limit the
 	// stores have.
 	ResultMaxBytes int64
@@ -94,7 +94,7 @@ var settings = []env{
 	{"part-ack-wait", "EXPORTD_PART_ACK_WAIT", events.DefaultPartAckWait.String(), "a partition, request or event whose process went silent this long goes to another process"},
 	{"max-attempts", "EXPORTD_MAX_ATTEMPTS", strconv.Itoa(events.DefaultMaxDeliver), "deliveries of a request or partition before its job fails"},
 	{"outage-tolerance", "EXPORTD_OUTAGE_TOLERANCE", events.DefaultOutageTolerance.String(), "how long ClickHouse or NATS may be unavailable before a running job fails (retried meanwhile, no attempt counted; 0: fail by attempts alone)"},
-	{"result-max-bytes", "EXPORTD_RESULT_MAX_BYTES", "", "byte limit of the result stores, e.g. 50GB (default: with the embedded NATS, half of the free space and what NATS holds at start; else the limit they have)"},
+	{"result-max-bytes", "EXPORTD_RESULT_MAX_BYTES", "", "byte limit of the result store, e.g. 50GB (default: with the embedded NATS, half of the free space and what NATS holds at start; else the limit it has)"},
 	{"query-per-client", "EXPORTD_QUERY_PER_CLIENT", strconv.Itoa(gateway.DefaultQueryPerClient), "/query requests one client may run at once (beyond: 429)"},
 	{"query-total", "EXPORTD_QUERY_TOTAL", strconv.Itoa(gateway.DefaultQueryTotal), "/query requests this gateway runs at once (beyond: 503)"},
 	{"query-timeout", "EXPORTD_QUERY_TIMEOUT", gateway.DefaultQueryTimeout.String(), "time limit of a /query request in ClickHouse (max_execution_time; beyond: 503)"},

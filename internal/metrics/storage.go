@@ -6,7 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// WatchStorage reports the result stores' size and byte limit, read with
+// WatchStorage reports the result store's size and byte limit, read with
 // usage at every scrape: /readyz says "degraded" when they are short, and
 // these gauges are what an alert looks at before.
 func (r *Registry) WatchStorage(usage func(context.Context) (used, limit int64, err error)) {
@@ -18,9 +18,9 @@ func (r *Registry) WatchStorage(usage func(context.Context) (used, limit int64, 
 
 var (
 	storageUsedDesc = prometheus.NewDesc(Namespace+"_result_storage_bytes",
-		"Bytes held by the result stores (CSV and JSON).", nil, nil)
+		"Bytes held by the result store.", nil, nil)
 	storageLimitDesc = prometheus.NewDesc(Namespace+"_result_storage_limit_bytes",
-		"Byte limit of the result stores (EXPORTD_RESULT_MAX_BYTES); 0: none.", nil, nil)
+		"Byte limit of the result store (EXPORTD_RESULT_MAX_BYTES); 0: none.", nil, nil)
 )
 
 type storageCollector struct {
