@@ -14,8 +14,9 @@ import (
 // them at once, until ctx is done; a part in flight at that moment is the
 // handler's to hand back (Nak). Each worker takes its next part itself,
 // from the express lane every other time first (lanes), so a worker busy
-// with a long part holds no other: parts wait in the stream, where any
-// exporter can take them, not in this process.
+// with a long part holds at most one more (kept in progress): parts wait
+// in the stream, where any exporter can take them, not in a buffer of
+// this process.
 func (b *Bus) ConsumeParts(ctx context.Context, workers int, logger *slog.Logger, handle func(context.Context, *Delivery)) error {
 	bulk, err := b.js.Consumer(ctx, PartStream, ExporterName)
 	if err != nil {
