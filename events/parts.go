@@ -294,7 +294,7 @@ func (o *objectWriter) start() {
 	o.pw, o.done = pw, make(chan putResult, 1)
 	o.zw = s2.NewWriter(pw, s2.WriterConcurrency(1), s2.WriterBlockSize(partBlock))
 	go func() {
-		info, err := o.store.Put(o.ctx, o.meta, pr)
+		info, err := o.store.Put(o.ctx, o.meta, fullChunks{pr})
 		pr.CloseWithError(io.ErrClosedPipe) // a Put that stopped early stops the writer too
 		o.done <- putResult{info, storeError(err)}
 	}()
@@ -439,4 +439,19 @@ func (b *Bus) DeletePart(ctx context.Context, ticket string, part int) error {
 		}
 	}
 	return nil
+}
+
+// fullChunks makes each of the object store's reads a whole chunk: Put
+// publishes what one Read returns as one chunk, and a read of the pipe
+// returns one S2 block (about 35 KB of CSV's 256 KiB), so a part was
+// thousands of small messages, each written, acknowledged and hashed on
+// its own by the server.
+type fullChunks struct{ r io.Reader }
+
+func (f fullChunks) Read(p []byte) (int, error) {
+	n, err := io.ReadFull(f.r, p)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
 }
