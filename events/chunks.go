@@ -17,8 +17,9 @@ import (
 // its two stages (received, waiting for the reader; asked for, on their
 // way): enough that the next batch is on its way while this one is sent,
 // little enough that hundreds of downloads at once hold little. A part's
-// chunks are its S2 blocks as stored (tens of KiB each), so a batch is a
-// few dozen of them.
+// chunks are whole chunks of the store (512 KiB; parts stored before were
+// one S2 block each, tens of KiB), so a batch is one of them (or a few
+// dozen of the old).
 const chunkAheadBytes = 512 << 10
 
 // chunkBatch is how many of info's chunks make about chunkAheadBytes.
