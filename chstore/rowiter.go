@@ -173,6 +173,7 @@ const maxInterned = 4096
 // so a value is mostly the row before's, else one of a handful.
 type interner struct {
 	last  string
+	at    int       // the slot last is in, if it is in one
 	slots [8]string // recent values, in no order: kept where they are, a cycle of values hits at once
 	next  int       // the slot the next new value takes
 	m     map[string]string
@@ -182,9 +183,16 @@ func (in *interner) get(b []byte) string {
 	if string(b) == in.last { // compared without a conversion
 		return in.last
 	}
-	for _, s := range in.slots {
+	// A column's values mostly come round in the order they first came
+	// (a node's sensors, features, properties): the slot after the last
+	// one hit is the likeliest.
+	if i := (in.at + 1) % len(in.slots); string(b) == in.slots[i] {
+		in.last, in.at = in.slots[i], i
+		return in.last
+	}
+	for i, s := range in.slots {
 		if string(b) == s {
-			in.last = s
+			in.last, in.at = s, i
 			return s
 		}
 	}
@@ -197,7 +205,7 @@ func (in *interner) get(b []byte) string {
 		in.m[s] = s
 	}
 	in.slots[in.next] = s
+	in.last, in.at = s, in.next
 	in.next = (in.next + 1) % len(in.slots)
-	in.last = s
 	return s
 }
