@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/gateway"
 	"github.com/plenario-next/exportd/internal/testenv"
 	"github.com/plenario-next/exportd/schema"
 )
@@ -406,9 +407,13 @@ func TestDownloadRanges(t *testing.T) {
 			t.Fatalf("gzip;q=0 got Content-Encoding %q", resp.Header.Get("Content-Encoding"))
 		}
 	})
-	t.Run("random ranges of JSON and NDJSON", func(t *testing.T) {
+	t.Run("random ranges of JSON and NDJSON, parts rendered in chunks", func(t *testing.T) {
+		defer gateway.SetRenderChunk(3000)() // parts of 2000 rows, ~140 kB: dozens of chunks each
 		rng := rand.New(rand.NewPCG(1, 2))
 		for _, format := range []string{"json", "ndjson"} {
+			if _, got := testenv.Do(t, "GET", f.dump+"?data_type="+format); !bytes.Equal(got, f.jsonOfCSV(t, whole, format == "ndjson")) {
+				t.Fatalf("%s rendered in chunks: %d bytes, not the %d of one renderer over the CSV", format, len(got), len(f.jsonOfCSV(t, whole, format == "ndjson")))
+			}
 			resp, whole := testenv.Do(t, "GET", f.dump+"?data_type="+format)
 			tag := resp.Header.Get("ETag")
 			if resp.ContentLength != int64(len(whole)) || resp.Header.Get("Accept-Ranges") != "bytes" || !strings.HasPrefix(tag, `"`) {

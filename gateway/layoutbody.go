@@ -121,7 +121,7 @@ func (b *layoutBody) take(i int) (*events.PartReader, error) {
 	}
 	if r == nil {
 		var err error
-		if r, err = b.open(b.segs[i], true); err != nil {
+		if r, err = b.open(b.segs[i], !result.Rendered(b.format)); err != nil {
 			return nil, err
 		}
 	}

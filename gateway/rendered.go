@@ -1,67 +1,47 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/result"
+	"github.com/plenario-next/exportd/schema"
 )
 
 // A JSON or NDJSON download is rendered from the parts' stored CSV as it
 // is sent, by the renderer the exporter counted its size with
 // (result.Renderer), so it has the length, ETag and ranges a stored file
-// would. Rendering is the download's bottleneck, a core's worth per part:
-// parts are rendered on renderWorkers goroutines each, ahead of the
-// connection (a reading's rows are never split between parts: parts are
-// time slices), and their output written in order. A part ahead holds at
-// most renderAhead buffers: memory stays bounded whatever the job's size.
+// would. Rendering is the download's bottleneck, several times the cost
+// of sending the bytes: each part's CSV is cut into chunks, rendered on
+// renderWorkers goroutines at once, and their output written in order.
+// A chunk is cut only where a line's node and datetime differ from the
+// line before (so no observation spans two chunks): a fresh Renderer then
+// makes of each chunk exactly what one Renderer makes of the whole part.
+// At most renderAhead chunks are in flight: memory stays a few MB whatever
+// the job's size, and a part's own rendering, not only the next part's,
+// uses every core.
 
-// How many parts a download renders at once, and how many 256 KiB buffers
-// of output each may hold ahead of the connection.
+// How many chunks a download renders at once, how many may wait to be
+// sent, and how much CSV a chunk holds.
 var renderWorkers = min(runtime.GOMAXPROCS(0), 4)
 
-const renderAhead = 8
+const renderAhead = 4
 
-// writeRendered writes the segments, the parts' rendered on workers.
+// renderChunk is the CSV bytes of a chunk (a variable: a test makes it
+// small, to cut parts into many chunks).
+var renderChunk atomic.Int64
+
+func init() { renderChunk.Store(256 << 10) }
+
+// writeRendered writes the segments, the parts' rendered.
 func (b *layoutBody) writeRendered(w io.Writer) error {
-	ctx, cancel := context.WithCancel(b.ctx)
-	defer cancel()
-	outs := make([]chan *[]byte, len(b.segs)) // of part segments
-	errs := make([]error, len(b.segs))        // segment i's, set before outs[i] is closed
-	for i, s := range b.segs {
-		if s.Part >= 0 {
-			outs[i] = make(chan *[]byte, renderAhead)
-		}
-	}
-	first := b.first // opened by start, if it ran
-	b.first = nil
-	slots := make(chan struct{}, renderWorkers) // a slot is freed when its part is sent
-	go func() {
-		for i, s := range b.segs {
-			if s.Part < 0 {
-				continue
-			}
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				if first != nil {
-					first.Close()
-				}
-				return
-			}
-			r := first
-			first = nil
-			go func() {
-				defer close(outs[i])
-				errs[i] = b.renderPart(ctx, s, r, outs[i])
-			}()
-		}
-	}()
 	for i, s := range b.segs {
 		if s.Part < 0 {
 			if _, err := w.Write(s.Literal); err != nil {
@@ -69,47 +49,190 @@ func (b *layoutBody) writeRendered(w io.Writer) error {
 			}
 			continue
 		}
-		for buf := range outs[i] {
-			_, err := w.Write(*buf)
-			renderBuffers.Put(buf)
-			if err != nil {
-				return err
-			}
+		r, err := b.take(i)
+		if err != nil {
+			return err
 		}
-		if errs[i] != nil {
-			return errs[i]
+		err = b.renderPart(w, s, r)
+		r.Close()
+		if err != nil {
+			return err
 		}
-		<-slots
 	}
 	return nil
 }
 
-// renderPart sends segment s of its part's rendering to out: from r, the
-// part's reader if opened already, else from a reader of its own.
-func (b *layoutBody) renderPart(ctx context.Context, s result.Segment, r *events.PartReader, out chan<- *[]byte) error {
-	if r == nil {
-		var err error
-		if r, err = b.bus.OpenPart(ctx, b.ticket, s.Part+1); err != nil {
-			return err
+// chunk is a run of a part's CSV lines being rendered; done gets its
+// output (or error) once.
+type chunk struct {
+	in   *[]byte
+	out  *[]byte
+	err  error
+	done chan struct{}
+}
+
+var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 384<<10); return &b }}
+
+// renderPart writes segment s of its part's rendering, read from r, to w.
+func (b *layoutBody) renderPart(w io.Writer, s result.Segment, r *events.PartReader) error {
+	ctx, cancel := context.WithCancel(b.ctx)
+	defer cancel()
+	tasks := make(chan *chunk)
+	order := make(chan *chunk, renderAhead)
+	var wg sync.WaitGroup
+	for range renderWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range tasks {
+				c.out = chunkBuffers.Get().(*[]byte)
+				c.err = b.renderChunk(c)
+				close(c.done)
+			}
+		}()
+	}
+	var readErr error
+	go func() {
+		defer close(order)
+		defer close(tasks)
+		readErr = cutChunks(ctx, r, tasks, order)
+	}()
+	defer func() { // no worker is left holding a chunk
+		cancel()
+		for c := range order {
+			<-c.done
+			chunkBuffers.Put(c.in)
+			chunkBuffers.Put(c.out)
+		}
+		wg.Wait()
+	}()
+	win := &window{w: w, skip: s.Offset, left: s.Len, exact: s.ToEnd}
+	for c := range order {
+		<-c.done
+		err := c.err
+		if err == nil {
+			_, err = win.Write(*c.out)
+		}
+		chunkBuffers.Put(c.in)
+		chunkBuffers.Put(c.out)
+		if errors.Is(err, errWindowFull) {
+			return nil // the range ends inside the part
+		}
+		if err != nil {
+			return partSizeError(s, err, win)
 		}
 	}
-	defer r.Close()
-	win := &window{w: chanWriter{ctx: ctx, out: out}, skip: s.Offset, left: s.Len, exact: s.ToEnd}
-	fw := result.NewFragmentWriter(win, b.format, b.ids)
-	_, err := r.WriteTo(fw)
-	if err == nil {
-		err = fw.Close()
+	if readErr != nil {
+		return readErr
 	}
-	if errors.Is(err, errWindowFull) {
-		return nil // the range ends inside the part
+	if win.exact && win.left > 0 {
+		return partSizeError(s, errPartSize, win)
 	}
-	if err == nil && win.exact && win.left > 0 {
-		err = errPartSize
-	}
+	return nil
+}
+
+func partSizeError(s result.Segment, err error, win *window) error {
 	if errors.Is(err, errPartSize) {
-		return fmt.Errorf("part %d: %w: rendered %d bytes short", s.Part+1, err, win.left)
+		return fmt.Errorf("part %d: %w (%d bytes left)", s.Part+1, err, win.left)
 	}
 	return err
+}
+
+// renderChunk renders c's lines with a Renderer of their own.
+func (b *layoutBody) renderChunk(c *chunk) error {
+	r := result.Renderer{MetaIDs: b.ids, NDJSON: b.format == schema.FormatNDJSON}
+	out, err := r.AppendLines((*c.out)[:0], *c.in)
+	*c.out = r.Close(out)
+	return err
+}
+
+// cutChunks reads r's CSV into chunks, each cut where cutAt says, and
+// hands each to tasks (to be rendered) and, in order, to order (to be
+// sent), until r ends.
+func cutChunks(ctx context.Context, r io.Reader, tasks, order chan<- *chunk) error {
+	var carry []byte // the lines after the last cut, for the next chunk
+	size := int(renderChunk.Load())
+	for {
+		in := chunkBuffers.Get().(*[]byte)
+		if cap(*in) < len(carry)+size {
+			*in = make([]byte, 0, len(carry)+size)
+		}
+		buf := append((*in)[:0], carry...)
+		n, err := io.ReadFull(r, buf[len(buf):size+len(carry)])
+		buf = buf[:len(buf)+n]
+		end := err == io.EOF || err == io.ErrUnexpectedEOF
+		if err != nil && !end {
+			chunkBuffers.Put(in)
+			return err
+		}
+		cut := len(buf)
+		if !end {
+			if cut = cutAt(buf); cut == 0 { // no place to cut yet: read on
+				carry = append(carry[:0], buf...)
+				chunkBuffers.Put(in)
+				continue
+			}
+		}
+		carry = append(carry[:0], buf[cut:]...)
+		*in = buf[:cut]
+		c := &chunk{in: in, done: make(chan struct{})}
+		select {
+		case order <- c:
+		case <-ctx.Done():
+			chunkBuffers.Put(in)
+			return ctx.Err()
+		}
+		select {
+		case tasks <- c:
+		case <-ctx.Done():
+			c.err = ctx.Err()
+			c.out = chunkBuffers.Get().(*[]byte)
+			close(c.done)
+			return ctx.Err()
+		}
+		if end {
+			return nil
+		}
+	}
+}
+
+// cutAt is where b, CSV lines of which the last may be unfinished, may be
+// cut: the start of a line whose "node,datetime," (as raw bytes, up to its
+// second comma) differs from the line's before it, the last such within
+// the last 64 lines; 0 if there is none. Plain or quoted, one value is
+// always spelt the same, so raw bytes that differ are values that differ,
+// and the two lines are of different readings.
+func cutAt(b []byte) int {
+	next := -1 // the start of the line after the one looked at
+	at := len(b)
+	for range 64 {
+		i := bytes.LastIndexByte(b[:at], '\n')
+		if i < 0 {
+			return 0
+		}
+		start := i + 1
+		if next >= 0 {
+			if p, q := prefix2(b[start:next]), prefix2(b[next:]); p > 0 && q > 0 && !bytes.Equal(b[start:start+p], b[next:next+q]) {
+				return next
+			}
+		}
+		next, at = start, i
+	}
+	return 0
+}
+
+// prefix2 is the length of line up to and including its second comma; 0
+// if it has fewer.
+func prefix2(line []byte) int {
+	i := bytes.IndexByte(line, ',')
+	if i < 0 {
+		return 0
+	}
+	j := bytes.IndexByte(line[i+1:], ',')
+	if j < 0 {
+		return 0
+	}
+	return i + j + 2
 }
 
 // errWindowFull stops a part's rendering once its segment is sent.
@@ -151,24 +274,4 @@ func (x *window) Write(p []byte) (int, error) {
 		return n, errWindowFull
 	}
 	return n, nil
-}
-
-// chanWriter sends a copy of each write to out, in a buffer of
-// renderBuffers that the receiver puts back.
-type chanWriter struct {
-	ctx context.Context
-	out chan<- *[]byte
-}
-
-var renderBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); return &b }}
-
-func (c chanWriter) Write(p []byte) (int, error) {
-	buf := renderBuffers.Get().(*[]byte)
-	*buf = append((*buf)[:0], p...)
-	select {
-	case c.out <- buf:
-		return len(p), nil
-	case <-c.ctx.Done():
-		return 0, c.ctx.Err()
-	}
 }

@@ -74,6 +74,24 @@ func (j *Renderer) AppendLine(b, line []byte) ([]byte, error) {
 	return j.line(b, line)
 }
 
+// AppendLines appends the rendering of csv, whole stored lines (the last
+// one's line break may be missing), to b.
+func (j *Renderer) AppendLines(b, csv []byte) ([]byte, error) {
+	for len(csv) > 0 {
+		line := csv
+		if i := bytes.IndexByte(csv, '\n'); i >= 0 {
+			line, csv = csv[:i], csv[i+1:]
+		} else {
+			csv = nil
+		}
+		var err error
+		if b, err = j.AppendLine(b, line); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}
+
 // more appends rest, "property,value" of a line of the open observation's
 // reading, to it; ok is false for a rest it leaves to line (a quoted
 // field, a property the observation has already).
