@@ -71,7 +71,64 @@ func (j *Renderer) AppendLine(b, line []byte) ([]byte, error) {
 			return out, err
 		}
 	}
+	if out, ok, err := j.known(b, line); ok || err != nil {
+		return out, err
+	}
 	return j.line(b, line)
+}
+
+// known renders a line that begins with the last plain node,datetime,
+// (nt) and then the raw sensor,feature, of a piece rendered already, as
+// most lines that begin an observation do: only its property and value
+// are cut. ok is false for a line it leaves to line.
+func (j *Renderer) known(b, line []byte) (out []byte, ok bool, err error) {
+	n := len(j.nt)
+	if n == 0 || len(j.head) == 0 || len(line) <= n || !bytes.Equal(line[:n], j.nt) {
+		return b, false, nil
+	}
+	p := j.rawPiece(line[n:])
+	if p < 0 {
+		return b, false, nil
+	}
+	piece := &j.sf[p]
+	kp := n + len(piece.raw)
+	rest := line[kp:]
+	c := comma(rest)
+	if c == 0 || c == len(rest) || rest[0] == '"' || c+1 < len(rest) && rest[c+1] == '"' {
+		return b, false, nil
+	}
+	prop, val := rest[:c], rest[c+1:]
+	if len(val) > 0 && !isJSONNumber(val) { // copied verbatim into the output
+		return b, true, ErrBadRow
+	}
+	if j.open && j.keyPlain && bytes.Equal(line[:kp], j.key) && !j.props.hasBytes(prop) {
+		return j.value(append(b, ','), prop, val), true, nil
+	}
+	j.props.reset()
+	j.key, j.keyPlain = append(j.key[:0], line[:kp]...), true
+	b = j.Close(b)
+	if !j.NDJSON {
+		b = append(b, ",\n"...)
+	}
+	j.open = true
+	j.obs++
+	b = append(append(b, j.head...), piece.out...)
+	j.sfLast = p
+	return j.value(b, prop, val), true, nil
+}
+
+// rawPiece is the index of the piece whose raw "sensor,feature," begins
+// rest; -1 if none. A reading's pairs come in the same order every second,
+// the order their pieces were made in: the one after the last used is
+// asked first.
+func (j *Renderer) rawPiece(rest []byte) int {
+	for k := 1; k <= len(j.sf); k++ {
+		i := (j.sfLast + k) % len(j.sf)
+		if r := j.sf[i].raw; len(r) > 0 && len(rest) > len(r) && bytes.Equal(rest[:len(r)], r) {
+			return i
+		}
+	}
+	return -1
 }
 
 // AppendLines appends the rendering of csv, whole stored lines (the last

@@ -75,45 +75,44 @@ func splitFrom(line []byte, f [6][]byte, from int) ([6][]byte, error) {
 }
 
 // isJSONNumber reports whether b is a number as JSON spells it, so that a
-// stored value can be copied into the output without breaking it.
+// stored value can be copied into the output without breaking it. Written
+// out, without a closure: it runs on every value.
 func isJSONNumber(b []byte) bool {
-	digits := func(i int) int {
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		return i
-	}
-	i := 0
-	if i < len(b) && b[i] == '-' {
+	i, n := 0, len(b)
+	if i < n && b[i] == '-' {
 		i++
 	}
 	switch {
-	case i < len(b) && b[i] == '0':
+	case i < n && b[i] == '0':
 		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		i = digits(i)
+	case i < n && b[i] >= '1' && b[i] <= '9':
+		for i++; i < n && b[i] >= '0' && b[i] <= '9'; i++ {
+		}
 	default:
 		return false
 	}
-	if i < len(b) && b[i] == '.' {
-		if j := digits(i + 1); j > i+1 {
-			i = j
-		} else {
+	if i < n && b[i] == '.' {
+		i++
+		start := i
+		for ; i < n && b[i] >= '0' && b[i] <= '9'; i++ {
+		}
+		if i == start {
 			return false
 		}
 	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+	if i < n && (b[i] == 'e' || b[i] == 'E') {
 		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+		if i < n && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		if j := digits(i); j > i {
-			i = j
-		} else {
+		start := i
+		for ; i < n && b[i] >= '0' && b[i] <= '9'; i++ {
+		}
+		if i == start {
 			return false
 		}
 	}
-	return i == len(b)
+	return i == n
 }
 
 // comma is the index of the first ',' in b, or len(b): a loop, since the
