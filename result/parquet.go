@@ -1,9 +1,4 @@
-// Package result owns the stored form of an export's result file, free of
-// any driver: how a part is encoded, and how the parts of a job, written by
-// any number of exporter processes, form one file that can be sized,
-// ranged and verified without reading it.
-//
-// This file holds Parquet. A job's Parquet file is made of its parts: each
+// Parquet. A job's Parquet file is made of its parts: each
 // part is stored as a complete Parquet file of its own (so that one part can
 // be checked alone), and a download is the magic, each part's body (its row
 // groups and page indexes, without its own magic and footer) in order, and
@@ -12,6 +7,7 @@
 // beside them, so the whole file's size and every byte's place are known
 // before any body is read: readers such as DuckDB fetch the footer first
 // with a range, then the row groups they need.
+
 package result
 
 import (
