@@ -23,35 +23,28 @@ const progressEvery = 1 << 16
 
 // encodePart reads a part's rows and writes them to sink as CSV, the one
 // form every part is stored in, and with withParquet as Parquet rows too.
-// It counts the part's JSON fragment as it goes: each CSV line is rendered
-// by the Renderer a JSON download renders it with, into a small buffer that
-// is only measured, so the download can announce its length and serve
-// ranges without the JSON being stored. Memory stays at a buffer per
-// output plus one driver block; rows are pulled from ClickHouse only as
+// It counts the bytes of the part's JSON fragment as it goes (JSONCounter,
+// exact to the Renderer a JSON download renders it with), so the download
+// can announce its length and serve ranges without the JSON being stored.
+// Memory stays at a buffer per output plus one driver block; rows are pulled from ClickHouse only as
 // fast as the sink takes them. onRow, if set, is told the rows so far
 // every progressEvery rows. The JSON and Parquet give each node the
 // meta_id ids has for it.
 func encodePart(it *chstore.RowIter, sink partSink, withParquet bool, ids schema.MetaIDs, onRow func(rows int64)) (int64, error) {
 	var (
-		row      schema.Row
-		csvEnc   result.CSVEncoder
-		render   = result.Renderer{MetaIDs: ids}
-		rows     int64
-		jsonSize int64
+		row    schema.Row
+		csvEnc result.CSVEncoder
+		count  = result.JSONCounter{MetaIDs: ids}
+		rows   int64
 		// the node of the last Parquet row and its meta_id
 		lastNode string
 		lastID   float64
 	)
 	csv := make([]byte, 0, encodeFlush+1024)
-	scratch := make([]byte, 0, 1024)
 	for it.Next(&row) {
 		n := len(csv)
 		csv = csvEnc.AppendRow(csv, &row)
-		var err error
-		if scratch, err = render.AppendLine(scratch[:0], csv[n:len(csv)-1]); err != nil {
-			return rows, err
-		}
-		jsonSize += int64(len(scratch))
+		count.AddRow(&row, csv[n:len(csv)-1])
 		if withParquet {
 			if row.Node != lastNode { // rows of a node come together: one look-up each
 				lastNode, lastID = row.Node, float64(ids[row.Node])
@@ -78,7 +71,7 @@ func encodePart(it *chstore.RowIter, sink partSink, withParquet bool, ids schema
 	if err := sink.WriteCSV(csv); err != nil {
 		return rows, err
 	}
-	jsonSize += int64(len(render.Close(scratch[:0])))
-	sink.Rendered(jsonSize, render.Observations())
+	count.Close()
+	sink.Rendered(count.Bytes(), count.Observations())
 	return rows, nil
 }
