@@ -11,10 +11,11 @@ import (
 var ErrBadRow = errors.New("result: malformed stored row")
 
 // Renderer turns stored CSV lines into Plenario observations. It is the
-// one JSON rendering of the service: the exporter runs it over each line
-// it stores to count the part's JSON size, and a download runs it over the
-// same stored lines to send it, so the length, ETag and ranges a JSON
-// download announces are those of the bytes it sends, by construction.
+// one JSON rendering of the service: a download runs it over a part's
+// stored lines to send it; the exporter counts what it would make of them
+// (JSONCounter, whose frame is measured on a Renderer and which
+// FuzzJSONCounter holds equal to it), so the length, ETag and ranges a
+// JSON download announces are those of the bytes it sends.
 //
 // Consecutive lines of one reading (node, datetime, sensor, feature)
 // become one observation, but for a property it already has (see
