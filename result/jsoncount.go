@@ -18,7 +18,7 @@ import (
 // bytes around the fields (frame, keys, punctuation, "}}", null) are
 // measured on a Renderer once (jsonFrame), and each name's escaped length
 // is that of the Renderer's own appendJSONString, kept for the names seen
-// last. What it decides itself is only where observations begin, by the
+// (rowNames). What it decides itself is only where observations begin, by the
 // rule of schema/readings.go the Renderer follows: at a new node,
 // datetime, sensor or feature, or at a property the open observation has.
 // FuzzJSONCounter holds the two equal.
@@ -34,14 +34,13 @@ type JSONCounter struct {
 	node, sensor, feature string
 	sec                   int64
 	props                 []string // of the open observation
-	// headNode and headSec are what head, the length of the observation's
-	// node, meta_id and datetime, was measured for.
-	headNode string
-	headSec  int64
-	head     int
-	names    nameLens
-	scratch  []byte
-	dt       []byte
+	// dtLen is the escaped length of the datetimes of the UTC day
+	// [dtFrom, dtTo): the layout's fields but the year have a fixed width.
+	dtFrom, dtTo int64
+	dtLen        int
+	names        rowNames
+	nodes        nodeNames
+	scratch      []byte
 }
 
 // AddRow counts r, encoded as the stored line line (without its line
@@ -51,10 +50,11 @@ func (c *JSONCounter) AddRow(r *schema.Row, line []byte) {
 	if v == 0 {
 		v = jsonFrame.null
 	}
+	e := c.names.get(r.Sensor, r.Feature, r.Property, &c.scratch)
 	sec := r.TS.Unix()
 	if c.open && sec == c.sec && r.Node == c.node && r.Sensor == c.sensor && r.Feature == c.feature && !c.hasProp(r.Property) {
 		c.props = append(c.props, r.Property)
-		c.bytes += int64(jsonFrame.more + c.names.len(r.Property, &c.scratch) + v)
+		c.bytes += int64(jsonFrame.more + e.prop + v)
 		return
 	}
 	if c.open {
@@ -63,23 +63,20 @@ func (c *JSONCounter) AddRow(r *schema.Row, line []byte) {
 	c.open, c.obs = true, c.obs+1
 	c.node, c.sensor, c.feature, c.sec = r.Node, r.Sensor, r.Feature, sec
 	c.props = append(c.props[:0], r.Property)
-	if c.head == 0 || r.Node != c.headNode || sec != c.headSec {
-		c.head = c.headLen(r.Node, r.TS)
-		c.headNode, c.headSec = r.Node, sec
+	nodeLen := c.nodes.get(r.Node, c.MetaIDs, &c.scratch)
+	if sec < c.dtFrom || sec >= c.dtTo || c.dtLen == 0 {
+		c.dtLen = c.datetimeLen(r.TS)
+		c.dtFrom = sec - (sec%86400+86400)%86400
+		c.dtTo = c.dtFrom + 86400
 	}
-	c.bytes += int64(jsonFrame.begin + c.head + c.names.len(r.Sensor, &c.scratch) +
-		c.names.len(r.Feature, &c.scratch) + c.names.len(r.Property, &c.scratch) + v)
+	c.bytes += int64(jsonFrame.begin + nodeLen + c.dtLen + e.sf + e.prop + v)
 }
 
-// headLen is the length of node's escaped name, its meta_id's digits and
-// the escaped datetime of ts.
-func (c *JSONCounter) headLen(node string, ts time.Time) int {
-	n := c.names.len(node, &c.scratch)
-	c.scratch = strconv.AppendUint(c.scratch[:0], uint64(c.MetaIDs[node]), 10)
-	n += len(c.scratch)
-	c.dt = ts.UTC().AppendFormat(c.dt[:0], schema.DatetimeLayout) // as CSVEncoder writes it
-	c.scratch = appendJSONString(c.scratch[:0], c.dt)
-	return n + len(c.scratch)
+// datetimeLen is the escaped length of ts as CSVEncoder writes it.
+func (c *JSONCounter) datetimeLen(ts time.Time) int {
+	dt := ts.UTC().AppendFormat(c.scratch[:0], schema.DatetimeLayout)
+	c.scratch = appendJSONString(dt[len(dt):], dt)
+	return len(c.scratch)
 }
 
 func (c *JSONCounter) hasProp(p string) bool {
@@ -114,32 +111,103 @@ func lastComma(line []byte) int {
 	return -1
 }
 
-// nameLens keeps the escaped lengths (appendJSONString's, quotes included)
-// of the last names asked for: a network has a few dozen sensors,
-// features and properties, and rows come in the same order every second,
-// so the slot after the last hit is asked first. Comparing two interned
-// strings stops at their shared pointer.
-type nameLens struct {
-	names [32]string
-	lens  [32]int
-	last  int // the slot last hit or filled
-	next  int // the slot filled next
+// maxRowNames bounds the sensor, feature and property triples rowNames
+// keeps, and the nodes nodeNames keeps; past it, each begins again.
+const maxRowNames = 4096
+
+// rowNames keeps the escaped lengths (appendJSONString's, quotes included)
+// of the sensor, feature and property triples seen. A node's rows come in
+// the same order every second, so each triple remembers the one that came
+// after it last time, and that is asked first: most rows are found with
+// three comparisons of interned strings, which stop at their shared
+// pointer; the rest by a map.
+type rowNames struct {
+	list  []nameLen
+	index map[[3]string]int32
+	last  int32
 }
 
-func (n *nameLens) len(s string, scratch *[]byte) int {
-	for k := 1; k <= len(n.names); k++ {
-		i := (n.last + k) % len(n.names)
-		if n.lens[i] > 0 && n.names[i] == s {
+// nameLen is a triple's lengths: sf of its sensor and feature, prop of its
+// property; next is the triple that followed it last.
+type nameLen struct {
+	sensor, feature, prop string
+	sf, propLen           int
+	next                  int32
+}
+
+func (n *rowNames) get(sensor, feature, prop string, scratch *[]byte) nameLens {
+	if len(n.list) > 0 {
+		i := n.list[n.last].next
+		if e := &n.list[i]; e.prop == prop && e.sensor == sensor && e.feature == feature {
 			n.last = i
-			return n.lens[i]
+			return nameLens{e.sf, e.propLen}
 		}
 	}
-	*scratch = appendJSONString((*scratch)[:0], s)
-	i := n.next
-	n.names[i], n.lens[i] = s, len(*scratch)
-	n.last, n.next = i, (i+1)%len(n.names)
-	return n.lens[i]
+	key := [3]string{sensor, feature, prop}
+	i, ok := n.index[key]
+	if !ok {
+		if len(n.list) >= maxRowNames || n.index == nil {
+			n.list, n.index, n.last = n.list[:0], make(map[[3]string]int32), 0
+		}
+		e := nameLen{sensor: sensor, feature: feature, prop: prop}
+		*scratch = appendJSONString((*scratch)[:0], sensor)
+		e.sf = len(*scratch)
+		*scratch = appendJSONString((*scratch)[:0], feature)
+		e.sf += len(*scratch)
+		*scratch = appendJSONString((*scratch)[:0], prop)
+		e.propLen = len(*scratch)
+		i = int32(len(n.list))
+		n.list = append(n.list, e)
+		n.index[key] = i
+	}
+	n.list[n.last].next = i
+	n.last = i
+	return nameLens{n.list[i].sf, n.list[i].propLen}
 }
+
+// nodeNames keeps the escaped length of each node seen and its meta_id's
+// digits, as rowNames keeps a row's other names: the nodes of a part come
+// in the same order every second too.
+type nodeNames struct {
+	list  []nodeLen
+	index map[string]int32
+	last  int32
+}
+
+type nodeLen struct {
+	node string
+	n    int
+	next int32
+}
+
+func (n *nodeNames) get(node string, ids schema.MetaIDs, scratch *[]byte) int {
+	if len(n.list) > 0 {
+		i := n.list[n.last].next
+		if e := &n.list[i]; e.node == node {
+			n.last = i
+			return e.n
+		}
+	}
+	i, ok := n.index[node]
+	if !ok {
+		if len(n.list) >= maxRowNames || n.index == nil {
+			n.list, n.index, n.last = n.list[:0], make(map[string]int32), 0
+		}
+		*scratch = appendJSONString((*scratch)[:0], node)
+		l := len(*scratch)
+		*scratch = strconv.AppendUint((*scratch)[:0], uint64(ids[node]), 10)
+		i = int32(len(n.list))
+		n.list = append(n.list, nodeLen{node: node, n: l + len(*scratch)})
+		n.index[node] = i
+	}
+	n.list[n.last].next = i
+	n.last = i
+	return n.list[i].n
+}
+
+// nameLens is what a row's names add: sf for its sensor and feature,
+// prop for its property.
+type nameLens struct{ sf, prop int }
 
 // jsonFrame is the bytes a Renderer writes around a row's fields, measured
 // on a Renderer: an observation's beyond its names (unquoted, escaped),

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,9 @@ func TestJSONCounter(t *testing.T) {
 		{"no value and huge ones", []schema.Row{row("n1", 0, "s", "f", "nan", math.NaN()), row("n1", 0, "s", "f", "inf", math.Inf(-1)),
 			row("n1", 0, "s", "f", "max", math.MaxFloat64), row("n1", 0, "s", "f", "tiny", -math.SmallestNonzeroFloat64),
 			row("n1", 0, "s", "f", "zero", math.Copysign(0, -1)), row("n1", 0, "s", "f", "big", 1e21)}, 1},
+		{"across days and years of any width", []schema.Row{row("n1", -1, "s", "f", "p", 1), row("n1", 0, "s", "f", "p", 1),
+			row("n1", 86399, "s", "f", "p", 1), row("n1", 86400, "s", "f", "p", 1), {Node: "n1", TS: time.Date(12026, 1, 1, 0, 0, 0, 0, time.UTC)},
+			{Node: "n1", TS: time.Date(-44, 3, 15, 0, 0, 0, 0, time.UTC)}, {Node: "n1", TS: time.Date(-44, 3, 15, 0, 0, 1, 0, time.FixedZone("x", 3600))}}, 7},
 		{"unknown node, empty names", []schema.Row{row("", 0, "", "", "", 0), row("", 0, "", "", "", 0)}, 2},
 	}
 	for _, tt := range tests {
@@ -54,6 +58,18 @@ func TestJSONCounter(t *testing.T) {
 	}
 	t.Run("a network's day", func(t *testing.T) {
 		checkCount(t, networkRows(20_000), countIDs)
+	})
+	t.Run("more names than are kept", func(t *testing.T) {
+		var rows []schema.Row
+		for i := range 3 * 4096 {
+			rows = append(rows, schema.Row{Node: "n" + strconv.Itoa(i%4500), TS: t0.Add(time.Duration(i/7) * time.Second), Sensor: "s",
+				Feature: strconv.Itoa(i % 5000), Property: strings.Repeat("\"", i%3) + strconv.Itoa(i%4999), Value: float64(i)})
+		}
+		ids := schema.MetaIDs{}
+		for i := range 4500 {
+			ids["n"+strconv.Itoa(i)] = uint32(i * i * 211)
+		}
+		checkCount(t, rows, ids)
 	})
 }
 
