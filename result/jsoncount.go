@@ -3,6 +3,7 @@ package result
 import (
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/plenario-next/exportd/schema"
 )
@@ -52,7 +53,7 @@ func (c *JSONCounter) AddRow(r *schema.Row, line []byte) {
 	}
 	e := c.names.get(r.Sensor, r.Feature, r.Property, &c.scratch)
 	sec := r.TS.Unix()
-	if c.open && sec == c.sec && r.Node == c.node && r.Sensor == c.sensor && r.Feature == c.feature && !c.hasProp(r.Property) {
+	if c.open && sec == c.sec && same(r.Node, c.node) && same(r.Sensor, c.sensor) && same(r.Feature, c.feature) && !c.hasProp(r.Property) {
 		c.props = append(c.props, r.Property)
 		c.bytes += int64(jsonFrame.more + e.prop + v)
 		return
@@ -81,7 +82,7 @@ func (c *JSONCounter) datetimeLen(ts time.Time) int {
 
 func (c *JSONCounter) hasProp(p string) bool {
 	for i := len(c.props) - 1; i >= 0; i-- {
-		if c.props[i] == p {
+		if same(c.props[i], p) {
 			return true
 		}
 	}
@@ -101,6 +102,12 @@ func (c *JSONCounter) Bytes() int64 { return c.bytes }
 
 // Observations is how many observations have begun.
 func (c *JSONCounter) Observations() int64 { return c.obs }
+
+// same is a == b, without a call for the interned strings chstore gives
+// (one pointer, one length) or strings of different lengths.
+func same(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
+}
 
 func lastComma(line []byte) int {
 	for i := len(line) - 1; i >= 0; i-- {
@@ -138,7 +145,7 @@ type nameLen struct {
 func (n *rowNames) get(sensor, feature, prop string, scratch *[]byte) nameLens {
 	if len(n.list) > 0 {
 		i := n.list[n.last].next
-		if e := &n.list[i]; e.prop == prop && e.sensor == sensor && e.feature == feature {
+		if e := &n.list[i]; same(e.prop, prop) && same(e.sensor, sensor) && same(e.feature, feature) {
 			n.last = i
 			return nameLens{e.sf, e.propLen}
 		}
@@ -167,7 +174,8 @@ func (n *rowNames) get(sensor, feature, prop string, scratch *[]byte) nameLens {
 
 // nodeNames keeps the escaped length of each node seen and its meta_id's
 // digits, as rowNames keeps a row's other names: the nodes of a part come
-// in the same order every second too.
+// in the same order every second too, each for a few observations in a
+// row (so the last node is asked first, and is not its own successor).
 type nodeNames struct {
 	list  []nodeLen
 	index map[string]int32
@@ -182,8 +190,11 @@ type nodeLen struct {
 
 func (n *nodeNames) get(node string, ids schema.MetaIDs, scratch *[]byte) int {
 	if len(n.list) > 0 {
+		if e := &n.list[n.last]; same(e.node, node) { // a node's next reading
+			return e.n
+		}
 		i := n.list[n.last].next
-		if e := &n.list[i]; e.node == node {
+		if e := &n.list[i]; same(e.node, node) {
 			n.last = i
 			return e.n
 		}
