@@ -18,6 +18,7 @@ type FragmentWriter struct {
 	r       Renderer
 	w       io.Writer
 	partial []byte // an unfinished line from the last Write
+	quoted  bool   // partial ends inside a quoted field
 	out     []byte
 }
 
@@ -30,15 +31,16 @@ func NewFragmentWriter(w io.Writer, format string, ids schema.MetaIDs) *Fragment
 
 // Write consumes CSV rows. The output is appended to a local slice, stored
 // back once: a slice stored into the writer per line would pay a GC write
-// barrier each.
+// barrier each. A line break in quotes is a name's (see lines.go); q is
+// the index of p's next quote.
 func (j *FragmentWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	out := j.out
 	var err error
 	if len(j.partial) > 0 {
-		i := bytes.IndexByte(p, '\n')
+		i, quoted := LineEnd(p, j.quoted)
 		if i < 0 {
-			j.partial = append(j.partial, p...)
+			j.partial, j.quoted = append(j.partial, p...), quoted
 			return n, nil
 		}
 		j.partial = append(j.partial, p[:i]...)
@@ -46,12 +48,21 @@ func (j *FragmentWriter) Write(p []byte) (int, error) {
 		if out, err = j.r.AppendLine(out, j.partial); err != nil {
 			return 0, err
 		}
-		j.partial = j.partial[:0]
+		j.partial, j.quoted = j.partial[:0], false
 	}
+	q := bytes.IndexByte(p, '"')
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
+		if q >= 0 {
+			if i < 0 || i > q {
+				i, q = quotedCut(p, q)
+			} else {
+				q -= i + 1
+			}
+		}
 		if i < 0 {
 			j.partial = append(j.partial, p...)
+			j.quoted = q >= 0 && oddQuotes(p)
 			break
 		}
 		if out, err = j.r.AppendLine(out, p[:i]); err != nil {

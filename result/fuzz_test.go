@@ -24,6 +24,8 @@ func FuzzJSONWriter(f *testing.F) {
 	f.Add([]byte("0,t,s,f,p,NaN\n"), uint16(5), true)
 	f.Add([]byte("\"0\"x,t,s,f,p,1\n"), uint16(2), false)
 	f.Add([]byte("0,\x01\xff\"\\,s,f,p,0\r\n"), uint16(9), false)
+	f.Add([]byte("\"a\nb\",t,\"s\r\n\",f,p,1\n\"a\nb\",t,\"s\r\n\",f,\"\"\"\n\",2\n"), uint16(2), false)
+	f.Add([]byte("\"a\nb\",t,s,f,p,1\n0,t,\"\n\",f,p,2\n"), uint16(24), true)
 	f.Fuzz(func(t *testing.T, data []byte, split uint16, ndjson bool) {
 		k := int(split) % (len(data) + 1)
 		var whole, chunked bytes.Buffer

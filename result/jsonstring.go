@@ -14,9 +14,14 @@ func appendJSONString[T ~[]byte | ~string](b []byte, s T) []byte {
 		}
 		b = append(b, s[start:i]...)
 		start = i + 1
-		if c == '"' || c == '\\' {
+		switch c {
+		case '"', '\\':
 			b = append(b, '\\', c)
-		} else {
+		case '\n': // a name's line break, as encoding/json and Python write it
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		default:
 			b = append(b, `\u00`...)
 			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
 		}

@@ -133,11 +133,21 @@ func (j *Renderer) rawPiece(rest []byte) int {
 }
 
 // AppendLines appends the rendering of csv, whole stored lines (the last
-// one's line break may be missing), to b.
+// one's line break may be missing), to b. A line break in quotes is a
+// name's (see lines.go); q is the index of csv's next quote.
 func (j *Renderer) AppendLines(b, csv []byte) ([]byte, error) {
+	q := bytes.IndexByte(csv, '"')
 	for len(csv) > 0 {
 		line := csv
-		if i := bytes.IndexByte(csv, '\n'); i >= 0 {
+		i := bytes.IndexByte(csv, '\n')
+		if q >= 0 {
+			if i < 0 || i > q {
+				i, q = quotedCut(csv, q)
+			} else {
+				q -= i + 1
+			}
+		}
+		if i >= 0 {
 			line, csv = csv[:i], csv[i+1:]
 		} else {
 			csv = nil
