@@ -1,7 +1,6 @@
 package result
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -20,47 +19,81 @@ var ErrBadCSV = errors.New("result: malformed stored CSV row")
 // metaID. It is how a job not exported as Parquet is still fetched as
 // Parquet: the download converts its parts one after another.
 func CSVToParquet(w io.Writer, r io.Reader, metaID func(node string) float64) (int64, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = 6
-	cr.ReuseRecord = true
 	pw := NewParquetWriter(w)
 	names := map[string]string{} // a part holds a few hundred distinct names
-	intern := func(s string) string {
-		if v, ok := names[s]; ok {
+	intern := func(b []byte) string {
+		if v, ok := names[string(b)]; ok {
 			return v
 		}
+		s := string(b)
 		names[s] = s
 		return s
 	}
 	var rows int64
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
+	err := eachCSVLine(r, func(line []byte) error {
+		f, err := splitFrom(line, [6][]byte{}, 0)
 		if err != nil {
-			return rows, fmt.Errorf("%w: %v", ErrBadCSV, err)
+			return fmt.Errorf("%w: %q", ErrBadCSV, line)
 		}
-		ts, err := time.ParseInLocation(schema.DatetimeLayout, rec[1], time.UTC)
+		ts, err := time.ParseInLocation(schema.DatetimeLayout, string(f[1]), time.UTC)
 		if err != nil {
-			return rows, fmt.Errorf("%w: datetime %q", ErrBadCSV, rec[1])
+			return fmt.Errorf("%w: datetime %q", ErrBadCSV, f[1])
 		}
-		v, err := parseValue(rec[5])
+		v, err := parseValue(string(f[5]))
 		if err != nil {
-			return rows, fmt.Errorf("%w: value %q", ErrBadCSV, rec[5])
+			return fmt.Errorf("%w: value %q", ErrBadCSV, f[5])
 		}
-		node := intern(rec[0])
-		row := ParquetRow{NodeID: node, Datetime: ts, Sensor: intern(rec[2]), Feature: intern(rec[3]),
-			Property: intern(rec[4]), Value: v}
+		node := intern(f[0])
+		row := ParquetRow{NodeID: node, Datetime: ts, Sensor: intern(f[2]), Feature: intern(f[3]),
+			Property: intern(f[4]), Value: v}
 		if metaID != nil {
 			row.MetaID = metaID(node)
 		}
-		if err := pw.Append(row); err != nil {
-			return rows, err
-		}
 		rows++
+		return pw.Append(row)
+	})
+	if err != nil {
+		return rows, err
 	}
 	return rows, pw.Close()
+}
+
+// eachCSVLine calls fn with each stored line r holds, without its line
+// break: cut as the Renderer cuts them (LineEnd), so that a name's line
+// break, in quotes, stays the name's (encoding/csv would turn a "\r\n" in
+// quotes into "\n"). An empty line is skipped.
+func eachCSVLine(r io.Reader, fn func(line []byte) error) error {
+	buf := make([]byte, 0, 64<<10)
+	for eof := false; !eof; {
+		if len(buf) == cap(buf) { // a line longer than the buffer
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			eof = true
+		} else if err != nil {
+			return err
+		}
+		at := 0
+		for {
+			i, _ := LineEnd(buf[at:], false)
+			if i < 0 {
+				break
+			}
+			if i > 0 {
+				if err := fn(buf[at : at+i]); err != nil {
+					return err
+				}
+			}
+			at += i + 1
+		}
+		buf = buf[:copy(buf, buf[at:])]
+	}
+	if len(buf) > 0 {
+		return fn(buf)
+	}
+	return nil
 }
 
 // parseValue reads a stored value; an empty one (NaN or an infinity, which
