@@ -201,8 +201,13 @@ func cutChunks(ctx context.Context, r io.Reader, tasks, order chan<- *chunk) err
 // second comma) differs from the line's before it, the last such within
 // the last 64 lines; 0 if there is none. Plain or quoted, one value is
 // always spelt the same, so raw bytes that differ are values that differ,
-// and the two lines are of different readings.
+// and the two lines are of different readings. A line break in quotes is
+// a name's, no line's end: b holding a quote, its lines are found from its
+// start (cutQuoted).
 func cutAt(b []byte) int {
+	if bytes.IndexByte(b, '"') >= 0 {
+		return cutQuoted(b)
+	}
 	next := -1 // the start of the line after the one looked at
 	at := len(b)
 	for range 64 {
@@ -217,6 +222,30 @@ func cutAt(b []byte) int {
 			}
 		}
 		next, at = start, i
+	}
+	return 0
+}
+
+// cutQuoted is cutAt for b holding quotes, b beginning a line (a chunk
+// begins at a cut): its lines' starts are found from its start, quotes
+// respected (result.LineEnd), and the last 65 are compared as cutAt does.
+func cutQuoted(b []byte) int {
+	var starts [65]int
+	n := 0
+	for at := 0; ; {
+		i, _ := result.LineEnd(b[at:], false)
+		if i < 0 {
+			break
+		}
+		at += i + 1
+		starts[n%len(starts)] = at
+		n++
+	}
+	for k := n - 1; k >= 1 && k > n-len(starts); k-- {
+		next, start := starts[k%len(starts)], starts[(k-1)%len(starts)]
+		if p, q := prefix2(b[start:next]), prefix2(b[next:]); p > 0 && q > 0 && !bytes.Equal(b[start:start+p], b[next:next+q]) {
+			return next
+		}
 	}
 	return 0
 }
