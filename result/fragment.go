@@ -18,7 +18,6 @@ type FragmentWriter struct {
 	r       Renderer
 	w       io.Writer
 	partial []byte // an unfinished line from the last Write
-	quoted  bool   // partial ends inside a quoted field
 	out     []byte
 }
 
@@ -31,41 +30,48 @@ func NewFragmentWriter(w io.Writer, format string, ids schema.MetaIDs) *Fragment
 
 // Write consumes CSV rows. The output is appended to a local slice, stored
 // back once: a slice stored into the writer per line would pay a GC write
-// barrier each. A line break in quotes is a name's (see lines.go); q is
-// the index of p's next quote.
+// barrier each. A line break in a quoted name is no line end (see
+// Renderer.AppendLines).
 func (j *FragmentWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	out := j.out
 	var err error
 	if len(j.partial) > 0 {
-		i, quoted := LineEnd(p, j.quoted)
+		before := len(j.partial)
+		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
-			j.partial, j.quoted = append(j.partial, p...), quoted
+			j.partial = append(j.partial, p...)
 			return n, nil
 		}
 		j.partial = append(j.partial, p[:i]...)
-		p = p[i+1:]
-		if out, err = j.r.AppendLine(out, j.partial); err != nil {
-			return 0, err
-		}
-		j.partial, j.quoted = j.partial[:0], false
-	}
-	q := bytes.IndexByte(p, '"')
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if q >= 0 {
-			if i < 0 || i > q {
-				i, q = quotedCut(p, q)
-			} else {
-				q -= i + 1
+		out, err = j.r.AppendLine(out, j.partial)
+		e := before + i
+		if err == errOpenQuote {
+			j.partial = append(j.partial, p[i:]...)
+			if out, e, err = j.r.appendOn(out, j.partial, e); e < 0 {
+				return n, nil // all of p is the line's
 			}
 		}
+		if err != nil {
+			return 0, err
+		}
+		p = p[e+1-before:]
+		j.partial = j.partial[:0]
+	}
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			j.partial = append(j.partial, p...)
-			j.quoted = q >= 0 && oddQuotes(p)
 			break
 		}
-		if out, err = j.r.AppendLine(out, p[:i]); err != nil {
+		out, err = j.r.AppendLine(out, p[:i])
+		if err == errOpenQuote {
+			if out, i, err = j.r.appendOn(out, p, i); i < 0 {
+				j.partial = append(j.partial, p...)
+				break
+			}
+		}
+		if err != nil {
 			return 0, err
 		}
 		p = p[i+1:]

@@ -3,12 +3,18 @@ package result
 import (
 	"bytes"
 	"errors"
+	"fmt"
 
 	"github.com/plenario-next/exportd/schema"
 )
 
 // ErrBadRow is returned for a line that is not a stored row.
 var ErrBadRow = errors.New("result: malformed stored row")
+
+// errOpenQuote is AppendLine's for a line whose quoted field does not
+// end: cut at a line break in a name (CSVEncoder quotes a name with one),
+// it goes on past it. Its line unfinished, it is a malformed row.
+var errOpenQuote = fmt.Errorf("%w: a quoted field goes on past the line", ErrBadRow)
 
 // Renderer turns stored CSV lines into Plenario observations. It is the
 // one JSON rendering of the service: a download runs it over a part's
@@ -133,31 +139,49 @@ func (j *Renderer) rawPiece(rest []byte) int {
 }
 
 // AppendLines appends the rendering of csv, whole stored lines (the last
-// one's line break may be missing), to b. A line break in quotes is a
-// name's (see lines.go); q is the index of csv's next quote.
+// one's line break may be missing), to b. A line break in a quoted name is
+// no line end: AppendLine says so of the line cut there (errOpenQuote),
+// and appendOn carries it on.
 func (j *Renderer) AppendLines(b, csv []byte) ([]byte, error) {
-	q := bytes.IndexByte(csv, '"')
 	for len(csv) > 0 {
-		line := csv
 		i := bytes.IndexByte(csv, '\n')
-		if q >= 0 {
-			if i < 0 || i > q {
-				i, q = quotedCut(csv, q)
-			} else {
-				q -= i + 1
-			}
-		}
+		line := csv
 		if i >= 0 {
-			line, csv = csv[:i], csv[i+1:]
-		} else {
-			csv = nil
+			line = csv[:i]
 		}
 		var err error
-		if b, err = j.AppendLine(b, line); err != nil {
+		b, err = j.AppendLine(b, line)
+		if err == errOpenQuote && i >= 0 {
+			if b, i, err = j.appendOn(b, csv, i); i < 0 { // the last line, without its line break
+				b, err = j.AppendLine(b, csv)
+			}
+		}
+		if err != nil {
 			return b, err
 		}
+		if i < 0 {
+			break
+		}
+		csv = csv[i+1:]
 	}
 	return b, nil
+}
+
+// appendOn renders the line p begins, whose '\n' at i AppendLine found in
+// a quoted field (errOpenQuote): the line is taken to each next '\n' until
+// it renders. end is the index of its '\n'; -1, with errOpenQuote and b
+// as it was, if p does not hold it.
+func (j *Renderer) appendOn(b, p []byte, i int) (out []byte, end int, err error) {
+	for {
+		k := bytes.IndexByte(p[i+1:], '\n')
+		if k < 0 {
+			return b, -1, errOpenQuote
+		}
+		i += k + 1
+		if out, err = j.AppendLine(b, p[:i]); err != errOpenQuote {
+			return out, i, err
+		}
+	}
 }
 
 // more appends rest, "property,value" of a line of the open observation's

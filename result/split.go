@@ -43,7 +43,7 @@ func splitFrom(line []byte, f [6][]byte, from int) ([6][]byte, error) {
 			k := 1
 			for {
 				if k >= len(line) {
-					return f, ErrBadRow
+					return f, errOpenQuote
 				}
 				if line[k] == '"' {
 					if k+1 < len(line) && line[k+1] == '"' {
