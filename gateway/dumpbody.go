@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"io"
 	"log/slog"
 
@@ -51,7 +50,7 @@ type gzipBody struct {
 	logger *slog.Logger
 	ticket string
 
-	pr *io.PipeReader // for readers that Read instead
+	piped pipedRead // for readers that Read instead
 }
 
 func (b *gzipBody) SupportsBodyWriteTo() bool { return true }
@@ -71,20 +70,10 @@ func (b *gzipBody) WriteTo(w io.Writer) (int64, error) {
 }
 
 func (b *gzipBody) Read(p []byte) (int, error) {
-	if b.pr == nil {
-		var pw *io.PipeWriter
-		b.pr, pw = io.Pipe()
-		go func() {
-			_, err := b.WriteTo(pw)
-			pw.CloseWithError(err) // nil: EOF
-		}()
-	}
-	return b.pr.Read(p)
+	return b.piped.read(p, b.WriteTo, nil)
 }
 
 func (b *gzipBody) Close() error {
-	if b.pr != nil {
-		b.pr.CloseWithError(context.Canceled)
-	}
+	b.piped.stop()
 	return b.body.Close()
 }

@@ -121,8 +121,8 @@ type followBody struct {
 	text    *result.TextFile     // CSV, JSON, NDJSON: the file laid out as far as sent
 	pq      []result.ParquetPart // Parquet: the parts sent, for the footer
 
-	pr   *io.PipeReader // for readers that Read instead
-	quit chan struct{}  // closed by Close: stop waiting for parts
+	piped pipedRead     // for readers that Read instead
+	quit  chan struct{} // closed by Close: stop waiting for parts
 }
 
 // seed takes what the record already says: a job's events may have left
@@ -329,16 +329,7 @@ func (b *followBody) parquetPart(w io.Writer, k int, sp events.StoredPart) error
 }
 
 func (b *followBody) Read(p []byte) (int, error) {
-	if b.pr == nil {
-		var pw *io.PipeWriter
-		b.pr, pw = io.Pipe()
-		go func() {
-			_, err := b.WriteTo(pw)
-			pw.CloseWithError(err) // nil: EOF
-			b.leave()
-		}()
-	}
-	return b.pr.Read(p)
+	return b.piped.read(p, b.WriteTo, b.leave)
 }
 
 // Close stops the download and leaves the job's feed.
@@ -349,8 +340,7 @@ func (b *followBody) Close() error {
 	default:
 	}
 	close(b.quit)
-	if b.pr != nil {
-		b.pr.CloseWithError(context.Canceled) // the goroutine of Read leaves
+	if b.piped.stop() { // the goroutine of Read leaves
 		return nil
 	}
 	b.leave()

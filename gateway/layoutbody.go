@@ -32,7 +32,7 @@ type layoutBody struct {
 	ahead    *events.PartReader
 	aheadSeg int // the segment ahead is for
 
-	pr *io.PipeReader // for readers that Read instead
+	piped pipedRead // for readers that Read instead
 }
 
 func (g *Gateway) newLayoutBody(ctx context.Context, ticket, format string, ids schema.MetaIDs, segs []result.Segment) *layoutBody {
@@ -165,22 +165,13 @@ func (b *layoutBody) writeStored(w io.Writer) error {
 }
 
 func (b *layoutBody) Read(p []byte) (int, error) {
-	if b.pr == nil {
-		var pw *io.PipeWriter
-		b.pr, pw = io.Pipe()
-		go func() {
-			_, err := b.WriteTo(pw)
-			pw.CloseWithError(err) // nil: EOF
-		}()
-	}
-	return b.pr.Read(p)
+	return b.piped.read(p, b.WriteTo, nil)
 }
 
 // Close stops the download; the parts opened and not sent are released
 // by WriteTo as it returns, or here if it never ran.
 func (b *layoutBody) Close() error {
-	if b.pr != nil {
-		b.pr.CloseWithError(context.Canceled) // the goroutine of Read returns
+	if b.piped.stop() { // the goroutine of Read returns
 		return nil
 	}
 	b.release()
