@@ -49,13 +49,28 @@ func (b *layoutBody) SupportsBodyWriteTo() bool { return true }
 func (b *layoutBody) WriteTo(w io.Writer) (int64, error) {
 	defer b.release()
 	cw := &countingWriter{w: w}
-	var err error
+	send := b.sendStored
 	if result.Rendered(b.format) {
-		err = b.writeRendered(cw)
-	} else {
-		err = b.writeStored(cw)
+		send = b.renderPart
 	}
-	return cw.n, err
+	for i, s := range b.segs {
+		if s.Part < 0 {
+			if _, err := cw.Write(s.Literal); err != nil {
+				return cw.n, err
+			}
+			continue
+		}
+		r, err := b.take(i)
+		if err != nil {
+			return cw.n, err
+		}
+		err = send(cw, s, r)
+		r.Close()
+		if err != nil {
+			return cw.n, err
+		}
+	}
+	return cw.n, nil
 }
 
 // start opens the first part to be read, passes over the bytes before its
@@ -133,35 +148,20 @@ func (b *layoutBody) take(i int) (*events.PartReader, error) {
 	return r, nil
 }
 
-// writeStored sends the segments as stored, each part's straight from its
-// chunks to w when it is sent to its end.
-func (b *layoutBody) writeStored(w io.Writer) error {
-	for i, s := range b.segs {
-		if s.Part < 0 {
-			if _, err := w.Write(s.Literal); err != nil {
-				return err
-			}
-			continue
-		}
-		r, err := b.take(i)
-		if err != nil {
-			return err
-		}
-		var n int64
-		if s.ToEnd {
-			n, err = r.WriteTo(w)
-		} else {
-			n, err = io.CopyN(w, r, s.Len)
-		}
-		r.Close()
-		if err == nil && s.Len >= 0 && n != s.Len {
-			err = fmt.Errorf("%w: part %d sent %d bytes, want %d", errPartSize, s.Part+1, n, s.Len)
-		}
-		if err != nil {
-			return err
-		}
+// sendStored sends a part's segment as stored, straight from its chunks
+// to w when it is sent to its end.
+func (b *layoutBody) sendStored(w io.Writer, s result.Segment, r *events.PartReader) error {
+	var n int64
+	var err error
+	if s.ToEnd {
+		n, err = r.WriteTo(w)
+	} else {
+		n, err = io.CopyN(w, r, s.Len)
 	}
-	return nil
+	if err == nil && s.Len >= 0 && n != s.Len {
+		err = fmt.Errorf("%w: part %d sent %d bytes, want %d", errPartSize, s.Part+1, n, s.Len)
+	}
+	return err
 }
 
 func (b *layoutBody) Read(p []byte) (int, error) {

@@ -40,28 +40,6 @@ var renderChunk atomic.Int64
 
 func init() { renderChunk.Store(256 << 10) }
 
-// writeRendered writes the segments, the parts' rendered.
-func (b *layoutBody) writeRendered(w io.Writer) error {
-	for i, s := range b.segs {
-		if s.Part < 0 {
-			if _, err := w.Write(s.Literal); err != nil {
-				return err
-			}
-			continue
-		}
-		r, err := b.take(i)
-		if err != nil {
-			return err
-		}
-		err = b.renderPart(w, s, r)
-		r.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // chunk is a run of a part's CSV lines being rendered; done gets its
 // output (or error) once.
 type chunk struct {
