@@ -36,6 +36,14 @@ type followRun struct {
 	// ReadBack is the bytes get read back from its file to check them
 	// after success: 0 when every part was checked as it came.
 	ReadBack int64 `json:"read_back_bytes"`
+	// CPU seconds meanwhile: exportd get itself, and the service's
+	// processes (gateway, exporter, NATS, ClickHouse), to show what the
+	// job shares two cores with.
+	GetCPU        float64 `json:"get_cpu_s"`
+	GatewayCPU    float64 `json:"gateway_cpu_s"`
+	ExporterCPU   float64 `json:"exporter_cpu_s"`
+	NATSCPU       float64 `json:"nats_cpu_s"`
+	ClickHouseCPU float64 `json:"clickhouse_cpu_s"`
 }
 
 // followPhase runs the baseline, then `exportd get` for w's rows. The
@@ -55,12 +63,17 @@ func (s *system) followPhase(ctx context.Context, chArgs []string, root, tmp str
 		"--start", start.UTC().Format(schema.DatetimeLayout), "--end", w.End.UTC().Format(schema.DatetimeLayout))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	pids := []int{s.gateway.pid(), s.exporter.pid(), s.nats.pid(), s.chPID}
+	before := cpuOf(pids)
 	t0 := time.Now()
 	err = cmd.Run()
 	r.Seconds = time.Since(t0).Seconds()
 	if err != nil {
 		return r, fmt.Errorf("exportd get: %w: %s%s", err, stderr.String(), stdout.String())
 	}
+	cpu := cpuOf(pids)
+	r.GetCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	r.GatewayCPU, r.ExporterCPU, r.NATSCPU, r.ClickHouseCPU = cpu[0]-before[0], cpu[1]-before[1], cpu[2]-before[2], cpu[3]-before[3]
 	var done struct {
 		Event, Ticket, Verified string
 		Rows, Bytes             int64

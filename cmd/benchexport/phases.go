@@ -123,8 +123,9 @@ func (b *bench) follow(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		logf("follow run %d/%d: exportd get %.2fs (job %.2fs, get - job %.2fs, %d bytes read back), ordered dump %.2fs: %.2f",
-			i+1, b.cfg.Runs, f.Seconds, f.JobSeconds, f.Seconds-f.JobSeconds, f.ReadBack, f.Baseline.Seconds, f.Ratio)
+		logf("follow run %d/%d: exportd get %.2fs (job %.2fs, get - job %.2fs, %d bytes read back), ordered dump %.2fs: %.2f; CPU s: get %.1f, gateway %.1f, exporter %.1f, nats %.1f, clickhouse %.1f",
+			i+1, b.cfg.Runs, f.Seconds, f.JobSeconds, f.Seconds-f.JobSeconds, f.ReadBack, f.Baseline.Seconds, f.Ratio,
+			f.GetCPU, f.GatewayCPU, f.ExporterCPU, f.NATSCPU, f.ClickHouseCPU)
 		b.res.Follow = append(b.res.Follow, f)
 	}
 	return nil
