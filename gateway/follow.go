@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -92,7 +94,7 @@ func (g *Gateway) followDump(ctx *fasthttp.RequestCtx, rec *schema.JobRecord, fo
 		return err
 	}
 	b := &followBody{g: g, ticket: rec.Job.Ticket, format: format, gzip: gz, sub: sub, serverDone: ctx.Done(),
-		ctx: context.WithoutCancel(ctx), quit: make(chan struct{})}
+		ctx: context.WithoutCancel(ctx), quit: make(chan struct{}), raw: rawConn(ctx.Conn())}
 	b.seed(rec)
 	// The status and headers go at once: a client learns the download is
 	// followed before the first part, which may be minutes away.
@@ -112,6 +114,7 @@ type followBody struct {
 	gzip       bool
 	sub        *feedClient
 	serverDone <-chan struct{}
+	raw        syscall.RawConn // the client's connection, looked at while waiting; nil: not
 
 	rec     schema.JobRecord // the job, its events folded in: meta_ids, and JSON's tail
 	total   int              // parts planned; 0 until the job has started
@@ -179,6 +182,16 @@ func (b *followBody) write(w io.Writer, flush func() error) error {
 	if err := b.head(w); err != nil {
 		return err
 	}
+	// A client that leaves while the download waits is noticed by no
+	// write: without a look at its connection, every follower that left a
+	// held job stayed served (its goroutine, its place in the feed and in
+	// the server's connections) until the next part, which may never come.
+	var gone <-chan time.Time
+	if b.raw != nil {
+		tick := time.NewTicker(followGoneCheck)
+		defer tick.Stop()
+		gone = tick.C
+	}
 	for {
 		events, ended, ready := b.sub.next()
 		for _, e := range events {
@@ -219,9 +232,17 @@ func (b *followBody) write(w io.Writer, flush func() error) error {
 			return errFollowShutdown
 		case <-b.quit:
 			return io.ErrClosedPipe
+		case <-gone:
+			if closedPeer(b.raw) { // querylimit.go
+				return errClientGone
+			}
 		}
 	}
 }
+
+// followGoneCheck is how often a waiting followed download looks whether
+// its client left: a peek (one syscall) a second per waiting follower.
+const followGoneCheck = time.Second
 
 // errFollowShutdown ends a followed download when the server shuts down.
 var errFollowShutdown = schema.Errorf(schema.Unavailable, "the server is shutting down")
