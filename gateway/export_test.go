@@ -7,3 +7,15 @@ func SetRenderChunk(n int) (restore func()) {
 	old := renderChunk.Swap(int64(n))
 	return func() { renderChunk.Store(old) }
 }
+
+// KeepPartialParts turns the cache of running jobs' part infos on or off
+// in g, so that a benchmark compares both in one run.
+func KeepPartialParts(g *Gateway, on bool) {
+	g.partial.mu.Lock()
+	defer g.partial.mu.Unlock()
+	g.partial.max = 0
+	if !on {
+		g.partial.max = -1
+	}
+	g.partial.bytes, g.partial.jobs = 0, nil
+}

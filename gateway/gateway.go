@@ -62,6 +62,7 @@ type Gateway struct {
 	cache    *jobCache
 
 	parts   partCache     // part infos of succeeded jobs, for manifests and ranges
+	partial storedParts   // part infos of running jobs, for partial manifests
 	feeds   *feeds        // one watch per followed job, shared by its event streams
 	queries *queryLimiter // /query's running ClickHouse queries
 }

@@ -186,6 +186,7 @@ func (g *Gateway) manifest(ctx *fasthttp.RequestCtx, p []string) error {
 	if rec.Job.Status.Status == schema.StatusProcessing {
 		return g.partialManifest(ctx, rec) // partialmanifest.go
 	}
+	g.partial.drop(ticket) // the running job's parts, kept for its partial manifests
 	if err := notDownloadable(ctx, rec); err != nil {
 		return err
 	}
