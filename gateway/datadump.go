@@ -98,14 +98,19 @@ func (g *Gateway) serveLayout(ctx *fasthttp.RequestCtx, rec *schema.JobRecord, f
 	etag := `"` + ticket + "-" + format + "-" + strconv.FormatInt(tag, 36) + `"`
 	rangeHdr := string(ctx.Request.Header.Peek("Range"))
 	ranged := size >= 0 && rangeHdr != "" && ifRangeHolds(string(ctx.Request.Header.Peek("If-Range")), etag, rec.Finished)
-	gz := zippable && !ranged && acceptsGzip(string(ctx.Request.Header.Peek("Accept-Encoding")))
-	if gz {
-		// The same bytes compressed are another representation; gzip output
-		// depends on the compressor, so a weak validator.
-		etag = `W/"` + ticket + "-" + format + "-" + strconv.FormatInt(tag, 36) + `-gzip"`
+	coding := ""
+	if !ranged {
+		coding = downloadCoding(format, string(ctx.Request.Header.Peek("Accept-Encoding")))
+	}
+	gz := coding == "gzip"
+	if coding != "" {
+		// The same bytes compressed are another representation; their
+		// bytes depend on the compressor (and, for s2, on how the parts
+		// were stored), so a weak validator.
+		etag = `W/"` + ticket + "-" + format + "-" + strconv.FormatInt(tag, 36) + "-" + coding + `"`
 	}
 	h.Set("ETag", etag)
-	if size >= 0 && !gz {
+	if size >= 0 && coding == "" {
 		h.Set("Accept-Ranges", "bytes")
 	} else {
 		h.Set("Accept-Ranges", "none")
@@ -122,11 +127,12 @@ func (g *Gateway) serveLayout(ctx *fasthttp.RequestCtx, rec *schema.JobRecord, f
 		}
 		segs, length = l.Slice(start, end), end-start
 	}
-	if gz {
-		h.Set("Content-Encoding", "gzip")
+	if coding != "" {
+		h.Set("Content-Encoding", coding)
 		length = -1
 	}
 	body := g.newLayoutBody(context.WithoutCancel(ctx), rec.Job.Ticket, format, rec.MetaIDs, segs)
+	body.s2 = coding == codingS2
 	if ctx.IsHead() {
 		if length >= 0 {
 			ctx.SetBodyStream(body, int(length)) // not read: its length

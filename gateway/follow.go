@@ -79,12 +79,12 @@ func (g *Gateway) followDump(ctx *fasthttp.RequestCtx, rec *schema.JobRecord, fo
 	h.Set("Preference-Applied", "follow")
 	h.Set("X-Accel-Buffering", "no") // nginx: send each part as it comes
 	ctx.SetContentType(schema.MediaType(format))
-	gz := format != schema.FormatParquet && acceptsGzip(string(ctx.Request.Header.Peek("Accept-Encoding")))
+	coding := downloadCoding(format, string(ctx.Request.Header.Peek("Accept-Encoding")))
 	if format != schema.FormatParquet {
 		h.Set("Vary", "Accept-Encoding")
 	}
-	if gz {
-		h.Set("Content-Encoding", "gzip")
+	if coding != "" {
+		h.Set("Content-Encoding", coding)
 	}
 	if ctx.IsHead() {
 		return nil
@@ -93,7 +93,7 @@ func (g *Gateway) followDump(ctx *fasthttp.RequestCtx, rec *schema.JobRecord, fo
 	if err != nil {
 		return err
 	}
-	b := &followBody{g: g, ticket: rec.Job.Ticket, format: format, gzip: gz, sub: sub, serverDone: ctx.Done(),
+	b := &followBody{g: g, ticket: rec.Job.Ticket, format: format, gzip: coding == "gzip", s2: coding == codingS2, sub: sub, serverDone: ctx.Done(),
 		ctx: context.WithoutCancel(ctx), quit: make(chan struct{}), raw: rawConn(ctx.Conn())}
 	b.seed(rec)
 	// The status and headers go at once: a client learns the download is
@@ -112,6 +112,7 @@ type followBody struct {
 	ticket     string
 	format     string
 	gzip       bool
+	s2         bool // Content-Encoding: s2 (s2.go)
 	sub        *feedClient
 	serverDone <-chan struct{}
 	raw        syscall.RawConn // the client's connection, looked at while waiting; nil: not
@@ -276,6 +277,10 @@ func (b *followBody) head(w io.Writer) error {
 		b.text = result.NewTextFile(b.format)
 		s = result.Head(b.format)
 	}
+	if b.s2 {
+		_, err := w.Write(literalS2([]byte(s)))
+		return err
+	}
 	_, err := io.WriteString(w, s)
 	return err
 }
@@ -314,6 +319,7 @@ func (b *followBody) part(w io.Writer, k int) error {
 		return nil
 	}
 	body := b.g.newLayoutBody(b.ctx, b.ticket, b.format, b.rec.MetaIDs, []result.Segment{seg})
+	body.s2 = b.s2
 	_, err = body.WriteTo(w)
 	return err
 }

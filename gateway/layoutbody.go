@@ -22,6 +22,7 @@ type layoutBody struct {
 	format string
 	ids    schema.MetaIDs
 	segs   []result.Segment
+	s2     bool // sent as one S2 stream (Content-Encoding: s2; s2.go)
 
 	// first is the first part's reader, opened (and past its offset, when
 	// stored) by start; the one who sends the part takes it.
@@ -50,12 +51,19 @@ func (b *layoutBody) WriteTo(w io.Writer) (int64, error) {
 	defer b.release()
 	cw := &countingWriter{w: w}
 	send := b.sendStored
-	if result.Rendered(b.format) {
+	switch {
+	case b.s2:
+		send = b.sendS2
+	case result.Rendered(b.format):
 		send = b.renderPart
 	}
 	for i, s := range b.segs {
 		if s.Part < 0 {
-			if _, err := cw.Write(s.Literal); err != nil {
+			lit := s.Literal
+			if b.s2 {
+				lit = literalS2(lit)
+			}
+			if _, err := cw.Write(lit); err != nil {
 				return cw.n, err
 			}
 			continue
