@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -120,57 +121,127 @@ func TestGetFollows(t *testing.T) {
 
 // TestGetFollowBroken: a followed download that breaks while the job runs
 // is finished, once the job has succeeded, by a ranged download from where
-// it stopped, and the file still verifies.
+// it stopped, and the file still verifies. The break comes at byte 100 of
+// what is sent: of the file itself when identity is forced, of the S2
+// stream get asks for otherwise, where byte 100 lies in part 1's first
+// block, and only the head line was written.
 func TestGetFollowBroken(t *testing.T) {
 	h := testenv.StartHeld(t, 18_000, getSeedEnd)
-	target, _ := url.Parse(h.URL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.ErrorLog = log.New(io.Discard, "", 0)
-	var dumps atomic.Int32
-	var mu sync.Mutex
-	var seen []string // each datadump request: its query and Range
-	proxy.ModifyResponse = func(r *http.Response) error {
-		if !strings.HasPrefix(r.Request.URL.Path, "/v1/api/datadump/") {
-			return nil
-		}
-		mu.Lock()
-		seen = append(seen, r.Request.URL.RawQuery+" "+r.Request.Header.Get("Range"))
-		mu.Unlock()
-		if dumps.Add(1) == 1 {
-			r.Body = &breakingBody{ReadCloser: r.Body, left: 100} // in part 1
-		}
-		return nil
+	for i, tc := range []struct {
+		name     string
+		identity bool  // the proxy asks for identity bytes, whatever get asks
+		written  int64 // the .part file at the break
+	}{
+		{"identity", true, 100},
+		{"s2", false, int64(len(schema.CSVHeader))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target, _ := url.Parse(h.URL)
+			proxy := httputil.NewSingleHostReverseProxy(target)
+			proxy.ErrorLog = log.New(io.Discard, "", 0)
+			if tc.identity {
+				forceIdentity(proxy)
+			}
+			var dumps atomic.Int32
+			var broken atomic.Bool
+			var mu sync.Mutex
+			var seen []string // each datadump request: its query, Range and the coding answered
+			proxy.ModifyResponse = func(r *http.Response) error {
+				if !strings.HasPrefix(r.Request.URL.Path, "/v1/api/datadump/") {
+					return nil
+				}
+				mu.Lock()
+				seen = append(seen, r.Request.URL.RawQuery+" "+r.Request.Header.Get("Range")+" "+r.Header.Get("Content-Encoding"))
+				mu.Unlock()
+				if dumps.Add(1) == 1 {
+					r.Body = &breakingBody{ReadCloser: r.Body, left: 100, broken: &broken} // in part 1
+				}
+				return nil
+			}
+			front := httptest.NewServer(proxy)
+			defer front.Close()
+			file := filepath.Join(t.TempDir(), "broken.csv")
+			args := append(getWindow(), "--output", file)
+			args[1] = getSeedEnd.Add(-7*24*time.Hour + time.Duration(i)*time.Second).Format(schema.DatetimeLayout) // a job each
+			ticket, done, lines := startGet(t, front.URL, args...)
+			h.HoldAfterFirstPart(t, ticket)
+			testenv.Eventually(t, time.Minute, "the followed download broken at byte 100", func() bool {
+				fi, err := os.Stat(file + ".part")
+				return broken.Load() && err == nil && fi.Size() == tc.written
+			})
+			h.Run()
+			err := <-done
+			h.Hold()
+			if err != nil {
+				t.Fatalf("get: %v (exit %d)", err, exitCode(err))
+			}
+			retried := false
+			for _, l := range *lines {
+				retried = retried || l["event"] == "retry"
+			}
+			if last := (*lines)[len(*lines)-1]; !retried || last["event"] != "done" || last["verified"] != "sha256" {
+				t.Fatalf("last line %v (a retry line: %v), want done, verified by sha256, after a retry", last, retried)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			coding := map[bool]string{true: "", false: "s2"}[tc.identity]
+			if len(seen) != 2 || !strings.Contains(seen[0], "follow=true") || !strings.HasSuffix(seen[0], " "+coding) ||
+				!strings.HasSuffix(seen[1], fmt.Sprintf(" bytes=%d- ", tc.written)) {
+				t.Fatalf("datadump requests %q, want the followed one (coded %q), then an identity Range from byte %d", seen, coding, tc.written)
+			}
+			got, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, whole := testenv.Get(t, h.URL+"/v1/api/datadump/"+ticket); !bytes.Equal(got, whole) {
+				t.Fatalf("file of %d bytes, the download %d", len(got), len(whole))
+			}
+		})
 	}
-	front := httptest.NewServer(proxy)
-	defer front.Close()
-	file := filepath.Join(t.TempDir(), "broken.csv")
-	ticket, done, lines := startGet(t, front.URL, append(getWindow(), "--output", file)...)
+}
+
+// forceIdentity makes a proxy ask for identity bytes, whatever its client
+// asks for.
+func forceIdentity(p *httputil.ReverseProxy) {
+	direct := p.Director
+	p.Director = func(r *http.Request) {
+		direct(r)
+		r.Header.Set("Accept-Encoding", "identity")
+	}
+}
+
+// TestGetFollowCancelled cancels a job while `exportd get` follows it, with
+// part 1 written from its S2 stream: the stream ends unfinished, and get
+// exits 3 saying so, leaving no file, neither whole-looking nor .part.
+func TestGetFollowCancelled(t *testing.T) {
+	h := testenv.StartHeld(t, 18_000, getSeedEnd)
+	p := startWatchingProxy(t, h.URL, nil)
+	file := filepath.Join(t.TempDir(), "cancelled.csv")
+	ticket, done, _ := startGet(t, p.URL, append(getWindow(), "--output", file)...)
 	h.HoldAfterFirstPart(t, ticket)
-	testenv.Eventually(t, time.Minute, "the followed download broken at byte 100", func() bool {
+	testenv.Eventually(t, time.Minute, "the .part file past the header while the job is held", func() bool {
 		fi, err := os.Stat(file + ".part")
-		return err == nil && fi.Size() == 100
+		return err == nil && fi.Size() > int64(len(schema.CSVHeader))
 	})
-	h.Run()
-	if err := <-done; err != nil {
-		t.Fatalf("get: %v (exit %d)", err, exitCode(err))
+	if resp, _ := testenv.Do(t, http.MethodDelete, h.URL+"/v1/api/jobs/"+ticket); resp.StatusCode != http.StatusOK {
+		t.Fatalf("cancel: %d", resp.StatusCode)
 	}
-	retried := false
-	for _, l := range *lines {
-		retried = retried || l["event"] == "retry"
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("get still running a minute after its job was cancelled")
 	}
-	if last := (*lines)[len(*lines)-1]; !retried || last["event"] != "done" || last["verified"] != "sha256" {
-		t.Fatalf("last line %v (a retry line: %v), want done, verified by sha256, after a retry", last, retried)
+	if exitCode(err) != exitJobFailed || !strings.Contains(err.Error(), "cancelled") {
+		t.Fatalf("got %v (exit %d), want exit 3 saying cancelled", err, exitCode(err))
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(seen) != 2 || !strings.Contains(seen[0], "follow=true") || !strings.HasSuffix(seen[1], " bytes=100-") {
-		t.Fatalf("datadump requests %q, want the followed one, then a Range from byte 100", seen)
+	for _, name := range []string{file, file + ".part"} {
+		if _, err := os.Stat(name); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s left behind (%v)", name, err)
+		}
 	}
-	got, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
+	if p.mu.Lock(); len(p.codings) != 1 || p.codings[0] != "s2" {
+		t.Fatalf("downloads coded %q, want the followed one, s2", p.codings)
 	}
-	if _, whole := testenv.Get(t, h.URL+"/v1/api/datadump/"+ticket); !bytes.Equal(got, whole) {
-		t.Fatalf("file of %d bytes, the download %d", len(got), len(whole))
-	}
+	p.mu.Unlock()
 }

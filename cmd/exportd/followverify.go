@@ -26,8 +26,12 @@ var (
 	livePendingMax = 64 << 20
 )
 
-// liveChunks is how many written chunks may wait for the hashing.
-const liveChunks = 16
+// liveChunks is how many written chunks may wait for the hashing, and
+// liveBlock the size of the buffers they are read or decoded into.
+const (
+	liveChunks = 16
+	liveBlock  = 256 << 10
+)
 
 // liveVerifier checks a followed CSV download as it is written, on a
 // goroutine of its own: the stream hands it each chunk it writes. When
@@ -73,12 +77,13 @@ func (g *getter) startLiveVerifier(ctx context.Context, ticket string, abort con
 	ctx, cancel := context.WithCancel(ctx)
 	u := g.server + "/v1/api/jobs/" + ticket + "/manifest"
 	l := &liveVerifier{csvVerifier: newCSVVerifier(), ctx: ctx, cancel: cancel, abort: abort,
-		chunks: make(chan []byte, liveChunks), free: make(chan []byte, liveChunks+2),
+		chunks: make(chan []byte, liveChunks), free: make(chan []byte, liveChunks+2+livePendingMax/liveBlock),
 		answers: make(chan fetched, 1), done: make(chan struct{}),
 		fetch: func(ctx context.Context) fetched {
 			m, status, err := g.fetchManifest(ctx, u)
 			return fetched{m, status, err}
 		}}
+	l.csvVerifier.release = l.release
 	go l.run()
 	return l
 }
@@ -86,17 +91,38 @@ func (g *getter) startLiveVerifier(ctx context.Context, ticket string, abort con
 // Write hands a copy of p to the check; its error is the mismatch that
 // ended the check.
 func (l *liveVerifier) Write(p []byte) (int, error) {
-	var b []byte
+	return len(p), l.hand(append(l.buffer(len(p)), p...))
+}
+
+// buffer is an empty buffer for a block to be handed to the check, of at
+// least size bytes: one the check is done with, or a new one.
+func (l *liveVerifier) buffer(size int) []byte {
 	select {
-	case b = <-l.free:
+	case b := <-l.free:
+		if cap(b) >= size {
+			return b[:0]
+		}
 	default:
 	}
-	b = append(b[:0], p...)
+	return make([]byte, 0, max(size, liveBlock))
+}
+
+// hand gives b to the check, which owns it from then on: no copy. Its
+// error is the mismatch that ended the check.
+func (l *liveVerifier) hand(b []byte) error {
 	select {
 	case l.chunks <- b:
-		return len(p), nil
+		return nil
 	case <-l.done:
-		return len(p), l.err
+		return l.err
+	}
+}
+
+// release takes back a block the check is done with, for buffer.
+func (l *liveVerifier) release(b []byte) {
+	select {
+	case l.free <- b:
+	default:
 	}
 }
 
@@ -123,7 +149,7 @@ func (l *liveVerifier) run() {
 	var wake <-chan time.Time
 	for {
 		in := l.chunks
-		if !l.off && len(l.pending) > livePendingMax {
+		if !l.off && l.waiting > int64(livePendingMax) {
 			in = nil // wait for the boundaries; the stream waits too
 		}
 		if !l.off && !l.inflight && !l.queued && len(l.pending) > 0 && wake == nil {
@@ -143,13 +169,11 @@ func (l *liveVerifier) run() {
 				l.end()
 				return
 			}
-			if !l.off {
-				_, _ = l.csvVerifier.Write(b)
+			if l.off {
+				l.release(b)
+			} else {
+				_ = l.csvVerifier.take(b)
 				l.queued = false
-			}
-			select {
-			case l.free <- b:
-			default:
 			}
 		case r := <-answers:
 			l.apply(r, in == nil)
@@ -214,7 +238,8 @@ func (l *liveVerifier) apply(r fetched, full bool) {
 // turnOff leaves the rest of the check to the read-back after success:
 // the bytes waiting are in the file already.
 func (l *liveVerifier) turnOff() {
-	l.off, l.pending = true, nil
+	l.off = true
+	l.drop()
 }
 
 // covers reports whether the check, finished, saw exactly written bytes,

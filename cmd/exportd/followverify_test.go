@@ -31,6 +31,8 @@ type watchingProxy struct {
 	mu      sync.Mutex
 	log     []string // "manifest <complete> <parts listed>", "dump end"
 	corrupt func(io.ReadCloser) io.ReadCloser
+	rp      *httputil.ReverseProxy
+	codings []string // each download's Content-Encoding
 }
 
 func startWatchingProxy(t *testing.T, target string, corrupt func(io.ReadCloser) io.ReadCloser) *watchingProxy {
@@ -38,6 +40,7 @@ func startWatchingProxy(t *testing.T, target string, corrupt func(io.ReadCloser)
 	u, _ := url.Parse(target)
 	p := &watchingProxy{corrupt: corrupt}
 	rp := httputil.NewSingleHostReverseProxy(u)
+	p.rp = rp
 	rp.ErrorLog = log.New(io.Discard, "", 0)
 	rp.ModifyResponse = func(r *http.Response) error {
 		switch path := r.Request.URL.Path; {
@@ -51,6 +54,9 @@ func startWatchingProxy(t *testing.T, target string, corrupt func(io.ReadCloser)
 			_ = json.Unmarshal(body, &m)
 			p.note("manifest", r.StatusCode, m.Complete, len(m.Parts))
 		case strings.HasPrefix(path, "/v1/api/datadump/"):
+			p.mu.Lock()
+			p.codings = append(p.codings, r.Header.Get("Content-Encoding"))
+			p.mu.Unlock()
 			if p.corrupt != nil {
 				r.Body = p.corrupt(r.Body)
 			}
@@ -150,40 +156,58 @@ func TestGetFollowChecksLive(t *testing.T) {
 	if after < 0 || len(ev)-after-1 > 2 {
 		t.Fatalf("proxy saw %q: want the download's end, then at most 2 manifest requests", ev)
 	}
+	if p.mu.Lock(); !reflect.DeepEqual(p.codings, []string{"s2"}) {
+		t.Fatalf("downloads coded %q, want one, s2: the parts as stored", p.codings)
+	}
+	p.mu.Unlock()
 }
 
 // TestGetFollowCorrupt flips a byte of part 1 on its way to `exportd get`:
-// with the job held after that part, get fails at once, exit 4, naming the
-// part and its digests, and leaves no file, neither whole-looking nor
-// .part; the job goes on running.
+// with the job held after that part, get fails at once, exit 4, and leaves
+// no file, neither whole-looking nor .part; the job goes on running. With
+// identity bytes, the error names the part and its digests; in the S2
+// stream get asks for otherwise, the flipped byte either does not decode
+// or decodes to other bytes, a mismatch both.
 func TestGetFollowCorrupt(t *testing.T) {
 	h := testenv.StartHeld(t, 18_000, getSeedEnd)
-	p := startWatchingProxy(t, h.URL, func(b io.ReadCloser) io.ReadCloser {
-		return &flippingBody{ReadCloser: b, at: 1000}
-	})
-	file := filepath.Join(t.TempDir(), "corrupt.csv")
-	ticket, done, _ := startGet(t, p.URL, append(getWindow(), "--output", file)...)
-	h.HoldAfterFirstPart(t, ticket)
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(time.Minute):
-		t.Fatal("get still running a minute after part 1 came corrupted, the job held")
-	}
-	msg := ""
-	if err != nil {
-		msg = err.Error()
-	}
-	if exitCode(err) != exitDownload || !strings.Contains(msg, "does not match the manifest") ||
-		!strings.Contains(msg, "part 1 (bytes 47-") || !strings.Contains(msg, "sha256") {
-		t.Fatalf("got %v (exit %d), want exit 4 naming part 1 and its digests", err, exitCode(err))
-	}
-	for _, name := range []string{file, file + ".part"} {
-		if _, err := os.Stat(name); !errors.Is(err, os.ErrNotExist) {
-			t.Fatalf("%s left behind (%v)", name, err)
-		}
-	}
-	if st := h.Job(t, ticket).Status.Status; st != schema.StatusProcessing {
-		t.Fatalf("job %s, want it still processing: get failed before it ended", st)
+	for i, identity := range []bool{true, false} {
+		t.Run(map[bool]string{true: "identity", false: "s2"}[identity], func(t *testing.T) {
+			p := startWatchingProxy(t, h.URL, func(b io.ReadCloser) io.ReadCloser {
+				return &flippingBody{ReadCloser: b, at: 1000}
+			})
+			if identity {
+				forceIdentity(p.rp)
+			}
+			file := filepath.Join(t.TempDir(), "corrupt.csv")
+			args := append(getWindow(), "--output", file)
+			args[1] = getSeedEnd.Add(-7*24*time.Hour + time.Duration(i)*time.Second).Format(schema.DatetimeLayout) // a job each
+			ticket, done, _ := startGet(t, p.URL, args...)
+			h.HoldAfterFirstPart(t, ticket)
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(time.Minute):
+				t.Fatal("get still running a minute after part 1 came corrupted, the job held")
+			}
+			msg := ""
+			if err != nil {
+				msg = err.Error()
+			}
+			named := !identity || strings.Contains(msg, "part 1 (bytes 47-") && strings.Contains(msg, "sha256")
+			if exitCode(err) != exitDownload || !strings.Contains(msg, "does not match the manifest") || !named {
+				t.Fatalf("got %v (exit %d), want exit 4, a mismatch (naming part 1 and its digests with identity)", err, exitCode(err))
+			}
+			for _, name := range []string{file, file + ".part"} {
+				if _, err := os.Stat(name); !errors.Is(err, os.ErrNotExist) {
+					t.Fatalf("%s left behind (%v)", name, err)
+				}
+			}
+			if st := h.Job(t, ticket).Status.Status; st != schema.StatusProcessing {
+				t.Fatalf("job %s, want it still processing: get failed before it ended", st)
+			}
+			h.Run() // this job's end, for the next one to be held after its first part
+			h.Wait(t, ticket, time.Minute)
+			h.Hold()
+		})
 	}
 }

@@ -250,11 +250,15 @@ func TestGet(t *testing.T) {
 // dropped connection does.
 type breakingBody struct {
 	io.ReadCloser
-	left int64
+	left   int64
+	broken *atomic.Bool // set once it broke, if not nil
 }
 
 func (b *breakingBody) Read(p []byte) (int, error) {
 	if b.left <= 0 {
+		if b.broken != nil {
+			b.broken.Store(true)
+		}
 		return 0, errors.New("connection dropped by the test")
 	}
 	if int64(len(p)) > b.left {

@@ -26,7 +26,10 @@ var errNoMatch = errors.New("the download does not match the manifest")
 // manifests as the parts are stored (add). A SHA-256 cannot be split after
 // the fact, so the bytes past the boundaries known wait in memory
 // (pending) until the next manifest places them; once sealed, no more
-// boundaries come, and bytes past them are too many.
+// boundaries come, and bytes past them are too many. The blocks given with
+// take wait as they are, not copied (in a followed download nearly every
+// byte waits for the manifest that lists its part), and go back to
+// release once hashed.
 type csvVerifier struct {
 	segs    []segment
 	parts   int // part segments in segs (all but the header)
@@ -34,11 +37,17 @@ type csvVerifier struct {
 	h       hash.Hash
 	pos     int64 // bytes hashed
 	rows    int64
-	pending []byte // bytes past the known segments, in order
-	extra   int64  // bytes past the segments once sealed
+	pending []heldBlock  // bytes past the known segments, in order
+	waiting int64        // bytes in pending
+	release func([]byte) // takes back a block of take's once hashed; nil: none
+	extra   int64        // bytes past the segments once sealed
 	sealed  bool
 	bad     []string
 }
+
+// heldBlock is a block waiting for its boundaries: rest, the tail of buf
+// not hashed yet.
+type heldBlock struct{ buf, rest []byte }
 
 // segment is a span of the file with its digest: the header or a part.
 type segment struct {
@@ -67,7 +76,7 @@ func (v *csvVerifier) known() int64 {
 }
 
 // seen is how many bytes of the file the verifier has been given.
-func (v *csvVerifier) seen() int64 { return v.pos + int64(len(v.pending)) + v.extra }
+func (v *csvVerifier) seen() int64 { return v.pos + v.waiting + v.extra }
 
 // add learns the boundaries m gives: its header, and the parts that follow
 // the known ones in order (a partial manifest gives a part its offset once
@@ -104,23 +113,69 @@ func (v *csvVerifier) seal() {
 
 // drain hashes the waiting bytes the known segments now cover.
 func (v *csvVerifier) drain() {
-	if len(v.pending) == 0 {
-		v.closeDone()
-		return
+	for len(v.pending) > 0 {
+		b := &v.pending[0]
+		rest := v.consume(b.rest)
+		v.waiting -= int64(len(b.rest) - len(rest))
+		if b.rest = rest; len(rest) > 0 {
+			return
+		}
+		v.free(b.buf)
+		v.pending = v.pending[1:]
 	}
-	rest := v.consume(v.pending)
-	v.pending = append(v.pending[:0], rest...) // rest is the buffer's tail: copy moves it down
+	v.pending = nil // the array's start again, not its tail
+	v.closeDone()
 }
 
-// Write hashes p, or keeps it until its boundaries are known. Its error,
-// once a segment has not matched, stops the download at once.
+// Write hashes p, or keeps a copy of what its boundaries are not known
+// for. Its error, once a segment has not matched, stops the download at
+// once.
 func (v *csvVerifier) Write(p []byte) (int, error) {
-	if len(v.pending) > 0 {
-		v.pending = append(v.pending, p...)
-	} else if rest := v.consume(p); len(rest) > 0 {
-		v.pending = append(v.pending, rest...)
+	rest := p
+	if len(v.pending) == 0 {
+		rest = v.consume(p)
+	}
+	if len(rest) > 0 {
+		v.hold(nil, append([]byte(nil), rest...))
 	}
 	return len(p), v.err()
+}
+
+// take hashes b as Write does, but keeps b itself, not a copy, if its
+// boundaries are not known yet: b is the verifier's until release takes
+// it back.
+func (v *csvVerifier) take(b []byte) error {
+	rest := b
+	if len(v.pending) == 0 {
+		rest = v.consume(b)
+	}
+	if len(rest) > 0 {
+		v.hold(b, rest)
+	} else {
+		v.free(b)
+	}
+	return v.err()
+}
+
+// hold keeps rest, the tail of buf, until its boundaries are known.
+func (v *csvVerifier) hold(buf, rest []byte) {
+	v.pending = append(v.pending, heldBlock{buf, rest})
+	v.waiting += int64(len(rest))
+}
+
+// drop forgets the bytes waiting.
+func (v *csvVerifier) drop() {
+	for _, b := range v.pending {
+		v.free(b.buf)
+	}
+	v.pending, v.waiting = nil, 0
+}
+
+// free gives a block of take's back.
+func (v *csvVerifier) free(b []byte) {
+	if b != nil && v.release != nil {
+		v.release(b)
+	}
 }
 
 // consume hashes as much of p as the known segments cover and returns the

@@ -46,6 +46,12 @@ func newVerifyFile() verifyFile {
 	return verifyFile{bytes: []byte(header + strings.Join(parts, "")), partial1: m(1), partial2: m(1, 3), whole: m(1, 2, 3)}
 }
 
+// step is a manifest to add (nil: none), then the file written up to upTo.
+type step struct {
+	m    *schema.Manifest
+	upTo int
+}
+
 // TestCSVVerifier: the verifier checks a file in the one pass that writes
 // it, whether the boundaries come before the bytes, after them or in
 // pieces, and says which part does not match as soon as that part's last
@@ -54,10 +60,6 @@ func TestCSVVerifier(t *testing.T) {
 	f := newVerifyFile()
 	n := len(f.bytes)
 	flip := func(at int) []byte { b := append([]byte{}, f.bytes...); b[at] ^= 1; return b }
-	type step struct {
-		m    *schema.Manifest // add this, then write up to
-		upTo int
-	}
 	for _, tc := range []struct {
 		name    string
 		file    []byte
@@ -75,35 +77,67 @@ func TestCSVVerifier(t *testing.T) {
 		{name: "short", file: f.bytes[:n-1], steps: []step{{f.whole, n - 1}}, wantErr: "the file has"},
 		{name: "long", file: append(append([]byte{}, f.bytes...), 'x'), steps: []step{{f.whole, n + 1}}, wantErr: "the file has"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			v := newCSVVerifier()
-			pos := 0
-			var early error
-			for _, s := range tc.steps {
-				if s.m != nil {
-					v.add(s.m)
-				}
-				for pos < s.upTo { // in chunks of 7 bytes, across every boundary
-					k := min(7, s.upTo-pos)
-					if _, err := v.Write(tc.file[pos : pos+k]); err != nil && early == nil {
-						early = err
-					}
-					pos += k
-				}
+		for _, owned := range []bool{false, true} {
+			t.Run(tc.name+map[bool]string{false: ", copied", true: ", owned"}[owned], func(t *testing.T) {
+				testCSVVerifier(t, tc.file, tc.steps, tc.wantErr, tc.early, owned)
+			})
+		}
+	}
+}
+
+// testCSVVerifier writes file to a verifier in steps, with Write or, when
+// owned, with take, each block a buffer of its own that is scribbled over
+// once released: the verifier must be done with it then, and release each
+// exactly once.
+func testCSVVerifier(t *testing.T, file []byte, steps []step, wantErr string, wantEarly, owned bool) {
+	v := newCSVVerifier()
+	taken, released := 0, map[*byte]int{}
+	v.release = func(b []byte) {
+		released[&b[:1][0]]++
+		for i := range b {
+			b[i] = 0xff
+		}
+	}
+	pos := 0
+	var early error
+	for _, s := range steps {
+		if s.m != nil {
+			v.add(s.m)
+		}
+		for pos < s.upTo { // in chunks of 7 bytes, across every boundary
+			k := min(7, s.upTo-pos)
+			var err error
+			if owned {
+				taken++
+				err = v.take(append(make([]byte, 0, 7), file[pos:pos+k]...))
+			} else {
+				_, err = v.Write(file[pos : pos+k])
 			}
-			err := v.finish()
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("got %v, want no error", err)
-			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, errNoMatch)):
-				t.Fatalf("got %v, want an error naming %q", err, tc.wantErr)
-			case tc.early && early == nil:
-				t.Fatal("no Write returned the mismatch: it waited for the end")
+			if err != nil && early == nil {
+				early = err
 			}
-			if tc.wantErr == "" && (v.rows != 6 || v.parts != 3) {
-				t.Fatalf("got %d rows in %d parts, want 6 in 3", v.rows, v.parts)
-			}
-		})
+			pos += k
+		}
+	}
+	err := v.finish()
+	if len(released) != taken {
+		t.Fatalf("%d blocks taken, %d released", taken, len(released))
+	}
+	for _, n := range released {
+		if n != 1 {
+			t.Fatalf("a block released %d times", n)
+		}
+	}
+	switch {
+	case wantErr == "" && err != nil:
+		t.Fatalf("got %v, want no error", err)
+	case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr) || !errors.Is(err, errNoMatch)):
+		t.Fatalf("got %v, want an error naming %q", err, wantErr)
+	case wantEarly && early == nil:
+		t.Fatal("no Write returned the mismatch: it waited for the end")
+	}
+	if wantErr == "" && (v.rows != 6 || v.parts != 3) {
+		t.Fatalf("got %d rows in %d parts, want 6 in 3", v.rows, v.parts)
 	}
 }
 
