@@ -5,6 +5,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/binary"
@@ -286,17 +287,31 @@ func (g *getter) fetch(ctx context.Context, u string, ranges bool, st *dlState, 
 	return st.receive(src, bar)
 }
 
-// receive appends the download's blocks to the file, each handed to the
-// check as it is written: to a live check as it is (the block is its then,
-// and the next is read into another: no copy), to a sealed one to hash.
+// receive appends the download's blocks to the file, each handed to a
+// check as it is written, which hashes it on a goroutine of its own: the
+// live check of a followed download, or a check over st.ver, the
+// verifier of a download whose manifest is known.
 func (st *dlState) receive(src blockSource, bar *byteBar) error {
-	var buf []byte
-	if st.live == nil {
-		buf = make([]byte, 0, liveBlock)
+	if st.live != nil || st.ver == nil {
+		return st.copyBlocks(src, st.live, bar)
 	}
+	check := startSealedCheck(st.ver)
+	defer check.close()
+	err := st.copyBlocks(src, check, bar)
+	if cerr := check.finish(false); err == nil && cerr != nil {
+		err = &exitError{code: exitDownload, err: cerr}
+	}
+	return err
+}
+
+// copyBlocks writes src's blocks to the file and hands each to check, if
+// not nil, as it is: the check keeps it, and the next block is read into
+// another buffer: no copy.
+func (st *dlState) copyBlocks(src blockSource, check *liveVerifier, bar *byteBar) error {
+	buf := make([]byte, 0, liveBlock)
 	for {
-		if st.live != nil {
-			buf = st.live.buffer(liveBlock)
+		if check != nil {
+			buf = check.buffer(liveBlock)
 		}
 		p, rerr := src.next(buf)
 		if len(p) > 0 {
@@ -305,19 +320,14 @@ func (st *dlState) receive(src blockSource, bar *byteBar) error {
 			}
 			st.wb.wrote(len(p))
 			st.written += int64(len(p))
-			var err error
-			switch {
-			case st.live != nil:
-				err = st.live.hand(p)
-			case st.ver != nil:
-				_, err = st.ver.Write(p)
-			}
-			if err != nil {
-				return &exitError{code: exitDownload, err: err}
+			if check != nil {
+				if err := check.hand(p); err != nil {
+					return &exitError{code: exitDownload, err: err}
+				}
 			}
 			bar.draw(st.written, st.total, false)
-		} else if st.live != nil {
-			st.live.release(buf)
+		} else if check != nil {
+			check.release(buf)
 		}
 		switch {
 		case rerr == io.EOF:
@@ -375,6 +385,10 @@ func countRows(path, format string) (int64, error) {
 	}
 	return n, nil
 }
+
+func countNewlines(p []byte) int { return bytes.Count(p, newline) }
+
+var newline = []byte{'\n'}
 
 // parquetRows reads a Parquet file's footer and returns its rows.
 func parquetRows(f *os.File) (int64, error) {

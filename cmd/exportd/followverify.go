@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -74,16 +75,29 @@ type fetched struct {
 // startLiveVerifier starts the live check of the followed download of
 // ticket; abort ends that download.
 func (g *getter) startLiveVerifier(ctx context.Context, ticket string, abort context.CancelFunc) *liveVerifier {
-	ctx, cancel := context.WithCancel(ctx)
 	u := g.server + "/v1/api/jobs/" + ticket + "/manifest"
-	l := &liveVerifier{csvVerifier: newCSVVerifier(), ctx: ctx, cancel: cancel, abort: abort,
+	return startCheck(ctx, newCSVVerifier(), abort, func(ctx context.Context) fetched {
+		m, status, err := g.fetchManifest(ctx, u)
+		return fetched{m, status, err}
+	})
+}
+
+// startSealedCheck checks a download against v, which knows all its
+// boundaries (sealed), on a goroutine of its own as the live check does:
+// the hashing runs beside the reading and decoding of the next blocks
+// (with s2, get decodes what the gateway would have).
+func startSealedCheck(v *csvVerifier) *liveVerifier {
+	return startCheck(context.Background(), v, func() {}, func(context.Context) fetched {
+		return fetched{err: errors.New("a sealed check asks for no manifest")}
+	})
+}
+
+func startCheck(ctx context.Context, v *csvVerifier, abort context.CancelFunc, fetch func(context.Context) fetched) *liveVerifier {
+	ctx, cancel := context.WithCancel(ctx)
+	l := &liveVerifier{csvVerifier: v, ctx: ctx, cancel: cancel, abort: abort, fetch: fetch,
 		chunks: make(chan []byte, liveChunks), free: make(chan []byte, liveChunks+2+livePendingMax/liveBlock),
-		answers: make(chan fetched, 1), done: make(chan struct{}),
-		fetch: func(ctx context.Context) fetched {
-			m, status, err := g.fetchManifest(ctx, u)
-			return fetched{m, status, err}
-		}}
-	l.csvVerifier.release = l.release
+		answers: make(chan fetched, 1), done: make(chan struct{})}
+	v.release = l.release
 	go l.run()
 	return l
 }

@@ -32,7 +32,7 @@ func newVerifyFile() verifyFile {
 			for _, s := range stored {
 				isStored = isStored || s == i+1
 			}
-			mp := schema.ManifestPart{Part: i + 1, Bytes: int64(len(p)), Offset: -1, SHA256: sum(p)}
+			mp := schema.ManifestPart{Part: i + 1, Rows: int64(strings.Count(p, "\n")), Bytes: int64(len(p)), Offset: -1, SHA256: sum(p)}
 			if i+1 == next && isStored {
 				mp.Offset, next = off, next+1
 			}
