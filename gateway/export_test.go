@@ -1,5 +1,7 @@
 package gateway
 
+import "time"
+
 // SetRenderChunk makes downloads cut parts into chunks of n bytes of CSV
 // to render, so that tests of small parts cut them too; it returns what
 // puts the size back.
@@ -18,4 +20,11 @@ func KeepPartialParts(g *Gateway, on bool) {
 		g.partial.max = -1
 	}
 	g.partial.bytes, g.partial.jobs = 0, nil
+}
+
+// SetFollowStall sets how long a followed download waits for its client
+// to take a write; it returns what puts it back.
+func SetFollowStall(d time.Duration) (restore func()) {
+	old := followStall.Swap(int64(d))
+	return func() { followStall.Store(old) }
 }

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"strings"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -94,7 +95,7 @@ func (g *Gateway) followDump(ctx *fasthttp.RequestCtx, rec *schema.JobRecord, fo
 		return err
 	}
 	b := &followBody{g: g, ticket: rec.Job.Ticket, format: format, gzip: coding == "gzip", s2: coding == codingS2, sub: sub, serverDone: ctx.Done(),
-		ctx: context.WithoutCancel(ctx), quit: make(chan struct{}), raw: rawConn(ctx.Conn())}
+		ctx: context.WithoutCancel(ctx), quit: make(chan struct{}), conn: ctx.Conn()}
 	b.seed(rec)
 	// The status and headers go at once: a client learns the download is
 	// followed before the first part, which may be minutes away.
@@ -115,7 +116,7 @@ type followBody struct {
 	s2         bool // Content-Encoding: s2 (s2.go)
 	sub        *feedClient
 	serverDone <-chan struct{}
-	raw        syscall.RawConn // the client's connection, looked at while waiting; nil: not
+	conn       net.Conn // the client's: looked at while waiting, and its writes given a deadline
 
 	rec     schema.JobRecord // the job, its events folded in: meta_ids, and JSON's tail
 	total   int              // parts planned; 0 until the job has started
@@ -150,6 +151,10 @@ func (b *followBody) SupportsBodyWriteTo() bool { return true }
 // WriteTo writes the file to w as the job makes it; an error (the job
 // failed, a part could not be read, the client left) ends it unfinished.
 func (b *followBody) WriteTo(w io.Writer) (int64, error) {
+	if b.conn != nil {
+		w = stallWriter{w: w, conn: b.conn, stall: time.Duration(followStall.Load())}
+		defer b.conn.SetWriteDeadline(time.Time{}) // not for the next response on the connection
+	}
 	cw := &countingWriter{w: w}
 	out := io.Writer(cw)
 	var zw interface {
@@ -188,7 +193,8 @@ func (b *followBody) write(w io.Writer, flush func() error) error {
 	// held job stayed served (its goroutine, its place in the feed and in
 	// the server's connections) until the next part, which may never come.
 	var gone <-chan time.Time
-	if b.raw != nil {
+	raw := rawConn(b.conn)
+	if raw != nil {
 		tick := time.NewTicker(followGoneCheck)
 		defer tick.Stop()
 		gone = tick.C
@@ -234,12 +240,28 @@ func (b *followBody) write(w io.Writer, flush func() error) error {
 		case <-b.quit:
 			return io.ErrClosedPipe
 		case <-gone:
-			if closedPeer(b.raw) { // querylimit.go
+			if closedPeer(raw) { // querylimit.go
 				return errClientGone
 			}
 		}
 	}
 }
+
+// DefaultFollowStall is how long a followed download waits for its client
+// to take one write (a block of a part: 256 KiB of CSV, more once rendered
+// as JSON, a part's row groups for Parquet made from CSV). A client that
+// takes nothing for that long (about 2 KiB a second of CSV) is cut off,
+// and what its download held freed: measured, some 1 MiB for a follower
+// of CSV that stopped reading, 1.5 MiB of JSON (the part read ahead, the
+// renderer's buffers), the job's events being shared by all its
+// followers. Without it, a client that stopped reading held that for as
+// long as its connection stayed open (TestFollowStalledClient).
+const DefaultFollowStall = 2 * time.Minute
+
+// followStall is DefaultFollowStall but in tests.
+var followStall atomic.Int64
+
+func init() { followStall.Store(int64(DefaultFollowStall)) }
 
 // followGoneCheck is how often a waiting followed download looks whether
 // its client left: a peek (one syscall) a second per waiting follower.
@@ -353,6 +375,19 @@ func (b *followBody) parquetPart(w io.Writer, k int, sp events.StoredPart) error
 	}
 	b.pq = append(b.pq, p)
 	return nil
+}
+
+// stallWriter gives each write to the client a deadline, so that one who
+// stops reading cannot hold a download for ever (DefaultFollowStall).
+type stallWriter struct {
+	w     io.Writer
+	conn  net.Conn
+	stall time.Duration
+}
+
+func (s stallWriter) Write(p []byte) (int, error) {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.stall))
+	return s.w.Write(p)
 }
 
 func (b *followBody) Read(p []byte) (int, error) {
