@@ -65,6 +65,8 @@ type Gateway struct {
 	partial storedParts   // part infos of running jobs, for partial manifests
 	feeds   *feeds        // one watch per followed job, shared by its event streams
 	queries *queryLimiter // /query's running ClickHouse queries
+
+	registering clientLocks // webhook registrations, a client's one at a time (webhooks.go)
 }
 
 type cachedNetwork struct {

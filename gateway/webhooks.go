@@ -7,6 +7,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -59,18 +60,21 @@ func (g *Gateway) createWebhook(ctx *fasthttp.RequestCtx, _ []string) error {
 	if err := p.Err(); err != nil {
 		return err
 	}
-	mine, err := g.ownWebhooks(ctx)
-	if err != nil {
+	// Counted, then added: registrations at once would each count the
+	// same endpoints and all pass the bound (100 at once made 32 of at
+	// most 20, each a consumer on the event stream), so this gateway
+	// takes a client's one at a time, and one made meanwhile by another
+	// gateway is found by counting again after.
+	client := ""
+	if len(g.APIKeys) > 0 {
+		client = clientID(ctx)
+	}
+	defer g.registering.lock(client)()
+	max := g.maxWebhooks()
+	if n, err := g.registered(ctx); err != nil {
 		return err
-	}
-	registered := 0
-	for _, w := range mine {
-		if w.Ticket == "" {
-			registered++ // jobs' callbacks are bounded by the jobs a client may have
-		}
-	}
-	if max := g.maxWebhooks(); registered >= max {
-		return schema.Errorf(schema.Conflict, "At most %d webhooks per client; delete one first.", max)
+	} else if n >= max {
+		return errTooManyWebhooks(max)
 	}
 	w := schema.Webhook{ID: webhook.NewID(), URL: u, Events: kinds, CreatedAt: g.Now().UTC().Truncate(time.Second),
 		Secret: webhook.NewSecret()}
@@ -80,12 +84,71 @@ func (g *Gateway) createWebhook(ctx *fasthttp.RequestCtx, _ []string) error {
 	if w, err = g.bus.AddWebhook(ctx, w); err != nil {
 		return err
 	}
+	if n, err := g.registered(ctx); err == nil && n > max {
+		if err := g.bus.DeleteWebhook(ctx, w.ID); err != nil {
+			return err
+		}
+		return errTooManyWebhooks(max)
+	}
 	v := viewOf(w)
 	v.Secret = w.Secret
 	ctx.Response.Header.Set("Location", "/v1/api/webhooks/"+w.ID)
 	ctx.SetStatusCode(fasthttp.StatusCreated)
 	writeJSON(ctx, v)
 	return nil
+}
+
+// registered is how many endpoints the caller has registered; jobs'
+// callbacks are not counted, being bounded by the jobs a client may have.
+func (g *Gateway) registered(ctx *fasthttp.RequestCtx) (int, error) {
+	mine, err := g.ownWebhooks(ctx)
+	n := 0
+	for _, w := range mine {
+		if w.Ticket == "" {
+			n++
+		}
+	}
+	return n, err
+}
+
+// clientLocks are locks by client, made as needed and dropped when no one
+// holds or waits for them. The zero value is ready.
+type clientLocks struct {
+	mu sync.Mutex
+	m  map[string]*clientLock
+}
+
+type clientLock struct {
+	sync.Mutex
+	users int // holding or waiting; guarded by clientLocks.mu
+}
+
+// lock takes client's lock and returns what releases it.
+func (c *clientLocks) lock(client string) (unlock func()) {
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]*clientLock{}
+	}
+	l := c.m[client]
+	if l == nil {
+		l = &clientLock{}
+		c.m[client] = l
+	}
+	l.users++
+	c.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		c.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(c.m, client)
+		}
+		c.mu.Unlock()
+	}
+}
+
+func errTooManyWebhooks(max int) error {
+	return schema.Errorf(schema.Conflict, "At most %d webhooks per client; delete one first.", max)
 }
 
 // webhookInput reads url and events from a JSON body, or else from the
