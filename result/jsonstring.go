@@ -30,15 +30,14 @@ func appendJSONString[T ~[]byte | ~string](b []byte, s T) []byte {
 	return append(b, '"')
 }
 
-// appendHead appends the start of an observation to b:
-// {"node":…,"meta_id":…,"datetime":…, Plenario's order.
-func appendHead[T ~[]byte | ~string](b []byte, node T, metaID uint32, datetime []byte) []byte {
+// appendNodeHead appends the start of an observation up to its datetime's
+// string to b: {"node":…,"meta_id":…,"datetime":, Plenario's order.
+func appendNodeHead(b, node []byte, metaID uint32) []byte {
 	b = append(b, `{"node":`...)
 	b = appendJSONString(b, node)
 	b = append(b, `,"meta_id":`...)
 	b = strconv.AppendUint(b, uint64(metaID), 10)
-	b = append(b, `,"datetime":`...)
-	return appendJSONString(b, datetime)
+	return append(b, `,"datetime":`...)
 }
 
 // renderSF appends ,"sensor":…,"feature":…,"results":{ to b.

@@ -31,126 +31,85 @@ var errOpenQuote = fmt.Errorf("%w: a quoted field goes on past the line", ErrBad
 // job's parts stitched as Frame says are what one Renderer makes of all
 // their lines.
 type Renderer struct {
-	// MetaIDs gives each observation its node's meta_id (0 if absent).
+	// MetaIDs gives each observation its node's meta_id (0 if absent). It
+	// is read once for each node (the node's piece of the head is kept).
 	MetaIDs schema.MetaIDs
 	// NDJSON renders one object a line instead of a fragment.
 	NDJSON bool
 
-	key []byte // node,datetime,sensor,feature of the open observation
-	// nt is "node,datetime," as the last fully cut line began, when both
-	// were plain; head is the output they make, {"node":…,"datetime":…
-	// (appendHead). The readings of one node and second follow one
-	// another: most lines begin with the same nt, and only their rest is
-	// cut and escaped.
-	nt, head []byte
-	ntNode   int // len of the node in nt
-	// sf holds the output of the last few sensor and feature pairs,
-	// ,"sensor":…,"feature":…,"results":{ (a network has a handful).
-	sf             [8]sfPiece
-	sfNext, sfLast int
-	props          propSet // of the open observation: a repeat starts another
-	open           bool
-	// keyPlain says key is line's raw "node,datetime,sensor,feature,"
-	// (plainKey), not the four fields 0-separated.
-	keyPlain bool
-	obs      int64
+	// names is the pieces made of the names seen: a line of known, plain
+	// names (most lines) is rendered by comparing it with them and copying
+	// them (fast), without cutting or escaping a field; any other line is
+	// cut (line) and adds its names. The pieces are the output of the
+	// names alone, so what is rendered does not depend on which way a line
+	// takes.
+	names renderNames
+	// The reading (node and datetime) of the last line: its node, an index
+	// in names.nodes; its datetime, and whether that is plain; nt,
+	// "node,datetime," as a line spelt them when both are plain (else
+	// empty): a line that begins with nt is of the same reading; and head,
+	// what an observation of it begins with, the end of the one before
+	// included: "}},\n" (JSON) or "}}\n" (NDJSON), then
+	// {"node":…,"meta_id":…,"datetime":"…" (one copy an observation).
+	reading      bool
+	dtPlain      bool
+	node         int32
+	dt, nt, head []byte
+	// The open observation: its sensor and feature (sf, an id of
+	// names; 0 when none is open or the reading has moved on, so that the
+	// next line begins one) and the triples of its properties,
+	// props[:nProps]. Lengths are kept apart from the slices, which are
+	// stored only when they grow: a slice stored into the Renderer per
+	// line pays a GC write barrier each.
+	open   bool
+	sf     int32
+	props  []int32
+	nProps int
+	last   int32 // the triple of the last line rendered
+	obs    int64
 }
-
-// sfPiece is a sensor and feature, their raw "sensor,feature," and the
-// output they make.
-type sfPiece struct{ sensor, feature, raw, out []byte }
 
 // Observations is how many observations have begun.
 func (j *Renderer) Observations() int64 { return j.obs }
+
+// Reset makes j render what a new Renderer would, keeping the pieces it
+// has made of names (which depend on the names and MetaIDs alone): the
+// gateway renders each chunk of a part so, without making them again for
+// every chunk. The open observation, if any, is dropped, not closed.
+func (j *Renderer) Reset() {
+	j.reading, j.open, j.sf, j.nProps, j.obs = false, false, 0, 0, 0
+	j.dt, j.nt = j.dt[:0], j.nt[:0]
+}
 
 // AppendLine appends the rendering of one stored line,
 // node,datetime,sensor,feature,property,value (without its line break),
 // to b.
 func (j *Renderer) AppendLine(b, line []byte) ([]byte, error) {
-	if len(line) == 0 {
-		return b, nil
-	}
-	// Most lines of a reading after its first begin with the same plain
-	// node,datetime,sensor,feature, as the open observation's: only the
-	// property and value are cut.
-	if k := len(j.key); j.open && j.keyPlain && len(line) > k && bytes.Equal(line[:k], j.key) {
-		if out, ok, err := j.more(b, line[k:]); ok || err != nil {
-			return out, err
+	if bytes.IndexByte(line, '\n') < 0 { // fast takes a '\n' for the line's end
+		if out, n := j.fast(b, line); n > 0 {
+			return out, nil
 		}
-	}
-	if out, ok, err := j.known(b, line); ok || err != nil {
-		return out, err
 	}
 	return j.line(b, line)
 }
 
-// known renders a line that begins with the last plain node,datetime,
-// (nt) and then the raw sensor,feature, of a piece rendered already, as
-// most lines that begin an observation do: only its property and value
-// are cut. ok is false for a line it leaves to line.
-func (j *Renderer) known(b, line []byte) (out []byte, ok bool, err error) {
-	n := len(j.nt)
-	if n == 0 || len(j.head) == 0 || len(line) <= n || !bytes.Equal(line[:n], j.nt) {
-		return b, false, nil
-	}
-	p := j.rawPiece(line[n:])
-	if p < 0 {
-		return b, false, nil
-	}
-	piece := &j.sf[p]
-	kp := n + len(piece.raw)
-	rest := line[kp:]
-	c := comma(rest)
-	if c == 0 || c == len(rest) || rest[0] == '"' || c+1 < len(rest) && rest[c+1] == '"' {
-		return b, false, nil
-	}
-	prop, val := rest[:c], rest[c+1:]
-	if len(val) > 0 && !isJSONNumber(val) { // copied verbatim into the output
-		return b, true, ErrBadRow
-	}
-	if j.open && j.keyPlain && bytes.Equal(line[:kp], j.key) && !j.props.hasBytes(prop) {
-		return j.value(append(b, ','), prop, val), true, nil
-	}
-	j.props.reset()
-	j.key, j.keyPlain = append(j.key[:0], line[:kp]...), true
-	b = j.Close(b)
-	if !j.NDJSON {
-		b = append(b, ",\n"...)
-	}
-	j.open = true
-	j.obs++
-	b = append(append(b, j.head...), piece.out...)
-	j.sfLast = p
-	return j.value(b, prop, val), true, nil
-}
-
-// rawPiece is the index of the piece whose raw "sensor,feature," begins
-// rest; -1 if none. A reading's pairs come in the same order every second,
-// the order their pieces were made in: the one after the last used is
-// asked first.
-func (j *Renderer) rawPiece(rest []byte) int {
-	for k := 1; k <= len(j.sf); k++ {
-		i := (j.sfLast + k) % len(j.sf)
-		if r := j.sf[i].raw; len(r) > 0 && len(rest) > len(r) && bytes.Equal(rest[:len(r)], r) {
-			return i
-		}
-	}
-	return -1
-}
-
 // AppendLines appends the rendering of csv, whole stored lines (the last
 // one's line break may be missing), to b. A line break in a quoted name is
-// no line end: AppendLine says so of the line cut there (errOpenQuote),
-// and appendOn carries it on.
+// no line end: line says so of the line cut there (errOpenQuote), and
+// appendOn carries it on.
 func (j *Renderer) AppendLines(b, csv []byte) ([]byte, error) {
 	for len(csv) > 0 {
+		if out, n := j.fast(b, csv); n > 0 {
+			b, csv = out, csv[n:]
+			continue
+		}
 		i := bytes.IndexByte(csv, '\n')
 		line := csv
 		if i >= 0 {
 			line = csv[:i]
 		}
 		var err error
-		b, err = j.AppendLine(b, line)
+		b, err = j.line(b, line)
 		if err == errOpenQuote && i >= 0 {
 			if b, i, err = j.appendOn(b, csv, i); i < 0 { // the last line, without its line break
 				b, err = j.AppendLine(b, csv)
@@ -184,114 +143,221 @@ func (j *Renderer) appendOn(b, p []byte, i int) (out []byte, end int, err error)
 	}
 }
 
-// more appends rest, "property,value" of a line of the open observation's
-// reading, to it; ok is false for a rest it leaves to line (a quoted
-// field, a property the observation has already).
-func (j *Renderer) more(b, rest []byte) (out []byte, ok bool, err error) {
-	c := bytes.IndexByte(rest, ',')
-	if c <= 0 || rest[0] == '"' || c+1 < len(rest) && rest[c+1] == '"' {
-		return b, false, nil
+// fast renders the line csv begins with when its names are known and
+// plain, as nearly all are: its node and datetime are the last line's
+// (it begins with nt) or plain (plainReading); its sensor, feature and
+// property are the plain spelling of a known triple, the one that came
+// after the last line's last time asked first; its value a JSON number, or
+// empty, up to the line's '\n' or csv's end. n is the bytes of the line
+// and its '\n'; 0 if it leaves the line to line. Nothing is cut or
+// escaped: a line is two comparisons, a scan of its value and a few copies.
+func (j *Renderer) fast(b, csv []byte) ([]byte, int) {
+	n := len(j.nt)
+	if n == 0 || len(csv) < n || string(csv[:n]) != string(j.nt) {
+		if n = j.nextReading(csv); n == 0 {
+			if n = j.plainReading(csv); n == 0 {
+				return b, 0
+			}
+		}
 	}
-	prop, val := rest[:c], rest[c+1:]
-	if j.props.hasBytes(prop) {
-		return b, false, nil
+	trips := j.names.trips
+	if len(trips) == 0 {
+		return b, 0
 	}
-	if len(val) > 0 && !isJSONNumber(val) { // copied verbatim into the output
-		return b, true, ErrBadRow
+	rest := csv[n:]
+	ti := trips[j.last].next
+	raw := trips[ti].raw
+	if len(raw) == 0 || len(rest) < len(raw) || string(rest[:len(raw)]) != string(raw) {
+		if ti = j.names.rawTriple(rest); ti < 0 {
+			return b, 0
+		}
+		raw = trips[ti].raw
 	}
-	return j.value(append(b, ','), prop, val), true, nil
+	val := rest[len(raw):]
+	k := numberLen(val)
+	if k < 0 || k < len(val) && val[k] != '\n' {
+		return b, 0 // line says what is wrong, or right, with it
+	}
+	b = j.emit(b, ti, val[:k])
+	if n += len(raw) + k; n < len(csv) {
+		n++ // the line break
+	}
+	return b, n
+}
+
+// plainReading takes the node and datetime csv's line begins with as the
+// reading's (setReading) when both are plain, and returns the length of
+// "node,datetime,"; 0 if either holds a quote or the line ends first.
+func (j *Renderer) plainReading(csv []byte) int {
+	c1 := -1
+	for k, c := range csv {
+		switch c {
+		case ',':
+			if c1 >= 0 {
+				j.setReading(csv[:c1], csv[c1+1:k], csv[:k+1])
+				return k + 1
+			}
+			c1 = k
+		case '"', '\n':
+			return 0
+		}
+	}
+	return 0
+}
+
+// nextReading takes the reading of csv's line, when it is the one that
+// came after the last line's last time (the nodes of a part come in the
+// same order every second) at the same datetime, both plain, and returns
+// the length of "node,datetime,"; 0 if it is not: plainReading cuts it.
+// Two comparisons, where plainReading looks at every byte.
+func (j *Renderer) nextReading(csv []byte) int {
+	if !j.reading || !j.dtPlain {
+		return 0
+	}
+	i := j.names.nodes[j.node].next
+	p := &j.names.nodes[i]
+	k := len(p.node)
+	e := k + 1 + len(j.dt)
+	if !p.plain || i == j.node || len(csv) <= e || csv[k] != ',' || csv[e] != ',' ||
+		string(csv[:k]) != p.node || string(csv[k+1:e]) != string(j.dt) {
+		return 0
+	}
+	j.node, j.sf = i, 0
+	j.nt = append(j.nt[:0], csv[:e+1]...)
+	j.makeHead()
+	return e + 1
+}
+
+// setReading makes node and datetime (values) the reading of the line
+// being rendered; nt is how the line spells them, "node,datetime,", when
+// both are plain, else empty. A new reading ends the open observation's
+// run: the line begins another.
+func (j *Renderer) setReading(node, datetime, nt []byte) {
+	if j.reading && j.names.nodes[j.node].node == string(node) && string(j.dt) == string(datetime) {
+		if len(nt) > 0 && len(j.nt) == 0 {
+			j.nt = append(j.nt, nt...)
+		}
+		return
+	}
+	last := int32(-1)
+	if len(j.names.nodes) > 0 {
+		last = j.node
+	}
+	j.node, j.reading, j.sf = j.names.node(node, j.MetaIDs, last), true, 0
+	j.dt, j.dtPlain = append(j.dt[:0], datetime...), plainName(datetime)
+	j.nt = append(j.nt[:0], nt...)
+	j.makeHead()
+}
+
+func (j *Renderer) makeHead() {
+	j.head = append(j.head[:0], "}},\n"...)
+	if j.NDJSON {
+		j.head = append(j.head[:0], "}}\n"...)
+	}
+	j.head = append(j.head, j.names.nodes[j.node].out...)
+	j.head = appendJSONString(j.head, j.dt)
 }
 
 // line renders any line: its fields cut, unquoted where needed (a local
-// array, not the renderer's: see splitFrom).
+// array, not the renderer's: see splitFrom), its names looked up by value
+// and added if new.
 func (j *Renderer) line(b, line []byte) ([]byte, error) {
+	if len(line) == 0 {
+		return b, nil
+	}
 	var f [6][]byte
-	if n := len(j.nt); n > 0 && len(line) > n && bytes.Equal(line[:n], j.nt) {
-		f[0], f[1] = j.nt[:j.ntNode], j.nt[j.ntNode+1:n-1]
-		var err error
-		if f, err = splitFrom(line[n:], f, 2); err != nil {
-			return b, err
-		}
-	} else {
-		var err error
-		if f, err = splitFrom(line, f, 0); err != nil {
-			return b, err
-		}
-		j.rememberNT(line, &f)
+	var err error
+	if f, err = splitFrom(line, f, 0); err != nil {
+		return b, err
 	}
 	if len(f[5]) > 0 && !isJSONNumber(f[5]) { // copied verbatim into the output
 		return b, ErrBadRow
 	}
-	kp := plainKey(line, &f)
-	same := j.open
-	switch {
-	case same && j.keyPlain && kp > 0:
-		same = bytes.Equal(line[:kp], j.key)
-	case same && j.keyPlain: // the same names may be quoted in one line and not in another
-		same = sameKey(j.key, &f, ',', true)
-	case same:
-		same = sameKey(j.key, &f, 0, false)
+	var nt, raw []byte
+	if plainLine(line) { // the fields are the line's own bytes
+		k := len(f[0]) + len(f[1]) + 2
+		nt, raw = line[:k], line[k:k+len(f[2])+len(f[3])+len(f[4])+3]
 	}
-	if same && !j.props.hasBytes(f[4]) {
-		b = append(b, ',')
-	} else {
-		b = j.begin(b, &f, line, kp)
+	j.setReading(f[0], f[1], nt)
+	if len(j.names.trips) >= maxRenderNames+j.nProps { // kept: the open observation's own
+		j.forgetTriples()
 	}
-	return j.value(b, f[4], f[5]), nil
+	return j.emit(b, j.names.triple(f[2], f[3], f[4], raw), f[5]), nil
 }
 
-// value appends "property":value to the open observation.
-func (j *Renderer) value(b, prop, val []byte) []byte {
-	j.props.addBytes(prop)
-	b = appendJSONString(b, prop)
-	b = append(b, ':')
+// plainLine reports whether line has no quote and no line break, so that
+// every field is spelt as its value and a spelling compared with a '\n'
+// ahead never runs past the line.
+func plainLine(line []byte) bool {
+	for _, c := range line {
+		if c == '"' || c == '\n' {
+			return false
+		}
+	}
+	return true
+}
+
+// emit appends a line's property, triple ti, and value (empty: null): to
+// the open observation when it is of the line's reading, sensor and
+// feature and has not the property yet (schema/readings.go), else to a new
+// one it begins.
+func (j *Renderer) emit(b []byte, ti int32, val []byte) []byte {
+	trips := j.names.trips
+	t := &trips[ti]
+	if t.sf == j.sf && !j.hasProp(ti) {
+		b = append(b, t.more...)
+	} else {
+		h := j.head
+		if !j.open { // no observation to end: ",\n" before it (JSON) or nothing
+			h = h[2:]
+			if j.NDJSON {
+				h = h[1:]
+			}
+		}
+		b = append(b, h...)
+		b = append(b, t.begin...)
+		j.open, j.sf, j.nProps = true, t.sf, 0
+		j.obs++
+	}
+	if j.nProps == len(j.props) {
+		j.props = append(j.props, 0)
+		j.props = j.props[:cap(j.props)]
+	}
+	j.props[j.nProps] = ti
+	j.nProps++
+	trips[j.last].next = ti
+	j.last = ti
 	if len(val) == 0 {
 		return append(b, "null"...)
 	}
 	return append(b, val...)
 }
 
-// begin closes the open observation, if any, and begins the one of f, of
-// line; kp is the length of line's plain key prefix (plainKey).
-func (j *Renderer) begin(b []byte, f *[6][]byte, line []byte, kp int) []byte {
-	j.props.reset()
-	if j.keyPlain = kp > 0; j.keyPlain {
-		j.key = append(j.key[:0], line[:kp]...)
-	} else {
-		j.key = append(append(append(append(append(append(append(j.key[:0], f[0]...), 0), f[1]...), 0), f[2]...), 0), f[3]...)
+func (j *Renderer) hasProp(ti int32) bool {
+	for _, p := range j.props[:j.nProps] {
+		if p == ti {
+			return true
+		}
 	}
-	b = j.Close(b)
-	if !j.NDJSON {
-		b = append(b, ",\n"...)
-	}
-	j.open = true
-	j.obs++
-	if len(j.head) == 0 || len(j.nt) == 0 {
-		j.head = appendHead(j.head[:0], f[0], j.MetaIDs[string(f[0])], f[1])
-	}
-	b = append(b, j.head...)
-	if len(j.nt) == 0 {
-		j.head = j.head[:0] // made of a line that is not remembered
-	}
-	if kp > 0 { // sensor,feature, as the line has it
-		return j.sensorFeature(b, line[len(f[0])+len(f[1])+2:kp], f[2], f[3])
-	}
-	return j.sensorFeature(b, nil, f[2], f[3])
+	return false
 }
 
-// plainKey is the length of line's "node,datetime,sensor,feature," when
-// none of the four is quoted, else 0: a key compared as raw bytes, since
-// plain fields hold no comma.
-func plainKey(line []byte, f *[6][]byte) int {
-	pos := 0
-	for i := range 4 {
-		n := len(f[i])
-		if pos+n >= len(line) || (n > 0 && line[pos] == '"') || line[pos+n] != ',' {
-			return 0
-		}
-		pos += n + 1
+// forgetTriples begins the list of triples again (it is full), keeping
+// those of the open observation's properties.
+func (j *Renderer) forgetTriples() {
+	keep := make([]tripleOut, j.nProps)
+	for k := range keep {
+		keep[k] = j.names.trips[j.props[k]]
 	}
-	return pos
+	j.names.forgetTriples()
+	j.last = 0
+	for k, t := range keep {
+		i := j.names.triple([]byte(t.sensor), []byte(t.feature), []byte(t.prop), t.raw)
+		j.props[k], j.last = i, i
+		if j.sf != 0 {
+			j.sf = j.names.trips[i].sf
+		}
+	}
 }
 
 // Close appends the end of the open observation, if any, to b.
@@ -299,44 +365,10 @@ func (j *Renderer) Close(b []byte) []byte {
 	if !j.open {
 		return b
 	}
-	j.open = false
+	j.open, j.sf = false, 0
 	b = append(b, "}}"...)
 	if j.NDJSON {
 		b = append(b, '\n')
 	}
 	return b
-}
-
-// sensorFeature appends the output of a sensor and a feature, rendered once
-// for the last few pairs; raw, when not nil, is "sensor,feature," as a
-// plain line has it, compared at once. The last pair used is asked first.
-func (j *Renderer) sensorFeature(b, raw, sensor, feature []byte) []byte {
-	for k := range len(j.sf) {
-		i := (j.sfLast + k) % len(j.sf)
-		p := &j.sf[i]
-		if len(p.out) == 0 {
-			continue
-		}
-		if raw != nil && bytes.Equal(p.raw, raw) || raw == nil && bytes.Equal(p.sensor, sensor) && bytes.Equal(p.feature, feature) {
-			j.sfLast = i
-			return append(b, p.out...)
-		}
-	}
-	p := &j.sf[j.sfNext]
-	j.sfLast, j.sfNext = j.sfNext, (j.sfNext+1)%len(j.sf)
-	p.sensor, p.feature = append(p.sensor[:0], sensor...), append(p.feature[:0], feature...)
-	p.raw = append(p.raw[:0], raw...) // empty without one: matched by none
-	p.out = renderSF(p.out[:0], sensor, feature)
-	return append(b, p.out...)
-}
-
-// rememberNT keeps the node and datetime of a line just cut, when they are
-// plain (not quoted), as the prefix the next lines are compared with.
-func (j *Renderer) rememberNT(line []byte, f *[6][]byte) {
-	j.nt, j.head = j.nt[:0], j.head[:0]
-	k, d := len(f[0]), len(f[1])
-	if len(line) > k+d+1 && line[k] == ',' && line[k+d+1] == ',' && bytes.Equal(line[:k], f[0]) &&
-		bytes.Equal(line[k+1:k+1+d], f[1]) {
-		j.nt, j.ntNode = append(j.nt, line[:k+d+2]...), k
-	}
 }

@@ -1,0 +1,101 @@
+package result_test
+
+import (
+	"fmt"
+	"math"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/plenario-next/exportd/result"
+	"github.com/plenario-next/exportd/schema"
+)
+
+// seedRows are rows as make bench's data has them (chstore.Seed, in the
+// export's order): every second, each of 100 nodes reports nine values,
+// magnetic_field's three in one reading, so eight observations a node and
+// second; values in hundredths.
+func seedRows(n int) []schema.Row {
+	perNode := [][3]string{
+		{"bmp180", "atmospheric_pressure", "pressure"}, {"bmp180", "temperature", "temperature"},
+		{"hmc5883l", "magnetic_field", "x"}, {"hmc5883l", "magnetic_field", "y"}, {"hmc5883l", "magnetic_field", "z"},
+		{"htu21d", "relative_humidity", "humidity"}, {"htu21d", "temperature", "temperature"},
+		{"tmp112", "temperature", "temperature"}, {"tsl250rd", "light_intensity", "intensity"},
+	}
+	rows := make([]schema.Row, 0, n)
+	for tick := 0; len(rows) < n; tick++ {
+		for node := 0; node < 100 && len(rows) < n; node++ {
+			id := fmt.Sprintf("001e0610%04x", 0xb000+node)
+			for k, v := range perNode {
+				x := math.Round(float64((tick*7919+node*104729+k*31)%200000)-100000) / 100
+				rows = append(rows, schema.Row{Node: id, TS: ts0.Add(time.Duration(tick) * time.Second),
+					Sensor: v[0], Feature: v[1], Property: v[2], Value: x})
+			}
+		}
+	}
+	return rows[:n]
+}
+
+func csvOfRows(rows []schema.Row) []byte {
+	var e result.CSVEncoder
+	var b []byte
+	for i := range rows {
+		b = e.AppendRow(b, &rows[i])
+	}
+	return b
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkRenderChunks renders make bench's rows as the gateway does: in
+// chunks of 256 KiB of CSV, each by a fresh Renderer (gateway/rendered.go).
+// cpu-ns/row is the process's CPU time a row, which the machine's other
+// load changes less than the wall time.
+func BenchmarkRenderChunks(b *testing.B) {
+	const chunk = 256 << 10
+	input := csvOfRows(seedRows(chunk / 60))
+	rows := 0
+	for _, c := range input {
+		if c == '\n' {
+			rows++
+		}
+	}
+	ids := schema.MetaIDs{}
+	for i := range 100 {
+		ids[fmt.Sprintf("001e0610%04x", 0xb000+i)] = uint32(1000 + i)
+	}
+	for _, reuse := range []bool{false, true} {
+		name := "fresh"
+		if reuse {
+			name = "reset"
+		}
+		b.Run(name, func(b *testing.B) {
+			out := make([]byte, 0, 2*len(input))
+			b.SetBytes(int64(len(input)))
+			b.ReportAllocs()
+			cpu0 := cpuTime(b)
+			r := &result.Renderer{MetaIDs: ids}
+			for range b.N {
+				if reuse {
+					r.Reset()
+				} else {
+					r = &result.Renderer{MetaIDs: ids}
+				}
+				var err error
+				if out, err = r.AppendLines(out[:0], input); err != nil {
+					b.Fatal(err)
+				}
+				out = r.Close(out)
+			}
+			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N*rows), "cpu-ns/row")
+			b.ReportMetric(float64(b.Elapsed())/float64(b.N*rows), "ns/row")
+		})
+	}
+}
