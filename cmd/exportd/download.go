@@ -144,6 +144,9 @@ func (g *getter) download(ctx context.Context, job *jobDoc, m *schema.Manifest, 
 		return nil, exitf(exitDownload, "downloaded %d rows, the job has %d", res.rows, wantRows)
 	}
 	wb.stop()
+	if err := wb.trim(written); err != nil {
+		return nil, exitf(exitDownload, "%v", err)
+	}
 	if err := f.Sync(); err != nil {
 		return nil, exitf(exitDownload, "%v", err)
 	}
@@ -203,6 +206,7 @@ func (s *dlState) reset() error {
 	if err := s.f.Truncate(0); err != nil {
 		return err
 	}
+	s.wb.truncated()
 	s.written = 0
 	if s.verify {
 		s.ver = newSealedVerifier(s.m)
@@ -315,6 +319,7 @@ func (st *dlState) copyBlocks(src blockSource, check *liveVerifier, bar *byteBar
 		}
 		p, rerr := src.next(buf)
 		if len(p) > 0 {
+			st.wb.grow(st.written + int64(len(p)))
 			if _, err := st.f.Write(p); err != nil {
 				return exitf(exitDownload, "%v", err)
 			}
