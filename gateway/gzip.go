@@ -11,11 +11,16 @@ import (
 
 // acceptsGzip reports whether an Accept-Encoding header lets the response
 // be gzipped: gzip (or x-gzip, or *) with a non-zero quality.
-func acceptsGzip(header string) bool {
-	star := false
+func acceptsGzip(header string) bool { return gzipQ(header) > 0 }
+
+// codingQ is the quality Accept-Encoding gives coding by name, and
+// whether it names it.
+func codingQ(header, coding string) (float64, bool) {
 	for _, part := range strings.Split(header, ",") {
 		name, params, _ := strings.Cut(part, ";")
-		name = strings.ToLower(strings.TrimSpace(name))
+		if !strings.EqualFold(strings.TrimSpace(name), coding) {
+			continue
+		}
 		q := 1.0
 		for _, prm := range strings.Split(params, ";") {
 			k, v, _ := strings.Cut(prm, "=")
@@ -25,14 +30,20 @@ func acceptsGzip(header string) bool {
 				}
 			}
 		}
-		switch name {
-		case "gzip", "x-gzip":
-			return q > 0
-		case "*":
-			star = q > 0
+		return q, true
+	}
+	return 0, false
+}
+
+// gzipQ is the quality Accept-Encoding gives gzip: its own, x-gzip's or
+// else *'s.
+func gzipQ(header string) float64 {
+	for _, name := range []string{"gzip", "x-gzip", "*"} {
+		if q, ok := codingQ(header, name); ok {
+			return q
 		}
 	}
-	return star
+	return 0
 }
 
 // Gzip writers are large; they are reused. BestSpeed keeps compression

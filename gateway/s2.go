@@ -3,8 +3,6 @@ package gateway
 import (
 	"bytes"
 	"io"
-	"strconv"
-	"strings"
 
 	"github.com/klauspost/compress/s2"
 
@@ -49,39 +47,6 @@ func downloadCoding(format, header string) string {
 		return "gzip"
 	}
 	return ""
-}
-
-// codingQ is the quality Accept-Encoding gives coding by name, and
-// whether it names it.
-func codingQ(header, coding string) (float64, bool) {
-	for _, part := range strings.Split(header, ",") {
-		name, params, _ := strings.Cut(part, ";")
-		if !strings.EqualFold(strings.TrimSpace(name), coding) {
-			continue
-		}
-		q := 1.0
-		for _, prm := range strings.Split(params, ";") {
-			k, v, _ := strings.Cut(prm, "=")
-			if strings.EqualFold(strings.TrimSpace(k), "q") {
-				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-					q = f
-				}
-			}
-		}
-		return q, true
-	}
-	return 0, false
-}
-
-// gzipQ is the quality Accept-Encoding gives gzip: its own, x-gzip's or
-// else *'s.
-func gzipQ(header string) float64 {
-	for _, name := range []string{"gzip", "x-gzip", "*"} {
-		if q, ok := codingQ(header, name); ok {
-			return q
-		}
-	}
-	return 0
 }
 
 // s2Stream is p as an S2 stream of its own, to be followed by others.
