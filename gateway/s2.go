@@ -17,7 +17,7 @@ import (
 // after the file's head line encoded as an S2 stream of its own. S2
 // streams decode as one when concatenated (a stream identifier may come
 // again at any chunk), so the body is one S2 stream of exactly the identity
-// file's bytes. It is about an eighth of the bytes through the connection
+// file's bytes. It is about a seventh of the bytes through the connection
 // (CSV of sensor readings), and none of the S2 decoding an identity
 // download costs the gateway. A part stored before compression is encoded
 // as it is sent. Only whole responses and followed downloads are so coded: a range

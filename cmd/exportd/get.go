@@ -113,7 +113,7 @@ flags:
 	fs.BoolVar(&g.quiet, "quiet", false, "print nothing but errors")
 	fs.BoolVar(&g.json, "json", false, "machine-readable progress and summary: one JSON object a line on stdout")
 	fs.IntVar(&g.retries, "retries", 5, "how many times to resume a broken download")
-	fs.BoolVar(&g.gzip, "compressed", false, "transfer gzipped (about a tenth of the bytes) and unzip while writing; a broken transfer starts over")
+	fs.BoolVar(&g.gzip, "compressed", false, "transfer gzipped (about a tenth of the bytes, compressed by the server as it sends) and unzip while writing; a broken transfer starts over. Without it CSV comes as stored, s2-compressed (about a seventh)")
 	fs.BoolVar(&g.noFollow, "no-follow", false, "download only once the job has succeeded, instead of as it makes the file")
 	ticket := fs.String("ticket", "", "follow and download an existing job instead of submitting one")
 	apiKey := fs.String("api-key", getenv("EXPORTD_API_KEY"), "API key sent as Authorization: Bearer ($EXPORTD_API_KEY)")
