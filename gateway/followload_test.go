@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/plenario-next/exportd/events"
@@ -29,7 +30,7 @@ import (
 // client too slow to keep up) as a real client does.
 type rawFollower struct {
 	format string
-	gzip   bool
+	coding string // Content-Encoding asked for: "", gzip or s2
 	conn   net.Conn
 	body   io.ReadCloser
 	got    []byte
@@ -37,17 +38,17 @@ type rawFollower struct {
 
 // openRawFollower asks for ticket's followed download as format and reads
 // its first n bytes.
-func openRawFollower(base, ticket, format string, gz bool, n int) (*rawFollower, error) {
+func openRawFollower(base, ticket, format, coding string, n int) (*rawFollower, error) {
 	host := strings.TrimPrefix(base, "http://")
 	conn, err := net.DialTimeout("tcp", host, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	f := &rawFollower{format: format, gzip: gz, conn: conn}
+	f := &rawFollower{format: format, coding: coding, conn: conn}
 	conn.SetDeadline(time.Now().Add(2 * time.Minute)) // a hang fails the test, not the run
 	req := "GET /v1/api/datadump/" + ticket + "?follow=true&data_type=" + format + " HTTP/1.1\r\nHost: " + host + "\r\n"
-	if gz {
-		req += "Accept-Encoding: gzip\r\n"
+	if coding != "" {
+		req += "Accept-Encoding: " + coding + "\r\n"
 	}
 	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
 		conn.Close()
@@ -72,21 +73,24 @@ func openRawFollower(base, ticket, format string, gz bool, n int) (*rawFollower,
 }
 
 // finish reads the rest of the download and returns the file it holds
-// (decompressed when gzip).
+// (decoded when sent with a coding).
 func (f *rawFollower) finish() ([]byte, error) {
 	rest, err := io.ReadAll(f.body)
 	f.got = append(f.got, rest...)
 	if err != nil {
 		return nil, fmt.Errorf("%v after %d bytes, want a clean end", err, len(f.got))
 	}
-	if !f.gzip {
-		return f.got, nil
+	switch f.coding {
+	case "gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(f.got))
+		if err != nil {
+			return nil, err
+		}
+		return io.ReadAll(zr)
+	case "s2":
+		return io.ReadAll(s2.NewReader(bytes.NewReader(f.got)))
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(f.got))
-	if err != nil {
-		return nil, err
-	}
-	return io.ReadAll(zr)
+	return f.got, nil
 }
 
 // goroutinesAtMost polls until the process runs at most n goroutines.
@@ -165,15 +169,15 @@ func TestFollowManyClients(t *testing.T) {
 	baseG := runtime.NumGoroutine()
 
 	formats := []struct {
-		name string
-		gzip bool
-	}{{"csv", false}, {"json", false}, {"ndjson", false}, {"csv", true}, {"parquet", false}}
+		name   string
+		coding string
+	}{{"csv", ""}, {"json", ""}, {"ndjson", ""}, {"csv", "gzip"}, {"parquet", ""}, {"csv", "s2"}, {"json", "gzip"}}
 	fs := make([]*rawFollower, followers)
 	errs := make([]error, followers)
 	var wg sync.WaitGroup
 	bounded(&wg, 32, followers, func(i int) {
 		f := formats[i%len(formats)]
-		fs[i], errs[i] = openRawFollower(h.URL, ticket, f.name, f.gzip, 4)
+		fs[i], errs[i] = openRawFollower(h.URL, ticket, f.name, f.coding, 4)
 	})
 	wg.Wait()
 	for i, err := range errs {
@@ -232,10 +236,10 @@ func TestFollowManyClients(t *testing.T) {
 	check := func(what string, f *rawFollower, got []byte, err error) {
 		t.Helper()
 		if err != nil {
-			t.Fatalf("%s %s (gzip %v): %v", what, f.format, f.gzip, err)
+			t.Fatalf("%s %s (coding %q): %v", what, f.format, f.coding, err)
 		}
 		if !bytes.Equal(got, want[f.format]) {
-			t.Fatalf("%s %s (gzip %v): %d bytes (sha256 %s), the download after success %d (%s)", what, f.format, f.gzip,
+			t.Fatalf("%s %s (coding %q): %d bytes (sha256 %s), the download after success %d (%s)", what, f.format, f.coding,
 				len(got), ddHex(got), len(want[f.format]), ddHex(want[f.format]))
 		}
 	}

@@ -109,10 +109,13 @@ func (g *Gateway) storedInfos(ctx context.Context, ticket string, parts []int) (
 const DefaultPartialBytes = 16 << 20
 
 // storedParts keeps the infos of running jobs' stored parts, by ticket and
-// part. A part is stored once and never changes after its part_done, so
-// the manifest of a running job, polled by every client that waits for
-// it, asks the store only for the parts stored since it was last asked,
-// not for every part each time (BenchmarkPartialManifest). A job's entries
+// part. A part does not change after its part_done, so the manifest of a
+// running job, polled by every client that waits for it, asks the store
+// only for the parts stored since it was last asked, not for every part
+// each time (BenchmarkPartialManifest). (A part is stored again only when
+// its exporter died between its part_done and its ack: the same slice read
+// again. Should its bytes differ, partial manifests show the first until
+// the job ends; the complete one reads the store afresh.) A job's entries
 // are dropped when its manifest is asked for after it has ended (the
 // complete manifest reads the store afresh, into partCache); when the
 // budget is spent, another job's entries go, whichever. The zero value
