@@ -45,16 +45,17 @@ type Renderer struct {
 	// takes.
 	names renderNames
 	// The reading (node and datetime) of the last line: its node, an index
-	// in names.nodes; its datetime, and whether that is plain; nt,
+	// in names.nodes; its datetime, whether that is plain, and its JSON
+	// string (escaped once for the many nodes of a second); nt,
 	// "node,datetime," as a line spelt them when both are plain (else
 	// empty): a line that begins with nt is of the same reading; and head,
 	// what an observation of it begins with, the end of the one before
 	// included: "}},\n" (JSON) or "}}\n" (NDJSON), then
 	// {"node":…,"meta_id":…,"datetime":"…" (one copy an observation).
-	reading      bool
-	dtPlain      bool
-	node         int32
-	dt, nt, head []byte
+	reading             bool
+	dtPlain             bool
+	node                int32
+	dt, dtOut, nt, head []byte
 	// The open observation: its sensor and feature (sf, an id of
 	// names; 0 when none is open or the reading has moved on, so that the
 	// next line begins one) and the triples of its properties,
@@ -78,7 +79,7 @@ func (j *Renderer) Observations() int64 { return j.obs }
 // every chunk. The open observation, if any, is dropped, not closed.
 func (j *Renderer) Reset() {
 	j.reading, j.open, j.sf, j.nProps, j.obs = false, false, 0, 0, 0
-	j.dt, j.nt = j.dt[:0], j.nt[:0]
+	j.dt, j.dtOut, j.nt = j.dt[:0], j.dtOut[:0], j.nt[:0]
 }
 
 // AppendLine appends the rendering of one stored line,
@@ -244,7 +245,10 @@ func (j *Renderer) setReading(node, datetime, nt []byte) {
 		last = j.node
 	}
 	j.node, j.reading, j.sf = j.names.node(node, j.MetaIDs, last), true, 0
-	j.dt, j.dtPlain = append(j.dt[:0], datetime...), plainName(datetime)
+	if string(j.dt) != string(datetime) || len(j.dtOut) == 0 {
+		j.dt, j.dtPlain = append(j.dt[:0], datetime...), plainName(datetime)
+		j.dtOut = appendJSONString(j.dtOut[:0], datetime)
+	}
 	j.nt = append(j.nt[:0], nt...)
 	j.makeHead()
 }
@@ -255,7 +259,7 @@ func (j *Renderer) makeHead() {
 		j.head = append(j.head[:0], "}}\n"...)
 	}
 	j.head = append(j.head, j.names.nodes[j.node].out...)
-	j.head = appendJSONString(j.head, j.dt)
+	j.head = append(j.head, j.dtOut...)
 }
 
 // line renders any line: its fields cut, unquoted where needed (a local
