@@ -14,22 +14,27 @@ import (
 // seedRows are rows as make bench's data has them (chstore.Seed, in the
 // export's order): every second, each of 100 nodes reports nine values,
 // magnetic_field's three in one reading, so eight observations a node and
-// second; values in hundredths.
+// second; values in hundredths in the ranges of chstore's demoValue.
 func seedRows(n int) []schema.Row {
-	perNode := [][3]string{
-		{"bmp180", "atmospheric_pressure", "pressure"}, {"bmp180", "temperature", "temperature"},
-		{"hmc5883l", "magnetic_field", "x"}, {"hmc5883l", "magnetic_field", "y"}, {"hmc5883l", "magnetic_field", "z"},
-		{"htu21d", "relative_humidity", "humidity"}, {"htu21d", "temperature", "temperature"},
-		{"tmp112", "temperature", "temperature"}, {"tsl250rd", "light_intensity", "intensity"},
+	perNode := []struct {
+		sensor, feature, prop string
+		from, span            float64
+	}{
+		{"bmp180", "atmospheric_pressure", "pressure", 1000, 30}, {"bmp180", "temperature", "temperature", -10, 40},
+		{"hmc5883l", "magnetic_field", "x", -1, 2}, {"hmc5883l", "magnetic_field", "y", -1, 2}, {"hmc5883l", "magnetic_field", "z", -1, 2},
+		{"htu21d", "relative_humidity", "humidity", 20, 70}, {"htu21d", "temperature", "temperature", -10, 40},
+		{"tmp112", "temperature", "temperature", -10, 40}, {"tsl250rd", "light_intensity", "intensity", 0, 1000},
 	}
 	rows := make([]schema.Row, 0, n)
+	rnd := uint64(1)
 	for tick := 0; len(rows) < n; tick++ {
 		for node := 0; node < 100 && len(rows) < n; node++ {
 			id := fmt.Sprintf("001e0610%04x", 0xb000+node)
-			for k, v := range perNode {
-				x := math.Round(float64((tick*7919+node*104729+k*31)%200000)-100000) / 100
+			for _, v := range perNode {
+				rnd = rnd*6364136223846793005 + 1442695040888963407
+				x := math.Round((v.from+v.span*float64(rnd>>11)/(1<<53))*100) / 100
 				rows = append(rows, schema.Row{Node: id, TS: ts0.Add(time.Duration(tick) * time.Second),
-					Sensor: v[0], Feature: v[1], Property: v[2], Value: x})
+					Sensor: v.sensor, Feature: v.feature, Property: v.prop, Value: x})
 			}
 		}
 	}
