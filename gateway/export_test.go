@@ -1,6 +1,13 @@
 package gateway
 
-import "time"
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/plenario-next/exportd/result"
+	"github.com/plenario-next/exportd/schema"
+)
 
 // SetRenderChunk makes downloads cut parts into chunks of n bytes of CSV
 // to render, so that tests of small parts cut them too; it returns what
@@ -27,4 +34,12 @@ func KeepPartialParts(g *Gateway, on bool) {
 func SetFollowStall(d time.Duration) (restore func()) {
 	old := followStall.Swap(int64(d))
 	return func() { followStall.Store(old) }
+}
+
+// RenderCSV writes the rendering in format (JSON or NDJSON) of the CSV r
+// reads, a part's lines, to w as a download renders a part: in chunks on
+// every core.
+func RenderCSV(w io.Writer, r io.Reader, format string, ids schema.MetaIDs) error {
+	b := &layoutBody{ctx: context.Background(), format: format, ids: ids}
+	return b.render(w, result.Segment{Len: -1}, r)
 }

@@ -53,6 +53,11 @@ var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 384<<10); re
 
 // renderPart writes segment s of its part's rendering, read from r, to w.
 func (b *layoutBody) renderPart(w io.Writer, s result.Segment, r *events.PartReader) error {
+	return b.render(w, s, r)
+}
+
+// render writes segment s of the rendering of the CSV r reads to w.
+func (b *layoutBody) render(w io.Writer, s result.Segment, r io.Reader) error {
 	ctx, cancel := context.WithCancel(b.ctx)
 	defer cancel()
 	tasks := make(chan *chunk)
