@@ -27,9 +27,9 @@ func handRunning(t *testing.T, svc *testenv.Service) string {
 		t.Fatal(err)
 	}
 	publish(t, svc, schema.Event{Kind: schema.EventPartDone, Ticket: ticket, Part: 1, Parts: 2, Rows: 1, Bytes: sp.Bytes, Worker: "hand"})
-	testenv.Eventually(t, 30*time.Second, "part 1 of "+ticket+" done", func() bool {
-		rec, _, err := svc.Bus.Job(context.Background(), ticket)
-		return err == nil && rec.Job.Status.Progress != nil && rec.Job.Status.Progress.Done == 1
+	testenv.Eventually(t, 30*time.Second, "part 1 of "+ticket+" done", func() bool { // as the gateway sees it
+		st := svc.Job(t, ticket).Status
+		return st.Status == schema.StatusProcessing && st.Progress != nil && st.Progress.Done == 1
 	})
 	return ticket
 }

@@ -100,6 +100,9 @@ func TestPartialManifestGrows(t *testing.T) {
 	defer cancel()
 	ticket := handJob(t, svc)
 	publish(t, svc, schema.Event{Kind: schema.EventStarted, Ticket: ticket, Parts: parts, Worker: "hand"})
+	testenv.Eventually(t, 30*time.Second, "the job processing", func() bool { // as the gateway sees it
+		return svc.Job(t, ticket).Status.Status == schema.StatusProcessing
+	})
 	u := svc.URL + "/v1/api/jobs/" + ticket + "/manifest"
 	stored := map[int]string{} // part: its CSV's SHA-256
 	order := []int{2, 1}
