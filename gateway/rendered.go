@@ -18,12 +18,14 @@ import (
 // A JSON or NDJSON download is rendered from the parts' stored CSV as it
 // is sent, by the renderer the exporter counted its size with
 // (result.Renderer), so it has the length, ETag and ranges a stored file
-// would. Rendering is the download's bottleneck, several times the cost
-// of sending the bytes: each part's CSV is cut into chunks, rendered on
-// renderWorkers goroutines at once, and their output written in order.
-// A chunk is cut only where a line's node and datetime differ from the
-// line before (so no observation spans two chunks): a fresh Renderer then
-// makes of each chunk exactly what one Renderer makes of the whole part.
+// would. Rendering is the largest part of the download's CPU (about half
+// of the gateway's in a 20 M-row profile, against a fifth for S2 decoding
+// and a sixth for the socket's writes): each part's CSV is cut into
+// chunks, rendered on renderWorkers goroutines at once, and their output
+// written in order. A chunk is cut only where a line's node and datetime
+// differ from the line before (so no observation spans two chunks): a
+// fresh (or Reset) Renderer then makes of each chunk exactly what one
+// Renderer makes of the whole part.
 // At most renderAhead chunks are in flight: memory stays a few MB whatever
 // the job's size, and a part's own rendering, not only the next part's,
 // uses every core.
