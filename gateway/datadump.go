@@ -142,6 +142,7 @@ func (g *Gateway) serveLayout(ctx *fasthttp.RequestCtx, rec *schema.JobRecord, f
 	if err := startDownload(ctx, body); err != nil {
 		return err
 	}
+	body.conn = ctx.Conn()
 	if gz {
 		ctx.SetBodyStream(&gzipBody{body: body, logger: g.logger, ticket: ticket}, -1)
 		return nil

@@ -29,11 +29,11 @@ func KeepPartialParts(g *Gateway, on bool) {
 	g.partial.bytes, g.partial.jobs = 0, nil
 }
 
-// SetFollowStall sets how long a followed download waits for its client
+// SetWriteStall sets how long a download waits for its client
 // to take a write; it returns what puts it back.
-func SetFollowStall(d time.Duration) (restore func()) {
-	old := followStall.Swap(int64(d))
-	return func() { followStall.Store(old) }
+func SetWriteStall(d time.Duration) (restore func()) {
+	old := writeStall.Swap(int64(d))
+	return func() { writeStall.Store(old) }
 }
 
 // RenderCSV writes the rendering in format (JSON or NDJSON) of the CSV r

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -152,8 +151,9 @@ func (b *followBody) SupportsBodyWriteTo() bool { return true }
 // failed, a part could not be read, the client left) ends it unfinished.
 func (b *followBody) WriteTo(w io.Writer) (int64, error) {
 	if b.conn != nil {
-		w = stallWriter{w: w, conn: b.conn, stall: time.Duration(followStall.Load())}
-		defer b.conn.SetWriteDeadline(time.Time{}) // not for the next response on the connection
+		var undo func()
+		w, undo = stalling(w, b.conn)
+		defer undo()
 	}
 	cw := &countingWriter{w: w}
 	out := io.Writer(cw)
@@ -246,22 +246,6 @@ func (b *followBody) write(w io.Writer, flush func() error) error {
 		}
 	}
 }
-
-// DefaultFollowStall is how long a followed download waits for its client
-// to take one write (a block of a part: 256 KiB of CSV, more once rendered
-// as JSON, a part's row groups for Parquet made from CSV). A client that
-// takes nothing for that long (about 2 KiB a second of CSV) is cut off,
-// and what its download held freed: measured, some 1 MiB for a follower
-// of CSV that stopped reading, 1.5 MiB of JSON (the part read ahead, the
-// renderer's buffers), the job's events being shared by all its
-// followers. Without it, a client that stopped reading held that for as
-// long as its connection stayed open (TestFollowStalledClient).
-const DefaultFollowStall = 2 * time.Minute
-
-// followStall is DefaultFollowStall but in tests.
-var followStall atomic.Int64
-
-func init() { followStall.Store(int64(DefaultFollowStall)) }
 
 // followGoneCheck is how often a waiting followed download looks whether
 // its client left: a peek (one syscall) a second per waiting follower.
@@ -375,19 +359,6 @@ func (b *followBody) parquetPart(w io.Writer, k int, sp events.StoredPart) error
 	}
 	b.pq = append(b.pq, p)
 	return nil
-}
-
-// stallWriter gives each write to the client a deadline, so that one who
-// stops reading cannot hold a download for ever (DefaultFollowStall).
-type stallWriter struct {
-	w     io.Writer
-	conn  net.Conn
-	stall time.Duration
-}
-
-func (s stallWriter) Write(p []byte) (int, error) {
-	_ = s.conn.SetWriteDeadline(time.Now().Add(s.stall))
-	return s.w.Write(p)
 }
 
 func (b *followBody) Read(p []byte) (int, error) {

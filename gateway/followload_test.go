@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -273,7 +271,7 @@ func TestFollowManyClients(t *testing.T) {
 // have taken nothing for the stall limit, and find their stream broken
 // off, never a clean end.
 func TestFollowStalledClient(t *testing.T) {
-	defer gateway.SetFollowStall(time.Second)()
+	defer gateway.SetWriteStall(time.Second)()
 	const stalled, slack = 20, 10
 	// Some 12 MB of JSON: more than the kernels hold for a client that
 	// reads nothing (its receive buffer 4 KiB, the server's send buffer
@@ -281,39 +279,12 @@ func TestFollowStalledClient(t *testing.T) {
 	h := &heldExport{testenv.StartHeld(t, 60_000, ddSeedEnd)}
 	ticket := h.submit(t)
 	baseG := runtime.NumGoroutine()
-	host := strings.TrimPrefix(h.URL, "http://")
-	d := net.Dialer{Timeout: 10 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
-		var err error
-		c.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-		return err
-	}}
-	conns := make([]net.Conn, stalled)
-	for i := range conns {
-		conn, err := d.Dial("tcp", host)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		conn.SetDeadline(time.Now().Add(2 * time.Minute))
-		if _, err := io.WriteString(conn, "GET /v1/api/datadump/"+ticket+"?follow=true&data_type=json HTTP/1.1\r\nHost: "+host+"\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
-		conns[i] = conn
-	}
+	conns := stalledClients(t, h.URL, "/v1/api/datadump/"+ticket+"?follow=true&data_type=json", stalled)
 	h.Run()
 	if st := h.Wait(t, ticket, 2*time.Minute).Status.Status; st != schema.StatusSuccess {
 		t.Fatalf("job %s with %d followers reading nothing", st, stalled)
 	}
 	h.Hold()
 	goroutinesAtMost(t, baseG+slack, 30*time.Second, fmt.Sprintf("%d followers that read nothing, past the stall limit", stalled))
-	for i, conn := range conns {
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			t.Fatalf("stalled follower %d: %v", i, err)
-		}
-		n, err := io.Copy(io.Discard, resp.Body)
-		if !errors.Is(err, io.ErrUnexpectedEOF) {
-			t.Fatalf("stalled follower %d: %v after %d bytes, want the stream broken off", i, err, n)
-		}
-	}
+	brokenOff(t, conns, "stalled follower")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 
 	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/result"
@@ -23,6 +24,9 @@ type layoutBody struct {
 	ids    schema.MetaIDs
 	segs   []result.Segment
 	s2     bool // sent as one S2 stream (Content-Encoding: s2; s2.go)
+	// conn is the client's connection, whose writes get a deadline
+	// (stall.go); nil for a part of a followed download, whose body has it.
+	conn net.Conn
 
 	// first is the first part's reader, opened (and past its offset, when
 	// stored) by start; the one who sends the part takes it.
@@ -49,6 +53,11 @@ func (b *layoutBody) SupportsBodyWriteTo() bool { return true }
 // WriteTo writes the segments to w in order.
 func (b *layoutBody) WriteTo(w io.Writer) (int64, error) {
 	defer b.release()
+	if b.conn != nil {
+		var undo func()
+		w, undo = stalling(w, b.conn)
+		defer undo()
+	}
 	cw := &countingWriter{w: w}
 	send := b.sendStored
 	switch {
