@@ -28,6 +28,8 @@ type Planner struct {
 	// ExpressParts: the parts of a job of at most this many go to the
 	// express lane; 0: none do.
 	ExpressParts int
+
+	hold func(context.Context, schema.Event) // tests: called as a plan begins
 }
 
 // DefaultExpressParts is the most parts of a job that goes to the express
@@ -95,6 +97,9 @@ func (p *Planner) handle(ctx context.Context, m *events.Delivery) {
 // plan plans e's request and queues its parts. On a first delivery there
 // can be no earlier plan: only a redelivery looks for one.
 func (p *Planner) plan(ctx context.Context, e schema.Event, first bool) error {
+	if p.hold != nil {
+		p.hold(ctx, e)
+	}
 	if rec, _, err := p.bus.Job(ctx, e.Ticket); err == nil && rec.Terminal() {
 		return nil // cancelled before it started
 	}
