@@ -22,6 +22,11 @@ type ConsumeOptions struct {
 	// a job's events are handled in stream order while other jobs'
 	// proceed beside them.
 	Workers int
+	// Unordered hands each message to the first free worker instead, for
+	// a consumer that sees one message a ticket (the planner's queued
+	// events): a message then never waits behind a slow one on a worker
+	// while another worker is free.
+	Unordered bool
 	// Buffer is how many messages may wait in this process beyond those
 	// being handled (Workers if 0). A waiting message's ack wait runs, and
 	// after a crash each one waits out the ack wait before another
@@ -98,12 +103,19 @@ func (b *Bus) Consume(ctx context.Context, stream, consumer string, o ConsumeOpt
 	// many more wait in the iterator); a worker's queue holds them all, so
 	// receiving waits on the bound, never on one slow ticket's worker.
 	slots := make(chan struct{}, buffer)
-	queues := make([]chan *Delivery, workers)
-	var wg sync.WaitGroup
+	nq := workers
+	if o.Unordered {
+		nq = 1 // all workers take from one queue
+	}
+	queues := make([]chan *Delivery, nq)
 	for i := range queues {
 		queues[i] = make(chan *Delivery, buffer)
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		q := queues[w%nq]
 		wg.Go(func() {
-			for d := range queues[i] {
+			for d := range q {
 				handle(ctx, d)
 				<-slots
 			}
@@ -140,6 +152,6 @@ func (b *Bus) Consume(ctx context.Context, stream, consumer string, o ConsumeOpt
 			continue
 		}
 		slots <- struct{}{}
-		queues[shardOf(m.Subject(), workers)] <- &Delivery{m: m}
+		queues[shardOf(m.Subject(), nq)] <- &Delivery{m: m}
 	}
 }
