@@ -61,12 +61,21 @@ const DefaultPlanners = 2
 // 0.6-1.9 s of ClickHouse (2 cores, loaded), so six of them made a
 // one-node, one-hour job wait 5 s for its plan of 0.14 s (0.05 s of it
 // ClickHouse's): a small job's plan is then begun after at most this long,
-// while a burst of small requests is still planned two at a time.
-const DefaultStepAside = 200 * time.Millisecond
+// while a burst of small requests is still planned two at a time. 500 ms,
+// not 200: under a burst of tickets small plans slowed by the load ran
+// past 200 ms and stepped aside too, and the plans in flight took the
+// cores that accept requests. Measured with the bench's fair and load
+// phases (2026-12-01 18:25-18:34, one run each, load average 3-5): two
+// planners and no stepping aside, 5 507 tickets/s; 200 ms and at most 16
+// plans, fair 0.34-0.73 s but 4 036-4 044 tickets/s; 200 ms and 8, 0.27 s
+// and 4 791; 500 ms and 8, 0.52 s and 5 117.
+const DefaultStepAside = 500 * time.Millisecond
 
 // DefaultMaxPlans bounds the plans in flight, long ones included: each is
-// a ClickHouse query, and a request past it waits as before.
-const DefaultMaxPlans = 16
+// a ClickHouse query, and a request past it waits as before. Eight: the
+// bench's six whole-table plans and a small one fit; 16 let a burst's
+// plans take the gateway's CPU (see DefaultStepAside).
+const DefaultMaxPlans = 8
 
 // NewPlanner returns a Planner.
 func NewPlanner(bus *events.Bus, store *chstore.Store, logger *slog.Logger) *Planner {
