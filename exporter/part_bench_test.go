@@ -5,13 +5,13 @@ import (
 	"io"
 	"net/url"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/exporter"
+	"github.com/plenario-next/exportd/internal/cputime"
 	"github.com/plenario-next/exportd/internal/testenv"
 	"github.com/plenario-next/exportd/result"
 	"github.com/plenario-next/exportd/schema"
@@ -143,26 +143,17 @@ func perRow(b *testing.B, part func()) {
 	b.ReportAllocs()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	cpu0 := processCPU(b)
+	cpu0 := cputime.Self()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		part()
 	}
 	b.StopTimer()
-	cpu := processCPU(b) - cpu0
+	cpu := cputime.Self() - cpu0
 	runtime.ReadMemStats(&after)
 	rows := float64(benchRows) * float64(b.N)
 	b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/rows, "cpu-ns/row")
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/rows, "allocs/row")
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/rows, "B/row")
-}
-
-// processCPU is the user and system CPU this process has used so far.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

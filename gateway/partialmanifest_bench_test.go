@@ -7,13 +7,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/plenario-next/exportd/gateway"
+	"github.com/plenario-next/exportd/internal/cputime"
 	"github.com/plenario-next/exportd/internal/testenv"
 	"github.com/plenario-next/exportd/schema"
 )
@@ -51,14 +51,6 @@ func natsInMsgs(tb testing.TB, s *server.Server) int64 {
 	return v.InMsgs
 }
 
-// cpuSeconds is the CPU time of the process so far: the gateway, the
-// NATS server and the clients together.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
 // BenchmarkPartialManifest: 16 clients poll the manifest of a running job
 // of 500 stored parts, with the part infos asked of the store on every
 // request (keep=false) and kept (keep=true). Reported: requests a second,
@@ -77,7 +69,7 @@ func BenchmarkPartialManifest(b *testing.B) {
 			if code, body := testenv.Get(b, u); code != http.StatusOK || !strings.Contains(string(body), `"part":`+strconv.Itoa(parts)+`,`) {
 				b.Fatalf("manifest: %d %.200s", code, body)
 			}
-			msgs, cpu, start := natsInMsgs(b, svc.NATS), cpuSeconds(), time.Now()
+			msgs, cpu, start := natsInMsgs(b, svc.NATS), cputime.Self().Seconds(), time.Now()
 			b.ResetTimer()
 			b.SetParallelism(8) // 16 clients on 2 cores
 			b.RunParallel(func(pb *testing.PB) {
@@ -99,7 +91,7 @@ func BenchmarkPartialManifest(b *testing.B) {
 			n := float64(b.N)
 			b.ReportMetric(n/time.Since(start).Seconds(), "req/s")
 			b.ReportMetric(float64(natsInMsgs(b, svc.NATS)-msgs)/n, "nats-msgs/op")
-			b.ReportMetric((cpuSeconds()-cpu)*1e3/n, "cpu-ms/op")
+			b.ReportMetric((cputime.Self().Seconds()-cpu)*1e3/n, "cpu-ms/op")
 		})
 	}
 }

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"math"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/plenario-next/exportd/gateway"
+	"github.com/plenario-next/exportd/internal/cputime"
 	"github.com/plenario-next/exportd/result"
 	"github.com/plenario-next/exportd/schema"
 )
@@ -62,14 +62,6 @@ func (s *ringSink) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkRenderPart renders a part of make bench's rows (250 000, a
 // twentieth-million-row job's part, larger than the caches) as a JSON
 // download renders it, in chunks on every core, into a sink that copies
@@ -88,13 +80,13 @@ func BenchmarkRenderPart(b *testing.B) {
 			defer gateway.SetRenderChunk(chunk)()
 			sink := &ringSink{buf: make([]byte, 1<<20)}
 			b.SetBytes(int64(len(csv)))
-			cpu0 := cpuTime(b)
+			cpu0 := cputime.Self()
 			for range b.N {
 				if err := gateway.RenderCSV(sink, bytes.NewReader(csv), schema.FormatJSON, ids); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N*rows), "cpu-ns/row")
+			b.ReportMetric(float64(cputime.Self()-cpu0)/float64(b.N*rows), "cpu-ns/row")
 			b.ReportMetric(float64(b.Elapsed())/float64(b.N*rows), "ns/row")
 		})
 	}

@@ -3,10 +3,10 @@ package result_test
 import (
 	"fmt"
 	"math"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/plenario-next/exportd/internal/cputime"
 	"github.com/plenario-next/exportd/result"
 	"github.com/plenario-next/exportd/schema"
 )
@@ -50,15 +50,6 @@ func csvOfRows(rows []schema.Row) []byte {
 	return b
 }
 
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkRenderChunks renders make bench's rows as the gateway does: in
 // chunks of 256 KiB of CSV, each by a fresh Renderer (gateway/rendered.go).
 // cpu-ns/row is the process's CPU time a row, which the machine's other
@@ -85,7 +76,7 @@ func BenchmarkRenderChunks(b *testing.B) {
 			out := make([]byte, 0, 2*len(input))
 			b.SetBytes(int64(len(input)))
 			b.ReportAllocs()
-			cpu0 := cpuTime(b)
+			cpu0 := cputime.Self()
 			r := &result.Renderer{MetaIDs: ids}
 			for range b.N {
 				if reuse {
@@ -99,7 +90,7 @@ func BenchmarkRenderChunks(b *testing.B) {
 				}
 				out = r.Close(out)
 			}
-			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N*rows), "cpu-ns/row")
+			b.ReportMetric(float64(cputime.Self()-cpu0)/float64(b.N*rows), "cpu-ns/row")
 			b.ReportMetric(float64(b.Elapsed())/float64(b.N*rows), "ns/row")
 		})
 	}

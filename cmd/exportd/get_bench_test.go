@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/plenario-next/exportd/chstore"
+	"github.com/plenario-next/exportd/internal/cputime"
 	"github.com/plenario-next/exportd/internal/testenv"
 	"github.com/plenario-next/exportd/schema"
 )
@@ -34,21 +34,14 @@ func BenchmarkGetDownload(b *testing.B) {
 			defer func(was bool) { askS2 = was }(askS2)
 			askS2 = s2
 			out := filepath.Join(b.TempDir(), "get.csv")
-			cpu0 := cpuSeconds()
+			cpu0 := cputime.Self().Seconds()
 			for b.Loop() {
 				if err := run(ctx, []string{"get", "--server", svc.URL, "--quiet", "--no-follow", "--ticket", ticket, "--output", out},
 					func(string) string { return "" }, nil); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
+			b.ReportMetric((cputime.Self().Seconds()-cpu0)/float64(b.N), "cpu-s/op")
 		})
 	}
-}
-
-// cpuSeconds is the process's CPU time so far, user and system.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
