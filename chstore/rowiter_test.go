@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
-
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/internal/testenv"
 	"github.com/plenario-next/exportd/schema"
@@ -33,33 +31,6 @@ func iterRows(t *testing.T, s *chstore.Store, q *schema.Query) ([]testenv.Obs, e
 	return out, it.Err()
 }
 
-// insertRaw writes rows as they are, past the loader's checks: the
-// reader must pass on whatever the table holds.
-func insertRaw(t *testing.T, s *chstore.Store, rows []testenv.Obs) {
-	t.Helper()
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{testenv.ClickHouseAddr()}, Auth: clickhouse.Auth{Database: s.Database()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	b, err := conn.PrepareBatch(context.Background(), "INSERT INTO observations (network, node_id, ts, sensor, feature, property, value)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rows {
-		ts, err := time.Parse("2006-01-02T15:04:05", r.TS)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Append("raw", r.Node, ts, r.Sensor, r.Feature, r.Property, r.Value); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := b.Send(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 var rawQuery = schema.Query{Network: "raw", Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 	End: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), AllNodes: true, AllSensors: true, AllFeatures: true}
 
@@ -79,7 +50,7 @@ func TestRowIterReadsWhatTheDriverReads(t *testing.T) {
 			rows[i].Feature = strings.Repeat("long", 100_000)
 		}
 	}
-	insertRaw(t, s, rows)
+	testenv.InsertRaw(t, s, "raw", rows)
 	sql, args := chstore.ExportSQL(&rawQuery, rawQuery.Start, rawQuery.End)
 	want := testenv.DirectRows(t, s, sql, args...)
 	got, err := iterRows(t, s, &rawQuery)

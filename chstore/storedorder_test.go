@@ -60,8 +60,8 @@ func TestStoredSliceOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := rawQuery
-	insertRaw(t, s, rawBatch(q.Start, 90_000))                 // 15 000 s from the window's start
-	insertRaw(t, s, rawBatch(q.Start.Add(5*time.Hour), 6_000)) // the next part, later still
+	testenv.InsertRaw(t, s, "raw", rawBatch(q.Start, 90_000))                 // 15 000 s from the window's start
+	testenv.InsertRaw(t, s, "raw", rawBatch(q.Start.Add(5*time.Hour), 6_000)) // the next part, later still
 	sorted, err := iterRows(t, s, &q)
 	if err != nil || len(sorted) != 96_000 {
 		t.Fatalf("sorted read: %d rows, %v", len(sorted), err)
@@ -80,7 +80,7 @@ func TestStoredSliceOrder(t *testing.T) {
 	}
 
 	// Late data: a part with rows before the others' last.
-	insertRaw(t, s, rawBatch(q.Start.Add(time.Hour), 600))
+	testenv.InsertRaw(t, s, "raw", rawBatch(q.Start.Add(time.Hour), 600))
 	got, err = storedRows(t, s, &q, 0, 0)
 	if !errors.Is(err, chstore.ErrOutOfOrder) {
 		t.Fatalf("overlapping parts: got %d rows and %v, want %v", len(got), err, chstore.ErrOutOfOrder)

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
-
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/gateway"
 	"github.com/plenario-next/exportd/internal/testenv"
@@ -29,26 +27,14 @@ var oddNames = []string{"a\nb", "c\r\nd", `e"f`, "g,h", "i\rj", "\n"}
 // directly, a few readings in the last hour of the seeded week.
 func insertOdd(t *testing.T, s *chstore.Store) {
 	t.Helper()
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{testenv.ClickHouseAddr()}, Auth: clickhouse.Auth{Database: s.Database()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	b, err := conn.PrepareBatch(context.Background(), "INSERT INTO observations (network, node_id, ts, sensor, feature, property, value)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 60 {
-		n := oddNames[i%len(oddNames)]
+	rows := make([]testenv.Obs, 60)
+	for i := range rows {
 		ts := ddSeedEnd.Add(-time.Hour + time.Duration(i/6)*time.Second)
-		if err := b.Append("array_of_things", n, ts, oddNames[(i+1)%len(oddNames)], oddNames[(i+2)%len(oddNames)],
-			oddNames[(i+3)%len(oddNames)], float64(i)/4); err != nil {
-			t.Fatal(err)
-		}
+		rows[i] = testenv.Obs{Node: oddNames[i%len(oddNames)], TS: ts.UTC().Format("2006-01-02T15:04:05"),
+			Sensor: oddNames[(i+1)%len(oddNames)], Feature: oddNames[(i+2)%len(oddNames)],
+			Property: oddNames[(i+3)%len(oddNames)], Value: float64(i) / 4}
 	}
-	if err := b.Send(); err != nil {
-		t.Fatal(err)
-	}
+	testenv.InsertRaw(t, s, "array_of_things", rows)
 }
 
 // Names with line breaks, quotes and commas download in every format,

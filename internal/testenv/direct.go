@@ -79,3 +79,32 @@ func ParseCSV(tb testing.TB, r io.Reader) []Obs {
 		out = append(out, Obs{rec[0], rec[1], rec[2], rec[3], rec[4], v})
 	}
 }
+
+// InsertRaw writes rows of network into the store's table as they are,
+// over a connection of its own, past the loader's checks: names the
+// loader would refuse or mend reach the table, for the readers to pass on
+// whatever it holds.
+func InsertRaw(tb testing.TB, s *chstore.Store, network string, rows []Obs) {
+	tb.Helper()
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{ClickHouseAddr()}, Auth: clickhouse.Auth{Database: s.Database()}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close()
+	b, err := conn.PrepareBatch(context.Background(), "INSERT INTO observations (network, node_id, ts, sensor, feature, property, value)")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, r := range rows {
+		ts, err := time.Parse("2006-01-02T15:04:05", r.TS)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := b.Append(network, r.Node, ts, r.Sensor, r.Feature, r.Property, r.Value); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		tb.Fatal(err)
+	}
+}
