@@ -39,8 +39,16 @@ var functionSQL = map[string]string{
 
 // Aggregate answers /aggregate: q's function of each property's values in
 // each time bucket, ordered by bucket and property; buckets without values
-// are left out (schema.FillBuckets adds them).
+// are left out (schema.FillBuckets adds them). Its query is bounded as
+// /query's are (see bounded and WithTimeLimit).
 func (s *Store) Aggregate(ctx context.Context, q *schema.AggregateQuery) ([]schema.AggregateValue, error) {
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
+	out, err := s.aggregate(ctx, q)
+	return out, limited(ctx, err)
+}
+
+func (s *Store) aggregate(ctx context.Context, q *schema.AggregateQuery) ([]schema.AggregateValue, error) {
 	bucket, ok1 := bucketSQL[q.Unit]
 	fn, ok2 := functionSQL[q.Function]
 	if !ok1 || !ok2 {
@@ -52,7 +60,7 @@ func (s *Store) Aggregate(ctx context.Context, q *schema.AggregateQuery) ([]sche
 		cond += " AND sensor IN ?"
 		args = append(args, set(q.Sensors))
 	}
-	rows, err := s.conn.Query(ctx, "SELECT "+bucket+" AS b, property, "+fn+" AS v, count() AS n FROM observations WHERE "+cond+
+	rows, err := s.conn.Query(freshID(ctx), "SELECT "+bucket+" AS b, property, "+fn+" AS v, count() AS n FROM observations WHERE "+cond+
 		" GROUP BY b, property ORDER BY b, property", args...)
 	if err != nil {
 		return nil, translate(fmt.Errorf("aggregate: %w", err))

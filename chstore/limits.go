@@ -74,6 +74,6 @@ func limited(ctx context.Context, err error) error {
 	return err
 }
 
-// QueryIDPrefix starts the ClickHouse query id of every /query request's
-// queries on this Store's database.
+// QueryIDPrefix starts the ClickHouse query id of every /query, /aggregate
+// and /nearest request's queries on this Store's database.
 func (s *Store) QueryIDPrefix() string { return s.db + "-query-" }

@@ -12,8 +12,16 @@ import (
 // reading of q's feature within schema.NearestWindow of q.Datetime, and
 // that reading, the one closest in time (the earlier of two as close),
 // shaped as /query shapes them. No reading is a nil Observation. One
-// query finds each node's closest time, a second reads the reading.
+// query finds each node's closest time, a second reads the reading. Its
+// queries are bounded as /query's are (see bounded and WithTimeLimit).
 func (s *Store) Nearest(ctx context.Context, q *schema.NearestQuery, nodes []string) (*schema.Observation, error) {
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
+	obs, err := s.nearest(ctx, q, nodes)
+	return obs, limited(ctx, err)
+}
+
+func (s *Store) nearest(ctx context.Context, q *schema.NearestQuery, nodes []string) (*schema.Observation, error) {
 	if len(nodes) == 0 {
 		return nil, nil
 	}
@@ -24,7 +32,7 @@ func (s *Store) Nearest(ctx context.Context, q *schema.NearestQuery, nodes []str
 	}
 	w, args := where(&rq, from, to)
 	at := q.Datetime.Unix()
-	rows, err := s.conn.Query(ctx, "SELECT node_id, toUInt32(argMin(ts, abs(toInt64(ts) - ?) * 2 + (toInt64(ts) > ?))) FROM observations WHERE "+w+
+	rows, err := s.conn.Query(freshID(ctx), "SELECT node_id, toUInt32(argMin(ts, abs(toInt64(ts) - ?) * 2 + (toInt64(ts) > ?))) FROM observations WHERE "+w+
 		" GROUP BY node_id", append([]any{at, at}, args...)...)
 	if err != nil {
 		return nil, translate(fmt.Errorf("nearest: %w", err))

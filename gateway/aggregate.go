@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 
 	"github.com/valyala/fasthttp"
@@ -24,8 +25,12 @@ func (g *Gateway) aggregate(ctx *fasthttp.RequestCtx, p []string) error {
 	if err != nil {
 		return err
 	}
-	vals, err := g.store.Aggregate(ctx, &q)
-	if err != nil {
+	var vals []schema.AggregateValue
+	answer, err := g.waitedQuery(ctx, g.reduces, g.reduceLimits(), func(qctx context.Context) (err error) {
+		vals, err = g.store.Aggregate(qctx, &q)
+		return err
+	})
+	if !answer || err != nil {
 		return err
 	}
 	data := schema.FillBuckets(&q, vals)
@@ -42,4 +47,15 @@ func (g *Gateway) aggregate(ctx *fasthttp.RequestCtx, p []string) error {
 func writeTextError(ctx *fasthttp.RequestCtx, msg string) {
 	ctx.SetStatusCode(fasthttp.StatusBadRequest)
 	writeJSON(ctx, map[string]any{"meta": map[string]any{"query": queryArgs(ctx)}, "error": msg})
+}
+
+// reduceLimits bound /aggregate and /nearest as QueryLimits bound /query,
+// with no client limit below the total: Plenario's explorer asks for a
+// node's features' aggregates at once. Without a bound, a client that left
+// kept its median running in ClickHouse, holding one of the store's
+// connections until it ended (TestAggregateCancelledWhenClientLeaves).
+func (g *Gateway) reduceLimits() QueryLimits {
+	l := g.QueryLimits.withDefaults()
+	l.PerClient = l.Total
+	return l
 }

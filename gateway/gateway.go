@@ -65,6 +65,7 @@ type Gateway struct {
 	partial storedParts   // part infos of running jobs, for partial manifests
 	feeds   *feeds        // one watch per followed job, shared by its event streams
 	queries *queryLimiter // /query's running ClickHouse queries
+	reduces *queryLimiter // /aggregate's and /nearest's
 
 	registering clientLocks // webhook registrations, a client's one at a time (webhooks.go)
 }
@@ -79,7 +80,8 @@ type cachedNetwork struct {
 func New(bus *events.Bus, store *chstore.Store, logger *slog.Logger) *Gateway {
 	g := &Gateway{bus: bus, store: store, logger: logger, Now: time.Now, MetadataTTL: DefaultMetadataTTL,
 		Metrics: metrics.New(), networks: map[string]cachedNetwork{}, active: newActive(), MaxActive: DefaultMaxActive,
-		cache: newJobCache(DefaultCachedJobs), feeds: newFeeds(bus.Watch), queries: newQueryLimiter()}
+		cache: newJobCache(DefaultCachedJobs), feeds: newFeeds(bus.Watch), queries: newQueryLimiter(),
+		reduces: newQueryLimiter()}
 	g.feeds.settle = func(ticket string, seq uint64) { g.settle(ticket, seq, DefaultSSESettle) }
 	return g
 }

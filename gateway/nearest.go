@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+
 	"github.com/valyala/fasthttp"
 
 	"github.com/plenario-next/exportd/schema"
@@ -24,8 +26,12 @@ func (g *Gateway) nearest(ctx *fasthttp.RequestCtx, p []string) error {
 		for i, x := range nodes {
 			ids[i] = x.ID
 		}
-		obs, err := g.store.Nearest(ctx, &q, ids)
-		if err != nil {
+		var obs *schema.Observation
+		answer, err := g.waitedQuery(ctx, g.reduces, g.reduceLimits(), func(qctx context.Context) (err error) {
+			obs, err = g.store.Nearest(qctx, &q, ids)
+			return err
+		})
+		if !answer || err != nil {
 			return err
 		}
 		item = schema.MsgNoNearbyReport

@@ -2,12 +2,10 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"net/url"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -37,22 +35,12 @@ func (g *Gateway) rawQuery(ctx *fasthttp.RequestCtx, p []string) error {
 	if err != nil {
 		return err
 	}
-	limits := g.QueryLimits.withDefaults()
-	release, err := g.queries.acquire(clientID(ctx), limits)
-	if err != nil {
+	var obs []schema.Observation
+	answer, err := g.waitedQuery(ctx, g.queries, g.QueryLimits.withDefaults(), func(qctx context.Context) (err error) {
+		obs, err = g.store.Observations(qctx, &q)
 		return err
-	}
-	defer release()
-	qctx, cancel := g.queryContext(ctx, limits.Timeout)
-	defer cancel()
-	obs, err := g.store.Observations(qctx, &q)
-	switch {
-	case errors.Is(context.Cause(qctx), errClientGone):
-		g.logger.Info("query cancelled: the client went away", "path", string(ctx.Path()))
-		return nil // nobody to answer
-	case errors.Is(err, chstore.ErrTimeLimit):
-		return schema.Errorf(schema.Unavailable, "The query took longer than %s; ask for a shorter window or a smaller page, or retry later.", limits.Timeout)
-	case err != nil:
+	})
+	if !answer || err != nil {
 		return err
 	}
 	n.SetMetaIDs(obs)

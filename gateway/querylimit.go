@@ -83,6 +83,29 @@ func (q *queryLimiter) acquire(client string, l QueryLimits) (release func(), er
 	}, nil
 }
 
+// waitedQuery runs a ClickHouse read that ctx's client waits for, bounded
+// as /query is: one of lim's slots (a 429 or 503 when there is none), at
+// most l.Timeout (a 503 saying so past it), stopped in ClickHouse when the
+// client leaves. answer is false when there is nobody left to answer.
+func (g *Gateway) waitedQuery(ctx *fasthttp.RequestCtx, lim *queryLimiter, l QueryLimits, run func(context.Context) error) (answer bool, err error) {
+	release, err := lim.acquire(clientID(ctx), l)
+	if err != nil {
+		return true, err
+	}
+	defer release()
+	qctx, cancel := g.queryContext(ctx, l.Timeout)
+	defer cancel()
+	err = run(qctx)
+	switch {
+	case errors.Is(context.Cause(qctx), errClientGone):
+		g.logger.Info("query cancelled: the client went away", "path", string(ctx.Path()))
+		return false, nil
+	case errors.Is(err, chstore.ErrTimeLimit):
+		return true, schema.Errorf(schema.Unavailable, "The query took longer than %s; ask for a shorter window or a smaller page, or retry later.", l.Timeout)
+	}
+	return true, err
+}
+
 // goneCheck is how often a running query looks whether its client left.
 const goneCheck = 100 * time.Millisecond
 
