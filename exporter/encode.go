@@ -23,7 +23,7 @@ const progressEvery = 1 << 16
 
 // encodePart reads a part's rows and writes them to sink as CSV, the one
 // form every part is stored in, and with withParquet as Parquet rows too.
-// It counts the bytes of the part's JSON fragment as it goes (JSONCounter,
+// It counts the bytes of the part's JSON fragment as it goes (PartEncoder,
 // exact to the Renderer a JSON download renders it with), so the download
 // can announce its length and serve ranges without the JSON being stored.
 // Memory stays at a buffer per output plus one driver block; rows are pulled from ClickHouse only as
@@ -32,19 +32,16 @@ const progressEvery = 1 << 16
 // meta_id ids has for it.
 func encodePart(it *chstore.RowIter, sink partSink, withParquet bool, ids schema.MetaIDs, onRow func(rows int64)) (int64, error) {
 	var (
-		row    schema.Row
-		csvEnc result.CSVEncoder
-		count  = result.JSONCounter{MetaIDs: ids}
-		rows   int64
+		row  schema.Row
+		enc  = result.NewPartEncoder(ids)
+		rows int64
 		// the node of the last Parquet row and its meta_id
 		lastNode string
 		lastID   float64
 	)
 	csv := make([]byte, 0, encodeFlush+1024)
 	for it.Next(&row) {
-		n := len(csv)
-		csv = csvEnc.AppendRow(csv, &row)
-		count.AddRow(&row, csv[n:len(csv)-1])
+		csv = enc.AppendRow(csv, &row)
 		if withParquet {
 			if row.Node != lastNode { // rows of a node come together: one look-up each
 				lastNode, lastID = row.Node, float64(ids[row.Node])
@@ -71,7 +68,7 @@ func encodePart(it *chstore.RowIter, sink partSink, withParquet bool, ids schema
 	if err := sink.WriteCSV(csv); err != nil {
 		return rows, err
 	}
-	count.Close()
-	sink.Rendered(count.Bytes(), count.Observations())
+	enc.Close()
+	sink.Rendered(enc.JSONBytes(), enc.Observations())
 	return rows, nil
 }

@@ -608,30 +608,6 @@ func TestCountedSizeIsRendered(t *testing.T) {
 	}
 }
 
-// The CSV encoder and the counting of the JSON fragment of a row, as an
-// exporter runs them.
-func BenchmarkPartEncoders(b *testing.B) {
-	rows := readingRows(10_000)
-	b.ReportAllocs()
-	csvBuf, scratch := make([]byte, 0, 128<<10), make([]byte, 0, 1024)
-	var ce result.CSVEncoder
-	var r result.Renderer
-	var size int
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if len(csvBuf) > 120<<10 {
-			csvBuf = csvBuf[:0]
-		}
-		n := len(csvBuf)
-		csvBuf = ce.AppendRow(csvBuf, &rows[i%len(rows)])
-		var err error
-		if scratch, err = r.AppendLine(scratch[:0], csvBuf[n:len(csvBuf)-1]); err != nil {
-			b.Fatal(err)
-		}
-		size += len(scratch)
-	}
-}
-
 // readFixture returns the text of testdata/name.
 func readFixture(tb testing.TB, name string) string {
 	tb.Helper()

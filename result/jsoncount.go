@@ -51,11 +51,15 @@ func (c *JSONCounter) AddRow(r *schema.Row, line []byte) {
 	if v == 0 {
 		v = jsonFrame.null
 	}
-	e := c.names.get(r.Sensor, r.Feature, r.Property, &c.scratch)
-	sec := r.TS.Unix()
+	c.add(r, r.TS.Unix(), c.names.get(r.Sensor, r.Feature, r.Property, &c.scratch), v)
+}
+
+// add counts r, whose Unix second is sec, whose names' lengths are e's
+// and whose value is v bytes in the JSON.
+func (c *JSONCounter) add(r *schema.Row, sec int64, e *nameLen, v int) {
 	if c.open && sec == c.sec && same(r.Node, c.node) && same(r.Sensor, c.sensor) && same(r.Feature, c.feature) && !c.hasProp(r.Property) {
 		c.props = append(c.props, r.Property)
-		c.bytes += int64(jsonFrame.more + e.prop + v)
+		c.bytes += int64(jsonFrame.more + e.propLen + v)
 		return
 	}
 	if c.open {
@@ -70,7 +74,7 @@ func (c *JSONCounter) AddRow(r *schema.Row, line []byte) {
 		c.dtFrom = sec - (sec%86400+86400)%86400
 		c.dtTo = c.dtFrom + 86400
 	}
-	c.bytes += int64(jsonFrame.begin + nodeLen + c.dtLen + e.sf + e.prop + v)
+	c.bytes += int64(jsonFrame.begin + nodeLen + c.dtLen + e.sf + e.propLen + v)
 }
 
 // datetimeLen is the escaped length of ts as CSVEncoder writes it.
@@ -134,20 +138,24 @@ type rowNames struct {
 	last  int32
 }
 
-// nameLen is a triple's lengths: sf of its sensor and feature, prop of its
-// property; next is the triple that followed it last.
+// nameLen is a triple's lengths: sf of its sensor and feature, propLen of
+// its property; csv is the triple as a CSV line has it between datetime
+// and value (appendTripleCSV), for PartEncoder; next is the triple that
+// followed it last.
 type nameLen struct {
 	sensor, feature, prop string
 	sf, propLen           int
+	csv                   []byte
 	next                  int32
 }
 
-func (n *rowNames) get(sensor, feature, prop string, scratch *[]byte) nameLens {
+// get returns the triple's entry, valid until the next get.
+func (n *rowNames) get(sensor, feature, prop string, scratch *[]byte) *nameLen {
 	if len(n.list) > 0 {
 		i := n.list[n.last].next
 		if e := &n.list[i]; same(e.prop, prop) && same(e.sensor, sensor) && same(e.feature, feature) {
 			n.last = i
-			return nameLens{e.sf, e.propLen}
+			return e
 		}
 	}
 	key := [3]string{sensor, feature, prop}
@@ -163,13 +171,14 @@ func (n *rowNames) get(sensor, feature, prop string, scratch *[]byte) nameLens {
 		e.sf += len(*scratch)
 		*scratch = appendJSONString((*scratch)[:0], prop)
 		e.propLen = len(*scratch)
+		e.csv = appendTripleCSV(nil, sensor, feature, prop)
 		i = int32(len(n.list))
 		n.list = append(n.list, e)
 		n.index[key] = i
 	}
 	n.list[n.last].next = i
 	n.last = i
-	return nameLens{n.list[i].sf, n.list[i].propLen}
+	return &n.list[i]
 }
 
 // nodeNames keeps the escaped length of each node seen and its meta_id's
@@ -215,10 +224,6 @@ func (n *nodeNames) get(node string, ids schema.MetaIDs, scratch *[]byte) int {
 	n.last = i
 	return n.list[i].n
 }
-
-// nameLens is what a row's names add: sf for its sensor and feature,
-// prop for its property.
-type nameLens struct{ sf, prop int }
 
 // jsonFrame is the bytes a Renderer writes around a row's fields, measured
 // on a Renderer: an observation's beyond its names (unquoted, escaped),

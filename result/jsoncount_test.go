@@ -123,6 +123,20 @@ func checkCount(t *testing.T, rows []schema.Row, ids schema.MetaIDs) int64 {
 		c.AddRow(&rows[i], csv[n:len(csv)-1])
 	}
 	c.Close()
+	// PartEncoder, the exporter's, writes the same CSV and counts the same.
+	pe := result.NewPartEncoder(ids)
+	var fused []byte
+	for i := range rows {
+		fused = pe.AppendRow(fused, &rows[i])
+	}
+	pe.Close()
+	if !bytes.Equal(fused, csv) {
+		t.Fatalf("PartEncoder wrote %q, CSVEncoder %q", fused, csv)
+	}
+	if pe.JSONBytes() != c.Bytes() || pe.Observations() != c.Observations() {
+		t.Fatalf("PartEncoder counted %d bytes, %d observations; JSONCounter %d, %d", pe.JSONBytes(), pe.Observations(),
+			c.Bytes(), c.Observations())
+	}
 	for _, format := range []string{schema.FormatJSON, schema.FormatNDJSON} {
 		var out bytes.Buffer
 		w := result.NewFragmentWriter(&out, format, ids)
