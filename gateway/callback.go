@@ -54,6 +54,33 @@ func callbackID(ticket, u string) string {
 	return hex.EncodeToString(h[:8])
 }
 
+// callbacksFull is a TooMany error when a /download naming callback u
+// would give its client more than MaxActive callbacks. A callback outlives
+// its job until the job's end is delivered or given up (a day): without
+// this bound, a client whose callback never answers made one endpoint, and
+// one consumer on the event stream, per job, however few it ran at once
+// (TestCallbacksBoundedPerClient).
+func (g *Gateway) callbacksFull(ctx *fasthttp.RequestCtx, u string) error {
+	if u == "" || g.MaxActive <= 0 {
+		return nil
+	}
+	all, err := g.bus.Webhooks(ctx)
+	if err != nil {
+		return err
+	}
+	n, client := 0, clientID(ctx)
+	for _, w := range all {
+		if w.Ticket != "" && w.Client == client {
+			n++
+		}
+	}
+	if n < g.MaxActive {
+		return nil
+	}
+	return schema.Errorf(schema.TooMany, "Too many callbacks not yet delivered for this client (at most %d); "+
+		"retry when one is, or ask without callback.", g.MaxActive)
+}
+
 // answerCallback is addCallback when the request named a callback.
 func (g *Gateway) answerCallback(ctx *fasthttp.RequestCtx, ticket, u string) error {
 	if u == "" {
@@ -69,9 +96,7 @@ func (g *Gateway) answerCallback(ctx *fasthttp.RequestCtx, ticket, u string) err
 func (g *Gateway) addCallback(ctx *fasthttp.RequestCtx, ticket, u string) error {
 	w := schema.Webhook{ID: callbackID(ticket, u), URL: u, Events: schema.CallbackEventKinds, Ticket: ticket,
 		CreatedAt: g.Now().UTC().Truncate(1e9), Secret: webhook.NewSecret()}
-	if len(g.APIKeys) > 0 {
-		w.Client = clientID(ctx)
-	}
+	w.Client = clientID(ctx) // counted by callbacksFull; not a key's without keys: any caller sees it
 	w, err := g.bus.AddWebhook(ctx, w)
 	if err != nil {
 		return err

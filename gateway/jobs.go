@@ -39,7 +39,14 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 		Client: clientID(ctx), ExpiresAt: now.Add(g.bus.Config.Retention)}
 	fp := fingerprint(ctx, q)
 	id := "submit." + fp
-	full := g.MaxActive > 0 && g.active.count(req.Client) >= g.MaxActive
+	var full error // the client's limit, past which only a repeat is answered
+	if g.MaxActive > 0 && g.active.count(req.Client) >= g.MaxActive {
+		full = schema.Errorf(schema.TooMany, "Too many export jobs queued or running for this client (at most %d); retry when one finishes.", g.MaxActive)
+	} else if err := g.callbacksFull(ctx, callback); schema.ErrorCode(err) == schema.TooMany {
+		full = err
+	} else if err != nil {
+		return err
+	}
 	// While the result storage is short no new job is accepted (507 with
 	// Retry-After): it would fail for want of room.
 	short := g.bus.StorageShort(ctx)
@@ -48,14 +55,14 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 	}
 	for range maxResubmits {
 		var earlier uint64
-		if full || short != nil {
+		if full != nil || short != nil {
 			// At its limit a client may still repeat an accepted request.
 			earlier, err = g.bus.Earlier(ctx, id)
 			if err == nil && earlier == 0 {
 				if short != nil {
 					return short
 				}
-				return schema.Errorf(schema.TooMany, "Too many export jobs queued or running for this client (at most %d); retry when one finishes.", g.MaxActive)
+				return full
 			}
 		} else {
 			earlier, err = g.bus.Submit(ctx, req, id)
