@@ -99,7 +99,7 @@ func (g *Gateway) createWebhook(ctx *fasthttp.RequestCtx, _ []string) error {
 }
 
 // registered is how many endpoints the caller has registered; jobs'
-// callbacks are not counted, being bounded by the jobs a client may have.
+// callbacks are bounded apart, by MaxActive (callbacksFull).
 func (g *Gateway) registered(ctx *fasthttp.RequestCtx) (int, error) {
 	mine, err := g.ownWebhooks(ctx)
 	n := 0
