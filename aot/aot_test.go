@@ -1,6 +1,8 @@
 package aot_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"os"
 	"path/filepath"
@@ -187,5 +189,24 @@ func TestNetworkName(t *testing.T) {
 		if got := aot.NetworkName(in); got != want {
 			t.Errorf("NetworkName(%q): got %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestReaderHeaderBOM: a data.csv.gz whose header starts with a byte-order
+// mark (as a spreadsheet saves CSV), with CRLF line ends, reads its header
+// as the header: the report counts the data lines only, none malformed.
+func TestReaderHeaderBOM(t *testing.T) {
+	line := "2018/04/01 00:00:03,001e0610f02f,metsense,tsys01,temperature,1,1e3"
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write([]byte("\ufeff" + aottest.Header + "\r\n" + line + "\r\n"))
+	_ = zw.Close()
+	dir := t.TempDir()
+	if _, err := (aottest.Digest{Data: gz.Bytes()}).WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	rows, r := readAll(t, dir, 0)
+	if c := r.Counts(); len(rows) != 1 || c.Lines != 1 || c.Malformed != 0 {
+		t.Errorf("got %d rows, counts %+v; want one line, read, none malformed", len(rows), c)
 	}
 }
