@@ -114,7 +114,8 @@ func (r *Reader) Next(row *schema.Row) bool {
 		}
 		if r.first {
 			r.first = false
-			if bytes.HasPrefix(line, []byte("timestamp,")) {
+			// A spreadsheet's byte-order mark, as readTable allows in metadata.
+			if bytes.HasPrefix(bytes.TrimPrefix(line, []byte("\ufeff")), []byte("timestamp,")) {
 				continue
 			}
 		}
