@@ -245,6 +245,14 @@ func TestWebhookRegistration(t *testing.T) {
 	if code, body := post("application/json", `{"url":1}`); code != 400 || !strings.Contains(body, `"request":[`) {
 		t.Errorf("a bad JSON body: got %d %s, want 400", code, body)
 	}
+	if code, body := post("application/json", `{"url":"http://127.0.0.1:9/a","events":"*"} {"url":"x"}`); code != 400 || !strings.Contains(body, `"request":[`) {
+		t.Errorf("a JSON body with more after its object: got %d %s, want 400", code, body)
+	}
+	for _, u := range []string{"http://127.0.0.1:99999/a", "http://127.0.0.1:0/a", "https://example.org:https/a"} {
+		if code, body := post("application/x-www-form-urlencoded", "events=*&url="+url.QueryEscape(u)); code != 400 || !strings.Contains(body, `"url":[`) {
+			t.Errorf("url %s, a port no one can listen on: got %d %s, want 400 keyed url", u, code, body)
+		}
+	}
 }
 
 // TestWebhookTwoProcesses: two services on one NATS server both run a
