@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -160,7 +161,7 @@ func webhookInput(ctx *fasthttp.RequestCtx) (u string, kinds []schema.EventKind,
 		var r webhookRequest
 		dec := json.NewDecoder(bytes.NewReader(ctx.PostBody()))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&r); err != nil {
+		if err := dec.Decode(&r); err != nil || dec.Decode(&struct{}{}) != io.EOF {
 			return "", nil, errors.New("The body must be a JSON object with url and events.")
 		}
 		u = r.URL

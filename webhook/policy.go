@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -81,6 +82,8 @@ func (p Policy) CheckURL(ctx context.Context, raw string) error {
 		return errors.New("must not carry a user or password")
 	case u.Fragment != "":
 		return errors.New("must not have a fragment")
+	case !validPort(u.Port()):
+		return errors.New("must have a port from 1 to 65535, or none")
 	}
 	addrs, err := p.resolve(ctx, u.Hostname())
 	if err != nil {
@@ -92,6 +95,17 @@ func (p Policy) CheckURL(ctx context.Context, raw string) error {
 		}
 	}
 	return nil
+}
+
+// validPort reports whether port, a URL's (digits or empty, as url.Parse
+// leaves it), is one a receiver can listen on: an endpoint on port 99999
+// was registered, and every delivery to it failed.
+func validPort(port string) bool {
+	if port == "" {
+		return true
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 func (p Policy) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
