@@ -204,6 +204,17 @@ func TestLoadForms(t *testing.T) {
 			}
 		})
 	}
+	// A data file cut short (a download broken off) keeps what it stored
+	// and says so, and the whole digest then loads the rest.
+	cut, _ := aottest.Digest{Data: d.Data[:len(d.Data)-12]}.WriteDir(filepath.Join(tmp, "cut"))
+	s := testenv.MustOpenStore(t)
+	if _, err := runLoad(t, s.Database(), cut); err == nil || exitCode(err) == 0 ||
+		!strings.Contains(err.Error(), "unexpected EOF") || !strings.Contains(err.Error(), "is stored") {
+		t.Errorf("a data file cut short: got %v, want an error saying what is stored", err)
+	}
+	if r, err := runLoad(t, s.Database(), dir); err != nil || r.Loaded+r.Skipped["already_loaded"] < int64(len(aottest.QuirkRows())) {
+		t.Errorf("the whole digest after: got %+v, %v", r, err)
+	}
 	if _, err := runLoad(t, "unused", "--network", "a b/c", dir); err == nil || !strings.Contains(err.Error(), "bad --network") {
 		t.Errorf("a network name with a space and a slash: got %v, want refused", err)
 	}
