@@ -105,12 +105,15 @@ func load(ctx context.Context, args []string, getenv func(string) string, stdout
 		}
 	}
 	r, err := loadDigest(ctx, store, fs.Arg(0), *network, *batch, progress)
-	if errors.Is(err, context.Canceled) && r.Network != "" {
+	if err != nil && r.Network != "" { // stopped while storing: what is stored stays
 		stored := "no reading is stored yet"
 		if !strings.HasPrefix(r.LoadedUntil, "1970-") {
 			stored = "every reading before " + r.LoadedUntil + " is stored"
 		}
-		return fmt.Errorf("load of %s interrupted: %s; run the same load again to go on", r.Network, stored)
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("load of %s interrupted: %s; run the same load again to go on", r.Network, stored)
+		}
+		return fmt.Errorf("load of %s stopped: %w; %s; load the whole digest again to go on", r.Network, err, stored)
 	}
 	if err != nil {
 		return err
