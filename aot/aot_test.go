@@ -3,6 +3,7 @@ package aot_test
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -208,5 +209,30 @@ func TestReaderHeaderBOM(t *testing.T) {
 	rows, r := readAll(t, dir, 0)
 	if c := r.Counts(); len(rows) != 1 || c.Lines != 1 || c.Malformed != 0 {
 		t.Errorf("got %d rows, counts %+v; want one line, read, none malformed", len(rows), c)
+	}
+}
+
+// TestNetworkNonFiniteRange: a sensors.csv whose hrf_minval or hrf_maxval
+// is NaN or Inf (strconv reads both) gives a network whose metadata is
+// still JSON, the range left out as an unreadable one is: JSON has no NaN,
+// and a sensor whose info could not be encoded was stored with none.
+func TestNetworkNonFiniteRange(t *testing.T) {
+	sensors := "ontology,subsystem,sensor,parameter,hrf_unit,hrf_minval,hrf_maxval,datasheet\n" +
+		"/sensing/meteorology/temperature,metsense,tsys01,temperature,C,NaN,Inf,https://example.org/tsys01.pdf\n"
+	dir := t.TempDir()
+	if _, err := (aottest.Digest{Data: aottest.Gzip(nil), Sensors: []byte(sensors)}).WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	d, err := aot.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := d.Network("aot_chicago")
+	s, ok := n.Sensor("metsense.tsys01")
+	if !ok {
+		t.Fatal("no metsense.tsys01")
+	}
+	if b, err := json.Marshal(s.Info); err != nil || !strings.Contains(string(b), "tsys01.pdf") {
+		t.Errorf("the sensor's info as JSON: %s, %v; want it with its datasheet", b, err)
 	}
 }
