@@ -238,10 +238,10 @@ func (m *Metadata) Network(name string) *schema.Network {
 		fp := f + "." + s.Parameter
 		x.Properties = append(x.Properties, fp)
 		p := map[string]any{"ontology": s.Ontology, "unit": s.Unit}
-		if v, err := strconv.ParseFloat(s.Min, 64); err == nil {
+		if v, ok := finite(s.Min); ok {
 			p["min"] = v
 		}
-		if v, err := strconv.ParseFloat(s.Max, 64); err == nil {
+		if v, ok := finite(s.Max); ok {
 			p["max"] = v
 		}
 		x.Info["properties"].(map[string]any)[fp] = p
@@ -274,4 +274,12 @@ func (m *Metadata) Network(name string) *schema.Network {
 	}
 	n.Sort()
 	return n
+}
+
+// finite reads a range bound of sensors.csv; NaN and Inf, which strconv
+// reads but JSON cannot hold, are left out as unreadable text is (a
+// sensor's info with one was stored empty).
+func finite(s string) (float64, bool) {
+	v, err := strconv.ParseFloat(s, 64)
+	return v, err == nil && !math.IsNaN(v) && !math.IsInf(v, 0)
 }
