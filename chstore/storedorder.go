@@ -61,7 +61,7 @@ type orderKey struct {
 // inOrder reports whether r, whose time is ts, comes at or after the row
 // before it in export order, and makes r the row before the next. The
 // strings are the interner's, so equal ones mostly share their bytes and
-// compare at once.
+// compare without a call (same).
 func (k *orderKey) inOrder(ts proto.DateTime, r *schema.Row) bool {
 	ok := true
 	if k.set {
@@ -69,13 +69,13 @@ func (k *orderKey) inOrder(ts proto.DateTime, r *schema.Row) bool {
 		switch {
 		case ts != k.ts:
 			c = cmpOrder(ts > k.ts)
-		case r.Node != k.node:
+		case !same(r.Node, k.node):
 			c = cmpOrder(r.Node > k.node)
-		case r.Sensor != k.sensor:
+		case !same(r.Sensor, k.sensor):
 			c = cmpOrder(r.Sensor > k.sensor)
-		case r.Feature != k.feature:
+		case !same(r.Feature, k.feature):
 			c = cmpOrder(r.Feature > k.feature)
-		case r.Property != k.property:
+		case !same(r.Property, k.property):
 			c = cmpOrder(r.Property > k.property)
 		}
 		ok = c >= 0

@@ -44,8 +44,11 @@ func (c *strCol) DecodeColumn(_ *proto.Reader, rows int) error {
 		avail, _ := c.br.Peek(c.br.Buffered())
 		used := 0
 		for len(c.vals) < rows {
-			n, k := binary.Uvarint(avail[used:])
-			if k < 0 || n > maxStringLen {
+			var n uint64
+			k := 1
+			if used < len(avail) && avail[used] < 0x80 { // a length below 128, as names are: no call
+				n = uint64(avail[used])
+			} else if n, k = binary.Uvarint(avail[used:]); k < 0 || n > maxStringLen {
 				return errors.New("native: bad string length")
 			}
 			if k == 0 || used+k+int(n) > len(avail) {
