@@ -37,6 +37,9 @@ func (c *strCol) Reset()                 { c.vals = c.vals[:0] } // interned str
 // time, and a value split by the buffer's end on its own.
 func (c *strCol) DecodeColumn(_ *proto.Reader, rows int) error {
 	c.Reset()
+	if cap(c.vals) < rows { // once, not grown value by value (a block from a pool the collector emptied)
+		c.vals = make([]string, 0, rows)
+	}
 	for len(c.vals) < rows {
 		if _, err := c.br.Peek(1); err != nil {
 			return noEOF(err)
