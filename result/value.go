@@ -38,7 +38,18 @@ func appendHundredths(b []byte, v float64) ([]byte, bool) {
 		n = -n
 	}
 	u := uint64(n)
-	b = strconv.AppendUint(b, u/100, 10)
+	switch w := u / 100; { // spelt here below 10 000, as readings mostly are: strconv's was a third of the value's cost
+	case w < 10:
+		b = append(b, byte('0'+w))
+	case w < 100:
+		b = append(b, byte('0'+w/10), byte('0'+w%10))
+	case w < 1000:
+		b = append(b, byte('0'+w/100), byte('0'+w/10%10), byte('0'+w%10))
+	case w < 10000:
+		b = append(b, byte('0'+w/1000), byte('0'+w/100%10), byte('0'+w/10%10), byte('0'+w%10))
+	default:
+		b = strconv.AppendUint(b, w, 10)
+	}
 	switch frac := u % 100; {
 	case frac == 0:
 	case frac%10 == 0:

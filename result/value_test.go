@@ -26,7 +26,8 @@ func TestAppendValueIsStrconv(t *testing.T) {
 	}
 	for _, v := range []float64{0, math.Copysign(0, -1), 0.01, -0.01, 0.1, 0.005, 0.015, 1, -1, 10, 100, 1e14, 9.99e12,
 		1e15 / 100, 1e15/100 - 0.01, 9999999999999.99, -9999999999999.99, 1e13, 0.3, 0.7, 1023.53, -1.52, 681.88, 5e-324,
-		math.MaxFloat64, math.SmallestNonzeroFloat64, 123456789012.34, 0.29, 1.005, 2.675} {
+		math.MaxFloat64, math.SmallestNonzeroFloat64, 123456789012.34, 0.29, 1.005, 2.675,
+		9.99, 10.01, 99.99, 100.01, 999.99, 1000.01, 9999.99, 10000, 10000.01, -9999.99, -10000.01} {
 		check(v)
 		check(math.Nextafter(v, math.Inf(1)))
 		check(math.Nextafter(v, math.Inf(-1)))
