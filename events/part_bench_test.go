@@ -6,6 +6,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/plenario-next/exportd/internal/cputime"
 	"github.com/plenario-next/exportd/internal/testenv"
 )
 
@@ -42,5 +43,58 @@ func BenchmarkPartRead(b *testing.B) {
 		if n != int64(len(part)) {
 			b.Fatalf("read %d bytes, want %d", n, len(part))
 		}
+	}
+}
+
+// BenchmarkPartReadChunks reads a stored part into 256 KiB buffers as a
+// JSON download's renderer is fed: "read", through Read (s2.Reader decodes
+// into its buffer, copied out), and "block", with AppendBlock (decoded in
+// place). The buffers rotate, eight of them, as a download's chunks do
+// (more than the L2 cache holds). cpu-ns/MB is the process's CPU time, the
+// embedded server's too.
+func BenchmarkPartReadChunks(b *testing.B) {
+	ctx := context.Background()
+	bus := newBus(b)
+	part := csvPart(64 << 20)
+	const ticket = "0123456789abcdef0123456789abcdef"
+	if _, err := testenv.PutPart(ctx, bus, ticket, 1, func() int64 { return 0 }, bytes.NewReader(part)); err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range []string{"read", "block"} {
+		b.Run(name, func(b *testing.B) {
+			var bufs [8][]byte
+			for i := range bufs {
+				bufs[i] = make([]byte, 0, 384<<10)
+			}
+			b.SetBytes(int64(len(part)))
+			cpu0 := cputime.Self()
+			for range b.N {
+				r, err := bus.OpenPart(ctx, ticket, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var n int
+				for i := 0; err == nil; i++ {
+					buf := bufs[i%len(bufs)]
+					if name == "read" {
+						var k int
+						k, err = io.ReadFull(r, buf[:256<<10])
+						n += k
+						if err == io.ErrUnexpectedEOF {
+							err = io.EOF
+						}
+					} else {
+						var out []byte
+						out, err = r.AppendBlock(buf[:0])
+						n += len(out)
+					}
+				}
+				r.Close()
+				if err != io.EOF || n != len(part) {
+					b.Fatalf("read %d bytes (%v), want %d", n, err, len(part))
+				}
+			}
+			b.ReportMetric(float64(cputime.Self()-cpu0)/float64(b.N)/float64(len(part)>>20), "cpu-ns/MB")
+		})
 	}
 }

@@ -22,10 +22,12 @@ const partIdle = 30 * time.Second
 // the part was stored, and the manifest publishes it); downloads are served
 // from the chunk messages themselves.
 type PartReader struct {
-	raw   *chunkReader
-	dec   *s2.Reader // nil: stored as they are (a CSV part from before compression)
-	size  int64      // of the CSV
-	fresh bool       // nothing read or skipped yet
+	raw *chunkReader
+	dec *s2.Reader // nil: stored as they are (a CSV part from before compression)
+	// frames reads a compressed part for AppendBlock (s2block.go).
+	frames s2Frames
+	size   int64 // of the CSV
+	fresh  bool  // nothing read or skipped yet
 }
 
 // OpenPart opens a stored part for reading.

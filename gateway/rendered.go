@@ -85,7 +85,11 @@ func (b *layoutBody) render(w io.Writer, s result.Segment, r io.Reader) error {
 	go func() {
 		defer close(order)
 		defer close(tasks)
-		readErr = cutChunks(ctx, r, tasks, order)
+		if br, ok := r.(blockReader); ok {
+			readErr = cutBlocks(ctx, br, tasks, order)
+		} else {
+			readErr = cutChunks(ctx, r, tasks, order)
+		}
 	}()
 	defer func() { // no worker is left holding a chunk
 		cancel()
@@ -185,6 +189,104 @@ func cutChunks(ctx context.Context, r io.Reader, tasks, order chan<- *chunk) err
 			return nil
 		}
 	}
+}
+
+// blockReader is a part read a block at a time, each decoded straight
+// into the buffer it is appended to (events.PartReader.AppendBlock).
+type blockReader interface {
+	AppendBlock(dst []byte) ([]byte, error)
+}
+
+// cutBlocks is cutChunks for a part read a block at a time: its blocks
+// are decoded into the chunks' buffers, not copied there from the
+// decoder's (the copy was 0.25 s of the gateway's 3.85 s of CPU in a
+// 20 M-row JSON download's profile). A chunk is at least renderChunk bytes
+// (a block, 256 KiB, and what was carried) when it can be, cut as
+// cutChunks cuts; what is left after the cut, usually the fewer bytes, is
+// copied into the next chunk's buffer; when a chunk is the fewer (a test's
+// small chunks), it is the one copied out.
+func cutBlocks(ctx context.Context, r blockReader, tasks, order chan<- *chunk) error {
+	size := int(renderChunk.Load())
+	in := chunkBuffers.Get().(*[]byte)
+	buf := (*in)[:0]
+	end := false
+	for {
+		for !end && len(buf) < size {
+			var err error
+			if buf, err = r.AppendBlock(buf); err == io.EOF {
+				end = true
+			} else if err != nil {
+				chunkBuffers.Put(in)
+				return err
+			}
+		}
+		cut := len(buf)
+		if !end || len(buf) > size {
+			if cut = cutWithin(buf, size); cut == 0 {
+				if !end { // no place to cut yet: read on
+					size += int(renderChunk.Load())
+					continue
+				}
+				cut = len(buf)
+			}
+		}
+		c := &chunk{done: make(chan struct{})}
+		if rest := buf[cut:]; len(rest) < cut {
+			next := chunkBuffers.Get().(*[]byte)
+			*next = append((*next)[:0], rest...)
+			*in, c.in = buf[:cut], in
+			in, buf = next, *next
+		} else {
+			c.in = chunkBuffers.Get().(*[]byte)
+			*c.in = append((*c.in)[:0], buf[:cut]...)
+			buf = rest
+		}
+		size = int(renderChunk.Load())
+		if err := handOn(ctx, c, tasks, order); err != nil {
+			chunkBuffers.Put(in)
+			return err
+		}
+		if end && len(buf) == 0 {
+			chunkBuffers.Put(in)
+			return nil
+		}
+	}
+}
+
+// cutWithin is cutAt of b's first size bytes (of all of b when it holds
+// less than twice as many: a chunk of a block and what was carried), or of
+// as many more as it takes to find a cut; 0 if b has none.
+func cutWithin(b []byte, size int) int {
+	if len(b) < 2*size {
+		return cutAt(b)
+	}
+	for e := size; ; e += size {
+		if e >= len(b) {
+			return cutAt(b)
+		}
+		if cut := cutAt(b[:e]); cut > 0 {
+			return cut
+		}
+	}
+}
+
+// handOn hands c to order (to be sent) and tasks (to be rendered).
+func handOn(ctx context.Context, c *chunk, tasks, order chan<- *chunk) error {
+	select {
+	case order <- c:
+	case <-ctx.Done():
+		chunkBuffers.Put(c.in)
+		return ctx.Err()
+	}
+	select {
+	case tasks <- c:
+	case <-ctx.Done():
+		c.err = ctx.Err()
+		c.out = chunkBuffers.Get().(*[]byte)
+		close(c.done)
+		return ctx.Err()
+	}
+	return nil
 }
 
 // cutAt is where b, CSV lines of which the last may be unfinished, may be
