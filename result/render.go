@@ -154,7 +154,7 @@ func (j *Renderer) appendOn(b, p []byte, i int) (out []byte, end int, err error)
 // escaped: a line is two comparisons, a scan of its value and a few copies.
 func (j *Renderer) fast(b, csv []byte) ([]byte, int) {
 	n := len(j.nt)
-	if n == 0 || len(csv) < n || string(csv[:n]) != string(j.nt) {
+	if n == 0 || !hasPrefix(csv, j.nt) {
 		if n = j.nextReading(csv); n == 0 {
 			if n = j.plainReading(csv); n == 0 {
 				return b, 0
@@ -168,14 +168,14 @@ func (j *Renderer) fast(b, csv []byte) ([]byte, int) {
 	rest := csv[n:]
 	ti := trips[j.last].next
 	raw := trips[ti].raw
-	if len(raw) == 0 || len(rest) < len(raw) || string(rest[:len(raw)]) != string(raw) {
+	if len(raw) == 0 || !hasPrefix(rest, raw) {
 		if ti = j.names.rawTriple(rest); ti < 0 {
 			return b, 0
 		}
 		raw = trips[ti].raw
 	}
 	val := rest[len(raw):]
-	k := numberLen(val)
+	k := valueLen(val)
 	if k < 0 || k < len(val) && val[k] != '\n' {
 		return b, 0 // line says what is wrong, or right, with it
 	}
