@@ -33,7 +33,8 @@ func NewPartEncoder(ids schema.MetaIDs) *PartEncoder {
 // AppendRow appends r as one CSV line to b and counts its JSON.
 func (e *PartEncoder) AppendRow(b []byte, r *schema.Row) []byte {
 	sec := r.TS.Unix()
-	if sec != e.sec || !same(r.Node, e.node) || e.head == nil {
+	headKept := sec == e.sec && same(r.Node, e.node) && e.head != nil
+	if !headKept {
 		e.node, e.sec = r.Node, sec
 		e.head = appendCSVField(e.head[:0], r.Node)
 		e.head = append(e.head, ',')
@@ -48,7 +49,10 @@ func (e *PartEncoder) AppendRow(b []byte, r *schema.Row) []byte {
 	if v == 0 {
 		v = jsonFrame.null
 	}
-	e.count.add(r, sec, n, v)
+	// The open observation is the row before's: it goes on with r when
+	// the two share node, second, sensor and feature, known already.
+	c := &e.count
+	c.count(r, sec, n, v, c.open && headKept && c.names.pairKept && !c.hasProp(r.Property))
 	return append(b, '\n')
 }
 

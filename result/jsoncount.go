@@ -57,7 +57,15 @@ func (c *JSONCounter) AddRow(r *schema.Row, line []byte) {
 // add counts r, whose Unix second is sec, whose names' lengths are e's
 // and whose value is v bytes in the JSON.
 func (c *JSONCounter) add(r *schema.Row, sec int64, e *nameLen, v int) {
-	if c.open && sec == c.sec && same(r.Node, c.node) && same(r.Sensor, c.sensor) && same(r.Feature, c.feature) && !c.hasProp(r.Property) {
+	c.count(r, sec, e, v, c.open && sec == c.sec && same(r.Node, c.node) && same(r.Sensor, c.sensor) &&
+		same(r.Feature, c.feature) && !c.hasProp(r.Property))
+}
+
+// count is add once it is known whether r goes on the open observation
+// (more): the one before it has its node, second, sensor and feature,
+// and not its property.
+func (c *JSONCounter) count(r *schema.Row, sec int64, e *nameLen, v int, more bool) {
+	if more {
 		c.props = append(c.props, r.Property)
 		c.bytes += int64(jsonFrame.more + e.propLen + v)
 		return
@@ -131,11 +139,14 @@ const maxRowNames = 4096
 // the same order every second, so each triple remembers the one that came
 // after it last time, and that is asked first: most rows are found with
 // three comparisons of interned strings, which stop at their shared
-// pointer; the rest by a map.
+// pointer; the rest by a map. pairKept says whether the triple last got
+// has the sensor and feature of the one got before it, which a triple
+// remembers of the one after it (nextSamePair), for PartEncoder.
 type rowNames struct {
-	list  []nameLen
-	index map[[3]string]int32
-	last  int32
+	list     []nameLen
+	index    map[[3]string]int32
+	last     int32
+	pairKept bool
 }
 
 // nameLen is a triple's lengths: sf of its sensor and feature, propLen of
@@ -146,17 +157,20 @@ type nameLen struct {
 	sensor, feature, prop string
 	sf, propLen           int
 	csv                   []byte
-	next                  int32
+	next                  int32 // at first the triple itself
+	nextSamePair          bool  // next has sensor and feature
 }
 
 // get returns the triple's entry, valid until the next get.
 func (n *rowNames) get(sensor, feature, prop string, scratch *[]byte) *nameLen {
+	kept := false
 	if len(n.list) > 0 {
-		i := n.list[n.last].next
-		if e := &n.list[i]; same(e.prop, prop) && same(e.sensor, sensor) && same(e.feature, feature) {
-			n.last = i
+		p := &n.list[n.last]
+		if e := &n.list[p.next]; same(e.prop, prop) && same(e.sensor, sensor) && same(e.feature, feature) {
+			n.last, n.pairKept = p.next, p.nextSamePair
 			return e
 		}
+		kept = same(p.sensor, sensor) && same(p.feature, feature)
 	}
 	key := [3]string{sensor, feature, prop}
 	i, ok := n.index[key]
@@ -173,11 +187,13 @@ func (n *rowNames) get(sensor, feature, prop string, scratch *[]byte) *nameLen {
 		e.propLen = len(*scratch)
 		e.csv = appendTripleCSV(nil, sensor, feature, prop)
 		i = int32(len(n.list))
+		e.next, e.nextSamePair = i, true
 		n.list = append(n.list, e)
 		n.index[key] = i
 	}
-	n.list[n.last].next = i
-	n.last = i
+	p := &n.list[n.last] // after a reset, the new triple
+	p.next, p.nextSamePair = i, same(p.sensor, sensor) && same(p.feature, feature)
+	n.last, n.pairKept = i, kept
 	return &n.list[i]
 }
 
