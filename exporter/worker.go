@@ -81,6 +81,14 @@ func (x *Exporter) export(ctx context.Context, m *events.Delivery, t schema.Part
 		return nil
 	}
 	start := time.Now()
+	if m.Delivered() > 1 {
+		if sp, ok := x.storedWhole(ctx, t); ok {
+			// Its exporter died after storing it, maybe after its part_done:
+			// followers and partial manifests may have served it already.
+			log.Info("part stored whole by an earlier delivery; kept, not stored again")
+			return x.partDone(ctx, t, sp.Rows, sp, start, log)
+		}
+	}
 	partCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -148,6 +156,11 @@ func (x *Exporter) export(ctx context.Context, m *events.Delivery, t schema.Part
 		log.Info("job finished while its part ran; removing the part", "status", rec.Job.Status.Status)
 		return x.bus.DeletePart(ctx, t.Ticket, t.Spec.Part)
 	}
+	return x.partDone(ctx, t, n, stored, start, log)
+}
+
+// partDone tells that part t is stored, as stored.
+func (x *Exporter) partDone(ctx context.Context, t schema.PartTask, n int64, stored events.StoredPart, start time.Time, log *slog.Logger) error {
 	if _, err := x.bus.Publish(ctx, schema.Event{Kind: schema.EventPartDone, Ticket: t.Ticket, Part: t.Spec.Part, Parts: t.Parts,
 		Rows: n, Bytes: stored.Bytes, Worker: x.Name}); err != nil {
 		return err
@@ -157,6 +170,23 @@ func (x *Exporter) export(ctx context.Context, m *events.Delivery, t schema.Part
 		"took", time.Since(start).Round(time.Millisecond).String())
 	return nil
 }
+
+// storedWhole returns part t as stored by an earlier delivery, if one
+// stored it whole (its metadata written last: rows, size, digest). A part
+// is stored once: storing it again would replace the object that its
+// part_done announced, which followers, partial manifests and the job's
+// rows took as the part (and purge its chunks under any read of it),
+// with the slice as read again, which may differ (rows loaded since into
+// its window, ties ordered otherwise). Any error but a whole part: store
+// it.
+func (x *Exporter) storedWhole(ctx context.Context, t schema.PartTask) (events.StoredPart, bool) {
+	sp, err := x.bus.Part(ctx, t.Ticket, t.Spec.Part)
+	return sp, err == nil
+}
+
+// errStoredMeanwhile aborts a part that another delivery stored whole
+// while this one ran.
+var errStoredMeanwhile = errors.New("exporter: part stored meanwhile by another delivery")
 
 // storePart reads a part's slice from ClickHouse and stores it. It reads
 // the rows in the order the table stores them first (no sort in
@@ -185,6 +215,15 @@ func (x *Exporter) storePart(ctx context.Context, t schema.PartTask, onRow func(
 				continue
 			}
 			return n, events.StoredPart{}, err
+		}
+		// This process may have stalled past the ack wait (stopped, swapped
+		// out) while another took the part again and stored it: that one
+		// stands (storedWhole). A stall between this look and Close's last
+		// write still replaces it; only a conditional write would close that.
+		if sp, ok := x.storedWhole(ctx, t); ok {
+			pw.Abort(errStoredMeanwhile)
+			log.Info("part stored whole meanwhile by another delivery; kept, this read dropped", "rows", n)
+			return sp.Rows, sp, nil
 		}
 		stored, err := pw.Close(n)
 		return n, stored, err

@@ -112,10 +112,14 @@ const DefaultPartialBytes = 16 << 20
 // part. A part does not change after its part_done, so the manifest of a
 // running job, polled by every client that waits for it, asks the store
 // only for the parts stored since it was last asked, not for every part
-// each time (BenchmarkPartialManifest). (A part is stored again only when
-// its exporter died between its part_done and its ack: the same slice read
-// again. Should its bytes differ, partial manifests show the first until
-// the job ends; the complete one reads the store afresh.) A job's entries
+// each time (BenchmarkPartialManifest). A part announced is not stored
+// again: an exporter that takes a part whose earlier delivery stored it
+// whole (its process died before its ack, or stalled past the ack wait)
+// keeps that object and drops its own read (exporter.storedWhole), so what
+// is kept here is what the complete manifest, followers and downloads read
+// (internal/faults TestExporterDiesBeforeAck, TestExporterStalledPastAckWait:
+// the slice read again held rows loaded since, and replaced the part the
+// first part_done announced). A job's entries
 // are dropped when its manifest is asked for after it has ended (the
 // complete manifest reads the store afresh, into partCache); when the
 // budget is spent, another job's entries go, whichever. The zero value
