@@ -269,16 +269,20 @@ func (g *getter) fetch(ctx context.Context, u string, ranges bool, st *dlState, 
 	if tag := resp.Header.Get("ETag"); tag != "" {
 		st.etag = tag
 	}
-	var src blockSource = readBlocks{resp.Body}
-	switch coding := resp.Header.Get("Content-Encoding"); {
+	body, coding := io.Reader(resp.Body), resp.Header.Get("Content-Encoding")
+	if resp.StatusCode == http.StatusOK && (coding == "" || strings.EqualFold(coding, "identity")) {
+		body, coding = sniffCoding(resp.Body) // s2read.go
+	}
+	var src blockSource = readBlocks{body}
+	switch {
 	case strings.EqualFold(coding, "gzip"):
-		zr, err := gzip.NewReader(resp.Body)
+		zr, err := gzip.NewReader(body)
 		if err != nil {
 			return err
 		}
 		src = readBlocks{zr}
 	case strings.EqualFold(coding, codingS2):
-		src = &s2Blocks{r: resp.Body, noCRC: st.verify || st.live != nil}
+		src = &s2Blocks{r: body, noCRC: st.verify || st.live != nil}
 	case coding != "" && !strings.EqualFold(coding, "identity"):
 		return exitf(exitDownload, "the server sent Content-Encoding %q, not asked for", coding)
 	default:

@@ -6,6 +6,8 @@ package main
 // bytes through the connection, and the gateway does not decode it.
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -19,6 +21,35 @@ const codingS2 = "s2"
 // askS2 is whether get asks for CSV as s2; a variable so that a benchmark
 // can set it against identity.
 var askS2 = true
+
+// sniffCoding returns the body of a whole file sent without a content
+// coding, and the coding its first bytes show: a proxy that drops
+// Content-Encoding (or Accept-Encoding, so that its own client unzips)
+// passes the body on as the server sent it. A file begins with text (CSV's
+// header, JSON's bracket) or Parquet's magic, never with an S2 stream's
+// identifier (0xff is no byte of UTF-8) or gzip's magic, so the first
+// bytes tell the codings apart; a ranged answer is identity bytes of the
+// file anywhere, and is not sniffed.
+func sniffCoding(body io.Reader) (io.Reader, string) {
+	// Small: a read past what it holds goes straight into the caller's
+	// buffer (bufio), so the identity path copies no more than this.
+	br := bufio.NewReaderSize(body, 16)
+	head, _ := br.Peek(len(s2StreamID))
+	switch {
+	case bytes.Equal(head, s2StreamID) || bytes.Equal(head, snappyStreamID):
+		return br, codingS2
+	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
+		return br, "gzip"
+	}
+	return br, ""
+}
+
+// The stream identifier chunks an S2 stream begins with (a Snappy one's,
+// which S2 reads too).
+var (
+	s2StreamID     = []byte("\xff\x06\x00\x00S2sTwO")
+	snappyStreamID = []byte("\xff\x06\x00\x00sNaPpY")
+)
 
 // blockSource gives a download's bytes a block at a time, in buf when it
 // has room: the identity bytes as they are read, or an S2 stream's blocks
