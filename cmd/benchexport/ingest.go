@@ -61,7 +61,7 @@ func ingest(ctx context.Context, cfg config, root, tmp string) (*ingestResult, e
 	defer os.RemoveAll(filepath.Join(tmp, "ingest"))
 	db := cfg.DB + "_ingest"
 	chHost, chPort, _ := net.SplitHostPort(cfg.ClickHouse)
-	chPID := clickhousePID(root)
+	chPID := clickhousePID(root, cfg.ClickHouse)
 	defer freshDB(context.WithoutCancel(ctx), cfg, db, false)
 	for i := range cfg.Runs {
 		if err := freshDB(ctx, cfg, db, true); err != nil {

@@ -256,9 +256,31 @@ func cpuSeconds(pid int) float64 {
 	return float64(u+s) / 100
 }
 
-// clickhousePID finds the local clickhouse-server from the pid file
-// scripts/clickhouse.sh writes, for its CPU time; 0 if there is none.
-func clickhousePID(root string) int {
+// clickhousePID finds the clickhouse-server that answers on addr, for its
+// CPU time: the process that holds the socket listening on addr's port,
+// else the one of the pid file scripts/clickhouse.sh writes in
+// $EXPORTD_DATA_DIR (which is another server's, or none, when the one on
+// the port was started from another data directory: its CPU showed 0.0).
+// It says which it measures; 0 if none.
+func clickhousePID(root, addr string) int {
+	if pid, err := listenerPID(addr); err == nil && strings.Contains(procComm(pid), "clickhouse") {
+		logf("ClickHouse CPU: pid %d (%s), listening on %s", pid, procComm(pid), addr)
+		return pid
+	} else if err == nil {
+		logf("ClickHouse CPU: %s is held by pid %d (%s), not a clickhouse-server", addr, pid, procComm(pid))
+	}
+	pid := pidFilePID(root)
+	if pid == 0 {
+		logf("ClickHouse CPU: no clickhouse-server found on %s or in the pid file; shown as 0", addr)
+		return 0
+	}
+	logf("ClickHouse CPU: pid %d, from the pid file (nothing of ours seen listening on %s)", pid, addr)
+	return pid
+}
+
+// pidFilePID reads the pid file scripts/clickhouse.sh writes; 0 if there
+// is none, or its process is gone.
+func pidFilePID(root string) int {
 	dir := os.Getenv("EXPORTD_DATA_DIR")
 	if dir == "" {
 		dir = ".data"
@@ -275,4 +297,62 @@ func clickhousePID(root string) int {
 		return 0
 	}
 	return pid
+}
+
+// listenerPID returns the process that holds the TCP socket listening on
+// addr's port (on any address: ClickHouse listens on several): the
+// socket's inode from /proc/net/tcp and tcp6, then the process whose
+// /proc/<pid>/fd has it.
+func listenerPID(addr string) (int, error) {
+	_, portS, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, err
+	}
+	port, err := strconv.ParseUint(portS, 10, 16)
+	if err != nil {
+		return 0, err
+	}
+	inodes := map[string]bool{}
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			// sl local_address rem_address st ... uid timeout inode
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			_, hexPort, _ := strings.Cut(f[1], ":")
+			if p, err := strconv.ParseUint(hexPort, 16, 16); err == nil && p == port && f[9] != "0" {
+				inodes["socket:["+f[9]+"]"] = true
+			}
+		}
+	}
+	if len(inodes) == 0 {
+		return 0, fmt.Errorf("nothing listens on port %d", port)
+	}
+	procs, err := filepath.Glob("/proc/[0-9]*/fd")
+	if err != nil {
+		return 0, err
+	}
+	for _, fdDir := range procs {
+		fds, err := os.ReadDir(fdDir)
+		if err != nil {
+			continue // gone, or not ours to read
+		}
+		for _, fd := range fds {
+			if link, err := os.Readlink(filepath.Join(fdDir, fd.Name())); err == nil && inodes[link] {
+				return strconv.Atoi(filepath.Base(filepath.Dir(fdDir)))
+			}
+		}
+	}
+	return 0, fmt.Errorf("no process of those readable holds the socket listening on port %d", port)
+}
+
+// procComm is a process's command name, "" if unknown.
+func procComm(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return strings.TrimSpace(string(b))
 }

@@ -43,7 +43,7 @@ type system struct {
 }
 
 func startSystem(ctx context.Context, cfg config, root, tmp string) (_ *system, err error) {
-	s := &system{chPID: clickhousePID(root), cfg: cfg}
+	s := &system{chPID: clickhousePID(root, cfg.ClickHouse), cfg: cfg}
 	defer func() {
 		if err != nil {
 			s.stop()
