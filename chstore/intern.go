@@ -11,10 +11,10 @@ const maxInterned = 4096
 
 // interner turns the bytes of a value into a Go string, allocated the
 // first time only: the rows of a slice come ordered by time and node, so a
-// value is mostly the row before's, else the one that came after that
-// value last time (a node's sensors, features and properties come round in
-// one order; the nodes of a second too), else one of a handful of recent
-// ones. Those are compared without a call: a value's length and two words
+// value is mostly the row before's, else one of the two that came after
+// that value the last times (a node's sensors, features and properties
+// come round in one order; the nodes of a second too), else one of a
+// handful of recent ones. Those are compared without a call: a value's length and two words
 // of its bytes (wordKey) decide values of up to 16 bytes, which most are;
 // the 100 node ids of the bench's network, each a run of nine rows, were
 // 8 calls of memequal and a map look-up at every change of node with the
@@ -27,11 +27,14 @@ type interner struct {
 	next  int              // the slot the next value missed in slots takes
 }
 
-// interned is a value, its wordKey and the value that came after it last.
+// interned is a value, its wordKey and the values that came after it
+// last and the time before: a value followed by two others in turn (the
+// bench's temperature, after which come x and light_intensity) is found
+// without the slots.
 type interned struct {
-	s      string
-	k0, k1 uint64
-	after  int32 // -1: none yet
+	s             string
+	k0, k1        uint64
+	after, before int32 // -1: none yet
 }
 
 // wordKey is two words of b such that two values of one length up to 16
@@ -66,9 +69,14 @@ func (in *interner) get(b []byte) string {
 			in.last = a
 			return in.list[a].s
 		}
+		if a := e.before; a >= 0 && in.list[a].is(b, k0, k1) {
+			e.after, e.before, in.last = a, e.after, a
+			return in.list[a].s
+		}
 	}
 	i := in.find(b, k0, k1)
-	in.list[in.last].after = i // after a reset, the new value's own
+	p := &in.list[in.last] // after a reset, the new value itself
+	p.after, p.before = i, p.after
 	in.last = i
 	return in.list[i].s
 }
@@ -88,7 +96,7 @@ func (in *interner) find(b []byte, k0, k1 uint64) int32 {
 		}
 		s := string(b)
 		i = int32(len(in.list))
-		in.list = append(in.list, interned{s: s, k0: k0, k1: k1, after: -1})
+		in.list = append(in.list, interned{s: s, k0: k0, k1: k1, after: -1, before: -1})
 		in.m[s] = i
 	}
 	in.slots[in.next] = i
