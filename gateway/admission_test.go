@@ -133,6 +133,14 @@ func TestAPIKeys(t *testing.T) {
 	if resp, _ := do(t, "GET", svc.URL+"/healthz", nil); resp.StatusCode != 200 {
 		t.Fatalf("healthz without key: got %d, want 200", resp.StatusCode)
 	}
+	// The scheme is case-insensitive (RFC 9110 11.1), and spaces around
+	// the key are not part of it; anything else is still a 401.
+	for auth, want := range map[string]int{"bearer alpha-key": 200, "BEARER  alpha-key ": 200, "Bearer": 401,
+		"Bearer ": 401, "Basic alpha-key": 401, "alpha-key": 401, "Bearer alpha-key beta-key": 401} {
+		if resp, _ := do(t, "GET", svc.URL+"/v1/api/jobs/"+j.Ticket, map[string]string{"Authorization": auth}); resp.StatusCode != want {
+			t.Errorf("Authorization %q: got %d, want %d", auth, resp.StatusCode, want)
+		}
+	}
 }
 
 // TestResubmitAfterFailure: repeating a request whose job was cancelled (or
