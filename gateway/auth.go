@@ -20,8 +20,9 @@ func (g *Gateway) authenticate(ctx *fasthttp.RequestCtx) error {
 		return nil // clientID falls back to the address when asked
 	}
 	auth := string(ctx.Request.Header.Peek("Authorization"))
-	key, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || key == "" {
+	scheme, key, _ := strings.Cut(auth, " ")
+	key = strings.TrimSpace(key) // the scheme is case-insensitive (RFC 9110 11.1): bearer is Bearer
+	if !strings.EqualFold(scheme, "Bearer") || key == "" {
 		return schema.Errorf(schema.Unauthorized, "An API key is required: Authorization: Bearer <key>.")
 	}
 	for _, k := range g.APIKeys {
