@@ -3,6 +3,7 @@ package chstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"time"
@@ -34,7 +35,12 @@ import (
 // checkpoint enough: a line of an already attached month that turns up
 // later in the file is counted out of order, never stored twice.
 //
-// One load per network at a time: two would share its staging table.
+// One load per network at a time. Each run stages into a table of its
+// own, named by the network and the moment it began (claim): a run that
+// finds an older one of the network's staging tables still in use is
+// refused, and one that was left by a run that died (no part written for
+// LoadStale) is dropped. Two loads at once shared one staging table
+// before, and stored months twice (TestLoadsAtOnce).
 
 // DefaultLoadBatchRows is the rows of one block sent to staging: ClickHouse
 // squashes blocks into parts of a million rows anyway, and three batches in
@@ -66,8 +72,8 @@ type Load struct {
 
 	s                *Store
 	network, project string
-	staging          string
-	until            int64 // loaded_until, Unix seconds
+	staging, prefix  string // staging table, and the start of the network's staging tables' names
+	until            int64  // loaded_until, Unix seconds
 	loc              *time.Location
 	version          uint64
 	hadState         bool
@@ -106,7 +112,9 @@ func (s *Store) BeginLoad(ctx context.Context, network, project string) (*Load, 
 	}
 	h := fnv.New64a()
 	h.Write([]byte(network))
-	l := &Load{s: s, network: network, project: project, staging: fmt.Sprintf("load_staging_%016x", h.Sum64()), hadState: found}
+	prefix := fmt.Sprintf("load_staging_%016x", h.Sum64())
+	l := &Load{s: s, network: network, project: project, staging: fmt.Sprintf("%s_%016x", prefix, time.Now().UnixNano()),
+		prefix: prefix, hadState: found}
 	if found {
 		l.until = st.LoadedUntil.Unix()
 	}
@@ -118,15 +126,91 @@ func (s *Store) BeginLoad(ctx context.Context, network, project string) (*Load, 
 	if l.loc, err = time.LoadLocation(tz); err != nil {
 		return nil, fmt.Errorf("chstore: ClickHouse's time zone %q: %w", tz, err)
 	}
-	if err := l.recover(ctx); err != nil {
+	if err := s.conn.Exec(ctx, "CREATE TABLE "+l.staging+" AS observations"); err != nil {
+		return nil, translate(fmt.Errorf("staging table: %w", err))
+	}
+	if err := l.claim(ctx); err != nil {
+		_ = l.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	for _, q := range []string{"DROP TABLE IF EXISTS " + l.staging, "CREATE TABLE " + l.staging + " AS observations"} {
-		if err := s.conn.Exec(ctx, q); err != nil {
-			return nil, translate(fmt.Errorf("staging table: %w", err))
-		}
+	if err := l.recover(ctx); err != nil {
+		_ = l.Close(context.WithoutCancel(ctx))
+		return nil, err
 	}
 	return l, nil
+}
+
+// ErrLoadRunning is the cause of BeginLoad's Conflict when another load of
+// the network is running.
+var ErrLoadRunning = errors.New("chstore: another load of the network is running")
+
+// LoadStale is how long a staging table may go without a new part before a
+// load of its network takes it for one left by a run that died, and drops
+// it. A live run writes a part every batch, but skipping the lines before
+// the checkpoint writes none: a run taken over so fails at its next write
+// instead of storing anything twice.
+var LoadStale = 10 * time.Minute
+
+// stagingTable is a staging table of the network as claim sees it.
+type stagingTable struct {
+	name             string
+	created, written uint32 // Unix seconds, by ClickHouse's clock
+}
+
+// before orders runs by their tables' creation, then names.
+func (a stagingTable) before(b stagingTable) bool {
+	return a.created < b.created || a.created == b.created && a.name < b.name
+}
+
+// claim makes l the network's one load: the staging tables of its other
+// runs (names starting with prefix) are dropped when stale, and one made
+// before l's that is live refuses l. BeginLoad claims, and every commit
+// claims again before it attaches: two runs that began at once may each
+// have looked before the other's table existed, but both tables exist by
+// the first commit, and both runs then agree which one goes on.
+func (l *Load) claim(ctx context.Context) error {
+	rows, err := l.s.conn.Query(ctx, "SELECT t.name, toUInt32(t.metadata_modification_time), toUInt32(ifNull(p.last, toDateTime(0))), toUInt32(now())"+
+		" FROM system.tables AS t ANY LEFT JOIN (SELECT table AS name, max(modification_time) AS last FROM system.parts WHERE database = ? GROUP BY table) AS p USING name"+
+		" WHERE t.database = ? AND startsWith(t.name, ?)", l.s.db, l.s.db, l.prefix)
+	if err != nil {
+		return translate(fmt.Errorf("staging tables: %w", err))
+	}
+	var mine stagingTable
+	var others []stagingTable
+	var now uint32
+	for rows.Next() {
+		var t stagingTable
+		if err := rows.Scan(&t.name, &t.created, &t.written, &now); err != nil {
+			rows.Close()
+			return translate(err)
+		}
+		t.written = max(t.written, t.created)
+		if t.name == l.staging {
+			mine = t
+		} else {
+			others = append(others, t)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return translate(err)
+	}
+	if mine.name == "" {
+		return schema.Errorf(schema.Conflict, "network %s: this load's staging table %s is gone: another load took it for a dead one's", l.network, l.staging)
+	}
+	for _, t := range others {
+		if int64(now)-int64(t.written) >= int64(LoadStale/time.Second) {
+			if err := l.s.conn.Exec(ctx, "DROP TABLE IF EXISTS "+t.name); err != nil {
+				return translate(fmt.Errorf("drop a dead load's staging table: %w", err))
+			}
+		} else if t.before(mine) {
+			last := time.Unix(int64(t.written), 0)
+			return schema.Wrap(schema.Conflict, fmt.Sprintf("network %s: staging table %s, last written %s: "+
+				"wait for it to end; should it have died, a load after %s takes over", l.network, t.name,
+				last.UTC().Format(time.DateTime), last.Add(LoadStale).UTC().Format(time.DateTime)), ErrLoadRunning)
+		}
+	}
+	return nil
 }
 
 // recover moves loaded_until past rows found at or after it.
@@ -179,6 +263,9 @@ func (l *Load) record(ctx context.Context, until int64, finished bool) error {
 // commit attaches the staged month to observations, records the
 // checkpoint, and empties staging.
 func (l *Load) commit(ctx context.Context, until int64, finished bool) error {
+	if err := l.claim(ctx); err != nil {
+		return err
+	}
 	ids, err := l.stagedPartitions(ctx)
 	if err != nil {
 		return err
