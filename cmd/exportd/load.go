@@ -198,7 +198,28 @@ func addNodeSensors(n *schema.Network, sensors map[string][]string) bool {
 
 // loadAtStart is serve's EXPORTD_LOAD: the digest is loaded unless its
 // network has data and its last load finished; an interrupted one resumes.
+// While another load of the network runs (another replica's, or one that
+// died and is not yet stale) it waits and tries again, so that the digest
+// is loaded once, and loaded.
 func loadAtStart(ctx context.Context, store *chstore.Store, path string, logger *slog.Logger) error {
+	for {
+		err := loadOnceAtStart(ctx, store, path, logger)
+		if !errors.Is(err, chstore.ErrLoadRunning) {
+			return err
+		}
+		logger.Info("digest load waits for another load", "path", path, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(loadRetry):
+		}
+	}
+}
+
+// loadRetry is how often serve looks again whether another load ended.
+const loadRetry = 30 * time.Second
+
+func loadOnceAtStart(ctx context.Context, store *chstore.Store, path string, logger *slog.Logger) error {
 	d, err := aot.Open(path)
 	if err != nil {
 		return fmt.Errorf("EXPORTD_LOAD: %w", err)
