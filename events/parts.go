@@ -203,6 +203,14 @@ func (w *PartWriter) Rendered(jsonBytes, observations int64) {
 // alone).
 func (w *PartWriter) Close(rows int64) (StoredPart, error) {
 	w.done = true
+	sp, err := w.close(rows)
+	if err != nil {
+		w.dropLeftover()
+	}
+	return sp, err
+}
+
+func (w *PartWriter) close(rows int64) (StoredPart, error) {
 	var pqSize int64 = -1
 	var pqFooter, pqSum string
 	var pqInfo *jetstream.ObjectInfo
@@ -262,6 +270,7 @@ func (w *PartWriter) Abort(err error) {
 		w.parquet.obj.abort(err)
 	}
 	w.csv.abort(err)
+	w.dropLeftover()
 }
 
 // objectWriter compresses what is written to it into an object store Put
@@ -293,8 +302,15 @@ func (o *objectWriter) start() {
 	pr, pw := io.Pipe()
 	o.pw, o.done = pw, make(chan putResult, 1)
 	o.zw = s2.NewWriter(pw, s2.WriterConcurrency(1), s2.WriterBlockSize(partBlock))
+	// The Put's context is not cancelled with the part's: a Put that fails
+	// removes the chunks it stored with that context, so a cancelled one
+	// left them in the store for good, no object's, counted against its
+	// limit (TestCancelMidPartFreesStorage: 1 MiB a cancelled part). The
+	// part's end reaches the Put through the pipe instead: abort fails its
+	// read, close ends it; each publish is bounded by JetStream's timeout.
+	ctx := context.WithoutCancel(o.ctx)
 	go func() {
-		info, err := o.store.Put(o.ctx, o.meta, fullChunks{pr})
+		info, err := o.store.Put(ctx, o.meta, fullChunks{pr})
 		pr.CloseWithError(io.ErrClosedPipe) // a Put that stopped early stops the writer too
 		o.done <- putResult{info, storeError(err)}
 	}()

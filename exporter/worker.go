@@ -139,7 +139,7 @@ func (x *Exporter) export(ctx context.Context, m *events.Delivery, t schema.Part
 	hb.Wait()
 	if errors.Is(context.Cause(partCtx), errJobOver) {
 		log.Info("job finished while its part ran; dropped the part")
-		return nil
+		return x.removeUnlessSucceeded(ctx, t, log)
 	}
 	if err != nil {
 		var se *schema.Error
@@ -148,15 +148,28 @@ func (x *Exporter) export(ctx context.Context, m *events.Delivery, t schema.Part
 		}
 		return fmt.Errorf("part %d: %w", t.Spec.Part, err)
 	}
-	if rec, _, err := x.bus.Job(ctx, t.Ticket); err == nil && rec.Terminal() && rec.Job.Status.Status != schema.StatusSuccess {
-		// Cancelled while the last chunks went out: the cleanup may have run
-		// already, so remove what this part just stored. (A job that
-		// succeeded meanwhile had this part done already, by an attempt
-		// whose process died before its ack: the part is its result, kept.)
-		log.Info("job finished while its part ran; removing the part", "status", rec.Job.Status.Status)
-		return x.bus.DeletePart(ctx, t.Ticket, t.Spec.Part)
+	if rec, _, err := x.bus.Job(ctx, t.Ticket); err == nil && rec.Terminal() {
+		return x.removeUnlessSucceeded(ctx, t, log)
 	}
 	return x.partDone(ctx, t, n, stored, start, log)
+}
+
+// removeUnlessSucceeded removes what part t stored when its job was
+// cancelled, failed or expired while it ran: the job's cleanup may have
+// run already, before the part's object was whole (a part stopped in its
+// Close may have stored it all the same). A job that succeeded meanwhile
+// had this part done already, by an attempt whose process died before its
+// ack: the part is its result, kept.
+func (x *Exporter) removeUnlessSucceeded(ctx context.Context, t schema.PartTask, log *slog.Logger) error {
+	rec, _, err := x.bus.Job(ctx, t.Ticket)
+	if err != nil {
+		return err
+	}
+	if st := rec.Job.Status.Status; rec.Terminal() && st != schema.StatusSuccess {
+		log.Info("job finished while its part ran; removing the part", "status", st)
+		return x.bus.DeletePart(ctx, t.Ticket, t.Spec.Part)
+	}
+	return nil
 }
 
 // partDone tells that part t is stored, as stored.
