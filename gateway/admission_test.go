@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,7 +34,8 @@ func seedSmall(t *testing.T, svc *testenv.Service) {
 }
 
 // TestIdempotentSubmission: a repeat of the same request, or of the same
-// Idempotency-Key, gets the same ticket and starts no second job.
+// Idempotency-Key with the same request, gets the same ticket and starts no
+// second job; the key with another request is a 422.
 func TestIdempotentSubmission(t *testing.T) {
 	svc := testenv.StartService(t, testenv.ServiceOptions{NoExporter: true})
 	seedSmall(t, svc)
@@ -49,9 +51,21 @@ func TestIdempotentSubmission(t *testing.T) {
 	}
 	key := map[string]string{"Idempotency-Key": "run-42"}
 	_, d := do(t, "GET", base+"features=temperature&nodes=001e0610b002", key)
-	_, e := do(t, "GET", base+"features=relative_humidity", key)
+	_, e := do(t, "GET", base+"nodes=001E0610B002&features=TEMPERATURE", key)
 	if d.Ticket != e.Ticket {
-		t.Fatalf("same Idempotency-Key: got tickets %q and %q, want one", d.Ticket, e.Ticket)
+		t.Fatalf("same Idempotency-Key and request: got tickets %q and %q, want one", d.Ticket, e.Ticket)
+	}
+	// The key again with another request: refused, as the IETF's
+	// Idempotency-Key draft has it, naming the key's job; no job is made.
+	resp, body := testenv.Do(t, "GET", base+"features=relative_humidity", "Idempotency-Key", "run-42")
+	var refusal struct {
+		Meta  struct{ Query map[string]string }
+		Error map[string][]string
+	}
+	if err := json.Unmarshal(body, &refusal); err != nil || resp.StatusCode != http.StatusUnprocessableEntity ||
+		len(refusal.Error["Idempotency-Key"]) != 1 || !strings.Contains(refusal.Error["Idempotency-Key"][0], d.Ticket) ||
+		refusal.Meta.Query["features"] != "relative_humidity" {
+		t.Fatalf("same Idempotency-Key, another request: got %d %s, want 422 naming the key and job %s", resp.StatusCode, body, d.Ticket)
 	}
 	// Exactly three jobs were queued.
 	s, err := svc.JS.Stream(t.Context(), "EXPORT_EVENTS")

@@ -19,8 +19,11 @@ func (g *Gateway) writeError(ctx *fasthttp.RequestCtx, err error) {
 		e = &schema.Error{Code: schema.Internal, Err: err}
 	}
 	switch e.Code {
-	case schema.Invalid:
+	case schema.Invalid, schema.Unprocessable:
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		if e.Code == schema.Unprocessable {
+			ctx.SetStatusCode(fasthttp.StatusUnprocessableEntity)
+		}
 		var body any = fields(e)
 		if len(e.Fields) == 0 && e.Message != "" {
 			body = e.Message // Plenario's plain-string 400, e.g. an empty geom area

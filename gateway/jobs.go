@@ -36,7 +36,7 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 		return err
 	}
 	req := schema.ExportRequest{Ticket: newTicket(), Query: q.Compact(), URLRoot: root, SubmittedAt: now,
-		Client: clientID(ctx), ExpiresAt: now.Add(g.bus.Config.Retention)}
+		Client: clientID(ctx), ExpiresAt: now.Add(g.bus.Config.Retention), Digest: requestDigest(ctx, q)}
 	fp := fingerprint(ctx, q)
 	id := "submit." + fp
 	var full error // the client's limit, past which only a repeat is answered
@@ -93,6 +93,9 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 		if err != nil {
 			return err
 		}
+		if e.Request != nil && e.Request.Digest != "" && e.Request.Digest != req.Digest {
+			return keyReused(e.Ticket)
+		}
 		rec, jerr := g.job(ctx, e.Ticket)
 		if jerr != nil || !rec.Terminal() || rec.Job.Status.Status == schema.StatusSuccess {
 			if err := g.submitted(ctx, e.Ticket); err != nil {
@@ -103,6 +106,13 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 		id = "submit." + fp + "." + e.Ticket
 	}
 	return schema.Errorf(schema.Conflict, "This request failed %d times within the idempotency window; retry later.", maxResubmits)
+}
+
+// keyReused is the 422 of an Idempotency-Key repeated with another request,
+// keyed by the header as Plenario keys a 400 by its parameter.
+func keyReused(ticket string) error {
+	msg := "This Idempotency-Key was used for a different request (job " + ticket + "); use a new key for a new request."
+	return &schema.Error{Code: schema.Unprocessable, Message: msg, Fields: map[string][]string{"Idempotency-Key": {msg}}}
 }
 
 // maxResubmits bounds the failed or cancelled jobs a repeated request walks

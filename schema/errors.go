@@ -13,17 +13,18 @@ type Code int
 // The error codes. The zero Code is Internal so that an unclassified error is
 // never mistaken for the client's fault.
 const (
-	Internal     Code = iota // a bug or an unexpected state: 500, Nak then give up
-	Invalid                  // the request is wrong: 400, Term
-	NotFound                 // nothing by that name: 404, Term
-	Conflict                 // the state forbids it: 409, Term
-	TooMany                  // a limit was reached: 429, Nak with delay
-	Unavailable              // a dependency is down or slow: 503, Nak with delay
-	Unauthorized             // missing or wrong credentials: 401, Term
-	Full                     // the result storage has no room: 507 with Retry-After, the job fails
+	Internal      Code = iota // a bug or an unexpected state: 500, Nak then give up
+	Invalid                   // the request is wrong: 400, Term
+	NotFound                  // nothing by that name: 404, Term
+	Conflict                  // the state forbids it: 409, Term
+	TooMany                   // a limit was reached: 429, Nak with delay
+	Unavailable               // a dependency is down or slow: 503, Nak with delay
+	Unauthorized              // missing or wrong credentials: 401, Term
+	Full                      // the result storage has no room: 507 with Retry-After, the job fails
+	Unprocessable             // understood but at odds with an earlier request (an Idempotency-Key reused): 422
 )
 
-var codeNames = [...]string{"internal", "invalid", "not found", "conflict", "too many", "unavailable", "unauthorized", "full"}
+var codeNames = [...]string{"internal", "invalid", "not found", "conflict", "too many", "unavailable", "unauthorized", "full", "unprocessable"}
 
 func (c Code) String() string {
 	if int(c) < len(codeNames) {

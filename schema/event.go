@@ -103,6 +103,10 @@ type ExportRequest struct {
 	URLRoot     string    `json:"datadump_urlroot"`
 	SubmittedAt time.Time `json:"submitted_at"`
 	ExpiresAt   time.Time `json:"expires_at,omitzero"` // when results and document may be gone
+	// Digest of the normalised request, kept when it came with an
+	// Idempotency-Key, so that a repeat of the key with another request
+	// is told so (gateway's requestDigest).
+	Digest string `json:"request_digest,omitempty"`
 }
 
 // PartSpec is one partition of a job: a time slice of its query. A job
