@@ -39,7 +39,8 @@ import (
 // own, named by the network and the moment it began (claim): a run that
 // finds an older one of the network's staging tables still in use is
 // refused, and one that was left by a run that died (no part written for
-// LoadStale) is dropped. Two loads at once shared one staging table
+// LoadStale, or at once when it was made on this machine by a process
+// that is gone: loadowner.go) is dropped. Two loads at once shared one staging table
 // before, and stored months twice (TestLoadsAtOnce).
 
 // DefaultLoadBatchRows is the rows of one block sent to staging: ClickHouse
@@ -113,7 +114,7 @@ func (s *Store) BeginLoad(ctx context.Context, network, project string) (*Load, 
 	h := fnv.New64a()
 	h.Write([]byte(network))
 	prefix := fmt.Sprintf("load_staging_%016x", h.Sum64())
-	l := &Load{s: s, network: network, project: project, staging: fmt.Sprintf("%s_%016x", prefix, time.Now().UnixNano()),
+	l := &Load{s: s, network: network, project: project, staging: fmt.Sprintf("%s_%016x%s", prefix, time.Now().UnixNano(), ownerTag()),
 		prefix: prefix, hadState: found}
 	if found {
 		l.until = st.LoadedUntil.Unix()
@@ -199,7 +200,7 @@ func (l *Load) claim(ctx context.Context) error {
 		return schema.Errorf(schema.Conflict, "network %s: this load's staging table %s is gone: another load took it for a dead one's", l.network, l.staging)
 	}
 	for _, t := range others {
-		if int64(now)-int64(t.written) >= int64(LoadStale/time.Second) {
+		if int64(now)-int64(t.written) >= int64(LoadStale/time.Second) || ownerGone(t.name) {
 			if err := l.s.conn.Exec(ctx, "DROP TABLE IF EXISTS "+t.name); err != nil {
 				return translate(fmt.Errorf("drop a dead load's staging table: %w", err))
 			}
