@@ -170,20 +170,8 @@ func cutChunks(ctx context.Context, r io.Reader, tasks, order chan<- *chunk) err
 		}
 		carry = append(carry[:0], buf[cut:]...)
 		*in = buf[:cut]
-		c := &chunk{in: in, done: make(chan struct{})}
-		select {
-		case order <- c:
-		case <-ctx.Done():
-			chunkBuffers.Put(in)
-			return ctx.Err()
-		}
-		select {
-		case tasks <- c:
-		case <-ctx.Done():
-			c.err = ctx.Err()
-			c.out = chunkBuffers.Get().(*[]byte)
-			close(c.done)
-			return ctx.Err()
+		if err := handOn(ctx, &chunk{in: in, done: make(chan struct{})}, tasks, order); err != nil {
+			return err
 		}
 		if end {
 			return nil
