@@ -19,10 +19,13 @@ func (g *Gateway) writeError(ctx *fasthttp.RequestCtx, err error) {
 		e = &schema.Error{Code: schema.Internal, Err: err}
 	}
 	switch e.Code {
-	case schema.Invalid, schema.Unprocessable:
+	case schema.Invalid, schema.Unprocessable, schema.Unsupported:
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
-		if e.Code == schema.Unprocessable {
+		switch e.Code {
+		case schema.Unprocessable:
 			ctx.SetStatusCode(fasthttp.StatusUnprocessableEntity)
+		case schema.Unsupported:
+			ctx.SetStatusCode(fasthttp.StatusUnsupportedMediaType)
 		}
 		var body any = fields(e)
 		if len(e.Fields) == 0 && e.Message != "" {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"slices"
 	"strings"
 	"sync"
@@ -45,6 +46,9 @@ type webhookRequest struct {
 // its secret, which no later answer shows.
 func (g *Gateway) createWebhook(ctx *fasthttp.RequestCtx, _ []string) error {
 	u, kinds, err := webhookInput(ctx)
+	if schema.ErrorCode(err) == schema.Unsupported {
+		return err
+	}
 	p := schema.Problems{}
 	if err != nil {
 		p.Add("request", err.Error())
@@ -154,20 +158,18 @@ func errTooManyWebhooks(max int) error {
 
 // webhookInput reads url and events from a JSON body, or else from the
 // form (body or query string); kinds is nil when events is missing or
-// names an unknown kind.
+// names an unknown kind. A body in another media type (curl -F's
+// multipart/form-data, text/plain) is an Unsupported error saying what is
+// read, not a "Missing url" for the url it holds.
 func webhookInput(ctx *fasthttp.RequestCtx) (u string, kinds []schema.EventKind, err error) {
 	var list []string
-	if ct := string(ctx.Request.Header.ContentType()); strings.HasPrefix(ct, "application/json") {
-		var r webhookRequest
-		dec := json.NewDecoder(bytes.NewReader(ctx.PostBody()))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&r); err != nil || dec.Decode(&struct{}{}) != io.EOF {
-			return "", nil, errors.New("The body must be a JSON object with url and events.")
-		}
-		u = r.URL
-		var one string
-		if json.Unmarshal(r.Events, &list) != nil && json.Unmarshal(r.Events, &one) == nil {
-			list = []string{one}
+	isJSON, err := registrationIsJSON(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	if isJSON {
+		if u, list, err = webhookJSON(ctx.PostBody()); err != nil {
+			return "", nil, err
 		}
 	} else {
 		for _, a := range []*fasthttp.Args{ctx.PostArgs(), ctx.QueryArgs()} {
@@ -181,6 +183,46 @@ func webhookInput(ctx *fasthttp.RequestCtx) (u string, kinds []schema.EventKind,
 	}
 	kinds, _ = schema.ParseEventKinds(list)
 	return strings.TrimSpace(u), kinds, nil
+}
+
+// registrationIsJSON says whether a registration's body is JSON: one sent
+// as JSON (any case, with parameters or a +json suffix), and one that
+// begins with '{' sent as a form or with no media type, as curl -d
+// '{...}' sends it (a form's first key is never '{'). A form or no body
+// is read as a form and the query string; anything else is refused.
+func registrationIsJSON(ctx *fasthttp.RequestCtx) (bool, error) {
+	mt, _, _ := mime.ParseMediaType(string(ctx.Request.Header.ContentType()))
+	body := bytes.TrimSpace(ctx.PostBody())
+	switch {
+	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+		return true, nil
+	case (mt == "" || mt == "application/x-www-form-urlencoded") && len(body) > 0 && body[0] == '{':
+		return true, nil
+	case mt == "application/x-www-form-urlencoded" || len(body) == 0:
+		return false, nil
+	}
+	what := "Content-Type " + mt
+	if mt == "" {
+		what = "a body without a Content-Type"
+	}
+	msg := "Unsupported " + what + ": send the registration as application/json ({\"url\": ..., \"events\": [...]}) " +
+		"or as a form (application/x-www-form-urlencoded, or the query string)."
+	return false, &schema.Error{Code: schema.Unsupported, Message: msg, Fields: map[string][]string{"request": {msg}}}
+}
+
+// webhookJSON reads a JSON registration: one object, nothing after it.
+func webhookJSON(body []byte) (u string, list []string, err error) {
+	var r webhookRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil || dec.Decode(&struct{}{}) != io.EOF {
+		return "", nil, errors.New("The body must be a JSON object with url and events.")
+	}
+	var one string
+	if json.Unmarshal(r.Events, &list) != nil && json.Unmarshal(r.Events, &one) == nil {
+		list = []string{one}
+	}
+	return r.URL, list, nil
 }
 
 func kindList() string {

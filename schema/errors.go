@@ -22,9 +22,10 @@ const (
 	Unauthorized              // missing or wrong credentials: 401, Term
 	Full                      // the result storage has no room: 507 with Retry-After, the job fails
 	Unprocessable             // understood but at odds with an earlier request (an Idempotency-Key reused): 422
+	Unsupported               // a body in a media type the route does not read: 415
 )
 
-var codeNames = [...]string{"internal", "invalid", "not found", "conflict", "too many", "unavailable", "unauthorized", "full", "unprocessable"}
+var codeNames = [...]string{"internal", "invalid", "not found", "conflict", "too many", "unavailable", "unauthorized", "full", "unprocessable", "unsupported"}
 
 func (c Code) String() string {
 	if int(c) < len(codeNames) {
