@@ -73,7 +73,7 @@ func NetworkName(project string) string {
 // readTable reads a CSV with a header holding at least the want columns and
 // returns its rows as maps by column.
 func readTable(name string, r io.Reader, want []string) ([]map[string]string, error) {
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(lineEnds(r, 64<<10))
 	cr.FieldsPerRecord = -1
 	head, err := cr.Read()
 	if err != nil {

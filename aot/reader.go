@@ -64,7 +64,7 @@ type Reader struct {
 }
 
 func newReader(rc io.ReadCloser, cat *catalog) *Reader {
-	r := &Reader{rc: rc, br: bufio.NewReaderSize(rc, 1<<20), cat: cat, first: true, seen: make([][]bool, len(cat.nodeIDs))}
+	r := &Reader{rc: rc, br: lineEnds(rc, 1<<20), cat: cat, first: true, seen: make([][]bool, len(cat.nodeIDs))}
 	for i := range r.seen {
 		r.seen[i] = make([]bool, len(cat.sensors))
 	}
