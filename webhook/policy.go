@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Policy decides which endpoints may be called. The zero Policy allows
@@ -26,7 +27,18 @@ type Policy struct {
 	Allow []netip.Prefix
 	// Resolver looks hosts up; nil is net.DefaultResolver.
 	Resolver *net.Resolver
+	// LookupTimeout bounds CheckURL's look-up of a host; 0 is
+	// DefaultLookupTimeout. A delivery's own look-up is bounded by the
+	// Client's Timeout, as its dial is.
+	LookupTimeout time.Duration
 }
+
+// DefaultLookupTimeout is how long a registration waits for its host's
+// addresses: a resolver that answers does so in milliseconds, or in a
+// second or two for a slow authority, while one that has gone away held
+// a registration (and its client) for as long as Go's resolver retries,
+// two tries of 5 s for each name it searches (10 s measured with one).
+const DefaultLookupTimeout = 5 * time.Second
 
 // ErrDisallowed is the error of a URL or address the Policy refuses.
 var ErrDisallowed = errors.New("webhook: address not allowed")
@@ -116,6 +128,12 @@ func (p Policy) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 	if r == nil {
 		r = net.DefaultResolver
 	}
+	d := p.LookupTimeout
+	if d <= 0 {
+		d = DefaultLookupTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
 	addrs, err := r.LookupNetIP(ctx, "ip", host)
 	if err == nil && len(addrs) == 0 {
 		err = errors.New("no address")
