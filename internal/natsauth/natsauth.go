@@ -10,10 +10,13 @@
 //   - key-<owner>, one per API key: subscribes to exports.owners.<owner>.>,
 //     where the projector forwards the events of that key's jobs only.
 //
-// Users with permissions in one account, not accounts with exports and
-// imports: the events, the bucket and the stores live in one JetStream
-// account that exportd's processes share, and a reader is kept to its
-// subjects by its subscribe permission alone.
+// The events, the bucket and the stores live in the global account, the
+// one JetStream account exportd's processes share. The readers (the
+// subscriber and the keys' identities) are in an account of their own,
+// ReaderAccount, which imports the event subjects from it under the same
+// names: a reader is kept to its subjects by its subscribe permission, as
+// before, and its connections by the account's limit (SubscriberMaxSubs),
+// which the service's are not bound by.
 package natsauth
 
 import (
@@ -109,14 +112,58 @@ func (a *Auth) Key(apiKey string) (Identity, bool) {
 	return Identity{}, false
 }
 
+// SubscriberMaxSubs is how many subscriptions one connection of a reader
+// (the subscriber, an API key's identity) may hold: a watcher needs one or
+// a few, and without a bound one connection held 20 000 and more, each
+// the server's memory. Past it the server closes the connection.
+const SubscriberMaxSubs = 1000
+
+// ReaderAccount is the account of the readers, whose limits are theirs
+// alone: the service stays in the global account, where JetStream's data
+// has always been, without a limit on its connections (a gateway holds a
+// subscription per followed job).
+const ReaderAccount = "READERS"
+
+// accounts is the accounts block that makes ReaderAccount: the global
+// account exports the events and the owners' subjects as streams, the
+// readers import them under the same names, so that a reader subscribes
+// as before and its subscribe permission still keeps it to its subjects.
+// nats-server sets an account's limits only from a configuration (or a
+// JWT), hence the text, in which the global account, whose name is
+// reserved, is globalStandIn until Configure names it.
+var accounts = fmt.Sprintf(`accounts {
+  %[5]s: { jetstream: enabled, exports: [ {stream: %[1]q}, {stream: %[2]q} ] }
+  %[3]s: {
+    limits: { max_subscriptions: %[4]d }
+    imports: [ {stream: {account: %[5]s, subject: %[1]q}}, {stream: {account: %[5]s, subject: %[2]q}} ]
+  }
+}`, schema.EventSubjectAll, schema.OwnerSubjectAll, ReaderAccount, SubscriberMaxSubs, globalStandIn)
+
+const globalStandIn = "EXPORTD_GLOBAL"
+
 // Configure makes o require these identities: no client without one gets
-// in.
+// in, and the readers' connections are bounded (SubscriberMaxSubs).
 func (a *Auth) Configure(o *server.Options) {
+	acc := &server.Options{}
+	if err := acc.ProcessConfigString(accounts); err != nil {
+		panic("natsauth: the accounts block: " + err.Error()) // a constant: every test that starts a server fails
+	}
+	o.Accounts = acc.Accounts
+	var readers *server.Account
+	for _, ac := range acc.Accounts {
+		switch ac.Name {
+		case ReaderAccount:
+			readers = ac
+		case globalStandIn:
+			ac.Name = server.DEFAULT_GLOBAL_ACCOUNT // the server copies it into its global account
+		}
+	}
 	ids := append([]Identity{a.Service, a.Subscriber}, a.Keys...)
 	o.Users = o.Users[:0]
 	for _, id := range ids {
 		u := &server.User{Username: id.User, Password: id.Password}
 		if id.Subscribe != nil {
+			u.Account = readers
 			u.Permissions = &server.Permissions{
 				Publish:   &server.SubjectPermission{Deny: []string{">"}},
 				Subscribe: &server.SubjectPermission{Allow: id.Subscribe},
