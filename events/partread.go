@@ -64,15 +64,15 @@ func (r *PartReader) Read(p []byte) (int, error) {
 	return r.raw.Read(p)
 }
 
-// WriteTo writes the rest of the part to w, block by block or chunk by
-// chunk, without an intermediate buffer.
+// WriteTo writes the rest of the part to w, chunk by chunk or, from a
+// compressed part's start, block by block decoded ahead (writeBlocks).
 func (r *PartReader) WriteTo(w io.Writer) (int64, error) {
 	switch {
 	case r.dec == nil:
 		return r.raw.WriteTo(w)
 	case r.fresh:
 		r.fresh = false
-		return r.dec.DecodeConcurrent(w, 1)
+		return r.writeBlocks(w)
 	}
 	return io.Copy(w, struct{ io.Reader }{r.dec})
 }

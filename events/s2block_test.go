@@ -89,5 +89,15 @@ func TestPartAppendBlockCorrupt(t *testing.T) {
 		if err == nil || sErr == nil || !bytes.HasPrefix(part, got) {
 			t.Errorf("damaged stream %d: read %d bytes, error %v (s2.Reader's %v); want an error and only the part's bytes", i, len(got), err, sErr)
 		}
+		// Sent whole (a CSV download), decoded ahead of the writes.
+		if r, err = bus.OpenPart(ctx, ticket, i+1); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		n, err := r.WriteTo(&out)
+		r.Close()
+		if err == nil || n != int64(out.Len()) || !bytes.HasPrefix(part, out.Bytes()) {
+			t.Errorf("damaged stream %d, WriteTo: wrote %d (said %d) bytes, error %v; want an error and only the part's bytes", i, out.Len(), n, err)
+		}
 	}
 }
