@@ -69,7 +69,13 @@ type plenario struct {
 
 func startPlenario(t *testing.T) *plenario {
 	t.Helper()
-	svc := testenv.StartService(t, testenv.ServiceOptions{})
+	return startPlenarioWith(t, testenv.ServiceOptions{})
+}
+
+// startPlenarioWith is startPlenario on a service started with o.
+func startPlenarioWith(t *testing.T, o testenv.ServiceOptions) *plenario {
+	t.Helper()
+	svc := testenv.StartService(t, o)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, n := range fixtureNetworks() {
