@@ -23,10 +23,12 @@ const (
 
 	// corsExposed are the response headers, beyond the always-readable
 	// ones, that a script may read: the download's file name, size, range
-	// and validators, the row count, and what a 401, 405, 429 or 503 says
-	// to do next.
+	// and validators, the row count, whether a download follows a running
+	// job, where a registered webhook lives, and what a 401, 405, 429 or
+	// 503 says to do next.
 	corsExposed = "Content-Disposition, Content-Encoding, Content-Length, Content-Range, Accept-Ranges, " +
-		"ETag, Expires, Last-Modified, Retry-After, WWW-Authenticate, Allow, X-Row-Count"
+		"ETag, Expires, Last-Modified, Retry-After, WWW-Authenticate, Allow, X-Row-Count, " +
+		"Preference-Applied, Location"
 
 	// corsAllowedHeaders are the request headers the API reads, granted
 	// when a preflight names none or names them in a form we do not echo.
