@@ -178,9 +178,7 @@ func TestBrowserReaders(t *testing.T) {
 
 	t.Run("unauthorized", func(t *testing.T) {
 		s := b.fetch("GET", p.net+"/nodes")
-		if s.code != http.StatusUnauthorized || s.doc["error"] == nil {
-			t.Errorf("got %d %.300s, want a 401 the script can read", s.code, s.body)
-		}
+		wantPlenarioError(t, "no key", s.answer, http.StatusUnauthorized, "")
 		wantReadable(t, "401", s, "WWW-Authenticate")
 	})
 	var ticket string
@@ -233,9 +231,7 @@ func TestBrowserReaders(t *testing.T) {
 			t.Errorf("bytes=-10: got %d %q", s.code, s.body)
 		}
 		s = b.fetch("GET", dump, append(auth, "Range", "bytes=99999999-")...)
-		if s.code != http.StatusRequestedRangeNotSatisfiable || s.doc["error"] == nil {
-			t.Errorf("past the end: got %d %.300s, want a 416 the script can read", s.code, s.body)
-		}
+		wantPlenarioError(t, "past the end", s.answer, http.StatusRequestedRangeNotSatisfiable, "data_type=csv")
 		wantReadable(t, "416", s, "Content-Range")
 		s = b.fetch("GET", dump, append(auth, "If-None-Match", etag)...)
 		if s.code != http.StatusNotModified {
@@ -269,9 +265,7 @@ func TestBrowserReaders(t *testing.T) {
 		if s := b.fetch("DELETE", p.api+"/jobs/"+ticket, auth...); s.code != 200 || path(s.doc, "status", "status") == nil {
 			t.Errorf("got %d %.300s, want the job's document", s.code, s.body)
 		}
-		if s := b.fetch("DELETE", p.api+"/jobs/"+ticket, auth...); s.code != http.StatusConflict || s.doc["error"] == nil {
-			t.Errorf("again: got %d %.300s, want a 409 the script can read", s.code, s.body)
-		}
+		wantPlenarioError(t, "cancelled again", b.fetch("DELETE", p.api+"/jobs/"+ticket, auth...).answer, http.StatusConflict, "")
 	})
 	t.Run("webhook_registration", func(t *testing.T) {
 		// A JSON body is not a safelisted Content-Type: preflighted.
@@ -298,9 +292,7 @@ func TestBrowserTooMany(t *testing.T) {
 		t.Fatalf("first download: got %d %.300s", s.code, s.body)
 	}
 	s := b.fetch("GET", p.net+"/download?nodes=node_2")
-	if s.code != http.StatusTooManyRequests || s.doc["error"] == nil {
-		t.Fatalf("second download: got %d %.300s, want 429", s.code, s.body)
-	}
+	wantPlenarioError(t, "second download", s.answer, http.StatusTooManyRequests, "nodes=node_2")
 	wantReadable(t, "429", s, "Retry-After")
 }
 

@@ -132,6 +132,11 @@ type answer struct {
 func get(t *testing.T, u string, hdr ...string) answer {
 	t.Helper()
 	resp, body := testenv.Do(t, http.MethodGet, u, hdr...)
+	return answerOf(resp, body)
+}
+
+// answerOf is a response with its body read.
+func answerOf(resp *http.Response, body []byte) answer {
 	a := answer{code: resp.StatusCode, hdr: resp.Header, body: body}
 	_ = json.Unmarshal(body, &a.doc)
 	return a
