@@ -225,8 +225,10 @@ func TestManifestNotReady(t *testing.T) {
 	ddGetJSON(t, svc.URL+"/v1/api/sensor-networks/array_of_things/download", &job)
 	u := svc.URL + "/v1/api/jobs/" + job.Ticket + "/manifest" // the datadump's answer: TestDatadumpNotReady
 	resp, body := testenv.Do(t, "GET", u)
-	var e map[string]string
-	if resp.StatusCode != http.StatusConflict || json.Unmarshal(body, &e) != nil || !strings.Contains(e["error"], "queued") ||
+	var e struct {
+		Error string `json:"error"`
+	}
+	if resp.StatusCode != http.StatusConflict || json.Unmarshal(body, &e) != nil || !strings.Contains(e.Error, "queued") ||
 		resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("%s: got %d %s (Retry-After %q), want 409 saying the job is queued", u, resp.StatusCode, body, resp.Header.Get("Retry-After"))
 	}

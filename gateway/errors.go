@@ -31,40 +31,49 @@ func (g *Gateway) writeError(ctx *fasthttp.RequestCtx, err error) {
 		if len(e.Fields) == 0 && e.Message != "" {
 			body = e.Message // Plenario's plain-string 400, e.g. an empty geom area
 		}
-		writeJSON(ctx, map[string]any{"meta": map[string]any{"query": queryArgs(ctx)}, "error": body})
+		writeError(ctx, body)
 	case schema.NotFound:
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		if nf := (*jobNotFoundError)(nil); errors.As(err, &nf) {
 			writeJSON(ctx, map[string]string{"ticket": nf.ticket, "error": e.Message})
 			return
 		}
-		writeJSON(ctx, map[string]any{"meta": map[string]any{"query": queryArgs(ctx)}, "error": fields(e)})
+		writeError(ctx, fields(e))
 	case schema.Conflict:
 		ctx.SetStatusCode(fasthttp.StatusConflict)
-		writeJSON(ctx, map[string]any{"error": e.Message})
+		writeError(ctx, e.Message)
 	case schema.TooMany:
 		ctx.Response.Header.Set("Retry-After", "5")
 		ctx.SetStatusCode(fasthttp.StatusTooManyRequests)
-		writeJSON(ctx, map[string]any{"error": e.Message})
+		writeError(ctx, e.Message)
 	case schema.Unavailable:
 		g.logger.Warn("dependency unavailable", "path", string(ctx.Path()), "err", err)
 		ctx.Response.Header.Set("Retry-After", "5")
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		writeJSON(ctx, map[string]any{"error": e.Message})
+		writeError(ctx, e.Message)
 	case schema.Full:
 		g.logger.Warn("result storage is short", "path", string(ctx.Path()), "err", err)
 		ctx.Response.Header.Set("Retry-After", "60")
 		ctx.SetStatusCode(fasthttp.StatusInsufficientStorage)
-		writeJSON(ctx, map[string]any{"error": e.Message})
+		writeError(ctx, e.Message)
 	case schema.Unauthorized:
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="exportd"`)
 		ctx.SetStatusCode(fasthttp.StatusUnauthorized)
-		writeJSON(ctx, map[string]any{"error": e.Message})
+		writeError(ctx, e.Message)
 	default:
 		g.logger.Error("internal error", "path", string(ctx.Path()), "err", err)
 		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
-		writeJSON(ctx, map[string]any{"error": "internal error"})
+		writeError(ctx, "internal error")
 	}
+}
+
+// writeError writes an error body in Plenario's shape (sensor_response.py:
+// make_error), whatever the status: {"meta":{"query":{…}},"error":msg},
+// msg a message or messages keyed by field, so that a client's one error
+// handler reads every error, ours beyond Plenario's 400s included. Only
+// an unknown ticket keeps get_job's own {"ticket","error"}.
+func writeError(ctx *fasthttp.RequestCtx, msg any) {
+	writeJSON(ctx, map[string]any{"meta": map[string]any{"query": queryArgs(ctx)}, "error": msg})
 }
 
 func fields(e *schema.Error) map[string][]string {
@@ -74,10 +83,15 @@ func fields(e *schema.Error) map[string][]string {
 	return map[string][]string{"request": {e.Message}}
 }
 
-// queryArgs is the request's query string as Plenario echoed it in meta.
+// queryArgs is the request's query string as Plenario echoed it in meta:
+// Flask's request.args, a repeated argument's first value.
 func queryArgs(ctx *fasthttp.RequestCtx) map[string]string {
 	out := map[string]string{}
-	ctx.QueryArgs().VisitAll(func(k, v []byte) { out[string(k)] = string(v) })
+	ctx.QueryArgs().VisitAll(func(k, v []byte) {
+		if _, ok := out[string(k)]; !ok {
+			out[string(k)] = string(v)
+		}
+	})
 	return out
 }
 
@@ -113,5 +127,5 @@ func requestError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	setCORS(&ctx.Response.Header, nil) // the request was not read: its path's methods are unknown
 	ctx.SetStatusCode(status)
-	writeJSON(ctx, map[string]any{"meta": map[string]any{"query": queryArgs(ctx)}, "error": map[string][]string{"request": {msg}}})
+	writeError(ctx, map[string][]string{"request": {msg}})
 }

@@ -130,11 +130,11 @@ func (g *Gateway) Handler() fasthttp.RequestHandler {
 			preflight(ctx, methods)
 		case r == nil && allow == nil:
 			ctx.SetStatusCode(fasthttp.StatusNotFound)
-			writeJSON(ctx, map[string]any{"error": "Not found: " + string(ctx.Path())})
+			writeError(ctx, "Not found: "+string(ctx.Path()))
 		case r == nil:
 			ctx.Response.Header.Set("Allow", strings.Join(append(allow, fasthttp.MethodOptions), ", "))
 			ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
-			writeJSON(ctx, map[string]any{"error": "Method not allowed."})
+			writeError(ctx, "Method not allowed.")
 		default:
 			var err error
 			if !r.public {

@@ -89,7 +89,7 @@ func answerRange(ctx *fasthttp.RequestCtx, rangeHdr string, size int64) (start, 
 	case !satisfiable:
 		h.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
 		ctx.SetStatusCode(fasthttp.StatusRequestedRangeNotSatisfiable)
-		writeJSON(ctx, map[string]any{"error": "Range not satisfiable: the file has " + strconv.FormatInt(size, 10) + " bytes."})
+		writeError(ctx, "Range not satisfiable: the file has "+strconv.FormatInt(size, 10)+" bytes.")
 		return 0, 0, true
 	}
 	h.Set("Content-Range", "bytes "+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(end-1, 10)+"/"+strconv.FormatInt(size, 10))
