@@ -18,12 +18,6 @@ func writeList(ctx *fasthttp.RequestCtx, data any, total int) {
 	})
 }
 
-func noArgs(ctx *fasthttp.RequestCtx) error {
-	p := schema.Problems{}
-	ctx.QueryArgs().VisitAll(func(k, _ []byte) { p.Add(string(k), schema.MsgNotAFilter) })
-	return p.Err()
-}
-
 // area is what a metadata request's geom selects: the nodes inside it
 // (all of the network's when there is no geom) and the geom as given, for
 // the message when it holds nothing.
@@ -34,9 +28,15 @@ type area struct {
 
 // metaArea validates a metadata request's parameters (only geom) together
 // with the problems its path already found, so that every one is reported
-// at once, and returns the area it selects.
-func (g *Gateway) metaArea(ctx *fasthttp.RequestCtx, n *schema.Network, problems schema.Problems) (area, error) {
+// at once, and returns the area it selects. network and the view's own
+// list (nodes, sensors or features) are not read: Plenario's views put
+// their path's values over them (sn:get_node_metadata's dict(request.args,
+// **{"network": network, "nodes": …}) at T, args.update at H), so that
+// /nodes?nodes=x was every node, not "Not a valid filter".
+func (g *Gateway) metaArea(ctx *fasthttp.RequestCtx, n *schema.Network, problems schema.Problems, list string) (area, error) {
 	a := args(ctx)
+	delete(a, "network")
+	delete(a, list)
 	q, err := schema.ParseQuery(schema.NodeList, a, n, g.Now())
 	var e *schema.Error
 	switch {
@@ -77,10 +77,10 @@ func (a area) features(n *schema.Network) []schema.Feature {
 	return n.FeaturesOf(n.SensorsOn(a.nodes))
 }
 
+// listNetworks and getNetwork read no argument: Plenario's
+// get_network_metadata validated only its path's network (T), or ignored
+// what it did not know (H), so that a cache-buster (jQuery's _=) passes.
 func (g *Gateway) listNetworks(ctx *fasthttp.RequestCtx, _ []string) error {
-	if err := noArgs(ctx); err != nil {
-		return err
-	}
 	names, err := g.store.Networks(ctx)
 	if err != nil {
 		return err
@@ -98,9 +98,6 @@ func (g *Gateway) listNetworks(ctx *fasthttp.RequestCtx, _ []string) error {
 }
 
 func (g *Gateway) getNetwork(ctx *fasthttp.RequestCtx, p []string) error {
-	if err := noArgs(ctx); err != nil {
-		return err
-	}
 	n, err := g.networkFor(ctx, p[0])
 	if err != nil {
 		return err
@@ -114,7 +111,7 @@ func (g *Gateway) listNodes(ctx *fasthttp.RequestCtx, p []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := g.metaArea(ctx, n, schema.Problems{})
+	a, err := g.metaArea(ctx, n, schema.Problems{}, "nodes")
 	if err != nil {
 		return err
 	}
@@ -141,7 +138,7 @@ func (g *Gateway) getNode(ctx *fasthttp.RequestCtx, p []string) error {
 	if !ok {
 		problems.UnknownNode(p[1])
 	}
-	a, err := g.metaArea(ctx, n, problems)
+	a, err := g.metaArea(ctx, n, problems, "nodes")
 	if err != nil {
 		return err
 	}
@@ -157,7 +154,7 @@ func (g *Gateway) listSensors(ctx *fasthttp.RequestCtx, p []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := g.metaArea(ctx, n, schema.Problems{})
+	a, err := g.metaArea(ctx, n, schema.Problems{}, "sensors")
 	if err != nil {
 		return err
 	}
@@ -185,7 +182,7 @@ func (g *Gateway) getSensor(ctx *fasthttp.RequestCtx, p []string) error {
 	if !ok {
 		problems.UnknownSensor(p[1])
 	}
-	a, err := g.metaArea(ctx, n, problems)
+	a, err := g.metaArea(ctx, n, problems, "sensors")
 	if err != nil {
 		return err
 	}
@@ -201,7 +198,7 @@ func (g *Gateway) listFeatures(ctx *fasthttp.RequestCtx, p []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := g.metaArea(ctx, n, schema.Problems{})
+	a, err := g.metaArea(ctx, n, schema.Problems{}, "features")
 	if err != nil {
 		return err
 	}
@@ -234,7 +231,7 @@ func (g *Gateway) getFeature(ctx *fasthttp.RequestCtx, p []string) error {
 	if !ok {
 		problems.UnknownFeature(p[1])
 	}
-	a, err := g.metaArea(ctx, n, problems)
+	a, err := g.metaArea(ctx, n, problems, "features")
 	if err != nil {
 		return err
 	}

@@ -254,9 +254,9 @@ func TestMetadataErrors(t *testing.T) {
 		{"an unknown feature", "/array_of_things/features/humidity", map[string]string{"features": "Invalid feature of interest name: humidity"}},
 		{"an unknown property", "/array_of_things/features/temperature.kelvin", map[string]string{"features": "Invalid feature of interest name: temperature.kelvin"}},
 		{"an unknown node and a parameter", "/array_of_things/nodes/nope?x=1", map[string]string{"nodes": "Invalid node ID: nope", "x": "Not a valid filter"}},
-		{"a parameter on the networks", "?name=x", map[string]string{"name": "Not a valid filter"}},
-		{"a parameter on a network", "/array_of_things?geom=x", map[string]string{"geom": "Not a valid filter"}},
-		{"a node list on the nodes", "/array_of_things/nodes?nodes=001e0610b000", map[string]string{"nodes": "Not a valid filter"}},
+		// (nodes on /nodes, network anywhere, and any argument of the
+		// networks are not read: below)
+		{"a sensor list on the nodes", "/array_of_things/nodes?sensors=tmp112", map[string]string{"sensors": "Not a valid filter"}},
 		{"a bad geom on the nodes", "/array_of_things/nodes?geom=%7B%7D", map[string]string{"geom": "Could not parse geojson"}},
 		{"a parameter on a node", "/array_of_things/nodes/001e0610b000?limit=1", map[string]string{"limit": "Not a valid filter"}},
 		{"a parameter on the sensors", "/array_of_things/sensors?limit=1", map[string]string{"limit": "Not a valid filter"}},
@@ -268,5 +268,18 @@ func TestMetadataErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			wantError(t, api+tt.path, http.StatusBadRequest, tt.want)
 		})
+	}
+	// What Plenario's views did not read: any argument of the networks
+	// (get_network_metadata validated only its path), and network and the
+	// view's own list, which the path's values replaced.
+	for path, same := range map[string]string{"?name=x&_=1": "", "/array_of_things?geom=x": "/array_of_things",
+		"/array_of_things/nodes?nodes=001e0610b000&network=x": "/array_of_things/nodes",
+		"/array_of_things/sensors/tmp112?sensors=x":           "/array_of_things/sensors/tmp112"} {
+		var got, want map[string]any
+		getJSON(t, api+path, &got)
+		getJSON(t, api+same, &want)
+		if !reflect.DeepEqual(got["data"], want["data"]) {
+			t.Errorf("%s: data %v, want that of %q: %v", path, got["data"], same, want["data"])
+		}
 	}
 }

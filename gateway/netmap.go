@@ -10,10 +10,8 @@ import (
 // no envelope, as Plenario's later API did. An unknown network is its
 // plain-string 400, as that API's get_network_map said it (the other
 // routes key the message by "network", as the ticket era's validator did).
+// It reads no argument, as get_network_map read none.
 func (g *Gateway) networkMap(ctx *fasthttp.RequestCtx, p []string) error {
-	if err := noArgs(ctx); err != nil {
-		return err
-	}
 	n, err := g.network(ctx, p[0])
 	if schema.ErrorCode(err) == schema.NotFound {
 		return schema.Errorf(schema.Invalid, "Invalid network name: %s", p[0])

@@ -14,27 +14,28 @@ type CheckField struct {
 	Invalid []string `json:"invalid"`
 }
 
-// Check sorts the names in nodes, features and sensors (comma lists) into
-// those the network has and those it has not, as Plenario's /check did for
-// its socket server: names as given, matched case-insensitively; a feature
-// may be feature.property. Any other argument, or a list too long, is an
-// Invalid error.
+// Check sorts the names in nodes, features and sensors (comma lists; node,
+// feature and sensor too, as the later API's check read them) into those
+// the network has and those it has not, as Plenario's /check did for its
+// socket server: names as given, matched case-insensitively; a feature
+// may be feature.property. Other arguments are not read, as neither of
+// Plenario's /check read them; a list too long is an Invalid error.
 func Check(args url.Values, n *Network) ([]CheckField, error) {
 	a := params(args)
 	p := Problems{}
-	a.unknown(p, "nodes", "features", "sensors")
 	out := []CheckField{}
 	for _, c := range []struct {
-		field string
-		has   func(string) bool
+		field, alias string
+		has          func(string) bool
 	}{
-		{"nodes", func(v string) bool { _, ok := n.Node(v); return ok }},
-		{"features", n.hasFeature},
-		{"sensors", func(v string) bool { _, ok := n.Sensor(v); return ok }},
+		{"nodes", "node", func(v string) bool { _, ok := n.Node(v); return ok }},
+		{"features", "feature", n.hasFeature},
+		{"sensors", "sensor", func(v string) bool { _, ok := n.Sensor(v); return ok }},
 	} {
 		f := CheckField{Field: c.field, Valid: []string{}, Invalid: []string{}}
+		alias, _ := a.get(c.alias)
 		v, _ := a.get(c.field)
-		items := splitList(v)
+		items := append(splitList(alias), splitList(v)...)
 		if len(items) > MaxListItems {
 			p.Add(c.field, "Too many values: at most "+strconv.Itoa(MaxListItems)+".")
 			items = nil
