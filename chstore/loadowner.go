@@ -23,14 +23,20 @@ func ownerTag() string {
 	return fmt.Sprintf("_m%08x_p%d", machineTag(), os.Getpid())
 }
 
-// machineTag tells this machine (and container) from others: its host name
-// and boot id, hashed.
+// machineTag tells this machine (and container) from others: its host name,
+// boot id and pid namespace, hashed. The pid namespace because a pid means
+// a process only within its own: two containers of one kernel with one
+// host name (docker --network host gives the host's) took each other's
+// live loads for dead, their pids naming no process, or another one, here
+// (TestOwnerGoneOtherPIDNamespace).
 func machineTag() uint32 {
 	h := fnv.New32a()
 	name, _ := os.Hostname()
 	h.Write([]byte(name))
 	boot, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	h.Write(bytes.TrimSpace(boot))
+	ns, _ := os.Readlink("/proc/self/ns/pid")
+	h.Write([]byte(ns))
 	return h.Sum32()
 }
 
