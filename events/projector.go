@@ -24,6 +24,8 @@ type Projector struct {
 	logger *slog.Logger
 
 	Metrics *metrics.Registry // optional: events folded, by kind
+
+	kept records // the records of running jobs as last written (records.go)
 }
 
 // NewProjector returns a Projector on bus.
@@ -76,7 +78,7 @@ func (p *Projector) handle(ctx context.Context, d *Delivery) {
 // expired job's result, publishing the success of a complete one. Done
 // again after a failure, it does only what is left.
 func (p *Projector) project(ctx context.Context, m jetstream.Msg, e schema.Event) error {
-	rec, err := Fold(ctx, p.bus.jobs, e)
+	rec, err := fold(ctx, p.bus.jobs, &p.kept, e)
 	if err != nil {
 		return fmt.Errorf("fold: %w", err)
 	}
@@ -120,45 +122,72 @@ func statusOf(k schema.EventKind) string {
 // a concurrent write, and returns the record as it now stands (nil if the
 // event is about a job kv does not know and does not create one).
 func Fold(ctx context.Context, kv jetstream.KeyValue, e schema.Event) (*schema.JobRecord, error) {
+	return fold(ctx, kv, nil, e)
+}
+
+// fold is Fold starting from the record kept in kept, when there is one.
+func fold(ctx context.Context, kv jetstream.KeyValue, kept *records, e schema.Event) (*schema.JobRecord, error) {
 	if !schema.IsTicket(e.Ticket) {
 		return nil, nil
 	}
 	for attempt := 0; ; attempt++ {
-		var rec schema.JobRecord
-		var rev uint64
-		entry, err := kv.Get(ctx, e.Ticket)
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-		case err != nil:
+		rec, rev, cached, err := current(ctx, kv, kept, e.Ticket)
+		if err != nil {
 			return nil, err
-		default:
-			rev = entry.Revision()
-			if err := json.Unmarshal(entry.Value(), &rec); err != nil {
-				return nil, fmt.Errorf("bad record %s: %w", e.Ticket, err)
-			}
 		}
 		if !rec.Apply(e) {
+			if cached {
+				// Nothing to write, so no compare-and-set tells whether
+				// the record is still the bucket's: the event may belong
+				// to a state written meanwhile. Ask the bucket.
+				continue
+			}
 			if rec.Job.Ticket == "" {
 				return nil, nil
 			}
-			return &rec, nil
+			kept.keep(e.Ticket, rec, rev)
+			return rec, nil
 		}
-		data, err := json.Marshal(&rec)
+		data, err := json.Marshal(rec)
 		if err != nil {
 			return nil, err
 		}
 		if rev == 0 {
-			_, err = kv.Create(ctx, e.Ticket, data)
+			rev, err = kv.Create(ctx, e.Ticket, data)
 		} else {
-			_, err = kv.Update(ctx, e.Ticket, data, rev)
+			rev, err = kv.Update(ctx, e.Ticket, data, rev)
 		}
 		if err == nil {
-			return &rec, nil
+			kept.keep(e.Ticket, rec, rev)
+			return rec, nil
+		}
+		if cached {
+			continue // written meanwhile, or gone: read the bucket
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) || attempt > 100 {
 			return nil, err
 		}
 	}
+}
+
+// current returns ticket's record and revision: the one kept, if any
+// (cached), else as kv has it (a zero record and revision 0 when none).
+func current(ctx context.Context, kv jetstream.KeyValue, kept *records, ticket string) (rec *schema.JobRecord, rev uint64, cached bool, err error) {
+	if c, ok := kept.take(ticket); ok {
+		return c.rec, c.rev, true, nil
+	}
+	rec = &schema.JobRecord{}
+	entry, err := kv.Get(ctx, ticket)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return rec, 0, false, nil
+	case err != nil:
+		return nil, 0, false, err
+	}
+	if err := json.Unmarshal(entry.Value(), rec); err != nil {
+		return nil, 0, false, fmt.Errorf("bad record %s: %w", ticket, err)
+	}
+	return rec, entry.Revision(), false, nil
 }
 
 // Rebuild folds every event of the stream, in order, into kv, publishing

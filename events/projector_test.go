@@ -87,3 +87,49 @@ func TestProjectorHandover(t *testing.T) {
 	submit("00000000000000000000000000000003")
 	folded("00000000000000000000000000000003", 30*time.Second)
 }
+
+// The projector folds a job's next event onto the record it last wrote
+// without reading it back; when the record was written meanwhile by
+// someone else (another projector process, in a handover), the fold is
+// onto what was written, not onto the record it remembers.
+func TestProjectorFoldsOntoWhatWasWritten(t *testing.T) {
+	srv := testenv.MustStartNATS(t)
+	cfg := events.Config{}
+	ctx := context.Background()
+	bus, err := events.Open(ctx, testenv.MustConnect(t, srv), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startProjector(t, srv.ClientURL(), cfg)
+	n := &schema.Network{Name: "array_of_things"}
+	const ticket = "000000000000000000000000000000aa"
+	if _, err := bus.Submit(ctx, request(n, ticket, seedEnd.Add(-time.Hour)), ticket); err != nil {
+		t.Fatal(err)
+	}
+	doc := func() *schema.JobRecord {
+		rec, _, err := bus.Job(ctx, ticket)
+		if err != nil {
+			return &schema.JobRecord{}
+		}
+		return rec
+	}
+	testenv.Eventually(t, 10*time.Second, "the queued event is folded", func() bool {
+		return doc().Job.Status.Status == schema.StatusQueued
+	})
+	// Another writer starts the job behind the projector's back.
+	plan := []schema.PartSpec{{Part: 1, From: seedEnd.Add(-time.Hour), To: seedEnd.Add(-time.Minute)}, {Part: 2, From: seedEnd.Add(-time.Minute), To: seedEnd}}
+	if _, err := events.Fold(ctx, bus.Jobs(), schema.Event{Kind: schema.EventStarted, Ticket: ticket, Time: time.Now().UTC(),
+		Plan: plan, Parts: 2, Worker: "elsewhere"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.Publish(ctx, schema.Event{Kind: schema.EventPartDone, Ticket: ticket, Part: 1, Parts: 2, Rows: 7, Bytes: 70}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, "the part_done is folded onto the started job", func() bool {
+		p := doc().Job.Status.Progress
+		return p != nil && p.Done == 1 && p.Rows == 7
+	})
+	if got := doc().Job.Status.Status; got != schema.StatusProcessing {
+		t.Errorf("status %s, want %s", got, schema.StatusProcessing)
+	}
+}

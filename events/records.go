@@ -1,0 +1,76 @@
+package events
+
+import (
+	"sync"
+
+	"github.com/plenario-next/exportd/schema"
+)
+
+// records keeps the record the projector last wrote for each job still
+// running, with its KV revision, so that folding a job's next event needs
+// no read of the bucket: the write is a compare-and-set on that revision,
+// which fails if anything else wrote since (another projector process
+// after a handover, an expiry), and then the fold reads the bucket as
+// before. A ticket's events are folded by one worker at a time, in order
+// (Consume shards by ticket), so a record taken out is never folded twice
+// at once.
+//
+// Why: the read was one JetStream round trip and one JSON decode of the
+// whole record per event, about a third of the projector's CPU under a
+// burst of tickets (the bench's create profile: kvs.Get 15 %, the record's
+// json.Unmarshal 19 % of the exporter process), and a round trip on the
+// way of every job to its success.
+type records struct {
+	mu sync.Mutex
+	m  map[string]cachedRecord
+}
+
+type cachedRecord struct {
+	rec *schema.JobRecord
+	rev uint64
+}
+
+// maxRecords bounds the records kept: the jobs in flight at once, past
+// which a fold reads the bucket. maxRecordParts keeps whole-table jobs'
+// records (their plans of hundreds of parts) out, so that the bound is a
+// few MB, not hundreds.
+const (
+	maxRecords     = 1024
+	maxRecordParts = 128
+)
+
+// take removes and returns ticket's record, if kept.
+func (c *records) take(ticket string) (cachedRecord, bool) {
+	if c == nil {
+		return cachedRecord{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.m[ticket]
+	if ok {
+		delete(c.m, ticket)
+	}
+	return r, ok
+}
+
+// keep records rec as written at rev. A finished job's record is not kept:
+// its few later events (a cancel of its result, its expiry) read the
+// bucket. When full, another job's record makes room: a record is only
+// ever a shortcut.
+func (c *records) keep(ticket string, rec *schema.JobRecord, rev uint64) {
+	if c == nil || rec.Terminal() || len(rec.Plan) > maxRecordParts {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]cachedRecord)
+	}
+	if _, ok := c.m[ticket]; !ok && len(c.m) >= maxRecords {
+		for k := range c.m {
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[ticket] = cachedRecord{rec: rec, rev: rev}
+}
