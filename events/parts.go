@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -13,7 +12,6 @@ import (
 	"strconv"
 
 	"github.com/klauspost/compress/s2"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plenario-next/exportd/schema"
@@ -117,38 +115,6 @@ func (b *Bus) Part(ctx context.Context, ticket string, part int) (StoredPart, er
 		return StoredPart{}, err
 	}
 	return storedPart(info)
-}
-
-// Lane is the queue a part waits in.
-type Lane int
-
-// The lanes: exporters take from the express lane every other time they
-// are free, so that a job's first parts (all of a small job) do not wait
-// behind the bulk lane's parts of big jobs.
-const (
-	Bulk Lane = iota
-	Express
-)
-
-// QueuePart publishes a partition work item in lane. Its Msg-Id makes a
-// planner that runs twice (after a crash) queue each part once, whatever
-// the lane.
-func (b *Bus) QueuePart(ctx context.Context, t schema.PartTask, lane Lane) error {
-	data, err := json.Marshal(t)
-	if err != nil {
-		return err
-	}
-	subject := schema.PartSubject(t.Ticket)
-	if lane == Express {
-		subject = schema.ExpressPartSubject(t.Ticket)
-	}
-	m := nats.NewMsg(subject)
-	m.Data = data
-	_, err = b.js.PublishMsg(ctx, m, jetstream.WithMsgID(fmt.Sprintf("%s.part.%d", t.Ticket, t.Spec.Part)))
-	if err != nil {
-		return unavailable("queue part", err)
-	}
-	return nil
 }
 
 type writerFunc func([]byte) error

@@ -153,25 +153,23 @@ func (p *Planner) plan(ctx context.Context, e schema.Event, first bool) error {
 	if p.hold != nil {
 		p.hold(ctx, e)
 	}
-	if rec, _, err := p.bus.Job(ctx, e.Ticket); err == nil && rec.Terminal() {
-		return nil // cancelled before it started
-	}
+	q := e.Request.Query
 	var plan []schema.PartSpec
 	var ids schema.MetaIDs
 	if !first {
+		if rec, _, err := p.bus.Job(ctx, e.Ticket); err == nil && rec.Terminal() {
+			return nil // cancelled before it started
+		}
 		var err error
 		if plan, ids, err = p.existingPlan(ctx, e.Ticket); err != nil {
 			return err
 		}
 	}
-	q := e.Request.Query
 	if plan == nil {
+		var hist []chstore.Bucket
+		var over bool
 		var err error
-		if ids, err = p.metaIDs(ctx, &q); err != nil {
-			return err
-		}
-		hist, err := p.histogram(ctx, &q)
-		if err != nil {
+		if ids, hist, over, err = p.survey(ctx, e.Ticket, &q); err != nil || over {
 			return err
 		}
 		if q.Paged() {
@@ -192,12 +190,38 @@ func (p *Planner) plan(ctx context.Context, e schema.Event, first bool) error {
 	if len(plan) <= p.ExpressParts {
 		lane = events.Express
 	}
-	for _, s := range plan {
-		if err := p.bus.QueuePart(ctx, schema.PartTask{Ticket: e.Ticket, Parts: len(plan), Spec: s, Query: q, MetaIDs: ids}, lane); err != nil {
-			return err
-		}
+	tasks := make([]schema.PartTask, len(plan))
+	for i, s := range plan {
+		tasks[i] = schema.PartTask{Ticket: e.Ticket, Parts: len(plan), Spec: s, Query: q, MetaIDs: ids}
 	}
-	return nil
+	return p.bus.QueueParts(ctx, tasks, lane)
+}
+
+// survey asks at once what a plan needs: whether the job was cancelled
+// before it started (over), its nodes' meta_ids and its rows' histogram.
+// Why at once: one after the other, the job document's read, the
+// network's metadata (three ClickHouse queries whenever the planner's copy
+// is older than metaTTL, as it is for the first job after a pause) and the
+// histogram were each a round trip on the way of every job, small or
+// big, to its first part.
+func (p *Planner) survey(ctx context.Context, ticket string, q *schema.Query) (ids schema.MetaIDs, hist []chstore.Bucket, over bool, err error) {
+	var idsErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if rec, _, err := p.bus.Job(ctx, ticket); err == nil && rec.Terminal() {
+			over = true
+		}
+	})
+	wg.Go(func() { ids, idsErr = p.metaIDs(ctx, q) })
+	hist, err = p.histogram(ctx, q)
+	wg.Wait()
+	if over {
+		return nil, nil, true, nil
+	}
+	if idsErr != nil {
+		return nil, nil, false, idsErr
+	}
+	return ids, hist, false, err
 }
 
 // histogram counts q's rows in time buckets, fine enough to cut the job
