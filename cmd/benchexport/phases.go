@@ -149,11 +149,12 @@ func (b *bench) linearity(ctx context.Context) (small, large window, err error) 
 			if err != nil {
 				return small, large, err
 			}
-			logf("linearity run %d/%d: %d rows in %.2fs", i+1, cfg.Runs, w.Rows, j.Seconds)
+			logf("linearity run %d/%d: %d rows in %.2fs (success recorded at %.3fs; plan %.3fs)", i+1, cfg.Runs, w.Rows, j.Seconds,
+				j.EndSeconds, j.PlanSeconds)
 			if w == small {
-				res.SmallJobs = append(res.SmallJobs, j.Seconds)
+				res.SmallJobs, res.SmallEnds = append(res.SmallJobs, j.Seconds), append(res.SmallEnds, j.EndSeconds)
 			} else {
-				res.LargeJobs = append(res.LargeJobs, j.Seconds)
+				res.LargeJobs, res.LargeEnds = append(res.LargeJobs, j.Seconds), append(res.LargeEnds, j.EndSeconds)
 			}
 		}
 	}
