@@ -131,12 +131,18 @@ func fold(ctx context.Context, kv jetstream.KeyValue, kept *records, e schema.Ev
 		return nil, nil
 	}
 	for attempt := 0; ; attempt++ {
-		rec, rev, cached, err := current(ctx, kv, kept, e.Ticket)
-		if err != nil {
-			return nil, err
+		// A queued event begins its job's record: the create is the look
+		// (it fails on a record that exists), so the bucket is read only
+		// for a repeat.
+		rec, rev, unread := &schema.JobRecord{}, uint64(0), true
+		if attempt > 0 || kept == nil || e.Kind != schema.EventQueued {
+			var err error
+			if rec, rev, unread, err = current(ctx, kv, kept, e.Ticket); err != nil {
+				return nil, err
+			}
 		}
 		if !rec.Apply(e) {
-			if cached {
+			if unread {
 				// Nothing to write, so no compare-and-set tells whether
 				// the record is still the bucket's: the event may belong
 				// to a state written meanwhile. Ask the bucket.
@@ -161,7 +167,7 @@ func fold(ctx context.Context, kv jetstream.KeyValue, kept *records, e schema.Ev
 			kept.keep(e.Ticket, rec, rev)
 			return rec, nil
 		}
-		if cached {
+		if unread {
 			continue // written meanwhile, or gone: read the bucket
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) || attempt > 100 {
@@ -171,8 +177,9 @@ func fold(ctx context.Context, kv jetstream.KeyValue, kept *records, e schema.Ev
 }
 
 // current returns ticket's record and revision: the one kept, if any
-// (cached), else as kv has it (a zero record and revision 0 when none).
-func current(ctx context.Context, kv jetstream.KeyValue, kept *records, ticket string) (rec *schema.JobRecord, rev uint64, cached bool, err error) {
+// (unread: the bucket was not asked), else as kv has it (a zero record and
+// revision 0 when none).
+func current(ctx context.Context, kv jetstream.KeyValue, kept *records, ticket string) (rec *schema.JobRecord, rev uint64, unread bool, err error) {
 	if c, ok := kept.take(ticket); ok {
 		return c.rec, c.rev, true, nil
 	}
