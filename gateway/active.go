@@ -28,6 +28,25 @@ func (a *active) add(client, ticket string) {
 	a.byClient[client][ticket] = true
 }
 
+// reserve adds ticket to client's jobs if it has fewer than max, and
+// reports whether it did: counted and added in one step, so that requests
+// at once cannot all pass the limit by each counting before any other was
+// added (TestActiveJobLimitAtOnce). A reserved ticket that is not accepted
+// is removed again.
+func (a *active) reserve(client, ticket string, max int) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.byClient[client]) >= max {
+		return false
+	}
+	a.client[ticket] = client
+	if a.byClient[client] == nil {
+		a.byClient[client] = map[string]bool{}
+	}
+	a.byClient[client][ticket] = true
+	return true
+}
+
 func (a *active) remove(ticket string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

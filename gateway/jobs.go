@@ -40,7 +40,13 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 	fp := fingerprint(ctx, q)
 	id := "submit." + fp
 	var full error // the client's limit, past which only a repeat is answered
-	if g.MaxActive > 0 && g.active.count(req.Client) >= g.MaxActive {
+	accepted := false
+	defer func() {
+		if !accepted { // a repeat, refused or failed: its reservation is no job
+			g.active.remove(req.Ticket)
+		}
+	}()
+	if g.MaxActive > 0 && !g.active.reserve(req.Client, req.Ticket, g.MaxActive) {
 		full = schema.Errorf(schema.TooMany, "Too many export jobs queued or running for this client (at most %d); retry when one finishes.", g.MaxActive)
 	} else if err := g.callbacksFull(ctx, callback); schema.ErrorCode(err) == schema.TooMany {
 		full = err
@@ -71,6 +77,7 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 			return err
 		}
 		if earlier == 0 {
+			accepted = true
 			g.active.add(req.Client, req.Ticket)
 			// The answer is the fold of the queued event: the very document
 			// the projector is about to store, with the lists in full.
