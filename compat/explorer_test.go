@@ -95,6 +95,32 @@ func TestPlenarioExplorer(t *testing.T) {
 			t.Errorf("%d readings in buckets with an avg, %d counted; want %d", seen, n, liveReadings)
 		}
 	})
+	// components/node-chart.js:createTimelines calls getHistoryFor once a
+	// sensor and feature with the types' full names, and query.js sends
+	// type.toString(): feature=vector.x,vector.y (an array's toString), or
+	// temperature.temperature; addToHash reads bucket[prop].avg of each.
+	// (An end_datetime is added to reach the fixture's 2016 readings.)
+	t.Run("query.getHistoryFor_types", func(t *testing.T) {
+		for _, c := range []struct{ sensor, types string }{{"sensor_02", "vector.x,vector.y"}, {"sensor_01", "temperature.temperature"}} {
+			u := p.net + "/aggregate" + q("sensors", c.sensor, "node", "test_node", "feature", c.types, "function", "avg",
+				"start_datetime", "2016-10-01T00:00:00Z", "end_datetime", "2016-10-03T00:00:00Z")
+			a := fromExplorer(t, u)
+			if a.code != 200 {
+				t.Errorf("feature=%s: got %d %.500s", c.types, a.code, a.body)
+				continue
+			}
+			d := a.data(t)
+			for _, typ := range strings.Split(c.types, ",") {
+				prop := strings.SplitN(typ, ".", 2)[1]
+				if n := sumCounts(t, d, prop); n != 200 {
+					t.Errorf("feature=%s: %d %s values, want the 200 of two days", c.types, n, prop)
+				}
+			}
+			if len(d) > 0 {
+				wantKeys(t, "bucket of "+c.types, d[0], append([]string{"time_bucket"}, propsOf(c.types)...)...)
+			}
+		}
+	})
 	t.Run("plenario-api.networks.metadata.features", func(t *testing.T) {
 		a := fromExplorer(t, p.net+"/features")
 		for _, f := range a.data(t) {
@@ -187,4 +213,13 @@ func TestPlenarioExplorer(t *testing.T) {
 			}
 		}
 	})
+}
+
+// propsOf is the property names of a comma list of feature.property.
+func propsOf(types string) []string {
+	var out []string
+	for _, typ := range strings.Split(types, ",") {
+		out = append(out, strings.SplitN(typ, ".", 2)[1])
+	}
+	return out
 }
