@@ -38,6 +38,7 @@ type AggregateQuery struct {
 	Network    string
 	Node       string
 	Feature    FeatureSel
+	Only       []string // feature named several of one feature's properties (vector.x,vector.y): only those; nil: Feature decides
 	Sensors    []string // only these sensors' readings; nil: all of the node's
 	Properties []string // what is aggregated: the feature's properties the node's (chosen) sensors observe
 	Function   string   // one of AggregateFunctions
@@ -50,7 +51,16 @@ func (q AggregateQuery) MarshalJSON() ([]byte, error) {
 	b := []byte(`{"network":`)
 	b = appendJSONText(b, q.Network)
 	b = appendJSONText(append(b, `,"node":`...), q.Node)
-	b = appendJSONText(append(b, `,"feature":`...), q.Feature.String())
+	feature := q.Feature.String()
+	for i, pr := range q.Only {
+		if i == 0 {
+			feature = ""
+		} else {
+			feature += ","
+		}
+		feature += q.Feature.Feature + "." + pr
+	}
+	b = appendJSONText(append(b, `,"feature":`...), feature)
 	if q.Sensors != nil {
 		b = appendList(b, `,"sensors":[`, q.Sensors, false)
 	}
@@ -81,7 +91,7 @@ func ParseAggregate(args url.Values, n *Network, now time.Time) (AggregateQuery,
 		p.Add("node", msgBadNode+strings.TrimSpace(v))
 	}
 	var featureOK bool
-	q.Feature, featureOK = a.feature(p, n)
+	q.Feature, q.Only, featureOK = aggregateFeature(a, p, n)
 	if v, ok := a.get("sensors"); ok {
 		q.Sensors = []string{}
 		for _, s := range listOrProblem(p, "sensors", v) {
@@ -113,11 +123,63 @@ func ParseAggregate(args url.Values, n *Network, now time.Time) (AggregateQuery,
 		return q, err
 	}
 	if nodeOK && featureOK {
-		if q.Properties = n.NodeProperties(node, q.Sensors, q.Feature); len(q.Properties) == 0 {
+		if q.Properties = keepOnly(n.NodeProperties(node, q.Sensors, q.Feature), q.Only); len(q.Properties) == 0 {
 			return q, Errorf(Invalid, "%s", MsgContradictory)
 		}
 	}
 	return q, nil
+}
+
+// aggregateFeature reads /aggregate's feature: one feature or property
+// (params.feature), or, as Plenario's explorer sends a chart's types
+// (node-chart.js: feature=vector.x,vector.y, an array's toString), a comma
+// list of one feature's properties, which M's get_aggregations split and
+// aggregated each of. A list naming a whole feature is that feature.
+func aggregateFeature(a params, p Problems, n *Network) (FeatureSel, []string, bool) {
+	v, _ := a.get("feature")
+	items := splitList(v)
+	switch len(items) {
+	case 0:
+		sel, ok := a.feature(p, n) // the required field's message
+		return sel, nil, ok
+	case 1:
+		sel, ok := params{"feature": items}.feature(p, n)
+		return sel, nil, ok
+	}
+	var sel FeatureSel
+	var only []string
+	whole := false
+	for i, item := range items {
+		s, ok := params{"feature": {item}}.feature(p, n)
+		switch {
+		case !ok:
+			return FeatureSel{}, nil, false
+		case i > 0 && s.Feature != sel.Feature:
+			p.Add("feature", "Only one feature of interest may be aggregated at a time: "+sel.Feature+" and "+s.Feature+".")
+			return FeatureSel{}, nil, false
+		}
+		sel.Feature = s.Feature
+		whole = whole || s.Property == ""
+		only = appendUnique(only, s.Property)
+	}
+	if whole {
+		return sel, nil, true
+	}
+	return sel, only, true
+}
+
+// keepOnly is props without those not in only; props when only is nil.
+func keepOnly(props, only []string) []string {
+	if only == nil {
+		return props
+	}
+	var out []string
+	for _, pr := range props {
+		if contains(only, pr) {
+			out = append(out, pr)
+		}
+	}
+	return out
 }
 
 // TruncateUnit is the start of the bucket of unit that holds t, in UTC.

@@ -2,7 +2,11 @@ package schema_test
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
+	"net/url"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,5 +56,41 @@ func TestFillBuckets(t *testing.T) {
 		`{"time_bucket":"2016-10-01T03:00:00","x":{"std":null,"count":0},"y":{"std":null,"count":0}}]`
 	if err != nil || string(b) != want {
 		t.Fatalf("got %s, %v\nwant %s", b, err, want)
+	}
+}
+
+// TestParseAggregateFeatureList: the explorer's chart asks for one
+// feature's properties as a comma list (node-chart.js: feature=
+// magnetic_field.x,magnetic_field.z); a list that names the whole feature
+// is the feature, and one of two features is refused.
+func TestParseAggregateFeatureList(t *testing.T) {
+	n := MustNetwork(t)
+	now := time.Date(2016, 10, 2, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		feature, wantErr string
+		want             []string
+		echo             string
+	}{
+		{feature: "magnetic_field.x,magnetic_field.z", want: []string{"x", "z"}, echo: `"feature":"magnetic_field.x,magnetic_field.z"`},
+		{feature: "MAGNETIC_FIELD.Z,magnetic_field.x", want: []string{"x", "z"}, echo: `"feature":"magnetic_field.z,magnetic_field.x"`},
+		{feature: "magnetic_field.y,magnetic_field", want: []string{"x", "y", "z"}, echo: `"feature":"magnetic_field"`},
+		{feature: "magnetic_field.x,", want: []string{"x"}, echo: `"feature":"magnetic_field.x"`},
+		{feature: "magnetic_field.x,temperature", wantErr: "Only one feature of interest may be aggregated at a time: magnetic_field and temperature."},
+		{feature: "magnetic_field.x,magnetic_field.w", wantErr: "Invalid feature of interest name: magnetic_field.w"},
+	} {
+		q, err := schema.ParseAggregate(url.Values{"node": {"001"}, "feature": {c.feature}}, n, now)
+		if c.wantErr != "" {
+			var e *schema.Error
+			if !errors.As(err, &e) || len(e.Fields["feature"]) != 1 || e.Fields["feature"][0] != c.wantErr {
+				t.Errorf("%s: got %v, want feature: %s", c.feature, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(q.Properties, c.want) {
+			t.Errorf("%s: properties %v, %v; want %v", c.feature, q.Properties, err, c.want)
+		}
+		if b, _ := json.Marshal(q); !strings.Contains(string(b), c.echo) {
+			t.Errorf("%s: echoed %s, want %s in it", c.feature, b, c.echo)
+		}
 	}
 }
