@@ -21,9 +21,11 @@
 //   - A window with start_datetime not before end_datetime is a 400;
 //     Plenario answered no rows (and its /download a job that never
 //     reached success).
-//   - /datadump's data_type must be a format we write; Plenario's
-//     get_datadump served JSON for anything but csv, so that a mistyped
-//     parquet would silently be JSON.
+//   - /datadump's data_type must be a format we write, and it takes no
+//     argument but data_type and follow; Plenario's get_datadump served
+//     JSON for anything but csv and read nothing else, so that a mistyped
+//     parquet, or data_typ=csv, would silently be JSON. No client of
+//     Plenario's sent another (the explorer opened /datadump/{ticket}).
 //
 // And where we differ without a test, because no client reads it:
 //   - meta.query of /query and request.query of a job echo the resolved

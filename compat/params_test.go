@@ -131,10 +131,13 @@ func TestKeptDifferent(t *testing.T) {
 	})
 	// T point.py:get_datadump served JSON for any data_type but csv; the
 	// formats are more than two now, and a mistyped one is said to be so.
+	// It also read no other argument, so that a mistyped data_typ=csv
+	// would be JSON; ours is "Not a valid filter".
 	t.Run("datadump_unknown_data_type", func(t *testing.T) {
 		a := get(t, p.api+"/datadump/"+strings.Repeat("0", 32)+"?data_type=geojson")
 		if a.code != http.StatusBadRequest || path(a.doc, "error", "data_type") == nil {
 			t.Errorf("got %d %.300s, want 400 keyed data_type", a.code, a.body)
 		}
+		wantError(t, p.api+"/datadump/"+strings.Repeat("0", 32)+"?data_typ=csv", "data_typ", "Not a valid filter")
 	})
 }
