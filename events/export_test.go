@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/plenario-next/exportd/schema"
 )
 
 // ForgetStreams drops the object store streams looked up so far, so that
@@ -31,4 +33,13 @@ func (b *Bus) PartInfo(ctx context.Context, ticket string, part int) (*jetstream
 func (b *Bus) RebindResults(ctx context.Context) (err error) {
 	b.results, err = b.js.ObjectStore(ctx, ResultBucket)
 	return err
+}
+
+// Kept is the projector's kept records, for the fold's benchmark.
+type Kept = records
+
+// FoldKeeping folds e as the projector does, onto the records in kept
+// (nil: reading every record from kv, as Fold does).
+func FoldKeeping(ctx context.Context, kv jetstream.KeyValue, kept *Kept, e schema.Event) (*schema.JobRecord, error) {
+	return fold(ctx, kv, kept, e)
 }
