@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/plenario-next/exportd/events"
+	"github.com/plenario-next/exportd/internal/cputime"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -53,4 +54,45 @@ func TestQueuePartsInOrder(t *testing.T) {
 			t.Fatalf("part %d queued in place %d: got order %v", p, i+1, got)
 		}
 	}
+}
+
+// BenchmarkQueueParts queues a 40-part plan (10 M rows at the default
+// part size) one part at a time, each ack awaited (as the planner did),
+// and with QueueParts. One op is one plan.
+func BenchmarkQueueParts(b *testing.B) {
+	bus := newBus(b)
+	ctx := context.Background()
+	plan := func(int) []schema.PartTask {
+		ticket := newTicket()
+		tasks := make([]schema.PartTask, 40)
+		for i := range tasks {
+			tasks[i] = schema.PartTask{Ticket: ticket, Parts: 40, Spec: schema.PartSpec{Part: i + 1}}
+		}
+		return tasks
+	}
+	b.Run("one-by-one", func(b *testing.B) {
+		defer cpuPerOp(b)()
+		for i := 0; b.Loop(); i++ {
+			for _, t := range plan(i) {
+				if err := bus.QueuePart(ctx, t, events.Bulk); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("windowed", func(b *testing.B) {
+		defer cpuPerOp(b)()
+		for i := 0; b.Loop(); i++ {
+			if err := bus.QueueParts(ctx, plan(i), events.Bulk); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// cpuPerOp reports this process's CPU per op (the embedded NATS server's
+// included) when the func it returns is called.
+func cpuPerOp(b *testing.B) func() {
+	cpu := cputime.Self()
+	return func() { b.ReportMetric(float64((cputime.Self()-cpu).Microseconds())/float64(b.N), "cpu-µs/op") }
 }
