@@ -40,6 +40,12 @@ type RowIter struct {
 
 	checkOrder bool // rows not sorted by ClickHouse: see OpenStoredSlice
 	prev       orderKey
+
+	// the network read, whose names a read spelt out teaches codes, or
+	// coded read by them (see nameCodes)
+	network string
+	codes   *nameCodes
+	coded   bool
 }
 
 // OpenRows starts reading the rows of q within [from, to) in export order.
@@ -50,11 +56,12 @@ func (s *Store) OpenRows(ctx context.Context, q *schema.Query, from, to time.Tim
 // OpenSlice is OpenRows of the rows past the first skip, take at most (0: all).
 func (s *Store) OpenSlice(ctx context.Context, q *schema.Query, from, to time.Time, skip, take int64) (*RowIter, error) {
 	query, args := ExportSliceSQL(q, from, to, skip, take)
-	return s.openQuery(ctx, query, args)
+	return s.openQuery(ctx, q.Network, nil, query, args)
 }
 
-// openQuery starts reading the rows of an export's SELECT.
-func (s *Store) openQuery(ctx context.Context, query string, args []any) (*RowIter, error) {
+// openQuery starts reading the rows of an export's SELECT of network,
+// its names coded by lists (selectCodes) unless lists is nil.
+func (s *Store) openQuery(ctx context.Context, network string, lists *codeLists, query string, args []any) (*RowIter, error) {
 	body, err := InlineSQL(query, args)
 	if err != nil {
 		return nil, schema.Wrap(schema.Internal, "export query", err)
@@ -67,8 +74,8 @@ func (s *Store) openQuery(ctx context.Context, query string, args []any) (*RowIt
 		c.close()
 		return nil, translate(fmt.Errorf("export query: %w", err))
 	}
-	it := &RowIter{ctx: ctx, c: c}
-	it.block = getBlock(c.br, &it.names)
+	it := &RowIter{ctx: ctx, c: c, network: network, codes: &s.codes, coded: lists != nil}
+	it.block = getBlock(c.br, &it.names, lists)
 	// A cancelled job stops at once: the blocked read fails.
 	it.stop = context.AfterFunc(ctx, func() { c.close() })
 	return it, nil
@@ -110,6 +117,11 @@ func (it *RowIter) nextBlock() bool {
 		it.done = true
 		it.Close()
 		return false
+	case errors.Is(err, ErrUnknownName):
+		it.err = ErrUnknownName
+		it.codes.forget(it.network)
+		it.Close()
+		return false
 	case err != nil:
 		if ctxErr := it.ctx.Err(); ctxErr != nil {
 			err = ctxErr
@@ -125,12 +137,16 @@ func (it *RowIter) nextBlock() bool {
 // Err is the error that ended the iteration, if any.
 func (it *RowIter) Err() error { return it.err }
 
-// Close releases the query; one not read to its end is abandoned.
+// Close releases the query; one not read to its end is abandoned. The
+// names a read spelt out met are its network's codes from then on.
 func (it *RowIter) Close() error {
 	if it.closed {
 		return nil
 	}
 	it.closed = true
+	if !it.coded && it.network != "" {
+		it.codes.learn(it.network, &it.names)
+	}
 	it.stop()
 	err := it.c.close()
 	blocks.Put(it.block)
@@ -150,8 +166,8 @@ type block struct {
 var blocks sync.Pool
 
 // getBlock is a block reading from br, its strings interned by names
-// (node, sensor, feature, property).
-func getBlock(br *bufio.Reader, names *[4]interner) *block {
+// (node, sensor, feature, property), or coded by lists if not nil.
+func getBlock(br *bufio.Reader, names *[4]interner, lists *codeLists) *block {
 	b, _ := blocks.Get().(*block)
 	if b == nil {
 		b = new(block)
@@ -159,7 +175,13 @@ func getBlock(br *bufio.Reader, names *[4]interner) *block {
 			{Data: &b.property}, {Data: &b.value}}
 	}
 	for i, c := range []*strCol{&b.node, &b.sensor, &b.feature, &b.property} {
-		c.br, c.in = br, &names[i]
+		c.br, c.in, c.codes = br, &names[i], nil
+		if lists != nil {
+			c.codes = lists.cols[i]
+		}
+	}
+	for i := range b.cols { // named by the block's first SELECT, coded or not
+		b.cols[i].Name = ""
 	}
 	return b
 }

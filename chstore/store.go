@@ -44,6 +44,8 @@ type Store struct {
 	conn driver.Conn
 	addr string // for the export reader's own connections (nativeConn)
 	db   string
+	// the names export reads have seen, by network (OpenStoredSlice)
+	codes nameCodes
 }
 
 var dbNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

@@ -41,9 +41,18 @@ func (s *Store) OpenStoredSlice(ctx context.Context, q *schema.Query, from, to t
 	if !ok {
 		return nil, schema.Errorf(schema.Internal, "export query without its order: %s", query)
 	}
+	lists := s.codes.lists(q.Network)
+	if lists != nil {
+		sel, codeArgs := selectCodes(lists)
+		rest, ok := strings.CutPrefix(query, "SELECT node_id, ts, sensor, feature, property, value ")
+		if !ok {
+			return nil, schema.Errorf(schema.Internal, "export query without its columns: %s", query)
+		}
+		query, args = sel+rest, append(codeArgs, args...)
+	}
 	// One thread reads the parts one after the other; more would
 	// interleave their blocks.
-	it, err := s.openQuery(ctx, query+" SETTINGS max_threads = 1", args)
+	it, err := s.openQuery(ctx, q.Network, lists, query+" SETTINGS max_threads = 1", args)
 	if err != nil {
 		return nil, err
 	}

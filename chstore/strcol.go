@@ -19,19 +19,26 @@ const maxStringLen = 1 << 30
 // at a time through io.Reader calls as ch-go's ColStr does, which was half
 // of an export's read. Each value is interned as it is parsed (in), so a
 // row's strings are the interner's, not copies of the buffer's bytes.
-// Its memory is reused from block to block.
+// Its memory is reused from block to block. With codes, it is a column of
+// UInt16 codes of those names instead (see nameCodes).
 type strCol struct {
 	br      *bufio.Reader // the reader under the proto.Reader, which buffers nothing
 	in      *interner     // of the export reading the column
 	vals    []string      // the block's values, interned
 	scratch []byte        // a value split by the buffer's end
+	codes   []string      // non-nil: the names of codes 1, 2, …
 }
 
 var _ proto.ColResult = (*strCol)(nil)
 
-func (c *strCol) Type() proto.ColumnType { return proto.ColumnTypeString }
-func (c *strCol) Rows() int              { return len(c.vals) }
-func (c *strCol) Reset()                 { c.vals = c.vals[:0] } // interned strings: few, kept anyway
+func (c *strCol) Type() proto.ColumnType {
+	if c.codes != nil {
+		return proto.ColumnTypeUInt16
+	}
+	return proto.ColumnTypeString
+}
+func (c *strCol) Rows() int { return len(c.vals) }
+func (c *strCol) Reset()    { c.vals = c.vals[:0] } // interned strings: few, kept anyway
 
 // DecodeColumn reads rows values: as many as are wholly buffered at a
 // time, and a value split by the buffer's end on its own.
@@ -39,6 +46,9 @@ func (c *strCol) DecodeColumn(_ *proto.Reader, rows int) error {
 	c.Reset()
 	if cap(c.vals) < rows { // once, not grown value by value (a block from a pool the collector emptied)
 		c.vals = make([]string, 0, rows)
+	}
+	if c.codes != nil {
+		return c.decodeCodes(rows)
 	}
 	for len(c.vals) < rows {
 		if _, err := c.br.Peek(1); err != nil {

@@ -2,7 +2,9 @@ package exporter_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +79,59 @@ func TestExportOfLateDataIsSorted(t *testing.T) {
 		t.Fatalf("NDJSON: got %d, want 200", resp.StatusCode)
 	} else if values, err := testenv.ResultValues(body); err != nil || values != len(want) {
 		t.Fatalf("NDJSON: got %d values (%v), want %d", values, err, len(want))
+	}
+}
+
+// TestExportOfANewName: a node loaded after a job has taught the exporter
+// the network's names (so that it reads them as codes) is in the next
+// job's download all the same, every row as ClickHouse sorts them, the
+// part with it read again at once with its names spelt out.
+func TestExportOfANewName(t *testing.T) {
+	ctx := context.Background()
+	var logs testenv.LockedBuffer
+	svc := testenv.StartService(t, testenv.ServiceOptions{PartRows: 2000, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	n := chstore.DemoNetwork("fresh")
+	if err := svc.Store.SaveNetwork(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	rows := func(from time.Time, nodes ...string) []testenv.Obs {
+		var out []testenv.Obs
+		for s := 0; s < 3000; s++ {
+			for _, node := range nodes {
+				out = append(out, testenv.Obs{Node: node, TS: from.Add(time.Duration(s) * time.Second).Format("2006-01-02T15:04:05"),
+					Sensor: "tmp112", Feature: "temperature", Property: "temperature", Value: float64(s%97) / 4})
+			}
+		}
+		return out
+	}
+	testenv.InsertRaw(t, svc.Store, "fresh", rows(end.Add(-3*time.Hour), n.Nodes[0].ID, n.Nodes[1].ID))
+	for i, job := range []string{"first", "after a new node"} {
+		// a window of its own, a second longer: the same request is the same job
+		window := "start_datetime=" + end.Add(-3*time.Hour).Format(schema.DatetimeLayout) + "&end_datetime=" +
+			end.Add(time.Duration(i)*time.Second).Format(schema.DatetimeLayout)
+		if i == 1 { // later rows, a data part of its own after the others
+			testenv.InsertRaw(t, svc.Store, "fresh", rows(end.Add(-time.Hour), n.Nodes[1].ID, "a node new"))
+		}
+		ticket := svc.Submit(t, "fresh", window)
+		if got := svc.Wait(t, ticket, time.Minute); got.Status.Status != schema.StatusSuccess {
+			t.Fatalf("%s job: got status %s (%v), want success", job, got.Status.Status, got.Result)
+		}
+		want := testenv.DirectRows(t, svc.Store, `SELECT node_id, ts, sensor, feature, property, value FROM observations
+			WHERE network = 'fresh' ORDER BY ts, node_id, sensor, feature, property`)
+		resp := get(t, svc.URL+"/v1/api/datadump/"+ticket+"?data_type=csv")
+		got := testenv.ParseCSV(t, resp.Body)
+		resp.Body.Close()
+		if len(got) != len(want) || len(want) != 6000*(i+1) {
+			t.Fatalf("%s job: got %d rows, ClickHouse %d, want %d", job, len(got), len(want), 6000*(i+1))
+		}
+		for k := range want {
+			if got[k] != want[k] {
+				t.Fatalf("%s job: row %d: got %+v, want %+v", job, k, got[k], want[k])
+			}
+		}
+	}
+	if l := logs.String(); !strings.Contains(l, "names spelt out") || strings.Contains(l, "level=ERROR") {
+		t.Fatalf("got logs\n%s\nwant a part read again with its names spelt out, and no error", l)
 	}
 }

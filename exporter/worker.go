@@ -205,9 +205,11 @@ var errStoredMeanwhile = errors.New("exporter: part stored meanwhile by another 
 // the rows in the order the table stores them first (no sort in
 // ClickHouse, see chstore.OpenStoredSlice); if that is not the export
 // order, it throws away what it stored and reads the slice again sorted.
+// A name the store had no code for is read again the same way, spelt out;
+// a second time, sorted.
 func (x *Exporter) storePart(ctx context.Context, t schema.PartTask, onRow func(int64), log *slog.Logger) (int64, events.StoredPart, error) {
 	open := x.store.OpenStoredSlice
-	for {
+	for unknown := 0; ; {
 		it, err := open(ctx, &t.Query, t.Spec.From, t.Spec.To, t.Spec.Skip, t.Spec.Take)
 		if err != nil {
 			return 0, events.StoredPart{}, err
@@ -225,6 +227,13 @@ func (x *Exporter) storePart(ctx context.Context, t schema.PartTask, onRow func(
 			if errors.Is(err, chstore.ErrOutOfOrder) {
 				log.Info("slice not stored in export order; reading it again sorted", "after_rows", n)
 				open = x.store.OpenSlice // never ends with ErrOutOfOrder
+				continue
+			}
+			if errors.Is(err, chstore.ErrUnknownName) {
+				log.Info("slice has a name new to this exporter; reading it again with its names spelt out", "after_rows", n)
+				if unknown++; unknown > 1 {
+					open = x.store.OpenSlice // never coded
+				}
 				continue
 			}
 			return n, events.StoredPart{}, err
