@@ -8,7 +8,6 @@ import (
 	"hash"
 	"strconv"
 
-	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plenario-next/exportd/result"
@@ -140,5 +139,5 @@ func (b *Bus) OpenPartParquet(ctx context.Context, ticket string, part int) (*Pa
 	if err != nil {
 		return nil, err
 	}
-	return &PartReader{raw: raw, size: sp.Parquet, dec: s2.NewReader(raw, s2.ReaderMaxBlockSize(partBlock)), fresh: true}, nil
+	return &PartReader{raw: raw, size: sp.Parquet, compressed: true, fresh: true}, nil
 }

@@ -19,7 +19,7 @@ import (
 // Not to be mixed with Read, WriteTo or Skip: a part is read one way.
 func (r *PartReader) AppendBlock(dst []byte) ([]byte, error) {
 	r.fresh = false
-	if r.dec == nil { // stored as it is: up to a block of it
+	if !r.compressed { // stored as it is: up to a block of it
 		n := len(dst)
 		dst = slices.Grow(dst, partBlock)
 		k, err := io.ReadFull(r.raw, dst[n:n+partBlock])
