@@ -116,6 +116,7 @@ func BenchmarkPartWriteTo(b *testing.B) {
 	}
 	sink := &copySink{a: make([]byte, 4<<20), b: make([]byte, 4<<20)}
 	b.SetBytes(int64(len(part)))
+	b.ResetTimer()
 	cpu0 := cputime.Self()
 	writePartN(ctx, b, bus, ticket, len(part), sink)
 	mb := float64(b.N) * float64(len(part)>>20)
