@@ -157,6 +157,25 @@ func TestAPIKeys(t *testing.T) {
 	}
 }
 
+// TestCancelTwice: a second DELETE of a job is a 409 at once, before the
+// projector has folded the first: with no projector at all, the record
+// never shows it, and only the event stream knows.
+func TestCancelTwice(t *testing.T) {
+	svc := testenv.StartService(t, testenv.ServiceOptions{NoExporter: true, NoProjector: true})
+	seedSmall(t, svc)
+	_, j := do(t, "GET", svc.URL+"/v1/api/sensor-networks/array_of_things/download?features=temperature", nil)
+	if resp, got := do(t, "DELETE", svc.URL+"/v1/api/jobs/"+j.Ticket, nil); resp.StatusCode != 200 || got.Status.Status != schema.StatusCancelled {
+		t.Fatalf("cancel: got %d %q, want 200 cancelled", resp.StatusCode, got.Status.Status)
+	}
+	resp, body := testenv.Do(t, "DELETE", svc.URL+"/v1/api/jobs/"+j.Ticket)
+	var e struct {
+		Error string `json:"error"`
+	}
+	if resp.StatusCode != http.StatusConflict || json.Unmarshal(body, &e) != nil || !strings.Contains(e.Error, "cancelled") {
+		t.Fatalf("cancelled again: got %d %s, want 409 saying it is cancelled", resp.StatusCode, body)
+	}
+}
+
 // TestResubmitAfterFailure: repeating a request whose job was cancelled (or
 // failed) starts a new job, and repeating it again gets that new one;
 // identical requests racing each other get one job.

@@ -207,6 +207,16 @@ func (g *Gateway) cancelJob(ctx *fasthttp.RequestCtx, p []string) error {
 	if err != nil {
 		return err
 	}
+	// The record may not show a cancel accepted a moment ago yet (the
+	// projector folds it after this answer): the stream's last cancel of
+	// the ticket is the truth, so that a second DELETE is a 409 at once.
+	prev, found, err := g.bus.LastEvent(ctx, p[0], schema.EventCancelled)
+	if err != nil {
+		return err
+	}
+	if found {
+		rec.Apply(prev)
+	}
 	e := schema.Event{Kind: schema.EventCancelled, Ticket: p[0], Time: g.Now().UTC()}
 	if !rec.Apply(e) {
 		return schema.Errorf(schema.Conflict, "Job is %s: nothing to cancel.", rec.Job.Status.Status)

@@ -60,6 +60,7 @@ type ServiceOptions struct {
 	PartRows    int64 // default exporter.DefaultPartRows
 	Concurrency int   // default 2
 	NoExporter  bool  // gateway, projector and deliverer only
+	NoProjector bool  // no job records are written: the gateway sees only events
 	APIKeys     []string
 	URLRoot     string              // the gateway's EXPORTD_URL_ROOT; default none: the request's Host
 	MaxActive   int                 // default 0: no limit in tests
@@ -101,6 +102,9 @@ func StartService(tb testing.TB, o ServiceOptions) *Service {
 		Logger: o.Logger}
 	if o.NoExporter {
 		c.Roles = app.RoleGateway | app.RoleProjector
+	}
+	if o.NoProjector {
+		c.Roles &^= app.RoleProjector
 	}
 	if o.Concurrency > 0 {
 		c.Concurrency = o.Concurrency
