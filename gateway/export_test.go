@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"time"
 
@@ -42,4 +43,31 @@ func SetWriteStall(d time.Duration) (restore func()) {
 func RenderCSV(w io.Writer, r io.Reader, format string, ids schema.MetaIDs) error {
 	b := &layoutBody{ctx: context.Background(), format: format, ids: ids}
 	return b.render(w, result.Segment{Len: -1}, r)
+}
+
+// Head is the part of a job record the gateway's watch reads.
+type Head struct {
+	Status, ExpiresAt, Client string
+	Seq                       uint64
+}
+
+// DecodeHead reads a record's head as the watch does (the scan, with
+// json.Unmarshal where it cannot tell); UnmarshalHead reads it as the watch
+// did, with json.Unmarshal alone, for the benchmark and the tests to compare.
+func DecodeHead(raw []byte) (Head, bool) {
+	h, ok := decodeHead(raw)
+	return Head{h.Job.Status.Status, h.Job.Status.Meta.ExpiresAt, h.Client, h.Seq}, ok
+}
+
+func UnmarshalHead(raw []byte) (Head, bool) {
+	var h recordHead
+	ok := json.Unmarshal(raw, &h) == nil
+	return Head{h.Job.Status.Status, h.Job.Status.Meta.ExpiresAt, h.Client, h.Seq}, ok
+}
+
+// ScanHead is the scan alone: false where it leaves the record to
+// json.Unmarshal.
+func ScanHead(raw []byte) bool {
+	_, ok := scanHead(raw)
+	return ok
 }

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/plenario-next/exportd/events"
 	"github.com/plenario-next/exportd/schema"
@@ -41,8 +40,8 @@ func (g *Gateway) jobChanged(c events.JobChange) {
 // returns the part of it the limits need; a record that does not decode
 // is dropped from the cache instead.
 func (g *Gateway) cacheRecord(ticket string, rev uint64, raw []byte) (recordHead, bool) {
-	var h recordHead
-	if json.Unmarshal(raw, &h) != nil {
+	h, ok := decodeHead(raw)
+	if !ok {
 		g.cache.remove(ticket, rev)
 		return h, false
 	}
