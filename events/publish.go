@@ -42,9 +42,12 @@ func (b *Bus) publish(ctx context.Context, e schema.Event, id string) (*jetstrea
 		e.Time = time.Now().UTC()
 	}
 	e.Seq = 0
-	data, err := json.Marshal(e)
-	if err != nil {
-		return nil, err
+	data, ok := e.AppendQueuedJSON(make([]byte, 0, 1024)) // every submit's; the same bytes
+	if !ok {
+		var err error
+		if data, err = json.Marshal(e); err != nil {
+			return nil, err
+		}
 	}
 	m := nats.NewMsg(schema.EventSubject(e.Ticket, e.Kind))
 	m.Data = data
