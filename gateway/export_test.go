@@ -71,3 +71,14 @@ func ScanHead(raw []byte) bool {
 	_, ok := scanHead(raw)
 	return ok
 }
+
+// NormRequest is what a request's digest hashes.
+type NormRequest = normRequest
+
+// NormJSON writes n as normalized does; NormMarshal as json.Marshal does.
+func NormJSON(n NormRequest) []byte { return n.json() }
+
+func NormMarshal(n NormRequest) []byte {
+	b, _ := json.Marshal(&n)
+	return b
+}
