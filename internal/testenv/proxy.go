@@ -1,20 +1,23 @@
 package testenv
 
 import (
-	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Proxy is a TCP proxy on loopback in front of a server (the shared
 // ClickHouse): a test cuts it to see that server go away, for its own
 // connections only, and restores it, while every other test keeps using
-// the server.
+// the server. It can also slow the link down (SetLatency), as a server far
+// away would be.
 type Proxy struct {
-	Addr   string // host:port to connect to instead of the server's
-	target string
-	ln     net.Listener
+	Addr    string // host:port to connect to instead of the server's
+	target  string
+	ln      net.Listener
+	latency atomic.Int64 // added to every byte's trip, either way
 
 	mu    sync.Mutex
 	cut   bool
@@ -56,6 +59,12 @@ func (p *Proxy) Restore() {
 	p.mu.Unlock()
 }
 
+// SetLatency delays every byte passed from now on, either way, by d (0:
+// none), on the connections open and those to come: a slow link, as
+// between a client and a NATS cluster far away. Order is kept and the
+// bandwidth is not limited.
+func (p *Proxy) SetLatency(d time.Duration) { p.latency.Store(int64(d)) }
+
 func (p *Proxy) serve() {
 	for {
 		c, err := p.ln.Accept()
@@ -95,7 +104,7 @@ func (p *Proxy) pipe(client net.Conn) {
 	var wg sync.WaitGroup
 	for _, d := range [][2]net.Conn{{server, client}, {client, server}} {
 		wg.Go(func() {
-			_, _ = io.Copy(d[0], d[1])
+			p.copy(d[0], d[1])
 			_ = d[0].Close()
 			_ = d[1].Close()
 		})
@@ -105,4 +114,40 @@ func (p *Proxy) pipe(client net.Conn) {
 	delete(p.conns, client)
 	delete(p.conns, server)
 	p.mu.Unlock()
+}
+
+// copy passes what src sends on to dst, each read the proxy's latency
+// after it came, until either side fails.
+func (p *Proxy) copy(dst, src net.Conn) {
+	type chunk struct {
+		due time.Time
+		b   []byte
+	}
+	q := make(chan chunk, 1024)
+	go func() {
+		defer close(q)
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				q <- chunk{time.Now().Add(time.Duration(p.latency.Load())), append([]byte(nil), buf[:n]...)}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	failed := false
+	for c := range q { // to its end, so that the reader never blocks on it
+		if failed {
+			continue
+		}
+		if d := time.Until(c.due); d > 0 {
+			<-time.After(d) // the link's latency itself, not a test's wait
+		}
+		if _, err := dst.Write(c.b); err != nil {
+			failed = true
+			_ = src.Close()
+		}
+	}
 }
