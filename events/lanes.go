@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -18,18 +19,21 @@ import (
 // in the stream, where any exporter can take them, not in a buffer of
 // this process.
 func (b *Bus) ConsumeParts(ctx context.Context, workers int, logger *slog.Logger, handle func(context.Context, *Delivery)) error {
-	bulk, err := b.js.Consumer(ctx, PartStream, ExporterName)
-	if err != nil {
-		return fmt.Errorf("exporter consumer: %w", err)
-	}
-	express, err := b.js.Consumer(ctx, PartStream, ExpressName)
-	if err != nil {
-		return fmt.Errorf("express consumer: %w", err)
+	for _, name := range []string{ExporterName, ExpressName} {
+		if _, err := b.js.Consumer(ctx, PartStream, name); err != nil {
+			return fmt.Errorf("%s consumer: %w", name, err)
+		}
 	}
 	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // before wg.Wait: stops the workers started before a failure
 	for range max(1, workers) {
+		l, err := newLanes(ctx, b.nc, b.Config.PartAckWait)
+		if err != nil {
+			return err
+		}
 		wg.Go(func() {
-			l := newLanes(express, bulk, b.Config.PartAckWait)
 			for ctx.Err() == nil {
 				m, err := l.next(ctx)
 				if err != nil {
@@ -48,7 +52,7 @@ func (b *Bus) ConsumeParts(ctx context.Context, workers int, logger *slog.Logger
 			}
 		})
 	}
-	wg.Wait()
+	<-ctx.Done()
 	return nil
 }
 
@@ -70,15 +74,23 @@ const laneWait = 2 * time.Second
 // delivery. Both are JetStream's own durable consumers; nothing is
 // distributed by hand, and any number of exporters share them.
 type lanes struct {
-	cons [2]jetstream.Consumer // express, bulk
-	wait [2]chan jetstream.Msg // a lane's outstanding pull request, or nil
+	lane [2]*puller // express, bulk
 	turn int
-	// keepAlive is how often a held message is said to be in progress.
-	keepAlive time.Duration
 }
 
-func newLanes(express, bulk jetstream.Consumer, ackWait time.Duration) *lanes {
-	return &lanes{cons: [2]jetstream.Consumer{express, bulk}, keepAlive: max(ackWait/3, 100*time.Millisecond)}
+// newLanes subscribes a worker's two pullers until ctx is done; a held
+// message is said to be in progress every third of the ack wait.
+func newLanes(ctx context.Context, nc *nats.Conn, ackWait time.Duration) (*lanes, error) {
+	keepAlive := max(ackWait/3, 100*time.Millisecond)
+	var l lanes
+	for i, name := range [2]string{ExpressName, ExporterName} {
+		p, err := newPuller(ctx, nc, PartStream, name, keepAlive)
+		if err != nil {
+			return nil, err
+		}
+		l.lane[i] = p
+	}
+	return &l, nil
 }
 
 // next returns the worker's next message; nil with ctx done.
@@ -90,95 +102,64 @@ func (l *lanes) next(ctx context.Context) (jetstream.Msg, error) {
 	}
 	for ctx.Err() == nil {
 		for _, i := range order {
-			if m, err := l.poll(i); m != nil || err != nil {
+			if m, err := l.poll(ctx, i); m != nil || err != nil {
 				return m, err
 			}
 		}
 		// Both lanes are empty: wait on both.
-		for i := range l.cons {
-			if l.wait[i] == nil {
-				ch, err := l.request(ctx, i)
-				if err != nil {
+		lost := time.Now().Add(laneWait + replyLost)
+		for _, p := range l.lane {
+			if !p.waiting() {
+				if err := p.ask(laneWait); err != nil {
 					return nil, err
 				}
-				l.wait[i] = ch
+			}
+			if p.lost.Before(lost) {
+				lost = p.lost
 			}
 		}
+		first, second := l.lane[order[0]], l.lane[order[1]]
 		select {
 		case <-ctx.Done():
-		case m, ok := <-l.wait[order[0]]:
-			if m, done := l.took(order[0], m, ok); done {
-				return m, nil
+		case r := <-first.replies:
+			if m, err := first.took(r); m != nil || err != nil {
+				return m, err
 			}
-		case m, ok := <-l.wait[order[1]]:
-			if m, done := l.took(order[1], m, ok); done {
-				return m, nil
+		case r := <-second.replies:
+			if m, err := second.took(r); m != nil || err != nil {
+				return m, err
 			}
+		case <-time.After(time.Until(lost)): // a request given up for lost
 		}
 	}
 	return nil, nil
 }
 
-// took records what lane i's outstanding request gave: a message (done),
-// or its end without one.
-func (l *lanes) took(i int, m jetstream.Msg, ok bool) (jetstream.Msg, bool) {
-	l.wait[i] = nil
-	return m, ok && m != nil
-}
-
-// poll returns a message of lane i that is there now: one its outstanding
-// request got, or else one a no-wait fetch gets.
-func (l *lanes) poll(i int) (jetstream.Msg, error) {
-	if l.wait[i] != nil {
+// poll returns a message of lane i that is there now: one its requests
+// got, or else one a no-wait request gets.
+func (l *lanes) poll(ctx context.Context, i int) (jetstream.Msg, error) {
+	p := l.lane[i]
+	for drained := false; !drained; {
 		select {
-		case m, ok := <-l.wait[i]:
-			if m, done := l.took(i, m, ok); done {
-				return m, nil
+		case r := <-p.replies:
+			if m, err := p.took(r); m != nil || err != nil {
+				return m, err
 			}
 		default:
-			return nil, nil // still waiting: no second request on the lane
+			drained = true
 		}
 	}
-	batch, err := l.cons[i].FetchNoWait(1)
-	if err != nil {
+	if p.waiting() {
+		return nil, nil // no second request on the lane
+	}
+	if err := p.ask(0); err != nil {
 		return nil, err
 	}
-	for m := range batch.Messages() {
-		return m, nil // a batch of one: it ends after this
+	select {
+	case r := <-p.replies:
+		return p.took(r)
+	case <-ctx.Done():
+	case <-time.After(time.Until(p.lost)):
 	}
 	return nil, nil
-}
-
-// request sends a pull request for one message of lane i and returns the
-// channel that gets it, or is closed when the request expires without
-// one. A message that arrives while the worker is busy is kept in
-// progress until the worker takes it, and handed back (Nak) if the
-// worker stops.
-func (l *lanes) request(ctx context.Context, i int) (chan jetstream.Msg, error) {
-	batch, err := l.cons[i].Fetch(1, jetstream.FetchMaxWait(laneWait))
-	if err != nil {
-		return nil, err
-	}
-	ch := make(chan jetstream.Msg)
-	go func() {
-		defer close(ch)
-		m, ok := <-batch.Messages()
-		if !ok {
-			return
-		}
-		tick := time.NewTicker(l.keepAlive)
-		defer tick.Stop()
-		for {
-			select {
-			case ch <- m:
-				return
-			case <-tick.C:
-				_ = m.InProgress()
-			case <-ctx.Done():
-				_ = m.Nak()
-				return
-			}
-		}
-	}()
-	return ch, nil
 }
