@@ -233,6 +233,9 @@ func (l *Load) recover(ctx context.Context) error {
 		return schema.Errorf(schema.Conflict, "network %s holds observations from %s to %s past its load checkpoint %s, more than one attached month: not written by exportd load",
 			l.network, lo.UTC().Format(time.DateTime), hi.UTC().Format(time.DateTime), time.Unix(l.until, 0).UTC().Format(time.DateTime))
 	}
+	if err := l.recoverHourly(ctx, n); err != nil {
+		return err
+	}
 	l.Recovered = true
 	return l.record(ctx, hi.Unix()+1, false)
 }
@@ -276,6 +279,11 @@ func (l *Load) commit(ctx context.Context, until int64, finished bool) error {
 			return translate(fmt.Errorf("attach %s: %w", id, err))
 		}
 	}
+	// The rollup's states of the rows just attached, which its view never
+	// saw; a death before this is repaired by the next run (recoverHourly).
+	if err := l.s.conn.Exec(ctx, "INSERT INTO observations_hourly "+hourlySelect+" FROM "+l.staging+hourlyGroup); err != nil {
+		return translate(fmt.Errorf("rollup of the attached month: %w", err))
+	}
 	if err := l.record(ctx, until, finished); err != nil {
 		return err
 	}
@@ -290,24 +298,7 @@ func (l *Load) commit(ctx context.Context, until int64, finished bool) error {
 // stagedPartitions lists the partitions staging holds: one, the month
 // being loaded.
 func (l *Load) stagedPartitions(ctx context.Context) ([]string, error) {
-	rows, err := l.s.conn.Query(ctx, "SELECT DISTINCT partition_id FROM system.parts WHERE database = ? AND table = ? AND active ORDER BY partition_id",
-		l.s.db, l.staging)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, translate(err)
-		}
-		if !partitionIDRE.MatchString(id) {
-			return nil, fmt.Errorf("chstore: unexpected partition id %q in staging", id)
-		}
-		ids = append(ids, id)
-	}
-	return ids, translate(rows.Err())
+	return l.s.partitions(ctx, l.staging)
 }
 
 // Close drops the staging table; rows staged and not attached are gone,

@@ -46,6 +46,9 @@ type Store struct {
 	db   string
 	// the names export reads have seen, by network (OpenStoredSlice)
 	codes nameCodes
+	// hourly: observations_hourly holds every row (migrateHourly), so
+	// /aggregate may read it
+	hourly bool
 }
 
 var dbNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -92,6 +95,10 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 			conn.Close()
 			return nil, translate(fmt.Errorf("apply schema: %w", err))
 		}
+	}
+	if err := s.migrateHourly(ctx); err != nil {
+		conn.Close()
+		return nil, err
 	}
 	return s, nil
 }

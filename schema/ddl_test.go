@@ -11,8 +11,15 @@ func TestDDL(t *testing.T) {
 	stmts := schema.DDL()
 	want := []string{"observations", "networks", "nodes", "sensors", "features", "loads"}
 	adds := []string{"ALTER TABLE features ADD COLUMN common_names Array(String)"}
-	if len(stmts) != len(want)+len(adds) {
-		t.Fatalf("got %d statements, want %d: %q", len(stmts), len(want)+len(adds), stmts)
+	rollup := []string{"CREATE TABLE IF NOT EXISTS observations_hourly (",
+		"CREATE MATERIALIZED VIEW IF NOT EXISTS observations_hourly_mv TO observations_hourly AS\nSELECT "}
+	if len(stmts) != len(want)+len(adds)+len(rollup) {
+		t.Fatalf("got %d statements, want %d: %q", len(stmts), len(want)+len(adds)+len(rollup), stmts)
+	}
+	for i, r := range rollup {
+		if s := stmts[len(want)+len(adds)+i]; !strings.HasPrefix(s, r) || strings.Contains(s, ";") || strings.Contains(s, "--") {
+			t.Errorf("got statement %d %q, want one statement without comments starting %q", len(want)+len(adds)+i, s, r)
+		}
 	}
 	for i, a := range adds {
 		if s := stmts[len(want)+i]; !strings.HasPrefix(s, a) || !schema.IsAddColumn(s) {
