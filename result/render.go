@@ -39,7 +39,7 @@ type Renderer struct {
 
 	// names is the pieces made of the names seen: a line of known, plain
 	// names (most lines) is rendered by comparing it with them and copying
-	// them (fast), without cutting or escaping a field; any other line is
+	// them (run), without cutting or escaping a field; any other line is
 	// cut (line) and adds its names. The pieces are the output of the
 	// names alone, so what is rendered does not depend on which way a line
 	// takes.
@@ -86,8 +86,8 @@ func (j *Renderer) Reset() {
 // node,datetime,sensor,feature,property,value (without its line break),
 // to b.
 func (j *Renderer) AppendLine(b, line []byte) ([]byte, error) {
-	if bytes.IndexByte(line, '\n') < 0 { // fast takes a '\n' for the line's end
-		if out, n := j.fast(b, line); n > 0 {
+	if bytes.IndexByte(line, '\n') < 0 { // run takes a '\n' for the line's end
+		if out, n := j.run(b, line); n > 0 {
 			return out, nil
 		}
 	}
@@ -100,9 +100,10 @@ func (j *Renderer) AppendLine(b, line []byte) ([]byte, error) {
 // appendOn carries it on.
 func (j *Renderer) AppendLines(b, csv []byte) ([]byte, error) {
 	for len(csv) > 0 {
-		if out, n := j.fast(b, csv); n > 0 {
-			b, csv = out, csv[n:]
-			continue
+		if out, n := j.run(b, csv); n > 0 {
+			if b, csv = out, csv[n:]; len(csv) == 0 {
+				break
+			}
 		}
 		i := bytes.IndexByte(csv, '\n')
 		line := csv
@@ -142,48 +143,6 @@ func (j *Renderer) appendOn(b, p []byte, i int) (out []byte, end int, err error)
 			return out, i, err
 		}
 	}
-}
-
-// fast renders the line csv begins with when its names are known and
-// plain, as nearly all are: its node and datetime are the last line's
-// (it begins with nt) or plain (plainReading); its sensor, feature and
-// property are the plain spelling of a known triple, the one that came
-// after the last line's last time asked first; its value a JSON number, or
-// empty, up to the line's '\n' or csv's end. n is the bytes of the line
-// and its '\n'; 0 if it leaves the line to line. Nothing is cut or
-// escaped: a line is two comparisons, a scan of its value and a few copies.
-func (j *Renderer) fast(b, csv []byte) ([]byte, int) {
-	n := len(j.nt)
-	if n == 0 || !hasPrefix(csv, j.nt) {
-		if n = j.nextReading(csv); n == 0 {
-			if n = j.plainReading(csv); n == 0 {
-				return b, 0
-			}
-		}
-	}
-	trips := j.names.trips
-	if len(trips) == 0 {
-		return b, 0
-	}
-	rest := csv[n:]
-	ti := trips[j.last].next
-	raw := trips[ti].raw
-	if len(raw) == 0 || !hasPrefix(rest, raw) {
-		if ti = j.names.rawTriple(rest); ti < 0 {
-			return b, 0
-		}
-		raw = trips[ti].raw
-	}
-	val := rest[len(raw):]
-	k := valueLen(val)
-	if k < 0 || k < len(val) && val[k] != '\n' {
-		return b, 0 // line says what is wrong, or right, with it
-	}
-	b = j.emit(b, ti, val[:k])
-	if n += len(raw) + k; n < len(csv) {
-		n++ // the line break
-	}
-	return b, n
 }
 
 // plainReading takes the node and datetime csv's line begins with as the

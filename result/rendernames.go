@@ -115,7 +115,7 @@ func (n *renderNames) triple(sensor, feature, prop, raw []byte) int32 {
 		i = int32(len(n.trips))
 		t := tripleOut{sensor: string(sensor), feature: string(feature), prop: string(prop), sf: sf, next: i}
 		t.begin = append(appendJSONString(renderSF(nil, sensor, feature), prop), ':')
-		t.more = append(appendJSONString([]byte{','}, prop), ':')
+		t.more = padded(append(appendJSONString([]byte{','}, prop), ':')) // for run's move16
 		n.trips = append(n.trips, t)
 		n.tripIdx[string(n.key)] = i
 	}
