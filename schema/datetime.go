@@ -57,40 +57,89 @@ var datetimeRE = regexp.MustCompile(`^(\d{4})-(\d{1,2})-(\d{1,2})(?:[Tt ](\d{1,2
 // offset; an offset's + may have become a space, as an unencoded + in a
 // query string does. A time without an offset is UTC.
 func ParseDatetime(s string) (time.Time, error) {
+	f, ok := plainDatetime(s)
+	if !ok {
+		var err error
+		if f, err = lenientDatetime(s); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return f.time()
+}
+
+// datetimeFields are a datetime as written, before its checks.
+type datetimeFields struct {
+	y, mo, d, h, mi, sec, ns int
+	loc                      *time.Location
+}
+
+// plainDatetime reads the form nearly every client sends,
+// 2017-05-30T01:00:00, without the regular expression, which was 3 % of
+// the gateway's CPU in the ticket burst's profile (two a submit); false
+// for any other form, which the expression reads (TestParseDatetimePlain
+// holds the two equal).
+func plainDatetime(s string) (datetimeFields, bool) {
+	f := datetimeFields{loc: time.UTC}
+	if len(s) != 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+		s[13] != ':' || s[16] != ':' {
+		return f, false
+	}
+	ok := true
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range []byte(s[i : i+n]) {
+			if c < '0' || c > '9' {
+				ok = false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	f.y, f.mo, f.d = num(0, 4), num(5, 2), num(8, 2)
+	f.h, f.mi, f.sec = num(11, 2), num(14, 2), num(17, 2)
+	return f, ok
+}
+
+// lenientDatetime reads every form ParseDatetime takes with datetimeRE.
+func lenientDatetime(s string) (datetimeFields, error) {
+	f := datetimeFields{loc: time.UTC}
 	m := datetimeRE.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
-		return time.Time{}, Errorf(Invalid, MsgBadDatetime)
+		return f, Errorf(Invalid, MsgBadDatetime)
 	}
 	num := func(s string) int { i, _ := strconv.Atoi(s); return i }
-	y, mo, d := num(m[1]), num(m[2]), num(m[3])
-	h, mi, sec := num(m[4]), num(m[5]), num(m[6])
-	ns := 0
+	f.y, f.mo, f.d = num(m[1]), num(m[2]), num(m[3])
+	f.h, f.mi, f.sec = num(m[4]), num(m[5]), num(m[6])
 	if m[7] != "" {
-		ns = num((m[7] + "000000000")[:9])
+		f.ns = num((m[7] + "000000000")[:9])
 	}
-	if mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59 || y < 1970 || y > 2105 {
-		return time.Time{}, Errorf(Invalid, MsgBadDatetime)
-	}
-	loc := time.UTC
 	if z := strings.TrimSpace(m[8]); z != "" && z != "Z" && z != "z" {
 		if z[0] != '+' && z[0] != '-' { // a query string's unencoded + read as a space
 			if m[4] == "" {
-				return time.Time{}, Errorf(Invalid, MsgBadDatetime)
+				return f, Errorf(Invalid, MsgBadDatetime)
 			}
 			z = "+" + z
 		}
 		z = strings.ReplaceAll(z, ":", "")
 		if num(z[1:3]) > 23 || num(z[3:5]) > 59 {
-			return time.Time{}, Errorf(Invalid, MsgBadDatetime)
+			return f, Errorf(Invalid, MsgBadDatetime)
 		}
 		off := (num(z[1:3])*60 + num(z[3:5])) * 60
 		if z[0] == '-' {
 			off = -off
 		}
-		loc = time.FixedZone("", off)
+		f.loc = time.FixedZone("", off)
 	}
-	t := time.Date(y, time.Month(mo), d, h, mi, sec, ns, loc)
-	if t.Day() != d { // 2017-2-30 normalised into March
+	return f, nil
+}
+
+// time checks f's fields and ranges and makes its time, in UTC.
+func (f datetimeFields) time() (time.Time, error) {
+	if f.mo < 1 || f.mo > 12 || f.d < 1 || f.d > 31 || f.h > 23 || f.mi > 59 || f.sec > 59 || f.y < 1970 || f.y > 2105 {
+		return time.Time{}, Errorf(Invalid, MsgBadDatetime)
+	}
+	t := time.Date(f.y, time.Month(f.mo), f.d, f.h, f.mi, f.sec, f.ns, f.loc)
+	if t.Day() != f.d { // 2017-2-30 normalised into March
 		return time.Time{}, Errorf(Invalid, MsgBadDatetime)
 	}
 	// The range holds in UTC, what ClickHouse's DateTime stores, not just
