@@ -5,8 +5,9 @@ import "sync"
 // DefaultMaxActive is how many queued or running jobs one client may have.
 const DefaultMaxActive = 100
 
-// active tracks the queued and running jobs of each client, from a watch
-// of the job documents plus the jobs this gateway accepted but the
+// active tracks the queued and running jobs of each client, from the job
+// records in force in the cache (the KV watch's, and the cancels this
+// gateway folded: cache.go) plus the jobs this gateway accepted but the
 // projector has not yet stored.
 type active struct {
 	mu       sync.Mutex

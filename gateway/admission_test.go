@@ -176,6 +176,35 @@ func TestCancelTwice(t *testing.T) {
 	}
 }
 
+// TestCancelReadYourWrites: what a DELETE answered is what the same client
+// reads next, before the projector has folded the cancel (here it never
+// does): the job's document is cancelled, repeating the request starts a
+// new job, and the cancelled job no longer counts against the client's
+// limit. Before, each read came from the record (or the queued event) and
+// showed the job still queued.
+func TestCancelReadYourWrites(t *testing.T) {
+	svc := testenv.StartService(t, testenv.ServiceOptions{NoExporter: true, NoProjector: true, MaxActive: 1})
+	seedSmall(t, svc)
+	u := svc.URL + "/v1/api/sensor-networks/array_of_things/download?features=temperature"
+	_, first := do(t, "GET", u, nil)
+	if resp, got := do(t, "DELETE", svc.URL+"/v1/api/jobs/"+first.Ticket, nil); resp.StatusCode != 200 || got.Status.Status != schema.StatusCancelled {
+		t.Fatalf("cancel: got %d %q, want 200 cancelled", resp.StatusCode, got.Status.Status)
+	}
+	if resp, got := do(t, "GET", svc.URL+"/v1/api/jobs/"+first.Ticket, nil); resp.StatusCode != 200 || got.Status.Status != schema.StatusCancelled {
+		t.Fatalf("the job after its cancel: got %d %q, want 200 cancelled", resp.StatusCode, got.Status.Status)
+	}
+	resp, second := do(t, "GET", u, nil)
+	if resp.StatusCode != 200 || !schema.IsTicket(second.Ticket) || second.Ticket == first.Ticket {
+		t.Fatalf("the request again after its cancel: got %d, ticket %q (the cancelled one %q), want a new job", resp.StatusCode, second.Ticket, first.Ticket)
+	}
+	if resp, _ := do(t, "DELETE", svc.URL+"/v1/api/jobs/"+second.Ticket, nil); resp.StatusCode != 200 {
+		t.Fatalf("cancel the second: got %d", resp.StatusCode)
+	}
+	if resp, other := do(t, "GET", u+",magnetic_field", nil); resp.StatusCode != 200 || !schema.IsTicket(other.Ticket) {
+		t.Fatalf("another request at MaxActive 1 after both were cancelled: got %d, want 200 and a job", resp.StatusCode)
+	}
+}
+
 // TestResubmitAfterFailure: repeating a request whose job was cancelled (or
 // failed) starts a new job, and repeating it again gets that new one;
 // identical requests racing each other get one job.

@@ -78,9 +78,10 @@ type cachedNetwork struct {
 
 // New returns a Gateway.
 func New(bus *events.Bus, store *chstore.Store, logger *slog.Logger) *Gateway {
+	a := newActive()
 	g := &Gateway{bus: bus, store: store, logger: logger, Now: time.Now, MetadataTTL: DefaultMetadataTTL,
-		Metrics: metrics.New(), networks: map[string]cachedNetwork{}, active: newActive(), MaxActive: DefaultMaxActive,
-		cache: newJobCache(DefaultCachedJobs), feeds: newFeeds(bus.Watch), queries: newQueryLimiter(),
+		Metrics: metrics.New(), networks: map[string]cachedNetwork{}, active: a, MaxActive: DefaultMaxActive,
+		cache: newJobCache(DefaultCachedJobs, a), feeds: newFeeds(bus.Watch), queries: newQueryLimiter(),
 		reduces: newQueryLimiter()}
 	g.feeds.settle = func(ticket string, seq uint64) { g.settle(ticket, seq, DefaultSSESettle) }
 	return g

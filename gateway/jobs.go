@@ -221,7 +221,14 @@ func (g *Gateway) cancelJob(ctx *fasthttp.RequestCtx, p []string) error {
 	if !rec.Apply(e) {
 		return schema.Errorf(schema.Conflict, "Job is %s: nothing to cancel.", rec.Job.Status.Status)
 	}
-	if _, err := g.bus.Publish(ctx, e); err != nil {
+	seq, err := g.bus.Publish(ctx, e)
+	if err != nil {
+		return err
+	}
+	// What this client reads next is what it is answered, not the record
+	// the projector has yet to fold the cancel into (cache.go).
+	rec.Seq = max(rec.Seq, seq)
+	if err := g.cache.fold(p[0], rec); err != nil {
 		return err
 	}
 	writeJSON(ctx, g.document(ctx, rec))

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/plenario-next/exportd/events"
-	"github.com/plenario-next/exportd/schema"
 )
 
 // Run keeps the gateway's view of jobs current until ctx is done: the
@@ -14,39 +13,27 @@ func (g *Gateway) Run(ctx context.Context) error {
 	return g.bus.WatchJobs(ctx, g.jobChanged)
 }
 
-// jobChanged applies one change of a job document to the cache and the
-// active jobs.
+// jobChanged applies one change of a job document to the cache, which keeps
+// the active jobs in step.
 func (g *Gateway) jobChanged(c events.JobChange) {
 	if c.Deleted {
-		g.active.remove(c.Ticket)
 		g.cache.remove(c.Ticket, c.Revision)
 		return
 	}
-	// Every update of every job passes here: only the fields the cache
-	// and the limits need are decoded, not the request.
-	h, ok := g.cacheRecord(c.Ticket, c.Revision, c.Value)
-	if !ok {
-		g.active.remove(c.Ticket)
-		return
-	}
-	if h.terminal() {
-		g.active.remove(c.Ticket)
-	} else {
-		g.active.add(h.Client, c.Ticket)
-	}
+	g.cacheRecord(c.Ticket, c.Revision, c.Value)
 }
 
-// cacheRecord keeps a job record read from the KV at revision rev, and
-// returns the part of it the limits need; a record that does not decode
-// is dropped from the cache instead.
-func (g *Gateway) cacheRecord(ticket string, rev uint64, raw []byte) (recordHead, bool) {
+// cacheRecord keeps a job record read from the KV at revision rev; a
+// record that does not decode is dropped from the cache instead. Every
+// update of every job passes here: only the fields the cache and the
+// limits need are decoded, not the request.
+func (g *Gateway) cacheRecord(ticket string, rev uint64, raw []byte) {
 	h, ok := decodeHead(raw)
 	if !ok {
 		g.cache.remove(ticket, rev)
-		return h, false
+		return
 	}
-	g.cache.put(ticket, rev, h.Seq, raw, h.Client, h.terminal(), h.Job.Status.Meta.ExpiresAt)
-	return h, true
+	g.cache.put(ticket, rev, h.Seq, raw, h.Client, h.Job.Status.Status, h.Job.Status.Meta.ExpiresAt)
 }
 
 // recordHead is the part of a schema.JobRecord that Run reads.
@@ -62,5 +49,3 @@ type recordHead struct {
 	Client string `json:"client"`
 	Seq    uint64 `json:"seq"`
 }
-
-func (h *recordHead) terminal() bool { return schema.TerminalStatus(h.Job.Status.Status) }
