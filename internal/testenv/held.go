@@ -65,7 +65,10 @@ func (h *Held) Hold() {
 }
 
 // HoldAfterFirstPart runs the exporter until the job has part 1 stored,
-// then stops it, and checks that the job is processing with parts to go.
+// then stops it, waits until the service has settled (Settled), and checks
+// that the job is processing with parts to go. A part the exporter
+// finished as it stopped is folded by then, so that what the test reads
+// next, through the gateway or the KV, is one state.
 func (h *Held) HoldAfterFirstPart(tb testing.TB, ticket string) {
 	tb.Helper()
 	h.Run()
@@ -74,6 +77,7 @@ func (h *Held) HoldAfterFirstPart(tb testing.TB, ticket string) {
 		return err == nil && len(rec.PartsDone) > 0 && rec.PartsDone[0]&1 != 0
 	})
 	h.Hold()
+	h.Settled(tb, ticket)
 	if st := h.Job(tb, ticket).Status; st.Status != schema.StatusProcessing || st.Progress.Done >= st.Progress.Total {
 		tb.Fatalf("job %s after part 1: %s, %+v; want it processing with parts to go", ticket, st.Status, st.Progress)
 	}

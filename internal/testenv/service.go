@@ -230,6 +230,34 @@ func (s *Service) Wait(tb testing.TB, ticket string, within time.Duration) schem
 	return j
 }
 
+// Settled waits until the projector has folded every event published so
+// far and the gateway serves ticket's record as the KV holds it: the
+// gateway's cache follows the KV by a watch, and both lag the events, so
+// that a test that read one of them (or stopped an exporter that was
+// finishing a part) and then reads the other may see two states.
+func (s *Service) Settled(tb testing.TB, ticket string) {
+	tb.Helper()
+	ctx := context.Background()
+	done := func(j schema.Job) int {
+		if j.Status.Progress == nil {
+			return -1
+		}
+		return j.Status.Progress.Done
+	}
+	Eventually(tb, 30*time.Second, "the events of "+ticket+" folded and served", func() bool {
+		lag, err := s.Bus.ConsumerLag(ctx, events.EventStream, events.ProjectorName)
+		if err != nil || lag.Pending+lag.AckPending > 0 {
+			return false
+		}
+		rec, _, err := s.Bus.Job(ctx, ticket)
+		if err != nil {
+			return false
+		}
+		j := s.Job(tb, ticket)
+		return j.Status.Status == rec.Job.Status.Status && done(j) == done(rec.Job)
+	})
+}
+
 // WaitPartStored polls the job until it is processing with a part stored.
 func (s *Service) WaitPartStored(tb testing.TB, ticket string, within time.Duration) {
 	tb.Helper()
