@@ -10,3 +10,10 @@ import (
 // chosen plans running for as long as it needs (a whole-table plan takes
 // seconds of ClickHouse on the bench's 20 M rows, the test's a few ms).
 func HoldPlans(p *Planner, hold func(context.Context, schema.Event)) { p.hold = hold }
+
+// HoldParts makes x call hold inside each part, every 65 536 rows it
+// reads, with the part's context, so that a test can keep a part running
+// halfway, chunks of it stored, for as long as it needs.
+func HoldParts(x *Exporter, hold func(ctx context.Context, t schema.PartTask, rows int64)) {
+	x.hold = hold
+}

@@ -38,6 +38,8 @@ type Exporter struct {
 	ProgressInterval time.Duration
 	ProgressRows     int64             // also report after this many rows; 0: only by interval
 	Metrics          *metrics.Registry // optional: rows, bytes, part durations, redeliveries
+
+	hold func(ctx context.Context, t schema.PartTask, rows int64) // tests: called inside a part as its rows are counted
 }
 
 // NewExporter returns an Exporter with one worker per core.
@@ -97,6 +99,9 @@ func (x *Exporter) export(ctx context.Context, m *events.Delivery, t schema.Part
 	var kicked int64
 	onRow := func(n int64) {
 		rows.Store(n)
+		if x.hold != nil {
+			x.hold(partCtx, t, n)
+		}
 		if x.ProgressRows > 0 && n-kicked >= x.ProgressRows {
 			kicked = n
 			select {
