@@ -114,6 +114,40 @@ func TestAggregateRollup(t *testing.T) {
 		check(t, again)
 	})
 
+	// Rows stored while the backfill computes a month would be replaced
+	// out of the rollup with the view's copy of them: the month's count
+	// tells, and the month is done again.
+	t.Run("stored during the backfill", func(t *testing.T) {
+		conn := direct(t, s)
+		for _, stmt := range []string{"DROP TABLE observations_hourly_ready", "DROP TABLE observations_hourly_mv", "DROP TABLE observations_hourly"} {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var rows []testenv.Obs
+		for i := range 300 {
+			rows = append(rows, testenv.Obs{Node: n.Nodes[3].ID, TS: seedEnd.Add(-time.Duration(i*11)*time.Minute - 3*time.Second).Format("2006-01-02T15:04:05"),
+				Sensor: "tmp112", Feature: "temperature", Property: "temperature", Value: float64(i%7) + 0.25})
+		}
+		inserted := 0
+		chstore.AfterHourlyCompute(func() {
+			if inserted == 0 {
+				testenv.InsertRaw(t, s, n.Name, rows)
+			}
+			inserted++
+		})
+		defer chstore.AfterHourlyCompute(nil)
+		again, err := chstore.Open(ctx, chstore.Config{Addr: testenv.ClickHouseAddr(), Database: s.Database()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer again.Close()
+		if inserted < 2 {
+			t.Fatalf("the backfill ran %d times, want a second after rows came during the first", inserted)
+		}
+		check(t, again)
+	})
+
 	t.Run("read", func(t *testing.T) {
 		// An emptied rollup answers nothing for whole hours: the answers
 		// above came from it, not from observations.
