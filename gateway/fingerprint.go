@@ -89,13 +89,13 @@ func (n *normRequest) json() []byte {
 		return b
 	}
 	b := make([]byte, 0, 160+24*(len(n.Features)+len(n.Nodes)+len(n.Sensors)))
-	b = appendJSONText(append(b, `{"Network":`...), n.Network)
+	b = schema.AppendJSONText(append(b, `{"Network":`...), n.Network)
 	b = appendJSONList(append(b, `,"Features":`...), n.Features)
 	b = appendJSONList(append(b, `,"Nodes":`...), n.Nodes)
 	b = appendJSONList(append(b, `,"Sensors":`...), n.Sensors)
-	b = appendJSONText(append(b, `,"Geom":null,"Start":`...), n.Start)
-	b = appendJSONText(append(b, `,"End":`...), n.End)
-	b = appendJSONText(append(b, `,"DataType":`...), n.DataType)
+	b = schema.AppendJSONText(append(b, `,"Geom":null,"Start":`...), n.Start)
+	b = schema.AppendJSONText(append(b, `,"End":`...), n.End)
+	b = schema.AppendJSONText(append(b, `,"DataType":`...), n.DataType)
 	if n.Limit != 0 {
 		b = strconv.AppendInt(append(b, `,"Limit":`...), int64(n.Limit), 10)
 	}
@@ -118,22 +118,7 @@ func appendJSONList(b []byte, s []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONText(b, v)
+		b = schema.AppendJSONText(b, v)
 	}
 	return append(b, ']')
-}
-
-// appendJSONText appends s as json.Marshal writes a string: plain ASCII as
-// it is, anything else by json.Marshal itself (HTML-safe escapes, invalid
-// UTF-8 replaced).
-func appendJSONText(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }

@@ -49,8 +49,8 @@ type AggregateQuery struct {
 // MarshalJSON echoes the query in the answer's meta.
 func (q AggregateQuery) MarshalJSON() ([]byte, error) {
 	b := []byte(`{"network":`)
-	b = appendJSONText(b, q.Network)
-	b = appendJSONText(append(b, `,"node":`...), q.Node)
+	b = AppendJSONText(b, q.Network)
+	b = AppendJSONText(append(b, `,"node":`...), q.Node)
 	feature := q.Feature.String()
 	for i, pr := range q.Only {
 		if i == 0 {
@@ -60,12 +60,12 @@ func (q AggregateQuery) MarshalJSON() ([]byte, error) {
 		}
 		feature += q.Feature.Feature + "." + pr
 	}
-	b = appendJSONText(append(b, `,"feature":`...), feature)
+	b = AppendJSONText(append(b, `,"feature":`...), feature)
 	if q.Sensors != nil {
 		b = appendList(b, `,"sensors":[`, q.Sensors, false)
 	}
-	b = appendJSONText(append(b, `,"function":`...), q.Function)
-	b = appendJSONText(append(b, `,"agg":`...), q.Unit)
+	b = AppendJSONText(append(b, `,"function":`...), q.Function)
+	b = AppendJSONText(append(b, `,"agg":`...), q.Unit)
 	b = append(b, `,"start_datetime":"`...)
 	b = q.Start.AppendFormat(b, DatetimeLayout)
 	b = append(b, `","end_datetime":"`...)
@@ -262,8 +262,8 @@ func (b AggregateBucket) MarshalJSON() ([]byte, error) {
 	out = b.Time.UTC().AppendFormat(out, DatetimeLayout)
 	out = append(out, '"')
 	for i, prop := range b.Props {
-		out = appendJSONText(append(out, ','), prop)
-		out = appendJSONText(append(out, ":{"...), b.Function)
+		out = AppendJSONText(append(out, ','), prop)
+		out = AppendJSONText(append(out, ":{"...), b.Function)
 		out = append(out, ':')
 		if v := b.Values[i]; math.IsNaN(v) || math.IsInf(v, 0) {
 			out = append(out, "null"...)

@@ -44,20 +44,20 @@ func (j *Job) AppendQueuedJSON(b []byte) ([]byte, bool) {
 		return b, false
 	}
 	b = append(b, `{"ticket":`...)
-	b = appendJSONText(b, j.Ticket)
+	b = AppendJSONText(b, j.Ticket)
 	b = append(b, `,"request":{"endpoint":`...)
-	b = appendJSONText(b, j.Request.Endpoint)
+	b = AppendJSONText(b, j.Request.Endpoint)
 	b = append(b, `,"query":`...)
 	b = append(b, q...)
 	b = append(b, `},"status":{"status":"queued","meta":{"queueTime":`...)
-	b = appendJSONText(b, m.QueueTime)
+	b = AppendJSONText(b, m.QueueTime)
 	if m.ExpiresAt != "" {
 		b = append(b, `,"expiresAt":`...)
-		b = appendJSONText(b, m.ExpiresAt)
+		b = AppendJSONText(b, m.ExpiresAt)
 	}
 	b = append(b, `}},"result":""`...)
 	if j.URL != "" {
-		b = appendJSONText(append(b, `,"url":`...), j.URL)
+		b = AppendJSONText(append(b, `,"url":`...), j.URL)
 	}
 	return append(b, '}'), true
 }

@@ -33,10 +33,10 @@ type NearestQuery struct {
 
 // MarshalJSON echoes the query in the answer's meta.
 func (q NearestQuery) MarshalJSON() ([]byte, error) {
-	b := appendJSONText([]byte(`{"network":`), q.Network)
+	b := AppendJSONText([]byte(`{"network":`), q.Network)
 	b = strconv.AppendFloat(append(b, `,"lat":`...), q.Lat, 'g', -1, 64)
 	b = strconv.AppendFloat(append(b, `,"lng":`...), q.Lng, 'g', -1, 64)
-	b = appendJSONText(append(b, `,"feature":`...), q.Feature.String())
+	b = AppendJSONText(append(b, `,"feature":`...), q.Feature.String())
 	b = append(b, `,"datetime":"`...)
 	b = q.Datetime.AppendFormat(b, DatetimeLayout)
 	return append(b, `"}`...), nil

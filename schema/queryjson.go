@@ -33,14 +33,14 @@ type queryJSON struct {
 func (q Query) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 192+len(q.Geom)+24*(len(q.Nodes)+len(q.Sensors)+len(q.Features)))
 	b = append(b, `{"network":`...)
-	b = appendJSONText(b, q.Network)
+	b = AppendJSONText(b, q.Network)
 	if q.Features != nil || !q.AllFeatures {
 		b = append(b, `,"features":[`...)
 		for i, f := range q.Features {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONText(b, f.String())
+			b = AppendJSONText(b, f.String())
 		}
 		b = append(b, ']')
 	}
@@ -57,7 +57,7 @@ func (q Query) MarshalJSON() ([]byte, error) {
 	b = append(b, '"')
 	if q.DataType != "" {
 		b = append(b, `,"data_type":`...)
-		b = appendJSONText(b, q.DataType)
+		b = AppendJSONText(b, q.DataType)
 	}
 	if q.Limit != 0 || q.LimitSet {
 		b = strconv.AppendInt(append(b, `,"limit":`...), int64(q.Limit), 10)
@@ -98,15 +98,15 @@ func appendList(b []byte, key string, s []string, all bool) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONText(b, v)
+		b = AppendJSONText(b, v)
 	}
 	return append(b, ']')
 }
 
-// appendJSONText appends s as a JSON string the way encoding/json writes it:
+// AppendJSONText appends s as a JSON string the way encoding/json writes it:
 // names and IDs are plain ASCII, and anything else takes encoding/json's
 // own path (HTML-safe escapes, invalid UTF-8 replaced).
-func appendJSONText(b []byte, s string) []byte {
+func AppendJSONText(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
 			q, _ := json.Marshal(s)

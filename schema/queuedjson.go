@@ -26,21 +26,21 @@ func (e *Event) AppendQueuedJSON(b []byte) ([]byte, bool) {
 	}
 	b = strconv.AppendInt(append(b, `{"v":`...), int64(e.Version), 10)
 	b = append(b, `,"kind":"queued","ticket":`...)
-	b = appendJSONText(b, e.Ticket)
+	b = AppendJSONText(b, e.Ticket)
 	b = appendTime(append(b, `,"time":`...), e.Time)
 	b = append(b, `,"request":{"ticket":`...)
-	b = appendJSONText(b, r.Ticket)
+	b = AppendJSONText(b, r.Ticket)
 	b = append(append(b, `,"query":`...), q...)
 	if r.Client != "" {
-		b = appendJSONText(append(b, `,"client":`...), r.Client)
+		b = AppendJSONText(append(b, `,"client":`...), r.Client)
 	}
-	b = appendJSONText(append(b, `,"datadump_urlroot":`...), r.URLRoot)
+	b = AppendJSONText(append(b, `,"datadump_urlroot":`...), r.URLRoot)
 	b = appendTime(append(b, `,"submitted_at":`...), r.SubmittedAt)
 	if !r.ExpiresAt.IsZero() {
 		b = appendTime(append(b, `,"expires_at":`...), r.ExpiresAt)
 	}
 	if r.Digest != "" {
-		b = appendJSONText(append(b, `,"request_digest":`...), r.Digest)
+		b = AppendJSONText(append(b, `,"request_digest":`...), r.Digest)
 	}
 	return append(b, `},"parts":0}`...), true
 }
