@@ -49,6 +49,18 @@ func sameAggregates(t *testing.T, what string, got, raw []schema.AggregateValue)
 	}
 }
 
+// dropRollup makes s's database one from before the rollup: its next Open
+// backfills it.
+func dropRollup(t *testing.T, s *chstore.Store) {
+	t.Helper()
+	conn := direct(t, s)
+	for _, stmt := range []string{"DROP TABLE observations_hourly_ready", "DROP TABLE observations_hourly_mv", "DROP TABLE observations_hourly"} {
+		if err := conn.Exec(context.Background(), stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestAggregateRollup: every function the rollup answers, by every unit it
 // answers, equals the same aggregate of observations, for windows on whole
 // hours and not, with and without a sensor filter; for rows seeded after the
@@ -100,12 +112,7 @@ func TestAggregateRollup(t *testing.T) {
 	})
 
 	t.Run("old database backfilled", func(t *testing.T) {
-		conn := direct(t, s)
-		for _, stmt := range []string{"DROP TABLE observations_hourly_ready", "DROP TABLE observations_hourly_mv", "DROP TABLE observations_hourly"} {
-			if err := conn.Exec(ctx, stmt); err != nil {
-				t.Fatal(err)
-			}
-		}
+		dropRollup(t, s)
 		again, err := chstore.Open(ctx, chstore.Config{Addr: testenv.ClickHouseAddr(), Database: s.Database()})
 		if err != nil {
 			t.Fatal(err)
@@ -118,12 +125,7 @@ func TestAggregateRollup(t *testing.T) {
 	// out of the rollup with the view's copy of them: the month's count
 	// tells, and the month is done again.
 	t.Run("stored during the backfill", func(t *testing.T) {
-		conn := direct(t, s)
-		for _, stmt := range []string{"DROP TABLE observations_hourly_ready", "DROP TABLE observations_hourly_mv", "DROP TABLE observations_hourly"} {
-			if err := conn.Exec(ctx, stmt); err != nil {
-				t.Fatal(err)
-			}
-		}
+		dropRollup(t, s)
 		var rows []testenv.Obs
 		for i := range 300 {
 			rows = append(rows, testenv.Obs{Node: n.Nodes[3].ID, TS: seedEnd.Add(-time.Duration(i*11)*time.Minute - 3*time.Second).Format("2006-01-02T15:04:05"),
