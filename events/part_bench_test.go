@@ -12,6 +12,22 @@ import (
 	"github.com/plenario-next/exportd/internal/testenv"
 )
 
+// storedPart stores 64 MiB of CSV rows (a part of about 900 000 rows) as
+// benchTicket's part 1 in an embedded nats-server, and returns its bus and
+// the part's bytes.
+func storedPart(b *testing.B) (*events.Bus, []byte) {
+	b.Helper()
+	bus := newBus(b)
+	part := csvPart(64 << 20)
+	if _, err := testenv.PutPart(context.Background(), bus, benchTicket, 1, func() int64 { return 0 }, bytes.NewReader(part)); err != nil {
+		b.Fatal(err)
+	}
+	return bus, part
+}
+
+// benchTicket is the job whose part storedPart stores.
+const benchTicket = "0123456789abcdef0123456789abcdef"
+
 // BenchmarkPartRead is the download's inner loop: reading a stored part
 // back from the JetStream object store of an embedded nats-server (file
 // storage, events.MaxChunkSize chunks), as the gateway's datadump does,
@@ -21,19 +37,13 @@ import (
 //	go test ./events -run '^$' -bench PartRead -cpuprofile cpu.out
 func BenchmarkPartRead(b *testing.B) {
 	ctx := context.Background()
-	bus := newBus(b)
-	// 64 MiB of CSV rows: a part of about 900 000 rows.
-	part := csvPart(64 << 20)
-	const ticket = "0123456789abcdef0123456789abcdef"
-	if _, err := testenv.PutPart(ctx, bus, ticket, 1, func() int64 { return 0 }, bytes.NewReader(part)); err != nil {
-		b.Fatal(err)
-	}
+	bus, part := storedPart(b)
 	buf := make([]byte, 32<<10)
 	b.SetBytes(int64(len(part)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		r, err := bus.OpenPart(ctx, ticket, 1)
+		r, err := bus.OpenPart(ctx, benchTicket, 1)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -56,12 +66,7 @@ func BenchmarkPartRead(b *testing.B) {
 // embedded server's too.
 func BenchmarkPartReadChunks(b *testing.B) {
 	ctx := context.Background()
-	bus := newBus(b)
-	part := csvPart(64 << 20)
-	const ticket = "0123456789abcdef0123456789abcdef"
-	if _, err := testenv.PutPart(ctx, bus, ticket, 1, func() int64 { return 0 }, bytes.NewReader(part)); err != nil {
-		b.Fatal(err)
-	}
+	bus, part := storedPart(b)
 	for _, name := range []string{"read", "block"} {
 		b.Run(name, func(b *testing.B) {
 			var bufs [8][]byte
@@ -71,7 +76,7 @@ func BenchmarkPartReadChunks(b *testing.B) {
 			b.SetBytes(int64(len(part)))
 			cpu0 := cputime.Self()
 			for range b.N {
-				r, err := bus.OpenPart(ctx, ticket, 1)
+				r, err := bus.OpenPart(ctx, benchTicket, 1)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -108,17 +113,12 @@ func BenchmarkPartReadChunks(b *testing.B) {
 // CPU, the embedded server's too.
 func BenchmarkPartWriteTo(b *testing.B) {
 	ctx := context.Background()
-	bus := newBus(b)
-	part := csvPart(64 << 20)
-	const ticket = "0123456789abcdef0123456789abcdef"
-	if _, err := testenv.PutPart(ctx, bus, ticket, 1, func() int64 { return 0 }, bytes.NewReader(part)); err != nil {
-		b.Fatal(err)
-	}
+	bus, part := storedPart(b)
 	sink := &copySink{a: make([]byte, 4<<20), b: make([]byte, 4<<20)}
 	b.SetBytes(int64(len(part)))
 	b.ResetTimer()
 	cpu0 := cputime.Self()
-	writePartN(ctx, b, bus, ticket, len(part), sink)
+	writePartN(ctx, b, bus, benchTicket, len(part), sink)
 	mb := float64(b.N) * float64(len(part)>>20)
 	b.ReportMetric(float64(cputime.Self()-cpu0)/mb, "cpu-ns/MB")
 	b.ReportMetric(float64(b.Elapsed())/mb, "ns/MB")
@@ -147,12 +147,7 @@ func writePartN(ctx context.Context, b *testing.B, bus *events.Bus, ticket strin
 // CPU, the embedded server's and the reader's too.
 func BenchmarkPartWriteToTCP(b *testing.B) {
 	ctx := context.Background()
-	bus := newBus(b)
-	part := csvPart(64 << 20)
-	const ticket = "0123456789abcdef0123456789abcdef"
-	if _, err := testenv.PutPart(ctx, bus, ticket, 1, func() int64 { return 0 }, bytes.NewReader(part)); err != nil {
-		b.Fatal(err)
-	}
+	bus, part := storedPart(b)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -184,7 +179,7 @@ func BenchmarkPartWriteToTCP(b *testing.B) {
 	b.SetBytes(int64(len(part)))
 	b.ResetTimer()
 	cpu0 := cputime.Self()
-	writePartN(ctx, b, bus, ticket, len(part), conn)
+	writePartN(ctx, b, bus, benchTicket, len(part), conn)
 	conn.Close()
 	if lines := <-read; lines != int64(b.N)*int64(bytes.Count(part, []byte{'\n'})) {
 		b.Fatalf("read %d lines", lines)
