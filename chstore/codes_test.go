@@ -1,7 +1,6 @@
 package chstore_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -9,26 +8,7 @@ import (
 
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/internal/testenv"
-	"github.com/plenario-next/exportd/schema"
 )
-
-// codedRows reads q's window through OpenStoredSlice, saying whether the
-// read was coded.
-func codedRows(t *testing.T, s *chstore.Store, q *schema.Query) ([]testenv.Obs, bool, error) {
-	t.Helper()
-	it, err := s.OpenStoredSlice(context.Background(), q, q.Start, q.End, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer it.Close()
-	out := []testenv.Obs{}
-	var r schema.Row
-	for it.Next(&r) {
-		out = append(out, testenv.Obs{Node: r.Node, TS: r.TS.UTC().Format("2006-01-02T15:04:05"), Sensor: r.Sensor,
-			Feature: r.Feature, Property: r.Property, Value: r.Value})
-	}
-	return out, it.Coded(), it.Err()
-}
 
 // oddNames is n rows over names that need quoting in SQL (quotes,
 // backslashes, a question mark, control bytes, invalid UTF-8, an empty
@@ -58,7 +38,7 @@ func TestStoredSliceCodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, coded, err := codedRows(t, s, &q)
+		got, coded, err := storedRowsCoded(t, s, &q, 0, 0)
 		if err != nil || coded != wantCoded {
 			t.Fatalf("%s: %v, coded %v; want coded %v", step, err, coded, wantCoded)
 		}
@@ -71,17 +51,17 @@ func TestStoredSliceCodes(t *testing.T) {
 			}
 		}
 	}
-	if _, coded, err := codedRows(t, s, &q); err != nil || coded {
+	if _, coded, err := storedRowsCoded(t, s, &q, 0, 0); err != nil || coded {
 		t.Fatalf("first read: %v, coded %v; want spelt out", err, coded)
 	}
 	check("names seen", true)
 
 	testenv.InsertRaw(t, s, "raw", oddNames(q.Start.Add(time.Hour), 10, []string{"a node new"}))
-	got, coded, err := codedRows(t, s, &q)
+	got, coded, err := storedRowsCoded(t, s, &q, 0, 0)
 	if !errors.Is(err, chstore.ErrUnknownName) || !coded {
 		t.Fatalf("a new name: got %d rows, %v, coded %v; want %v", len(got), err, coded, chstore.ErrUnknownName)
 	}
-	if _, coded, err := codedRows(t, s, &q); err != nil || coded {
+	if _, coded, err := storedRowsCoded(t, s, &q, 0, 0); err != nil || coded {
 		t.Fatalf("after a new name: %v, coded %v; want spelt out", err, coded)
 	}
 	check("the new name learnt", true)

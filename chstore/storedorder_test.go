@@ -17,6 +17,13 @@ import (
 // storedRows reads q's window through OpenStoredSlice.
 func storedRows(t *testing.T, s *chstore.Store, q *schema.Query, skip, take int64) ([]testenv.Obs, error) {
 	t.Helper()
+	out, _, err := storedRowsCoded(t, s, q, skip, take)
+	return out, err
+}
+
+// storedRowsCoded is storedRows, saying whether the read was coded.
+func storedRowsCoded(t *testing.T, s *chstore.Store, q *schema.Query, skip, take int64) ([]testenv.Obs, bool, error) {
+	t.Helper()
 	it, err := s.OpenStoredSlice(context.Background(), q, q.Start, q.End, skip, take)
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +35,7 @@ func storedRows(t *testing.T, s *chstore.Store, q *schema.Query, skip, take int6
 		out = append(out, testenv.Obs{Node: r.Node, TS: r.TS.UTC().Format("2006-01-02T15:04:05"), Sensor: r.Sensor,
 			Feature: r.Feature, Property: r.Property, Value: r.Value})
 	}
-	return out, it.Err()
+	return out, it.Coded(), it.Err()
 }
 
 // rawBatch is n rows of distinct keys from start on, a second apart, over
