@@ -3,6 +3,7 @@ package chstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -51,7 +52,9 @@ const hourlyReady = "observations_hourly_ready"
 // migrateHourly makes the rollup usable: when hourlyReady is missing, it
 // computes every month of observations into a table of its own and puts
 // each month into the rollup with REPLACE PARTITION, replacing whatever the
-// view had added meanwhile, then creates hourlyReady. Every step can run
+// view had added meanwhile (a month the rollup holds and observations no
+// longer does, removed by an operator, is dropped: docs/operations.md),
+// then creates hourlyReady. Every step can run
 // twice, or in two processes opening at once: a month replaced again is the
 // same month. Rows inserted while a month is computed and before it is
 // replaced would be in neither, so each month's count in the rollup is then
@@ -72,6 +75,11 @@ func (s *Store) migrateHourly(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	rolled, err := s.partitions(ctx, "observations_hourly") // a month dropped from observations is among these
+	if err != nil {
+		return err
+	}
+	months = union(months, rolled)
 	for try := 0; len(months) > 0; try++ {
 		if try == hourlyTries {
 			return nil
@@ -117,16 +125,28 @@ func (s *Store) backfillHourly(ctx context.Context, months []string) error {
 	if err != nil {
 		return err
 	}
+	computed := map[string]bool{}
 	for _, id := range ids {
+		computed[id] = true
 		if err := s.conn.Exec(ctx, "ALTER TABLE observations_hourly REPLACE PARTITION ID '"+id+"' FROM "+tmp); err != nil {
 			return translate(fmt.Errorf("rollup backfill %s: %w", id, err))
+		}
+	}
+	// A month with no rows left in observations (an operator dropped it)
+	// computes to nothing, which replaces nothing: its states are dropped.
+	for _, m := range months {
+		if !computed[m] {
+			if err := s.conn.Exec(ctx, "ALTER TABLE observations_hourly DROP PARTITION ID '"+m+"'"); err != nil {
+				return translate(fmt.Errorf("rollup backfill %s: %w", m, err))
+			}
 		}
 	}
 	return nil
 }
 
-// hourlyShort lists the months (partition ids) of observations whose row
-// count the rollup's counts do not add up to.
+// hourlyShort lists the months (partition ids) whose row count in
+// observations the rollup's counts do not add up to, a month the rollup
+// holds and observations does not among them.
 func (s *Store) hourlyShort(ctx context.Context) ([]string, error) {
 	count := func(q string) (map[string]uint64, error) {
 		rows, err := s.conn.Query(ctx, q)
@@ -159,8 +179,20 @@ func (s *Store) hourlyShort(ctx context.Context) ([]string, error) {
 			short = append(short, m)
 		}
 	}
+	for m := range rolled { // a month dropped from observations, still rolled up
+		if _, ok := raw[m]; !ok {
+			short = append(short, m)
+		}
+	}
 	sort.Strings(short)
 	return short, nil
+}
+
+// union is the sorted ids in a or b.
+func union(a, b []string) []string {
+	u := append(slices.Clone(a), b...)
+	slices.Sort(u)
+	return slices.Compact(u)
 }
 
 // partitions lists a table's partition ids that hold rows.

@@ -150,6 +150,42 @@ func TestAggregateRollup(t *testing.T) {
 		check(t, again)
 	})
 
+	// An operator who drops a month from observations and the marker
+	// (docs/operations.md) has it dropped from the rollup at the next Open:
+	// the month computes to nothing, which replaces nothing.
+	t.Run("month dropped from observations", func(t *testing.T) {
+		month := time.Date(2026, 8, 10, 0, 0, 0, 0, time.UTC)
+		var rows []testenv.Obs
+		for i := range 200 {
+			rows = append(rows, testenv.Obs{Node: n.Nodes[3].ID, TS: month.Add(time.Duration(i) * 10 * time.Minute).Format("2006-01-02T15:04:05"),
+				Sensor: "tmp112", Feature: "temperature", Property: "temperature", Value: float64(i % 5)})
+		}
+		testenv.InsertRaw(t, s, n.Name, rows)
+		q := schema.AggregateQuery{Network: n.Name, Node: n.Nodes[3].ID, Feature: schema.FeatureSel{Feature: "temperature"},
+			Properties: []string{"temperature"}, Function: "avg", Unit: "day", Start: month, End: month.Add(5 * 24 * time.Hour)}
+		got, raw := aggregateBoth(t, s, &q)
+		sameAggregates(t, "the month before it is dropped", got, raw)
+		conn := direct(t, s)
+		var id string
+		if err := conn.QueryRow(ctx, "SELECT toString(toYYYYMM(toDateTime(?)))", uint32(month.Unix())).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		for _, stmt := range []string{"ALTER TABLE observations DROP PARTITION ID '" + id + "'", "DROP TABLE observations_hourly_ready"} {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		again, err := chstore.Open(ctx, chstore.Config{Addr: testenv.ClickHouseAddr(), Database: s.Database()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer again.Close()
+		if got, err := again.Aggregate(ctx, &q); err != nil || len(got) != 0 {
+			t.Fatalf("after the month was dropped from observations the rollup answers %d values (%v), want none", len(got), err)
+		}
+		check(t, again)
+	})
+
 	t.Run("read", func(t *testing.T) {
 		// An emptied rollup answers nothing for whole hours: the answers
 		// above came from it, not from observations.
