@@ -117,15 +117,32 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 // the request under the route's template.
 func (g *Gateway) Handler() fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		start := time.Now()
-		method := string(ctx.Method())
-		seg := strings.Split(strings.Trim(string(ctx.Path()), "/"), "/")
-		r, params, allow, template := match(seg, method)
-		if template == "" {
-			template = unmatchedRoute
+		start := ctx.Time() // the clock fasthttp read as it called the handler
+		if start.IsZero() {
+			start = time.Now()
 		}
-		methods := pathMethods(seg)
-		setCORS(&ctx.Response.Header, methods) // cors.go: on every answer, set first
+		method := methodName(ctx.Method())
+		var buf [maxSegments]string
+		seg, known := splitPath(string(ctx.Path()), &buf)
+		var r *route
+		var params, allow []string
+		template := unmatchedRoute
+		if known {
+			r, params, allow, template = match(seg, method)
+			if template == "" {
+				template = unmatchedRoute
+			}
+		}
+		var methods []string
+		if r != nil {
+			methods = r.methods
+			setCORSAllow(&ctx.Response.Header, r.allowMethods) // cors.go: on every answer, set first
+		} else {
+			if known {
+				methods = pathMethods(seg)
+			}
+			setCORS(&ctx.Response.Header, methods)
+		}
 		switch {
 		case method == fasthttp.MethodOptions:
 			preflight(ctx, methods)
@@ -149,7 +166,7 @@ func (g *Gateway) Handler() fasthttp.RequestHandler {
 			}
 		}
 		if g.Metrics != nil {
-			g.Metrics.Request(template, methodLabel(ctx), ctx.Response.StatusCode(), time.Since(start))
+			g.Metrics.Request(template, methodLabel(method), ctx.Response.StatusCode(), time.Since(start))
 		}
 	}
 }

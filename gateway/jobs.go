@@ -184,7 +184,9 @@ func (g *Gateway) getJob(ctx *fasthttp.RequestCtx, p []string) error {
 				ctx.Response.Header.Set("Retry-After", "1")
 			}
 			ctx.SetContentType("application/json")
-			ctx.SetBody(doc)
+			// Not copied: the cached document is never written again
+			// (cachedJob.document makes it once).
+			ctx.Response.SetBodyRaw(doc)
 			return nil
 		}
 	}

@@ -20,6 +20,14 @@ type route struct {
 	serve  func(g *Gateway, ctx *fasthttp.RequestCtx, params []string) error
 	public bool     // answers without an API key
 	seg    []string // the template's segments
+
+	// methods are the methods of every route of this template (HEAD
+	// wherever GET), and allowMethods them joined for CORS: made once, not
+	// on every request (TestRoutesDoNotOverlap: a path's routes share a
+	// template).
+	methods      []string
+	allowMethods []byte
+	params       int // the template's {name} segments
 }
 
 // routes is every operation Handler serves, as openapi.json documents them;
@@ -58,6 +66,57 @@ var routes = []route{
 func init() {
 	for i := range routes {
 		routes[i].seg = strings.Split(strings.Trim(routes[i].Path, "/"), "/")
+		if len(routes[i].seg) > maxSegments {
+			panic("gateway: route " + routes[i].Path + " has more than maxSegments segments")
+		}
+	}
+	for i := range routes {
+		r := &routes[i]
+		for _, c := range routes {
+			if c.Path == r.Path {
+				r.methods = append(r.methods, c.Method)
+				if c.Method == fasthttp.MethodGet {
+					r.methods = append(r.methods, fasthttp.MethodHead)
+				}
+			}
+		}
+		r.allowMethods = []byte(strings.Join(r.methods, ", "))
+		for _, t := range r.seg {
+			if t[0] == '{' {
+				r.params++
+			}
+		}
+		routesByLen[len(r.seg)] = append(routesByLen[len(r.seg)], r)
+	}
+}
+
+// routesByLen is the table by the templates' segment counts, each in the
+// table's order, so that a path is tried against the few routes of its
+// length: a poll's path was tried against all 27 (BenchmarkJobGet).
+var routesByLen [maxSegments + 1][]*route
+
+// maxSegments bounds a template's segments: a path with more matches no
+// route, and splitPath needs no more room than this.
+const maxSegments = 8
+
+// splitPath is strings.Split(strings.Trim(path, "/"), "/") into buf, whose
+// room is on the caller's stack: a poll's path costs no allocation of its
+// own (BenchmarkJobGet). ok is false when the path has more than
+// maxSegments segments.
+func splitPath(path string, buf *[maxSegments]string) (seg []string, ok bool) {
+	path = strings.Trim(path, "/")
+	n := 0
+	for {
+		if n == maxSegments {
+			return nil, false
+		}
+		i := strings.IndexByte(path, '/')
+		if i < 0 {
+			buf[n] = path
+			return buf[:n+1], true
+		}
+		buf[n], path = path[:i], path[i+1:]
+		n++
 	}
 }
 
@@ -78,12 +137,12 @@ const unmatchedRoute = "unmatched"
 // of its {name} segments, and, when the path is known but not for this
 // method, the methods it takes and its template.
 func match(seg []string, method string) (r *route, params []string, allow []string, template string) {
-	for i := range routes {
-		c := &routes[i]
+	for _, c := range routesByLen[min(len(seg), maxSegments)] {
 		if !c.matches(seg) {
 			continue
 		}
 		if c.Method == method || (c.Method == fasthttp.MethodGet && method == fasthttp.MethodHead) {
+			params = make([]string, 0, c.params)
 			for k, t := range c.seg {
 				if t[0] == '{' {
 					params = append(params, seg[k])
@@ -117,8 +176,8 @@ func (c *route) matches(seg []string) bool {
 // in the table's order; nil for a path no route serves.
 func pathMethods(seg []string) []string {
 	var out []string
-	for i := range routes {
-		if c := &routes[i]; c.matches(seg) {
+	for _, c := range routesByLen[min(len(seg), maxSegments)] {
+		if c.matches(seg) {
 			out = append(out, c.Method)
 			if c.Method == fasthttp.MethodGet {
 				out = append(out, fasthttp.MethodHead)
@@ -128,13 +187,27 @@ func pathMethods(seg []string) []string {
 	return out
 }
 
+// methodName is the request's method as a string, the constant for each
+// method the API serves, so that a request's method costs no allocation.
+func methodName(m []byte) string {
+	for _, k := range knownMethods {
+		if string(m) == k {
+			return k
+		}
+	}
+	return string(m)
+}
+
+var knownMethods = [...]string{fasthttp.MethodGet, fasthttp.MethodHead, fasthttp.MethodPost, fasthttp.MethodPut,
+	fasthttp.MethodDelete, fasthttp.MethodPatch, fasthttp.MethodOptions}
+
 // methodLabel is the request's method, or "other" for one the API never
 // serves, so that made-up methods cannot grow the metrics either.
-func methodLabel(ctx *fasthttp.RequestCtx) string {
-	switch m := string(ctx.Method()); m {
-	case fasthttp.MethodGet, fasthttp.MethodHead, fasthttp.MethodPost, fasthttp.MethodPut,
-		fasthttp.MethodDelete, fasthttp.MethodPatch, fasthttp.MethodOptions:
-		return m
+func methodLabel(m string) string {
+	for _, k := range knownMethods {
+		if m == k {
+			return k
+		}
 	}
 	return "other"
 }
