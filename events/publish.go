@@ -116,8 +116,10 @@ const (
 // decodeEvent reads an event message, with Seq set from its metadata.
 func decodeEvent(m jetstream.Msg) (schema.Event, error) {
 	var e schema.Event
-	if err := json.Unmarshal(m.Data(), &e); err != nil {
-		return e, fmt.Errorf("events: bad event on %s: %w", m.Subject(), err)
+	if !e.UnmarshalQueuedJSON(m.Data()) { // the one event every ticket has, read by hand
+		if err := json.Unmarshal(m.Data(), &e); err != nil {
+			return e, fmt.Errorf("events: bad event on %s: %w", m.Subject(), err)
+		}
 	}
 	if md, err := m.Metadata(); err == nil {
 		e.Seq = md.Sequence.Stream
