@@ -1,12 +1,17 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"testing"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plenario-next/exportd/events"
@@ -114,5 +119,37 @@ func TestDownloadBreaksOff(t *testing.T) {
 				t.Fatalf("read %d bytes and a clean end, want the download broken off", n)
 			}
 		})
+	}
+}
+
+// TestDownloadJSONDamagedPart checks that a JSON download of a part whose
+// stored S2 block is damaged (its blocks decoded on every core, apart from
+// the read) is broken off, not sent with other bytes.
+func TestDownloadJSONDamagedPart(t *testing.T) {
+	f := ddFinishedJob(t)
+	part := f.storedCSV(t, 2)
+	var zb bytes.Buffer
+	zw := s2.NewWriter(&zb, s2.WriterConcurrency(1), s2.WriterBlockSize(256<<10))
+	if _, err := zw.Write(part); err != nil || zw.Close() != nil {
+		t.Fatal(err)
+	}
+	z := zb.Bytes()
+	z[len(z)/2] ^= 0x10
+	sum := sha256.Sum256(part)
+	if _, err := f.svc.ObjectStore(t, events.ResultBucket).Put(context.Background(), jetstream.ObjectMeta{Name: schema.PartObject(f.ticket, 2),
+		Metadata: map[string]string{events.MetaRows: strconv.Itoa(bytes.Count(part, []byte("\n"))), events.MetaEncoding: events.EncodingS2,
+			events.MetaSize: strconv.Itoa(len(part)), events.MetaSHA256: hex.EncodeToString(sum[:])}}, bytes.NewReader(z)); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"json", "ndjson"} {
+		resp, err := testenv.HTTPClient.Get(f.dump + "?data_type=" + format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || err == nil {
+			t.Fatalf("%s: %d, %d bytes and error %v, want the download started and broken off", format, resp.StatusCode, n, err)
+		}
 	}
 }
