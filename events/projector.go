@@ -154,7 +154,7 @@ func fold(ctx context.Context, kv jetstream.KeyValue, kept *records, e schema.Ev
 			kept.keep(e.Ticket, rec, rev)
 			return rec, nil
 		}
-		data, err := json.Marshal(rec)
+		data, err := schema.MarshalRecord(rec)
 		if err != nil {
 			return nil, err
 		}

@@ -11,3 +11,7 @@ func ParseDatetimeLenient(s string) (time.Time, error) {
 	}
 	return f.time()
 }
+
+// AppendRecord is appendRecord, for TestMarshalRecord to count the records
+// written by hand.
+var AppendRecord = appendRecord
