@@ -62,43 +62,34 @@ func s2CRC(b []byte) uint32 {
 	return c>>15 | c<<17 + 0xa282ead8
 }
 
-// appendBlock appends the next data frame's bytes, read from raw, to dst.
+// appendBlock appends the next data frame's bytes, read from raw, to dst,
+// passing over padding and skippable frames.
 func (f *s2Frames) appendBlock(dst []byte, raw *chunkReader) ([]byte, error) {
-	typ, body, err := f.next(raw)
-	if err != nil {
-		return dst, err
-	}
-	return appendData(dst, typ, body)
-}
-
-// next is the next data frame's type and body, read from raw, passing over
-// padding and skippable frames; valid until the next read.
-func (f *s2Frames) next(raw *chunkReader) (byte, []byte, error) {
 	for {
 		if _, err := io.ReadFull(raw, f.hdr[:]); err != nil {
 			if err == io.EOF { // between frames: as s2.Reader, an empty stream too
-				return 0, nil, io.EOF
+				return dst, io.EOF
 			}
-			return 0, nil, corrupt(err)
+			return dst, corrupt(err)
 		}
 		typ, n := f.hdr[0], int(f.hdr[1])|int(f.hdr[2])<<8|int(f.hdr[3])<<16
 		if !f.begun && typ != s2StreamID {
-			return 0, nil, errS2Corrupt
+			return dst, errS2Corrupt
 		}
 		body, err := f.frame(raw, n)
 		if err != nil {
-			return 0, nil, err
+			return dst, err
 		}
 		switch {
 		case typ == s2StreamID:
 			if string(body) != s2Magic {
-				return 0, nil, errS2Corrupt
+				return dst, errS2Corrupt
 			}
 			f.begun = true
 		case typ == s2Compressed || typ == s2Uncompressed:
-			return typ, body, nil
+			return appendData(dst, typ, body)
 		case typ <= 0x7f: // reserved unskippable
-			return 0, nil, errS2Corrupt
+			return dst, errS2Corrupt
 		} // padding and skippable frames are passed over
 	}
 }
@@ -164,51 +155,4 @@ func corrupt(err error) error {
 		return errS2Corrupt
 	}
 	return err
-}
-
-// Stored blocks' first byte: how the rest is to be decoded.
-const (
-	storedS2    = 0x00 // an S2 data frame's body (s2Compressed or s2Uncompressed), its type after
-	storedPlain = 0x01 // CSV as it is, of a part stored so
-)
-
-// AppendStored appends the part's next block as stored to dst, for
-// DecodeBlock to decode, and returns it; io.EOF, with dst as it was, once
-// the part has ended. A download reads its blocks in order with it, a
-// cheap copy of the compressed bytes (about a seventh of the CSV's), and
-// decodes them on every core: decoding in the one goroutine that read them
-// (AppendBlock) was 0.46 of the gateway's 1.7 CPU-s in a 2 M-row JSON
-// download's trace, a third of its wall time on one core.
-// Not to be mixed with Read, WriteTo, Skip or AppendBlock.
-func (r *PartReader) AppendStored(dst []byte) ([]byte, error) {
-	r.fresh = false
-	at := len(dst)
-	if !r.compressed {
-		dst = append(slices.Grow(dst, 1+partBlock), storedPlain)
-		k, err := io.ReadFull(r.raw, dst[at+1:at+1+partBlock])
-		if k > 0 && (err == io.ErrUnexpectedEOF || err == io.EOF) {
-			err = nil
-		}
-		if err != nil {
-			return dst[:at], err
-		}
-		return dst[:at+1+k], nil
-	}
-	typ, body, err := r.frames.next(r.raw)
-	if err != nil {
-		return dst, err
-	}
-	return append(append(dst, storedS2, typ), body...), nil
-}
-
-// DecodeBlock appends the CSV of a block AppendStored read to dst, checked
-// as AppendBlock checks it.
-func DecodeBlock(dst, stored []byte) ([]byte, error) {
-	switch {
-	case len(stored) >= 2 && stored[0] == storedS2:
-		return appendData(dst, stored[1], stored[2:])
-	case len(stored) >= 1 && stored[0] == storedPlain:
-		return append(dst, stored[1:]...), nil
-	}
-	return dst, errS2Corrupt
 }

@@ -15,21 +15,13 @@ import (
 	"github.com/plenario-next/exportd/schema"
 )
 
-// appendAll reads r a block at a time with AppendBlock (stored: with
-// AppendStored, each block then decoded by DecodeBlock), each appended to
+// appendAll reads r a block at a time with AppendBlock, each appended to
 // what came before; the blocks' count too.
-func appendAll(r *events.PartReader, stored bool) ([]byte, int, error) {
-	var b, block []byte
+func appendAll(r *events.PartReader) ([]byte, int, error) {
+	var b []byte
 	for n := 0; ; n++ {
 		var err error
-		if stored {
-			if block, err = r.AppendStored(block[:0]); err == nil {
-				b, err = events.DecodeBlock(b, block)
-			}
-		} else {
-			b, err = r.AppendBlock(b)
-		}
-		if err == io.EOF {
+		if b, err = r.AppendBlock(b); err == io.EOF {
 			return b, n, nil
 		} else if err != nil {
 			return b, n, err
@@ -52,16 +44,14 @@ func TestPartAppendBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	for n := 1; n <= 2; n++ {
-		for _, stored := range []bool{false, true} {
-			r, err := bus.OpenPart(ctx, ticket, n)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, blocks, err := appendAll(r, stored)
-			r.Close()
-			if err != nil || !bytes.Equal(got, part) || blocks != 13 {
-				t.Fatalf("part %d (stored blocks %v): %d bytes in %d blocks (%v), want the %d stored in 13", n, stored, len(got), blocks, err, len(part))
-			}
+		r, err := bus.OpenPart(ctx, ticket, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, blocks, err := appendAll(r)
+		r.Close()
+		if err != nil || !bytes.Equal(got, part) || blocks != 13 {
+			t.Fatalf("part %d: %d bytes in %d blocks (%v), want the %d stored in 13", n, len(got), blocks, err, len(part))
 		}
 	}
 }
@@ -90,20 +80,17 @@ func TestPartAppendBlockCorrupt(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, sErr := io.ReadAll(s2.NewReader(bytes.NewReader(stored)))
-		for _, stored := range []bool{false, true} {
-			r, err := bus.OpenPart(ctx, ticket, i+1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, _, err := appendAll(r, stored)
-			r.Close()
-			if err == nil || sErr == nil || !bytes.HasPrefix(part, got) {
-				t.Errorf("damaged stream %d (stored blocks %v): read %d bytes, error %v (s2.Reader's %v); want an error and only the part's bytes", i, stored, len(got), err, sErr)
-			}
-		}
-		// Sent whole (a CSV download), decoded ahead of the writes.
 		r, err := bus.OpenPart(ctx, ticket, i+1)
 		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := appendAll(r)
+		r.Close()
+		if err == nil || sErr == nil || !bytes.HasPrefix(part, got) {
+			t.Errorf("damaged stream %d: read %d bytes, error %v (s2.Reader's %v); want an error and only the part's bytes", i, len(got), err, sErr)
+		}
+		// Sent whole (a CSV download), decoded ahead of the writes.
+		if r, err = bus.OpenPart(ctx, ticket, i+1); err != nil {
 			t.Fatal(err)
 		}
 		var out bytes.Buffer

@@ -3,12 +3,8 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"hash/crc32"
 	"io"
 	"time"
-
-	"github.com/klauspost/compress/s2"
 
 	"github.com/plenario-next/exportd/result"
 	"github.com/plenario-next/exportd/schema"
@@ -85,48 +81,4 @@ func NormJSON(n NormRequest) []byte { return n.json() }
 func NormMarshal(n NormRequest) []byte {
 	b, _ := json.Marshal(&n)
 	return b
-}
-
-// storedBlocks is a part read as stored, its CSV in blocks of the sizes
-// given (in turn), each S2-compressed as the exporter stores them.
-type storedBlocks struct {
-	csv   []byte
-	sizes []int
-	n     int
-	// damaged is the block (from 1) whose stored bytes are damaged; 0: none.
-	damaged int
-}
-
-// Read is not how a stored part is read by a download.
-func (s *storedBlocks) Read([]byte) (int, error) {
-	return 0, errors.New("storedBlocks: read as stored")
-}
-
-var crc32c = crc32.MakeTable(crc32.Castagnoli)
-
-func (s *storedBlocks) AppendStored(dst []byte) ([]byte, error) {
-	if len(s.csv) == 0 {
-		return dst, io.EOF
-	}
-	k := min(s.sizes[s.n%len(s.sizes)], len(s.csv))
-	s.n++
-	block := s.csv[:k]
-	s.csv = s.csv[k:]
-	c := crc32.Checksum(block, crc32c)
-	c = c>>15 | c<<17 + 0xa282ead8
-	dst = append(dst, 0x00, 0x00, byte(c), byte(c>>8), byte(c>>16), byte(c>>24))
-	enc := s2.Encode(nil, block)
-	if s.n == s.damaged {
-		enc[len(enc)/2] ^= 0x10
-	}
-	return append(dst, enc...), nil
-}
-
-// RenderStored writes the rendering in format of csv, a part's lines, to
-// w as a download renders a stored part, its blocks of the sizes given (in
-// turn) decoded and cut by the render workers; with damaged > 0, that
-// block's stored bytes damaged.
-func RenderStored(w io.Writer, csv []byte, sizes []int, damaged int, format string, ids schema.MetaIDs) error {
-	b := &layoutBody{ctx: context.Background(), format: format, ids: ids}
-	return b.render(w, result.Segment{Len: -1}, &storedBlocks{csv: csv, sizes: sizes, damaged: damaged})
 }
