@@ -152,7 +152,7 @@ func (b *followBody) SupportsBodyWriteTo() bool { return true }
 func (b *followBody) WriteTo(w io.Writer) (int64, error) {
 	if b.conn != nil {
 		var undo func()
-		w, undo = stalling(w, b.conn)
+		w, undo = stalling(w, b.conn, b.g.Metrics)
 		defer undo()
 	}
 	cw := &countingWriter{w: w}

@@ -285,6 +285,7 @@ func TestFollowStalledClient(t *testing.T) {
 		t.Fatalf("job %s with %d followers reading nothing", st, stalled)
 	}
 	h.Hold()
+	stalledAtLeast(t, h.URL, stalled, 30*time.Second)
 	goroutinesAtMost(t, baseG+slack, 30*time.Second, fmt.Sprintf("%d followers that read nothing, past the stall limit", stalled))
 	brokenOff(t, conns, "stalled follower")
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 
 	"github.com/plenario-next/exportd/events"
+	"github.com/plenario-next/exportd/internal/metrics"
 	"github.com/plenario-next/exportd/result"
 	"github.com/plenario-next/exportd/schema"
 )
@@ -38,10 +39,12 @@ type layoutBody struct {
 	aheadSeg int // the segment ahead is for
 
 	piped pipedRead // for readers that Read instead
+
+	metrics *metrics.Registry // counts a stalled client (stall.go)
 }
 
 func (g *Gateway) newLayoutBody(ctx context.Context, ticket, format string, ids schema.MetaIDs, segs []result.Segment) *layoutBody {
-	return &layoutBody{ctx: ctx, bus: g.bus, ticket: ticket, format: format, ids: ids, segs: segs, aheadSeg: -1}
+	return &layoutBody{ctx: ctx, bus: g.bus, ticket: ticket, format: format, ids: ids, segs: segs, aheadSeg: -1, metrics: g.Metrics}
 }
 
 // errPartSize is a part whose bytes are not as many as its metadata says:
@@ -55,7 +58,7 @@ func (b *layoutBody) WriteTo(w io.Writer) (int64, error) {
 	defer b.release()
 	if b.conn != nil {
 		var undo func()
-		w, undo = stalling(w, b.conn)
+		w, undo = stalling(w, b.conn, b.metrics)
 		defer undo()
 	}
 	cw := &countingWriter{w: w}

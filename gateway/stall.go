@@ -1,10 +1,14 @@
 package gateway
 
 import (
+	"errors"
 	"io"
 	"net"
+	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/plenario-next/exportd/internal/metrics"
 )
 
 // DefaultWriteStall is how long a download, followed or not, waits for its
@@ -29,8 +33,8 @@ func init() { writeStall.Store(int64(DefaultWriteStall)) }
 // stalling is w with a deadline on each write to conn, writeStall after the
 // write began; undo lifts the deadline, which is not for the next response
 // on the connection.
-func stalling(w io.Writer, conn net.Conn) (sw io.Writer, undo func()) {
-	return stallWriter{w: w, conn: conn, stall: time.Duration(writeStall.Load())},
+func stalling(w io.Writer, conn net.Conn, m *metrics.Registry) (sw io.Writer, undo func()) {
+	return stallWriter{w: w, conn: conn, stall: time.Duration(writeStall.Load()), m: m},
 		func() { _ = conn.SetWriteDeadline(time.Time{}) }
 }
 
@@ -40,9 +44,14 @@ type stallWriter struct {
 	w     io.Writer
 	conn  net.Conn
 	stall time.Duration
+	m     *metrics.Registry // counts a client cut off (exportd_downloads_stalled_total)
 }
 
 func (s stallWriter) Write(p []byte) (int, error) {
 	_ = s.conn.SetWriteDeadline(time.Now().Add(s.stall))
-	return s.w.Write(p)
+	n, err := s.w.Write(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) { // the download ends with its first failed write
+		s.m.DownloadStalled()
+	}
+	return n, err
 }

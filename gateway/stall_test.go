@@ -47,6 +47,26 @@ func stalledClients(t *testing.T, baseURL, path string, n int) []net.Conn {
 	return conns
 }
 
+// stalledAtLeast waits until the gateway at baseURL has cut off n
+// downloads whose clients stopped reading (its metric): only then is every
+// one of them known to be cut off, not still waiting to begin (a goroutine
+// count alone let a download that began late finish whole once its client
+// read).
+func stalledAtLeast(t *testing.T, baseURL string, n int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got, _ := sample(scrape(t, baseURL), "exportd_downloads_stalled_total")
+		if got >= float64(n) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v downloads counted as stalled after %s, want %d", got, within, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // brokenOff checks that each stalled client, reading at last, finds its
 // answer cut short: a download it cannot take for a whole file.
 func brokenOff(t *testing.T, conns []net.Conn, who string) {
@@ -78,6 +98,10 @@ func TestDownloadStalledClient(t *testing.T) {
 	}
 	baseG := runtime.NumGoroutine()
 	conns := stalledClients(t, h.URL, "/v1/api/datadump/"+ticket+"?data_type=json", stalled)
+	stalledAtLeast(t, h.URL, stalled, 30*time.Second)
 	goroutinesAtMost(t, baseG+slack, 30*time.Second, fmt.Sprintf("%d downloads that read nothing, past the stall limit", stalled))
+	if got, _ := sample(scrape(t, h.URL), "exportd_downloads_stalled_total"); got != stalled {
+		t.Fatalf("exportd_downloads_stalled_total %v, want %d: one a client cut off", got, stalled)
+	}
 	brokenOff(t, conns, "stalled download")
 }

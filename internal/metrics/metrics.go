@@ -35,6 +35,7 @@ type Registry struct {
 	parts        prometheus.Counter
 	partDuration prometheus.Histogram
 	redeliveries prometheus.Counter
+	stalled      prometheus.Counter
 	webhooks     *webhookMetrics
 
 	handlerOnce sync.Once
@@ -85,7 +86,9 @@ func New() *Registry {
 		Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}) // 50ms .. ~7min
 	r.redeliveries = prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace,
 		Name: "part_redeliveries_total", Help: "Partitions received again after an earlier delivery failed, timed out or was handed back."})
-	r.reg.MustRegister(r.httpRequests, r.httpDuration, r.events, r.rows, r.bytes, r.parts, r.partDuration, r.redeliveries,
+	r.stalled = prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace,
+		Name: "downloads_stalled_total", Help: "Downloads, followed or not, cut off because their client took nothing for the write stall limit."})
+	r.reg.MustRegister(r.httpRequests, r.httpDuration, r.events, r.rows, r.bytes, r.parts, r.partDuration, r.redeliveries, r.stalled,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	r.webhooks = newWebhookMetrics(r.reg)
 	return r
@@ -174,6 +177,15 @@ func (r *Registry) PartDone(rows, bytes int64, took time.Duration) {
 	r.bytes.Add(float64(bytes))
 	r.parts.Inc()
 	r.partDuration.Observe(took.Seconds())
+}
+
+// DownloadStalled records a download cut off because its client stopped
+// reading.
+func (r *Registry) DownloadStalled() {
+	if r == nil {
+		return
+	}
+	r.stalled.Inc()
 }
 
 // Redelivered records a partition delivered more than once.
