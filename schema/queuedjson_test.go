@@ -67,10 +67,10 @@ func TestAppendQueuedEventJSON(t *testing.T) {
 	}
 }
 
-// BenchmarkQueuedEventJSON writes the queued event of the ticket burst's
-// request (a window of a second, a key's digest) with json.Marshal and with
-// AppendQueuedJSON.
-func BenchmarkQueuedEventJSON(b *testing.B) {
+// burstQueuedEvent is the queued event of the ticket burst's request (make
+// bench's load phase: a window of a second, a key's digest).
+func burstQueuedEvent(b *testing.B) schema.Event {
+	b.Helper()
 	q, err := schema.ParseQuery(schema.Download, vals("start_datetime", "2001-01-01T00:00:00",
 		"end_datetime", "2001-01-01T00:00:01"), MustNetwork(b), fixedNow)
 	if err != nil {
@@ -79,6 +79,14 @@ func BenchmarkQueuedEventJSON(b *testing.B) {
 	r := schema.ExportRequest{Ticket: "12a639f8f73acdab7d48835c9b404664", Query: q.Compact(), Client: "anonymous",
 		URLRoot: "http://127.0.0.1:8080", SubmittedAt: fixedNow, ExpiresAt: fixedNow.Add(24 * time.Hour), Digest: "0123456789abcdef0123456789abcdef"}
 	e := schema.Event{Version: schema.EventVersion, Kind: schema.EventQueued, Ticket: r.Ticket, Time: fixedNow, Request: &r}
+	return e
+}
+
+// BenchmarkQueuedEventJSON writes the queued event of the ticket burst's
+// request (a window of a second, a key's digest) with json.Marshal and with
+// AppendQueuedJSON.
+func BenchmarkQueuedEventJSON(b *testing.B) {
+	e := burstQueuedEvent(b)
 	b.Run("marshal", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

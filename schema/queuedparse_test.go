@@ -148,14 +148,7 @@ func FuzzUnmarshalQueuedJSON(f *testing.F) {
 // BenchmarkQueuedEventDecode reads the queued event of the ticket burst's
 // request with json.Unmarshal and with UnmarshalQueuedJSON.
 func BenchmarkQueuedEventDecode(b *testing.B) {
-	q, err := schema.ParseQuery(schema.Download, vals("start_datetime", "2001-01-01T00:00:00",
-		"end_datetime", "2001-01-01T00:00:01"), MustNetwork(b), fixedNow)
-	if err != nil {
-		b.Fatal(err)
-	}
-	r := schema.ExportRequest{Ticket: "12a639f8f73acdab7d48835c9b404664", Query: q.Compact(), Client: "anonymous",
-		URLRoot: "http://127.0.0.1:8080", SubmittedAt: fixedNow, ExpiresAt: fixedNow.Add(24 * time.Hour), Digest: "0123456789abcdef0123456789abcdef"}
-	e := schema.Event{Version: schema.EventVersion, Kind: schema.EventQueued, Ticket: r.Ticket, Time: fixedNow, Request: &r}
+	e := burstQueuedEvent(b)
 	data, _ := e.AppendQueuedJSON(nil)
 	b.Run("unmarshal", func(b *testing.B) {
 		b.ReportAllocs()
