@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/url"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,4 +121,52 @@ func BenchmarkMarshalRecord(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestMarshalRecordFields: appendRecord writes the fields it knows of, so a
+// field added to a record's types would be dropped from the records it
+// writes, in silence, unless TestMarshalRecord's events set it. Every JSON
+// field of those types is listed here; a new one fails until appendRecord
+// writes it (or falls back to json.Marshal when it is set) and is added.
+// The query is written by Query.MarshalJSON, the result by appendResult;
+// a slice (the plan) is not looked into: appendRecord falls back when it
+// is set.
+func TestMarshalRecordFields(t *testing.T) {
+	var got []string
+	var walk func(prefix string, typ reflect.Type)
+	walk = func(prefix string, typ reflect.Type) {
+		for typ.Kind() == reflect.Pointer {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || typ == reflect.TypeFor[time.Time]() || typ == reflect.TypeFor[schema.Query]() {
+			return
+		}
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if !f.IsExported() || name == "-" {
+				continue
+			}
+			got = append(got, prefix+name)
+			walk(prefix+name+".", f.Type)
+		}
+	}
+	walk("", reflect.TypeFor[schema.JobRecord]())
+	walk("job.result.", reflect.TypeFor[schema.JobResult]())
+	want := []string{
+		"job", "job.ticket", "job.request", "job.request.endpoint", "job.request.query",
+		"job.status", "job.status.status", "job.status.meta", "job.status.meta.queueTime",
+		"job.status.meta.startTime", "job.status.meta.endTime", "job.status.meta.workers",
+		"job.status.meta.expiresAt", "job.status.progress", "job.status.progress.done",
+		"job.status.progress.total", "job.status.progress.rows", "job.status.progress.estimate",
+		"job.status.progress.rate", "job.result", "job.url",
+		"seq", "client", "urlroot", "created", "started", "finished", "plan",
+		"meta_ids", "parts_done", "running", "done_rows", "done_bytes", "extra",
+		"job.result.url", "job.result.error", "job.result.rows", "job.result.bytes", "job.result.parts",
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("a job record's JSON fields are\n%q\nappendRecord knows of\n%q\nwrite a new one there (or fall back to json.Marshal when it is set), then list it here", got, want)
+	}
 }
