@@ -124,6 +124,12 @@ func (q *Query) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
+	return j.query(q)
+}
+
+// query makes q of what was read into j (by json.Unmarshal, or by hand:
+// queuedparse.go).
+func (j *queryJSON) query(q *Query) error {
 	*q = Query{Network: j.Network, Geom: j.Geom, Offset: j.Offset, Filter: j.Filter, FilterRows: j.FilterRows,
 		AllFeatures: j.AllFeatures, AllNodes: j.AllNodes, AllSensors: j.AllSensors, DataType: j.DataType}
 	if j.Limit != nil {

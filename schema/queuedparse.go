@@ -2,7 +2,6 @@ package schema
 
 import (
 	"bytes"
-	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -43,12 +42,11 @@ func (r *reader) query(q *Query) bool {
 	if !r.lit(`{"network":`) || !r.str(&j.Network) {
 		return false
 	}
-	var features, nodes, sensors []string
-	var start, end string
-	ok := (!r.maybe(`,"features":`) || r.list(&features)) &&
-		(!r.maybe(`,"nodes":`) || r.list(&nodes)) &&
-		(!r.maybe(`,"sensors":`) || r.list(&sensors)) &&
-		r.lit(`,"start_datetime":`) && r.str(&start) && r.lit(`,"end_datetime":`) && r.str(&end) &&
+	list := func(to **[]string) bool { *to = new([]string); return r.list(*to) }
+	ok := (!r.maybe(`,"features":`) || list(&j.Features)) &&
+		(!r.maybe(`,"nodes":`) || list(&j.Nodes)) &&
+		(!r.maybe(`,"sensors":`) || list(&j.Sensors)) &&
+		r.lit(`,"start_datetime":`) && r.str(&j.Start) && r.lit(`,"end_datetime":`) && r.str(&j.End) &&
 		(!r.maybe(`,"data_type":`) || r.str(&j.DataType))
 	if !ok {
 		return false
@@ -65,25 +63,7 @@ func (r *reader) query(q *Query) bool {
 		(!r.maybe(`,"all_nodes":true`) || set(&j.AllNodes)) &&
 		(!r.maybe(`,"all_sensors":true`) || set(&j.AllSensors)) &&
 		r.lit(`}`)
-	if !ok {
-		return false
-	}
-	*q = Query{Network: j.Network, Offset: j.Offset, FilterRows: j.FilterRows, AllFeatures: j.AllFeatures,
-		AllNodes: j.AllNodes, AllSensors: j.AllSensors, DataType: j.DataType, Nodes: nodes, Sensors: sensors}
-	if j.Limit != nil {
-		q.Limit, q.LimitSet = *j.Limit, *j.Limit == 0
-	}
-	if features != nil {
-		q.Features = make([]FeatureSel, 0, len(features))
-		for _, f := range features {
-			name, prop, _ := strings.Cut(f, ".")
-			q.Features = append(q.Features, FeatureSel{Feature: name, Property: prop})
-		}
-	}
-	var err, err2 error
-	q.Start, err = time.Parse(DatetimeLayout, start)
-	q.End, err2 = time.Parse(DatetimeLayout, end)
-	return err == nil && err2 == nil
+	return ok && j.query(q) == nil
 }
 
 func set(b *bool) bool { *b = true; return true }
