@@ -28,8 +28,9 @@ func (b *Bus) ConsumeParts(ctx context.Context, workers int, logger *slog.Logger
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // before wg.Wait: stops the workers started before a failure
+	rc := watchReconnects(ctx, b.nc)
 	for range max(1, workers) {
-		l, err := newLanes(ctx, b.nc, b.Config.PartAckWait)
+		l, err := newLanes(ctx, b.nc, rc, b.Config.PartAckWait)
 		if err != nil {
 			return err
 		}
@@ -80,11 +81,11 @@ type lanes struct {
 
 // newLanes subscribes a worker's two pullers until ctx is done; a held
 // message is said to be in progress every third of the ack wait.
-func newLanes(ctx context.Context, nc *nats.Conn, ackWait time.Duration) (*lanes, error) {
+func newLanes(ctx context.Context, nc *nats.Conn, rc *reconnects, ackWait time.Duration) (*lanes, error) {
 	keepAlive := max(ackWait/3, 100*time.Millisecond)
 	var l lanes
 	for i, name := range [2]string{ExpressName, ExporterName} {
-		p, err := newPuller(ctx, nc, PartStream, name, keepAlive)
+		p, err := newPuller(ctx, nc, rc, PartStream, name, keepAlive)
 		if err != nil {
 			return nil, err
 		}
@@ -130,6 +131,8 @@ func (l *lanes) next(ctx context.Context) (jetstream.Msg, error) {
 				return m, err
 			}
 		case <-time.After(time.Until(lost)): // a request given up for lost
+		case <-first.gone: // the requests forgotten: connected again
+		case <-second.gone:
 		}
 	}
 	return nil, nil
@@ -160,6 +163,7 @@ func (l *lanes) poll(ctx context.Context, i int) (jetstream.Msg, error) {
 		return p.took(r)
 	case <-ctx.Done():
 	case <-time.After(time.Until(p.lost)):
+	case <-p.gone:
 	}
 	return nil, nil
 }

@@ -27,11 +27,13 @@ import (
 // (or back to the stream when the worker stops), never dropped.
 type puller struct {
 	nc      *nats.Conn
-	subject string     // the consumer's $JS.API.CONSUMER.MSG.NEXT
-	inbox   string     // where every reply comes
-	replies chan reply // the answered requests, in order, from pump
-	open    int        // requests sent and not answered yet
-	lost    time.Time  // when the open requests are given up for lost
+	subject string          // the consumer's $JS.API.CONSUMER.MSG.NEXT
+	inbox   string          // where every reply comes
+	replies chan reply      // the answered requests, in order, from pump
+	open    int             // requests sent and not answered yet
+	lost    time.Time       // when the open requests are given up for lost
+	rc      *reconnects     // nc's connects
+	gone    <-chan struct{} // closed when the open requests are forgotten: nc connected again
 }
 
 // reply is what one pull request gave.
@@ -41,8 +43,12 @@ type reply struct {
 }
 
 // replyLost is how long after its expiry a request with no reply is given
-// up for lost (the connection broke, and the server forgot it), so that
-// the lane asks again. Its reply is still taken if it comes after all.
+// up for lost, so that the lane asks again: a reply can be dropped on its
+// way (a route between cluster nodes fails, a server finds its client too
+// slow). The requests a server never heard of, when the connection
+// connects to one again (restarted, or another node), are given up at
+// once (reconnects). Either way a reply is still taken if it comes after
+// all.
 const replyLost = 5 * time.Second
 
 // ackTimeout bounds an Ack whose context has no deadline, as nats.go's
@@ -50,12 +56,12 @@ const replyLost = 5 * time.Second
 const ackTimeout = 5 * time.Second
 
 // newPuller subscribes to a new inbox for the pull requests of consumer
-// on stream, until ctx is done. A message that comes while the worker is
-// busy is kept in progress (every keepAlive) until the worker takes it,
-// and handed back (Nak) if ctx ends first.
-func newPuller(ctx context.Context, nc *nats.Conn, stream, consumer string, keepAlive time.Duration) (*puller, error) {
+// on stream, until ctx is done; rc follows nc's connects. A message that
+// comes while the worker is busy is kept in progress (every keepAlive)
+// until the worker takes it, and handed back (Nak) if ctx ends first.
+func newPuller(ctx context.Context, nc *nats.Conn, rc *reconnects, stream, consumer string, keepAlive time.Duration) (*puller, error) {
 	p := &puller{nc: nc, subject: fmt.Sprintf("$JS.API.CONSUMER.MSG.NEXT.%s.%s", stream, consumer),
-		inbox: nc.NewInbox(), replies: make(chan reply)}
+		inbox: nc.NewInbox(), replies: make(chan reply), rc: rc}
 	in := make(chan *nats.Msg)
 	sub, err := nc.Subscribe(p.inbox, func(m *nats.Msg) {
 		select {
@@ -112,7 +118,8 @@ func (p *puller) pump(ctx context.Context, sub *nats.Subscription, in <-chan *na
 }
 
 // toReply reads a message of the inbox: a delivered message, or a status
-// that ends a request without one (404 none, 408 expired, or a refusal);
+// that ends a request without one (404 none, 408 expired, 409 when the
+// server shuts down or the consumer's leader steps down, or a refusal);
 // not a reply at all (a heartbeat) when !ok.
 func (p *puller) toReply(m *nats.Msg) (r reply, ok bool) {
 	status := m.Header.Get("Status")
@@ -124,12 +131,21 @@ func (p *puller) toReply(m *nats.Msg) (r reply, ok bool) {
 		return reply{}, false
 	case "404", "408":
 		return reply{}, true
+	case "409":
+		// The request is over, the consumer is not: ask again (the
+		// server that shuts down is reconnected from at once).
+		if d := m.Header.Get("Description"); strings.EqualFold(d, "Server Shutdown") || strings.EqualFold(d, "Leadership Change") {
+			return reply{}, true
+		}
 	}
 	return reply{err: fmt.Errorf("pull %s: %s %s", p.subject, status, m.Header.Get("Description"))}, true
 }
 
 // ask sends a pull request for one message that waits up to expires for
-// one to come; none at all (no_wait) when expires is 0.
+// one to come; none at all (no_wait) when expires is 0. A request sent
+// while the connection is down goes out when it is back, and is given up
+// at that connect like the others: at worst one request more, whose
+// message, if it gets one, is held like any late reply.
 func (p *puller) ask(expires time.Duration) error {
 	req := []byte(`{"batch":1,"no_wait":true}`)
 	if expires > 0 {
@@ -140,16 +156,27 @@ func (p *puller) ask(expires time.Duration) error {
 	}
 	p.open++
 	p.lost = time.Now().Add(expires + replyLost)
+	p.gone = p.rc.since()
 	return nil
 }
 
 // waiting reports whether a request of the lane is still open (and not
 // given up for lost).
 func (p *puller) waiting() bool {
-	if p.open > 0 && time.Now().After(p.lost) {
+	if p.open > 0 && (time.Now().After(p.lost) || closed(p.gone)) {
 		p.open = 0
 	}
 	return p.open > 0
+}
+
+// closed reports whether ch is closed.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // took counts r as the answer of one open request and returns its message.
