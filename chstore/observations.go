@@ -15,9 +15,20 @@ import (
 // value a bound parameter. A query without a filter gets exactly the
 // clause it got before filters existed.
 func where(q *schema.Query, from, to time.Time) (string, []any) {
+	w, args := selection(q, "ts >= toDateTime(?) AND ts < toDateTime(?)", uint32(from.Unix()), uint32(to.Unix()))
+	if q.Filter != nil {
+		return filterWhere(q, from, to, w, args)
+	}
+	return w, args
+}
+
+// selection is the WHERE clause of q's network, nodes, sensors and
+// features with the time condition cond (its parameters targs), without
+// q's filter.
+func selection(q *schema.Query, cond string, targs ...any) (string, []any) {
 	var b strings.Builder
-	args := []any{q.Network, uint32(from.Unix()), uint32(to.Unix())}
-	b.WriteString("network = ? AND ts >= toDateTime(?) AND ts < toDateTime(?)")
+	args := append([]any{q.Network}, targs...)
+	b.WriteString("network = ? AND " + cond)
 	if !q.AllNodes {
 		b.WriteString(" AND node_id IN ?")
 		args = append(args, set(q.Nodes))
@@ -49,9 +60,6 @@ func where(q *schema.Query, from, to time.Time) (string, []any) {
 			or = append(or, "0")
 		}
 		b.WriteString(" AND (" + strings.Join(or, " OR ") + ")")
-	}
-	if q.Filter != nil {
-		return filterWhere(q, from, to, b.String(), args)
 	}
 	return b.String(), args
 }
