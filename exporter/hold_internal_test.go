@@ -17,3 +17,15 @@ func HoldPlans(p *Planner, hold func(context.Context, schema.Event)) { p.hold = 
 func HoldParts(x *Exporter, hold func(ctx context.Context, t schema.PartTask, rows int64)) {
 	x.hold = hold
 }
+
+// WaitingSeconds is the most short windows' histograms waiting in one
+// batch of p (secondsHistogram) for a slot.
+func WaitingSeconds(p *Planner) int {
+	p.batches.mu.Lock()
+	defer p.batches.mu.Unlock()
+	most := 0
+	for _, b := range p.batches.open {
+		most = max(most, len(b.spans))
+	}
+	return most
+}
