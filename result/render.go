@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/plenario-next/exportd/schema"
 )
@@ -58,16 +59,16 @@ type Renderer struct {
 	dt, dtOut, nt, head []byte
 	// The open observation: its sensor and feature (sf, an id of
 	// names; 0 when none is open or the reading has moved on, so that the
-	// next line begins one) and the triples of its properties,
-	// props[:nProps]. Lengths are kept apart from the slices, which are
-	// stored only when they grow: a slice stored into the Renderer per
-	// line pays a GC write barrier each.
-	open   bool
-	sf     int32
-	props  []int32
-	nProps int
-	last   int32 // the triple of the last line rendered
-	obs    int64
+	// next line begins one) and its number, cur, which the triples of its
+	// properties hold (tripleOut.stamp): each observation begun, a Reset
+	// and a Close take the next number, so no triple holds it before it
+	// is added, and the test of a line's property is one comparison,
+	// without a list of the observation's properties to look through.
+	open bool
+	sf   int32
+	cur  uint64
+	last int32 // the triple of the last line rendered
+	obs  int64
 }
 
 // Observations is how many observations have begun.
@@ -78,7 +79,8 @@ func (j *Renderer) Observations() int64 { return j.obs }
 // gateway renders each chunk of a part so, without making them again for
 // every chunk. The open observation, if any, is dropped, not closed.
 func (j *Renderer) Reset() {
-	j.reading, j.open, j.sf, j.nProps, j.obs = false, false, 0, 0, 0
+	j.reading, j.open, j.sf, j.obs = false, false, 0, 0
+	j.cur++
 	j.dt, j.dtOut, j.nt = j.dt[:0], j.dtOut[:0], j.nt[:0]
 }
 
@@ -178,12 +180,27 @@ func (j *Renderer) nextReading(csv []byte) int {
 	p := &j.names.nodes[i]
 	k := len(p.node)
 	e := k + 1 + len(j.dt)
-	if !p.plain || i == j.node || len(csv) <= e || csv[k] != ',' || csv[e] != ',' ||
-		string(csv[:k]) != p.node || string(csv[k+1:e]) != string(j.dt) {
+	if !p.plain || i == j.node || len(csv) <= e || csv[k] != ',' || csv[e] != ',' {
+		return 0
+	}
+	c := unsafe.Pointer(unsafe.SliceData(csv))
+	if k >= 8 && len(j.dt) >= 8 { // as run compares, without memequal's calls
+		if !equalAt(c, unsafe.Pointer(unsafe.StringData(p.node)), k) ||
+			!equalAt(unsafe.Add(c, k+1), unsafe.Pointer(unsafe.SliceData(j.dt)), len(j.dt)) {
+			return 0
+		}
+	} else if string(csv[:k]) != p.node || string(csv[k+1:e]) != string(j.dt) {
 		return 0
 	}
 	j.node, j.sf = i, 0
-	j.nt = append(j.nt[:0], csv[:e+1]...)
+	if e < 48 && len(csv) >= 48 && cap(j.nt) >= 48 { // copied whole by fixed moves
+		nt := unsafe.Pointer(unsafe.SliceData(j.nt))
+		move32(nt, c)
+		move16(unsafe.Add(nt, 32), unsafe.Add(c, 32))
+		j.nt = j.nt[:e+1]
+	} else {
+		j.nt = append(j.nt[:0], csv[:e+1]...)
+	}
 	j.makeHead()
 	return e + 1
 }
@@ -206,19 +223,35 @@ func (j *Renderer) setReading(node, datetime, nt []byte) {
 	j.node, j.reading, j.sf = j.names.node(node, j.MetaIDs, last), true, 0
 	if string(j.dt) != string(datetime) || len(j.dtOut) == 0 {
 		j.dt, j.dtPlain = append(j.dt[:0], datetime...), plainName(datetime)
+		if cap(j.dtOut) < 32 { // room for makeHead's move32
+			j.dtOut = make([]byte, 0, 32)
+		}
 		j.dtOut = appendJSONString(j.dtOut[:0], datetime)
+	}
+	if cap(j.nt) < 48 { // room for nextReading's moves
+		j.nt = make([]byte, 0, 48)
 	}
 	j.nt = append(j.nt[:0], nt...)
 	j.makeHead()
 }
 
 func (j *Renderer) makeHead() {
-	j.head = append(j.head[:0], "}},\n"...)
-	if j.NDJSON {
-		j.head = append(j.head[:0], "}}\n"...)
+	if cap(j.head) < 192 { // room for runQuick's move96, and for the moves here
+		j.head = make([]byte, 0, 192)
 	}
-	j.head = append(j.head, j.names.nodes[j.node].out...)
-	j.head = append(j.head, j.dtOut...)
+	h := append(j.head[:0], "}},\n"...)
+	if j.NDJSON {
+		h = append(h[:0], "}}\n"...)
+	}
+	out, dt := j.names.nodes[j.node].out, j.dtOut
+	if n := len(h); len(out) <= 96 && cap(out) >= 96 && len(dt) <= 32 && cap(dt) >= 32 { // a head a reading, most of them by fixed moves
+		p := unsafe.Pointer(unsafe.SliceData(h))
+		move96(unsafe.Add(p, n), unsafe.Pointer(unsafe.SliceData(out)))
+		move32(unsafe.Add(p, n+len(out)), unsafe.Pointer(unsafe.SliceData(dt)))
+		j.head = h[:n+len(out)+len(dt)]
+		return
+	}
+	j.head = append(append(h, out...), dt...)
 }
 
 // line renders any line: its fields cut, unquoted where needed (a local
@@ -242,7 +275,7 @@ func (j *Renderer) line(b, line []byte) ([]byte, error) {
 		nt, raw = line[:k], line[k:k+len(f[2])+len(f[3])+len(f[4])+3]
 	}
 	j.setReading(f[0], f[1], nt)
-	if len(j.names.trips) >= maxRenderNames+j.nProps { // kept: the open observation's own
+	if n := len(j.names.trips); n >= maxRenderNames && n >= maxRenderNames+j.openProps() { // kept: the open observation's own
 		j.forgetTriples()
 	}
 	return j.emit(b, j.names.triple(f[2], f[3], f[4], raw), f[5]), nil
@@ -267,7 +300,7 @@ func plainLine(line []byte) bool {
 func (j *Renderer) emit(b []byte, ti int32, val []byte) []byte {
 	trips := j.names.trips
 	t := &trips[ti]
-	if t.sf == j.sf && !j.hasProp(ti) {
+	if t.sf == j.sf && t.stamp != j.cur {
 		b = append(b, t.more...)
 	} else {
 		h := j.head
@@ -279,15 +312,11 @@ func (j *Renderer) emit(b []byte, ti int32, val []byte) []byte {
 		}
 		b = append(b, h...)
 		b = append(b, t.begin...)
-		j.open, j.sf, j.nProps = true, t.sf, 0
+		j.open, j.sf = true, t.sf
+		j.cur++
 		j.obs++
 	}
-	if j.nProps == len(j.props) {
-		j.props = append(j.props, 0)
-		j.props = j.props[:cap(j.props)]
-	}
-	j.props[j.nProps] = ti
-	j.nProps++
+	t.stamp = j.cur
 	trips[j.last].next = ti
 	j.last = ti
 	if len(val) == 0 {
@@ -296,27 +325,29 @@ func (j *Renderer) emit(b []byte, ti int32, val []byte) []byte {
 	return append(b, val...)
 }
 
-func (j *Renderer) hasProp(ti int32) bool {
-	for _, p := range j.props[:j.nProps] {
-		if p == ti {
-			return true
-		}
+// openProps is how many properties the open observation has.
+func (j *Renderer) openProps() int {
+	n := 0
+	for i := range j.names.trips {
+		n += b2i(j.names.trips[i].stamp == j.cur)
 	}
-	return false
+	return n
 }
 
 // forgetTriples begins the list of triples again (it is full), keeping
 // those of the open observation's properties.
 func (j *Renderer) forgetTriples() {
-	keep := make([]tripleOut, j.nProps)
-	for k := range keep {
-		keep[k] = j.names.trips[j.props[k]]
+	var keep []tripleOut
+	for _, t := range j.names.trips {
+		if t.stamp == j.cur {
+			keep = append(keep, t)
+		}
 	}
 	j.names.forgetTriples()
 	j.last = 0
-	for k, t := range keep {
+	for _, t := range keep {
 		i := j.names.triple([]byte(t.sensor), []byte(t.feature), []byte(t.prop), t.raw)
-		j.props[k], j.last = i, i
+		j.names.trips[i].stamp, j.last = j.cur, i
 		if j.sf != 0 {
 			j.sf = j.names.trips[i].sf
 		}
@@ -329,6 +360,7 @@ func (j *Renderer) Close(b []byte) []byte {
 		return b
 	}
 	j.open, j.sf = false, 0
+	j.cur++
 	b = append(b, "}}"...)
 	if j.NDJSON {
 		b = append(b, '\n')

@@ -42,11 +42,13 @@ type nodeOut struct {
 // feature, the same for all the triples that share them (an observation's
 // properties share them).
 type tripleOut struct {
-	sensor, feature, prop string
 	raw                   []byte // as a plain line spells it; empty if none seen
-	sf                    int32
 	begin, more           []byte
+	sf                    int32
 	next                  int32
+	stamp                 uint64 // the observation (Renderer.cur) it was last added to
+	quick                 bool   // raw is of 24 to 48 bytes, begin and more fit runQuick's moves (move96, move32)
+	sensor, feature, prop string
 }
 
 // node is the index of the entry of node, made with its meta_id from ids
@@ -64,7 +66,7 @@ func (n *renderNames) node(node []byte, ids schema.MetaIDs, last int32) int32 {
 			n.nodes, n.nodeIdx, last = n.nodes[:0], make(map[string]int32), -1
 		}
 		i = int32(len(n.nodes))
-		n.nodes = append(n.nodes, nodeOut{node: string(node), out: appendNodeHead(nil, node, ids[string(node)]), next: i, plain: plainName(node)})
+		n.nodes = append(n.nodes, nodeOut{node: string(node), out: padded(appendNodeHead(nil, node, ids[string(node)]), 96), next: i, plain: plainName(node)})
 		n.nodeIdx[string(node)] = i
 	}
 	if last >= 0 {
@@ -114,13 +116,14 @@ func (n *renderNames) triple(sensor, feature, prop, raw []byte) int32 {
 		n.key = valueKey(n.key[:0], sensor, feature, prop)
 		i = int32(len(n.trips))
 		t := tripleOut{sensor: string(sensor), feature: string(feature), prop: string(prop), sf: sf, next: i}
-		t.begin = append(appendJSONString(renderSF(nil, sensor, feature), prop), ':')
-		t.more = padded(append(appendJSONString([]byte{','}, prop), ':')) // for run's move16
+		t.begin = padded(append(appendJSONString(renderSF(nil, sensor, feature), prop), ':'), 96) // for runQuick's move96
+		t.more = padded(append(appendJSONString([]byte{','}, prop), ':'), 32)                     // and move32
 		n.trips = append(n.trips, t)
 		n.tripIdx[string(n.key)] = i
 	}
 	if t := &n.trips[i]; len(raw) > 0 && len(t.raw) == 0 { // a plain spelling is the value's only one
 		t.raw = append([]byte(nil), raw...)
+		t.quick = uint(len(t.raw)-24) <= 24 && len(t.begin) <= 96 && len(t.more) <= 32
 		n.rawIdx[string(raw)] = i
 	}
 	return i
