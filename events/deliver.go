@@ -73,41 +73,35 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		}
 		wg.Wait()
 	}()
+	rc := watchReconnects(ctx, d.bus.nc)
 	for ctx.Err() == nil {
 		kv, err := d.bus.webhooks(ctx)
-		var w jetstream.KeyWatcher
 		if err == nil {
-			w, err = kv.Watch(ctx, webhookKey+"*")
+			err = followKV(ctx, rc, kv, webhookKey+"*", func(e jetstream.KeyValueEntry) {
+				id := e.Key()[len(webhookKey):]
+				if e.Operation() != jetstream.KeyValuePut {
+					if stop, ok := loops[id]; ok {
+						stop()
+						delete(loops, id)
+						d.Metrics.WebhookRemoved(id)
+					}
+					return
+				}
+				var hook schema.Webhook
+				if _, ok := loops[id]; ok || json.Unmarshal(e.Value(), &hook) != nil {
+					return
+				}
+				lctx, stop := context.WithCancel(ctx)
+				loops[id] = stop
+				wg.Go(func() { d.loop(lctx, hook) })
+			})
 		}
 		if err != nil {
 			d.logger.Warn("webhooks: watch the registry", "err", err)
 			if !sleepCtx(ctx, time.Second) {
 				return nil
 			}
-			continue
 		}
-		for e := range w.Updates() {
-			if e == nil {
-				continue // the registry as it was; now its changes
-			}
-			id := e.Key()[len(webhookKey):]
-			if e.Operation() != jetstream.KeyValuePut {
-				if stop, ok := loops[id]; ok {
-					stop()
-					delete(loops, id)
-					d.Metrics.WebhookRemoved(id)
-				}
-				continue
-			}
-			var hook schema.Webhook
-			if _, ok := loops[id]; ok || json.Unmarshal(e.Value(), &hook) != nil {
-				continue
-			}
-			lctx, stop := context.WithCancel(ctx)
-			loops[id] = stop
-			wg.Go(func() { d.loop(lctx, hook) })
-		}
-		_ = w.Stop()
 	}
 	return nil
 }

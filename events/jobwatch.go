@@ -19,31 +19,18 @@ type JobChange struct {
 // with every change of any of them, one at a time in the order of the
 // bucket, until ctx is done or the watch ends (nil then): how a gateway
 // keeps a cache of documents and counts each client's active jobs without
-// reading the bucket for each request.
+// reading the bucket for each request. A NATS restart or failover does
+// not stop the changes (followKV).
 func (b *Bus) WatchJobs(ctx context.Context, changed func(JobChange)) error {
-	w, err := b.jobs.WatchAll(ctx)
-	if err != nil {
-		return err
-	}
-	defer w.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil
-			}
-			if e == nil { // the initial values are in
-				continue
-			}
-			c := JobChange{Ticket: e.Key(), Revision: e.Revision()}
-			if e.Operation() != jetstream.KeyValuePut {
-				c.Deleted = true
-			} else {
-				c.Value = e.Value()
-			}
-			changed(c)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // a watch that ends stops following the connects too
+	return followKV(ctx, watchReconnects(ctx, b.nc), b.jobs, jetstream.AllKeys, func(e jetstream.KeyValueEntry) {
+		c := JobChange{Ticket: e.Key(), Revision: e.Revision()}
+		if e.Operation() != jetstream.KeyValuePut {
+			c.Deleted = true
+		} else {
+			c.Value = e.Value()
 		}
-	}
+		changed(c)
+	})
 }
