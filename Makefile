@@ -10,7 +10,7 @@ EXPORTD_CLICKHOUSE_PORT ?= 19000
 EXPORTD_CLICKHOUSE_ADDR ?= 127.0.0.1:$(EXPORTD_CLICKHOUSE_PORT)
 export EXPORTD_CLICKHOUSE_ADDR
 
-.PHONY: all run test bench build duckdb clickhouse-start clickhouse-stop clickhouse-status clean
+.PHONY: all run test bench build duckdb bigendian clickhouse-start clickhouse-stop clickhouse-status clean
 
 all: build
 
@@ -22,6 +22,11 @@ run: clickhouse-start build
 # EXPORTD_REQUIRE_DUCKDB: the checks that read results with DuckDB fail, not skip, without it.
 test: clickhouse-start duckdb
 	EXPORTD_REQUIRE_DUCKDB=1 $(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) bigendian
+
+# The result package's byte-level tests on s390x under qemu-user (scripts/bigendian.sh).
+bigendian:
+	GO=$(GO) scripts/bigendian.sh
 
 # Exports BENCH_ROWS (default 20M) rows through exportd and through clickhouse-client, side by side;
 # see BENCHMARKS.md. BENCH_ROWS=2000000 for a quick run.

@@ -40,9 +40,6 @@ func diff24(a, b unsafe.Pointer) uint64 {
 	return (p[0] ^ q[0]) | (p[1] ^ q[1]) | (p[2] ^ q[2]) // ^ and | bind alike: the parentheses are needed
 }
 
-// load64 is the eight bytes at p+i, in the machine's order.
-func load64(p unsafe.Pointer, i int) uint64 { return *(*uint64)(unsafe.Add(p, i)) }
-
 // move16 copies sixteen bytes from src to dst (of which the caller uses
 // the first few): one load and one store, where memmove's call made the
 // compiler store and reload the loop's state around it.
