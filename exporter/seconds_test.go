@@ -22,35 +22,10 @@ import (
 // histogram.
 func TestShortPlansShareAQuery(t *testing.T) {
 	svc, _ := seeded(t, 200_000, testenv.ServiceOptions{NoExporter: true})
-	release := make(chan struct{})
-	var let sync.Once
-	letGo := func() { let.Do(func() { close(release) }) }
-	t.Cleanup(letGo)
-	var holding atomic.Int32
 	pl := exporter.NewPlanner(svc.Bus, svc.Store, testenv.TestLogger())
 	pl.Workers, pl.StepAside = 1, 0 // the long plan holds the one slot until let go
 	pl.PartRows = 300               // a short window's plan of a few parts
-	exporter.HoldPlans(pl, func(ctx context.Context, e schema.Event) {
-		if e.Request.Query.End.Sub(e.Request.Query.Start) < 24*time.Hour {
-			return
-		}
-		holding.Add(1)
-		defer holding.Add(-1)
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-	})
-	ex := exporter.NewExporter(svc.Bus, svc.Store, testenv.TestLogger())
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := pl.Run(ctx); err != nil {
-			t.Errorf("planner: %v", err)
-		}
-	})
-	wg.Go(func() { _ = ex.Run(ctx) })
-	t.Cleanup(func() { letGo(); cancel(); wg.Wait() })
+	ctx, holding, letGo := runHeldPlanner(t, svc, pl)
 
 	long := svc.Submit(t, "array_of_things", window)
 	testenv.Eventually(t, 30*time.Second, "the long plan running", func() bool { return holding.Load() > 0 })
@@ -113,34 +88,9 @@ func TestShortPlansShareAQuery(t *testing.T) {
 // short windows are planned beside them and succeed.
 func TestLongPlansBoundShortOnesNot(t *testing.T) {
 	svc, _ := seeded(t, 200_000, testenv.ServiceOptions{NoExporter: true})
-	release := make(chan struct{})
-	var let sync.Once
-	letGo := func() { let.Do(func() { close(release) }) }
-	t.Cleanup(letGo)
-	var holding atomic.Int32
 	pl := exporter.NewPlanner(svc.Bus, svc.Store, testenv.TestLogger())
 	pl.Workers, pl.MaxPlans, pl.StepAside = 1, 2, time.Millisecond
-	exporter.HoldPlans(pl, func(ctx context.Context, e schema.Event) {
-		if e.Request.Query.End.Sub(e.Request.Query.Start) < 24*time.Hour {
-			return
-		}
-		holding.Add(1)
-		defer holding.Add(-1)
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-	})
-	ex := exporter.NewExporter(svc.Bus, svc.Store, testenv.TestLogger())
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := pl.Run(ctx); err != nil {
-			t.Errorf("planner: %v", err)
-		}
-	})
-	wg.Go(func() { _ = ex.Run(ctx) })
-	t.Cleanup(func() { letGo(); cancel(); wg.Wait() })
+	ctx, holding, letGo := runHeldPlanner(t, svc, pl)
 
 	var long []string
 	for i := range 2*pl.MaxPlans + 1 { // distinct windows: distinct jobs
@@ -169,4 +119,37 @@ func TestLongPlansBoundShortOnesNot(t *testing.T) {
 			t.Fatalf("long job %s: got %q (%v), want success", ticket, j.Status.Status, j.Result)
 		}
 	}
+}
+
+// runHeldPlanner runs pl and an exporter on svc until the test ends,
+// holding every plan of a window of a day or more until letGo is called:
+// holding counts the plans held now; ctx ends with the test.
+func runHeldPlanner(t *testing.T, svc *testenv.Service, pl *exporter.Planner) (ctx context.Context, holding *atomic.Int32, letGo func()) {
+	t.Helper()
+	release := make(chan struct{})
+	var let sync.Once
+	letGo = func() { let.Do(func() { close(release) }) }
+	holding = new(atomic.Int32)
+	exporter.HoldPlans(pl, func(ctx context.Context, e schema.Event) {
+		if e.Request.Query.End.Sub(e.Request.Query.Start) < 24*time.Hour {
+			return
+		}
+		holding.Add(1)
+		defer holding.Add(-1)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+	})
+	ex := exporter.NewExporter(svc.Bus, svc.Store, testenv.TestLogger())
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := pl.Run(ctx); err != nil {
+			t.Errorf("planner: %v", err)
+		}
+	})
+	wg.Go(func() { _ = ex.Run(ctx) })
+	t.Cleanup(func() { letGo(); cancel(); wg.Wait() })
+	return ctx, holding, letGo
 }
