@@ -1,14 +1,10 @@
 package events_test
 
 import (
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/plenario-next/exportd/events"
-	"github.com/plenario-next/exportd/internal/testenv"
 )
 
 // TestWatchJobsAcrossCrash: the NATS server crashes (the link cut before
@@ -19,17 +15,8 @@ import (
 // change reaches it once, in the bucket's order.
 func TestWatchJobsAcrossCrash(t *testing.T) {
 	ctx := t.Context()
-	dir, port := t.TempDir(), testenv.FreePort(t)
-	s := testenv.MustStartNATSAt(t, dir, port)
-	proxy := testenv.MustStartProxy(t, strings.TrimPrefix(s.ClientURL(), "nats://"))
-	reconnected := make(chan time.Time, 8)
-	nc, err := nats.Connect("nats://"+proxy.Addr, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond),
-		nats.ReconnectHandler(func(*nats.Conn) { reconnected <- time.Now() }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	bus, err := events.Open(ctx, nc, events.Config{})
+	r := startRestartable(t)
+	bus, err := events.Open(ctx, r.nc, events.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,17 +53,7 @@ func TestWatchJobsAcrossCrash(t *testing.T) {
 	put(5)
 	receive(5)
 
-	proxy.Cut()
-	s.Shutdown()
-	s.WaitForShutdown()
-	testenv.MustStartNATSAt(t, dir, port)
-	proxy.Restore()
-	var back time.Time
-	select {
-	case back = <-reconnected:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the connection did not reconnect within 30 s")
-	}
+	back := r.restart(t, true)
 	put(3)
 	const within = 2 * time.Second
 	for _, c := range receive(3) {

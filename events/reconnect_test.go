@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/plenario-next/exportd/events"
@@ -30,16 +31,8 @@ func TestPartAfterReconnect(t *testing.T) {
 	}{{"crash", true}, {"shutdown", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
-			dir, port := t.TempDir(), testenv.FreePort(t)
-			s := testenv.MustStartNATSAt(t, dir, port)
-			proxy := testenv.MustStartProxy(t, strings.TrimPrefix(s.ClientURL(), "nats://"))
-			reconnected := make(chan time.Time, 8)
-			nc, err := nats.Connect("nats://"+proxy.Addr, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond),
-				nats.ReconnectHandler(func(*nats.Conn) { reconnected <- time.Now() }))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(nc.Close)
+			r := startRestartable(t)
+			nc := r.nc
 			bus, err := events.Open(ctx, nc, events.Config{PartAckWait: 10 * time.Second})
 			if err != nil {
 				t.Fatal(err)
@@ -81,19 +74,7 @@ func TestPartAfterReconnect(t *testing.T) {
 				}
 				return true
 			})
-			if tc.crash {
-				proxy.Cut()
-			}
-			s.Shutdown()
-			s.WaitForShutdown()
-			testenv.MustStartNATSAt(t, dir, port)
-			proxy.Restore()
-			var back time.Time
-			select {
-			case back = <-reconnected:
-			case <-time.After(30 * time.Second):
-				t.Fatal("the exporter's connection did not reconnect within 30 s")
-			}
+			back := r.restart(t, tc.crash)
 
 			// One part on each lane, queued the moment the exporter is back.
 			lanes := map[string]string{newTicket(): "express", newTicket(): "bulk"}
@@ -124,5 +105,53 @@ func TestPartAfterReconnect(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// restartable is a nats-server on a port and store of its own, reached
+// through a proxy that can cut the link, and a connection to it that
+// tries again every 50 ms after losing it.
+type restartable struct {
+	dir         string
+	port        int
+	s           *server.Server
+	proxy       *testenv.Proxy
+	nc          *nats.Conn
+	reconnected chan time.Time
+}
+
+func startRestartable(t *testing.T) *restartable {
+	t.Helper()
+	r := &restartable{dir: t.TempDir(), port: testenv.FreePort(t), reconnected: make(chan time.Time, 8)}
+	r.s = testenv.MustStartNATSAt(t, r.dir, r.port)
+	r.proxy = testenv.MustStartProxy(t, strings.TrimPrefix(r.s.ClientURL(), "nats://"))
+	nc, err := nats.Connect("nats://"+r.proxy.Addr, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond),
+		nats.ReconnectHandler(func(*nats.Conn) { r.reconnected <- time.Now() }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	r.nc = nc
+	return r
+}
+
+// restart stops the server (crash: the link cut first, so that the client
+// hears nothing of it), starts it again on its port and store, and returns
+// when the connection is back.
+func (r *restartable) restart(t *testing.T, crash bool) time.Time {
+	t.Helper()
+	if crash {
+		r.proxy.Cut()
+	}
+	r.s.Shutdown()
+	r.s.WaitForShutdown()
+	r.s = testenv.MustStartNATSAt(t, r.dir, r.port)
+	r.proxy.Restore()
+	select {
+	case back := <-r.reconnected:
+		return back
+	case <-time.After(30 * time.Second):
+		t.Fatal("the connection did not reconnect within 30 s")
+		return time.Time{}
 	}
 }
