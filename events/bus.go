@@ -106,6 +106,9 @@ type Bus struct {
 	nc      *nats.Conn
 	ownConn bool // made by Connect: Close drains it
 	js      jetstream.JetStream
+	// chunkJS publishes parts' chunks: its async publishes time out
+	// (chunkAckWait), the Bus's other ones are waited for by their callers.
+	chunkJS jetstream.JetStream
 	jobs    jetstream.KeyValue
 	results jetstream.ObjectStore
 
@@ -130,7 +133,11 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Bus, error) {
 	if cfg.Memory {
 		storage = jetstream.MemoryStorage
 	}
-	b := &Bus{nc: nc, js: js, Config: cfg}
+	chunkJS, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(chunkAckWait))
+	if err != nil {
+		return nil, err
+	}
+	b := &Bus{nc: nc, js: js, chunkJS: chunkJS, Config: cfg}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: EventStream, Subjects: []string{"exports.events.>"}, Storage: storage, Replicas: cfg.Replicas,
 		// The dedup window is the idempotency window: a queued event's

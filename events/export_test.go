@@ -43,3 +43,7 @@ type Kept = records
 func FoldKeeping(ctx context.Context, kv jetstream.KeyValue, kept *Kept, e schema.Event) (*schema.JobRecord, error) {
 	return fold(ctx, kv, kept, e)
 }
+
+// BeforePublish makes f run inside w's Close, between its commit's look at
+// the part and its publish: another writer's commit then comes between.
+func BeforePublish(w *PartWriter, f func()) { w.beforePublish = f }

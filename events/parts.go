@@ -13,6 +13,7 @@ import (
 
 	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/plenario-next/exportd/schema"
 )
@@ -127,10 +128,12 @@ func (f writerFunc) Write(p []byte) (int, error) {
 }
 
 // PartWriter stores a part as it is written: its CSV (and its Parquet
-// file, if asked for), compressed on the way into an object of its own
-// under a deterministic name, so storing a part again replaces it and a
-// redone part never adds rows. Writes block while the store is behind: a
-// writer holds about one compressed block and one chunk per object.
+// file, if asked for), compressed on the way into chunks of its own, and
+// then, at Close, the part's metadata under its deterministic name, if no
+// other writer stored the part first (commit.go): a part once stored whole
+// is never replaced, and a redone part never adds rows. Writes block while
+// the store is behind: a writer holds about one compressed block and two
+// chunks per object.
 type PartWriter struct {
 	b       *Bus
 	ticket  string
@@ -142,12 +145,14 @@ type PartWriter struct {
 	// the part's JSON fragment size and observations (Rendered); -1: not
 	// told
 	jsonSize, observations int64
+	maybeStored            bool   // the commit's publish had no answer: the chunks are kept for it
+	beforePublish          func() // tests: called between the commit's look at the part and its publish
 }
 
 // NewPartWriter starts storing a part. Close or Abort it.
 func (b *Bus) NewPartWriter(ctx context.Context, ticket string, part int) *PartWriter {
 	w := &PartWriter{b: b, ticket: ticket, part: part, sum: sha256.New(), jsonSize: -1, observations: -1}
-	w.csv = b.newObjectWriter(ctx, b.results, schema.PartObject(ticket, part), part)
+	w.csv = b.newObjectWriter(ctx, schema.PartObject(ticket, part), part)
 	return w
 }
 
@@ -163,26 +168,29 @@ func (w *PartWriter) Rendered(jsonBytes, observations int64) {
 	w.jsonSize, w.observations = jsonBytes, observations
 }
 
-// Close finishes the part: the Parquet object first, then the CSV's, whose
-// metadata then records the rows, the CSV's size and digest and the JSON's
-// size (known only now, so that a manifest can be built from the store
-// alone).
+// Close finishes the part: the Parquet file's chunks and the CSV's, then
+// the metadata that makes it the part, recording the rows, the CSV's size
+// and digest, the JSON's size and the Parquet file (known only now, so
+// that a manifest can be built from the store alone). If another writer
+// stored the part first, Close drops this one and returns that part, with
+// ErrPartStored. On an error, what it stored is removed, unless its
+// metadata may yet be stored (a publish that had no answer).
 func (w *PartWriter) Close(rows int64) (StoredPart, error) {
 	w.done = true
 	sp, err := w.close(rows)
-	if err != nil {
-		w.dropLeftover()
+	if err != nil && !w.maybeStored {
+		w.dropChunks()
 	}
 	return sp, err
 }
 
 func (w *PartWriter) close(rows int64) (StoredPart, error) {
+	var pq *jetstream.ObjectInfo
 	var pqSize int64 = -1
 	var pqFooter, pqSum string
-	var pqInfo *jetstream.ObjectInfo
 	if w.parquet != nil {
 		var err error
-		if pqInfo, pqSize, pqFooter, pqSum, err = w.parquet.close(); err != nil {
+		if pq, pqSize, pqFooter, pqSum, err = w.parquet.close(); err != nil {
 			w.csv.abort(err)
 			return StoredPart{}, err
 		}
@@ -192,22 +200,23 @@ func (w *PartWriter) close(rows int64) (StoredPart, error) {
 		return StoredPart{}, err
 	}
 	sp := StoredPart{Rows: rows, Bytes: w.csv.n, SHA256: hex.EncodeToString(w.sum.Sum(nil)), Encoding: EncodingS2,
-		Stored: int64(info.Size), JSON: w.jsonSize, Observations: w.observations}
-	meta := jetstream.ObjectMeta{Name: info.Name, Metadata: map[string]string{MetaEncoding: EncodingS2,
-		MetaPart: strconv.Itoa(w.part), MetaRows: strconv.FormatInt(sp.Rows, 10), MetaSize: strconv.FormatInt(sp.Bytes, 10),
-		MetaSHA256: sp.SHA256}}
+		Stored: int64(info.Size), JSON: w.jsonSize, Observations: w.observations,
+		Parquet: pqSize, ParquetFooter: pqFooter, ParquetSHA256: pqSum}
+	md := info.Metadata
+	md[MetaRows], md[MetaSize], md[MetaSHA256] = strconv.FormatInt(sp.Rows, 10), strconv.FormatInt(sp.Bytes, 10), sp.SHA256
 	if w.jsonSize >= 0 {
-		meta.Metadata[MetaJSONSize] = strconv.FormatInt(w.jsonSize, 10)
-		meta.Metadata[MetaObservations] = strconv.FormatInt(w.observations, 10)
+		md[MetaJSONSize] = strconv.FormatInt(w.jsonSize, 10)
+		md[MetaObservations] = strconv.FormatInt(w.observations, 10)
 	}
-	sp.Parquet, sp.ParquetFooter, sp.ParquetSHA256 = pqSize, pqFooter, pqSum
-	if pqSize >= 0 {
-		meta.Metadata[MetaParquetSHA256] = pqSum
-		meta.Metadata[MetaParquetSize] = strconv.FormatInt(pqSize, 10)
-		meta.Metadata[MetaParquetFooter] = base64.StdEncoding.EncodeToString([]byte(pqFooter))
+	if pq != nil {
+		md[MetaParquetSHA256] = pqSum
+		md[MetaParquetSize] = strconv.FormatInt(pqSize, 10)
+		md[MetaParquetFooter] = base64.StdEncoding.EncodeToString([]byte(pqFooter))
+		md[MetaParquetNUID], md[MetaParquetChunks] = pq.NUID, strconv.FormatUint(uint64(pq.Chunks), 10)
+		md[MetaParquetStored] = strconv.FormatUint(pq.Size, 10)
 	}
 	if b := w.b; b.Config.Replicas > 1 {
-		for _, in := range []*jetstream.ObjectInfo{pqInfo, info} {
+		for _, in := range []*jetstream.ObjectInfo{pq, info} {
 			if in == nil {
 				continue
 			}
@@ -216,17 +225,12 @@ func (w *PartWriter) close(rows int64) (StoredPart, error) {
 			}
 		}
 	}
-	if err := w.b.results.UpdateMeta(w.csv.ctx, meta.Name, meta); err != nil {
-		if storageFull(err) {
-			return StoredPart{}, storeError(err)
-		}
-		return StoredPart{}, unavailable("part metadata", err)
-	}
-	return sp, nil
+	return w.commit(info, sp)
 }
 
 // Abort stops storing the part, with err as the reason its stores see,
-// and waits until they have stopped. After Close it does nothing.
+// waits until they have stopped and removes what they stored. After Close
+// it does nothing.
 func (w *PartWriter) Abort(err error) {
 	if w.done {
 		return
@@ -236,53 +240,49 @@ func (w *PartWriter) Abort(err error) {
 		w.parquet.obj.abort(err)
 	}
 	w.csv.abort(err)
-	w.dropLeftover()
+	w.dropChunks()
 }
 
-// objectWriter compresses what is written to it into an object store Put
-// running on a goroutine of its own, started by the first byte: an object
-// of no bytes is stored only if asked for (close(true)).
+// objectWriter compresses what is written to it into an object's chunks,
+// published by a goroutine of its own (putChunks), started by the first
+// byte: an object of no bytes is stored only if asked for (close(true)).
 type objectWriter struct {
-	ctx   context.Context
-	store jetstream.ObjectStore
-	meta  jetstream.ObjectMeta
-	zw    *s2.Writer
-	pw    *io.PipeWriter
-	done  chan putResult // nil until started
-	res   *putResult     // once received from done
-	n     int64          // bytes written, before compression
+	ctx  context.Context
+	b    *Bus
+	meta jetstream.ObjectMeta
+	info *jetstream.ObjectInfo // nil until started
+	zw   *s2.Writer
+	pw   *io.PipeWriter
+	done chan error // nil until started
+	err  *error     // once received from done
+	n    int64      // bytes written, before compression
 }
 
-type putResult struct {
-	info *jetstream.ObjectInfo
-	err  error
-}
-
-func (b *Bus) newObjectWriter(ctx context.Context, store jetstream.ObjectStore, name string, part int) *objectWriter {
-	return &objectWriter{ctx: ctx, store: store, meta: jetstream.ObjectMeta{Name: name,
+func (b *Bus) newObjectWriter(ctx context.Context, name string, part int) *objectWriter {
+	return &objectWriter{ctx: ctx, b: b, meta: jetstream.ObjectMeta{Name: name,
 		Metadata: map[string]string{MetaEncoding: EncodingS2, MetaPart: strconv.Itoa(part)},
 		Opts:     &jetstream.ObjectMetaOptions{ChunkSize: b.chunkSize()}}}
 }
 
 func (o *objectWriter) start() {
 	pr, pw := io.Pipe()
-	o.pw, o.done = pw, make(chan putResult, 1)
+	o.pw, o.done = pw, make(chan error, 1)
+	o.info = &jetstream.ObjectInfo{ObjectMeta: o.meta, Bucket: ResultBucket, NUID: nuid.Next()}
 	o.zw = s2.NewWriter(pw, s2.WriterConcurrency(1), s2.WriterBlockSize(partBlock))
-	// The Put's context is not cancelled with the part's: a Put that fails
-	// removes the chunks it stored with that context, so a cancelled one
-	// left them in the store for good, no object's, counted against its
-	// limit (TestCancelMidPartFreesStorage: 1 MiB a cancelled part). The
-	// part's end reaches the Put through the pipe instead: abort fails its
-	// read, close ends it; each publish is bounded by JetStream's timeout.
-	ctx := context.WithoutCancel(o.ctx)
+	// The chunks' publishes are not cancelled with the part: the part's
+	// end reaches them through the pipe instead (abort fails its read,
+	// close ends it), and putChunks returns only when every chunk it sent
+	// is acknowledged or failed, so that purging the object's subject
+	// then leaves none of them in the store, no object's, counted against
+	// its limit (TestCancelMidPartFreesStorage: 1 MiB a cancelled part).
 	go func() {
-		info, err := o.store.Put(ctx, o.meta, fullChunks{pr})
-		pr.CloseWithError(io.ErrClosedPipe) // a Put that stopped early stops the writer too
-		o.done <- putResult{info, storeError(err)}
+		err := o.b.putChunks(o.info, fullChunks{pr})
+		pr.CloseWithError(io.ErrClosedPipe) // a put that stopped early stops the writer too
+		o.done <- storeError(err)
 	}()
 }
 
-// write compresses p into the object. When the Put has failed, its error
+// write compresses p into the object. When the put has failed, its error
 // is the one returned.
 func (o *objectWriter) write(p []byte) error {
 	if len(p) == 0 {
@@ -294,25 +294,25 @@ func (o *objectWriter) write(p []byte) error {
 	o.n += int64(len(p))
 	if _, err := o.zw.Write(p); err != nil {
 		o.pw.CloseWithError(err)
-		if res := o.wait(); res.err != nil {
-			return res.err
+		if perr := o.wait(); perr != nil {
+			return perr
 		}
 		return err
 	}
 	return nil
 }
 
-// wait waits for the Put to return.
-func (o *objectWriter) wait() putResult {
-	if o.res == nil {
-		res := <-o.done
-		o.res = &res
+// wait waits for the put to return.
+func (o *objectWriter) wait() error {
+	if o.err == nil {
+		err := <-o.done
+		o.err = &err
 	}
-	return *o.res
+	return *o.err
 }
 
-// close flushes the object and waits for its Put. Nothing written and not
-// always: nothing stored, and a nil info.
+// close flushes the object and waits for its chunks. Nothing written and
+// not always: nothing stored, and a nil info.
 func (o *objectWriter) close(always bool) (*jetstream.ObjectInfo, error) {
 	if o.done == nil {
 		if !always {
@@ -322,15 +322,13 @@ func (o *objectWriter) close(always bool) (*jetstream.ObjectInfo, error) {
 	}
 	err := o.zw.Close()
 	o.pw.CloseWithError(err) // nil: EOF
-	res := o.wait()
-	if res.err != nil {
-		return nil, res.err
+	if perr := o.wait(); perr != nil {
+		return nil, perr
 	}
-	return res.info, err
+	return o.info, err
 }
 
-// abort fails the object's Put with err (which removes what it stored)
-// and waits for it.
+// abort fails the object's put with err and waits for it.
 func (o *objectWriter) abort(err error) {
 	if o.done == nil {
 		return
@@ -342,14 +340,16 @@ func (o *objectWriter) abort(err error) {
 	o.wait()
 }
 
-// verifyPart reads a just-stored part back and compares its digest with
-// the one taken while storing it. On a replicated store, a chunk published
-// during a stream leader election gets "no responders", and nats.go's
-// async publish retries it by publishing the same *nats.Msg again, whose
-// Data the object store's Put has meanwhile refilled with a later chunk:
-// Put succeeds and the object holds wrong bytes (seen in internal/faults
-// TestNATSNodeDown as downloads with rows cut or out of order). A part that
-// fails the check is Unavailable, so it is redone.
+// verifyPart reads a just-stored part's chunks back, before its commit,
+// and compares their digest with the one taken while storing them. On a
+// replicated store, a chunk published during a stream leader election gets
+// "no responders", and nats.go's async publish retries it by publishing
+// the same *nats.Msg again, whose Data the object store's Put had
+// meanwhile refilled with a later chunk: Put succeeded and the object held
+// wrong bytes (seen in internal/faults TestNATSNodeDown as downloads with
+// rows cut or out of order). putChunks keeps a chunk's buffer until its
+// ack; the check stays for what else a failover does to chunks just sent.
+// A part that fails it is Unavailable, so it is redone.
 func (b *Bus) verifyPart(ctx context.Context, info *jetstream.ObjectInfo) error {
 	r, err := b.openChunks(ctx, info)
 	if err != nil {
@@ -402,29 +402,21 @@ func (b *Bus) DeleteParts(ctx context.Context, ticket string, parts int) error {
 	return nil
 }
 
-// DeletePart removes one stored part, its Parquet too; missing ones are
-// fine. (A part stored with a JSON object, by an exporter from before
+// DeletePart removes one stored part, its Parquet file too; missing ones
+// are fine. (A part stored with a JSON object, by an exporter from before
 // parts were stored once, leaves that object in export_results_json, no
 // longer read, to age out with the store's retention.)
 func (b *Bus) DeletePart(ctx context.Context, ticket string, part int) error {
-	name := schema.PartObject(ticket, part)
-	for _, o := range []struct {
-		store  jetstream.ObjectStore
-		bucket string
-		name   string
-	}{{b.results, ResultBucket, name}, {b.results, ResultBucket, ParquetObject(ticket, part)}} {
-		if err := b.purgeChunks(ctx, o.store, o.bucket, o.name); err != nil {
-			return err
-		}
-		if err := o.store.Delete(ctx, o.name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-			return unavailable("delete part", err)
-		}
+	if err := b.deleteObject(ctx, schema.PartObject(ticket, part)); err != nil {
+		return err
 	}
-	return nil
+	// A Parquet file stored before the part's metadata recorded it was an
+	// object of its own.
+	return b.deleteObject(ctx, ParquetObject(ticket, part))
 }
 
-// fullChunks makes each of the object store's reads a whole chunk: Put
-// publishes what one Read returns as one chunk, and a read of the pipe
+// fullChunks makes each of putChunks's reads a whole chunk: it publishes
+// what one Read returns as one chunk, and a read of the pipe
 // returns one S2 block (about 35 KB of CSV's 256 KiB), so a part was
 // thousands of small messages, each written, acknowledged and hashed on
 // its own by the server.

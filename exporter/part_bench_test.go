@@ -107,11 +107,13 @@ func BenchmarkPartWrite(b *testing.B) {
 	storeCSV := func(m benchMode) func(b *testing.B) {
 		return func(b *testing.B) {
 			ticket := "0123456789abcdef0123456789abcdef"
+			parts := 0
 			perRow(b, func() {
 				it := open(b)
-				// The same name every time: a stored part is replaced, so
-				// the store stays one part big.
-				w := bus.NewPartWriter(ctx, ticket, 1)
+				// A part of its own every time (a part stored whole is
+				// never replaced), all deleted after the run.
+				parts++
+				w := bus.NewPartWriter(ctx, ticket, parts)
 				if m.parquet {
 					w.WithParquet()
 				}
@@ -125,6 +127,9 @@ func BenchmarkPartWrite(b *testing.B) {
 				it.Close()
 				check(b, rows)
 			})
+			if err := bus.DeleteParts(ctx, ticket, parts); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 	for _, m := range benchModes {

@@ -190,21 +190,17 @@ func (x *Exporter) partDone(ctx context.Context, t schema.PartTask, n int64, sto
 }
 
 // storedWhole returns part t as stored by an earlier delivery, if one
-// stored it whole (its metadata written last: rows, size, digest). A part
-// is stored once: storing it again would replace the object that its
-// part_done announced, which followers, partial manifests and the job's
-// rows took as the part (and purge its chunks under any read of it),
-// with the slice as read again, which may differ (rows loaded since into
-// its window, ties ordered otherwise). Any error but a whole part: store
-// it.
+// stored it whole (its metadata written last: rows, size, digest), so that
+// a redelivered part is not read again for nothing. A part is stored once:
+// a part stored whole is never replaced (events.PartWriter commits first
+// writer wins), because its part_done announced it, and followers, partial
+// manifests and the job's rows took it as the part, while the slice read
+// again may differ (rows loaded since into its window, ties ordered
+// otherwise). Any error but a whole part: store it.
 func (x *Exporter) storedWhole(ctx context.Context, t schema.PartTask) (events.StoredPart, bool) {
 	sp, err := x.bus.Part(ctx, t.Ticket, t.Spec.Part)
 	return sp, err == nil
 }
-
-// errStoredMeanwhile aborts a part that another delivery stored whole
-// while this one ran.
-var errStoredMeanwhile = errors.New("exporter: part stored meanwhile by another delivery")
 
 // storePart reads a part's slice from ClickHouse and stores it. It reads
 // the rows in the order the table stores them first (no sort in
@@ -244,15 +240,14 @@ func (x *Exporter) storePart(ctx context.Context, t schema.PartTask, onRow func(
 			return n, events.StoredPart{}, err
 		}
 		// This process may have stalled past the ack wait (stopped, swapped
-		// out) while another took the part again and stored it: that one
-		// stands (storedWhole). A stall between this look and Close's last
-		// write still replaces it; only a conditional write would close that.
-		if sp, ok := x.storedWhole(ctx, t); ok {
-			pw.Abort(errStoredMeanwhile)
-			log.Info("part stored whole meanwhile by another delivery; kept, this read dropped", "rows", n)
-			return sp.Rows, sp, nil
-		}
+		// out) while another took the part again and stored it, before
+		// Close or inside it: the part that was stored first stands, and
+		// Close returns it (its commit is conditional, events.ErrPartStored).
 		stored, err := pw.Close(n)
+		if errors.Is(err, events.ErrPartStored) {
+			log.Info("part stored whole meanwhile by another delivery; kept, this read dropped", "rows", n)
+			return stored.Rows, stored, nil
+		}
 		return n, stored, err
 	}
 }

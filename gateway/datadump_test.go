@@ -71,6 +71,15 @@ func (f *ddFixture) storedCSV(t *testing.T, part int) []byte {
 	return b
 }
 
+// dropPart deletes a stored part, so that a test can store it again in
+// another shape: a part stored whole is never replaced.
+func (f *ddFixture) dropPart(t *testing.T, part int) {
+	t.Helper()
+	if err := f.svc.Bus.DeletePart(context.Background(), f.ticket, part); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func ddGetJSON(t *testing.T, u string, v any) {
 	t.Helper()
 	resp, body := testenv.Do(t, "GET", u)
@@ -461,6 +470,7 @@ func TestDownloadPartsGone(t *testing.T) {
 func TestDownloadJSONOfPartsWithout(t *testing.T) {
 	f := ddFinishedJob(t)
 	part := f.storedCSV(t, 2)
+	f.dropPart(t, 2)
 	sp, err := testenv.PutPart(context.Background(), f.svc.Bus, f.ticket, 2, func() int64 { return int64(bytes.Count(part, []byte("\n"))) }, bytes.NewReader(part))
 	if err != nil || sp.JSON != -1 {
 		t.Fatalf("restored part 2: JSON %d, %v; want none", sp.JSON, err)
@@ -486,6 +496,7 @@ func TestDownloadJSONOfPartsWithout(t *testing.T) {
 // over it by its size, without opening it.
 func TestDownloadEmptyPart(t *testing.T) {
 	f := ddFinishedJob(t)
+	f.dropPart(t, 2)
 	w := f.svc.Bus.NewPartWriter(context.Background(), f.ticket, 2)
 	w.Rendered(0, 0)
 	sp, err := w.Close(0)

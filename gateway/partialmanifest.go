@@ -112,16 +112,18 @@ const DefaultPartialBytes = 16 << 20
 // part. A part does not change after its part_done, so the manifest of a
 // running job, polled by every client that waits for it, asks the store
 // only for the parts stored since it was last asked, not for every part
-// each time (BenchmarkPartialManifest). A part announced is not stored
-// again: an exporter that takes a part whose earlier delivery stored it
-// whole (its process died before its ack, or stalled past the ack wait)
-// keeps that object and drops its own read (exporter.storedWhole), so what
-// is kept here is what the complete manifest, followers and downloads read
+// each time (BenchmarkPartialManifest). A part announced is never stored
+// again: its metadata is published only if no whole part is there (the
+// commit is conditional, first writer wins, events.PartWriter), so an
+// exporter that stores a part another delivery stored whole first (its
+// process died before its ack, or stalled past the ack wait, even inside
+// its Close) keeps that object and drops its own read, and what is kept
+// here is what the complete manifest, followers and downloads read
 // (internal/faults TestExporterDiesBeforeAck, TestExporterStalledPastAckWait:
 // the slice read again held rows loaded since, and replaced the part the
-// first part_done announced). A job's entries
-// are dropped when its manifest is asked for after it has ended (the
-// complete manifest reads the store afresh, into partCache); when the
+// first part_done announced; events TestPartFirstWriterWins). A job's
+// entries are dropped when its manifest is asked for after it has ended
+// (the complete manifest reads the store afresh, into partCache); when the
 // budget is spent, another job's entries go, whichever. The zero value
 // holds up to DefaultPartialBytes.
 type storedParts struct {

@@ -116,6 +116,7 @@ func TestDownloadS2(t *testing.T) {
 	})
 	t.Run("part stored before compression", func(t *testing.T) {
 		part := f.storedCSV(t, 2)
+		f.dropPart(t, 2)
 		rows := func() int64 { return int64(bytes.Count(part, []byte("\n"))) }
 		if _, err := testenv.PutPart(context.Background(), f.svc.Bus, f.ticket, 2, rows, bytes.NewReader(part)); err != nil {
 			t.Fatal(err)

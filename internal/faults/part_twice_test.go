@@ -21,6 +21,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/events"
@@ -91,28 +92,51 @@ func TestExporterDiesBeforeAck(t *testing.T) {
 // meanwhile, and its part_done is served by a partial manifest and a
 // follower. The first exporter, continued, finds the part stored and
 // drops its own read of it instead of replacing it: the final manifest
-// names the part that was announced, and the follower's file is the final
-// download.
+// names the part that was announced, the follower's file is the final
+// download, and no chunk of the dropped read is left in the store. It is
+// stopped either half-way through its part, or inside its Close, between
+// its look at the part (none stored yet) and the metadata that would make
+// its read the part: that publish is held until the second exporter has
+// stored the part (the object store's Put and UpdateMeta then replaced
+// it, and purged its chunks under the follower).
 func TestExporterStalledPastAckWait(t *testing.T) {
+	t.Run("storing its part", func(t *testing.T) { stalledPastAckWait(t, false) })
+	t.Run("inside its Close", func(t *testing.T) { stalledPastAckWait(t, true) })
+}
+
+func stalledPastAckWait(t *testing.T, inClose bool) {
 	const rows, partRows = 1_500_000, 100_000
 	env := startTwice(t, rows, partRows)
 	// exporter1 is stopped at its first chunk of a part: a part of 100 000
 	// rows is some 7 MB of CSV, two chunks of S2 or more, so it is then
-	// half read.
-	chunk := make(chan struct{})
+	// half read. Or at its first metadata of a part, all its chunks
+	// stored: the tap holds it, and all of exporter1's traffic after it,
+	// until released.
+	stopAt := "$O." + events.ResultBucket + ".C."
+	if inClose {
+		stopAt = "$O." + events.ResultBucket + ".M."
+	}
+	reached, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	tap := startNATSTap(t, env.ns.Addr().String(), func(subject string, _ []byte) bool {
-		if strings.HasPrefix(subject, "$O."+events.ResultBucket+".C.") {
-			once.Do(func() { close(chunk) })
+		if strings.HasPrefix(subject, stopAt) {
+			held := false
+			once.Do(func() { close(reached); held = inClose })
+			if held {
+				select {
+				case <-release:
+				case <-t.Context().Done():
+				}
+			}
 		}
 		return true
 	})
 	first, firstWorker := env.exporter("exporter1", "nats://"+tap.addr)
 	ticket := env.svc.Submit(t, network, everything)
 	select {
-	case <-chunk:
+	case <-reached:
 	case <-time.After(2 * time.Minute):
-		t.Fatal("exporter1 stored no chunk in 2 minutes")
+		t.Fatalf("exporter1 sent nothing on %s* in 2 minutes", stopAt)
 	}
 	first.signal(t, syscall.SIGSTOP)
 	stopped := time.Now()
@@ -142,6 +166,7 @@ func TestExporterStalledPastAckWait(t *testing.T) {
 		}
 	}
 	announced, follower := env.served(ticket, part)
+	close(release)
 	first.signal(t, syscall.SIGCONT)
 	testenv.Eventually(t, time.Minute, "exporter1 through with part 1", func() bool {
 		p, _ := env.partDone(ticket, firstWorker)
@@ -150,6 +175,7 @@ func TestExporterStalledPastAckWait(t *testing.T) {
 	second.signal(t, syscall.SIGCONT)
 	j := mustSucceed(t, env.svc.URL, ticket, 3*time.Minute)
 	env.check(ticket, j, part, announced, follower, rows+lateRows)
+	env.onlyPartsChunks(ticket, len(plan))
 }
 
 // twice is a service (gateway and projector) on a NATS server of the
@@ -291,6 +317,41 @@ func (env *twice) check(ticket string, j schema.Job, part int, announced schema.
 	case <-time.After(time.Minute):
 		t.Fatal("the followed download did not end a minute after the job")
 	}
+}
+
+// onlyPartsChunks waits until the result store holds no chunks but those
+// of the job's parts: the reads that lost to another delivery's were
+// purged (an exporter continued may still be dropping one).
+func (env *twice) onlyPartsChunks(ticket string, parts int) {
+	t := env.t
+	store, err := env.svc.JS.ObjectStore(t.Context(), events.ResultBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for p := 1; p <= parts; p++ {
+		info, err := store.GetInfo(t.Context(), schema.PartObject(ticket, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want["$O."+events.ResultBucket+".C."+info.NUID] = true
+	}
+	s, err := env.svc.JS.Stream(t.Context(), "OBJ_"+events.ResultBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "no chunks but the parts'", func() bool {
+		info, err := s.Info(t.Context(), jetstream.WithSubjectFilter("$O."+events.ResultBucket+".C.>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for subject := range info.State.Subjects {
+			if !want[subject] {
+				return false
+			}
+		}
+		return len(info.State.Subjects) == parts
+	})
 }
 
 // getManifest GETs a job's manifest, partial or complete.
