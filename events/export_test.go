@@ -47,3 +47,14 @@ func FoldKeeping(ctx context.Context, kv jetstream.KeyValue, kept *Kept, e schem
 // BeforePublish makes f run inside w's Close, between its commit's look at
 // the part and its publish: another writer's commit then comes between.
 func BeforePublish(w *PartWriter, f func()) { w.beforePublish = f }
+
+// Keep and Take are the projector's own keep and take of a record.
+func (c *records) Keep(ticket string, rec *schema.JobRecord, rev uint64) { c.keep(ticket, rec, rev) }
+
+// Take is records.take, reporting only whether ticket's record was kept.
+func (c *records) Take(ticket string) bool { _, ok := c.take(ticket); return ok }
+
+// Bytes is the kept records' size, and MaxRecordBytes its bound.
+func (c *records) Bytes() int { return c.bytes }
+
+const MaxRecordBytes = maxRecordBytes

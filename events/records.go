@@ -23,23 +23,38 @@ import (
 // back, 1.1-1.3 CPU ms and 1.1-1.5 ms with the records kept (alternating
 // runs, load 19-23).
 type records struct {
-	mu sync.Mutex
-	m  map[string]cachedRecord
+	mu    sync.Mutex
+	m     map[string]cachedRecord
+	bytes int // the kept records' recordSize
 }
 
 type cachedRecord struct {
-	rec *schema.JobRecord
-	rev uint64
+	rec  *schema.JobRecord
+	rev  uint64
+	size int
 }
 
-// maxRecords bounds the records kept: the jobs in flight at once, past
-// which a fold reads the bucket. maxRecordParts keeps whole-table jobs'
-// records (their plans of hundreds of parts) out, so that the bound is a
-// few MB, not hundreds.
+// maxRecordBytes bounds the records kept, by recordSize: past it a fold
+// reads the bucket. It was a count of 1 024 records, the jobs in flight at
+// once; but a burst of tickets queues tens of thousands before the planner
+// starts them, and every started event past the last 1 024 read its record
+// back (a KV get and a json.Unmarshal: 10 % of the exporter process's CPU
+// in the burst of make bench's load phase, 13 % in its drain, 2026-12-02
+// 14:14). A queued job's record is about 800 bytes in memory
+// (JobRecord.Apply of a decoded queued event), so 32 MB holds the records
+// of some 30 000 jobs not yet started. maxRecordParts keeps whole-table
+// jobs' records (their plans of hundreds of parts) out.
 const (
-	maxRecords     = 1024
+	maxRecordBytes = 32 << 20
 	maxRecordParts = 128
 )
+
+// recordSize is about what rec holds in memory, in bytes: the measured
+// 800 of a queued job's record, rounded up, and its plan and meta_ids,
+// which a started job's record adds (a network of 100 nodes: 100 entries).
+func recordSize(rec *schema.JobRecord) int {
+	return 1024 + 128*len(rec.Plan) + 64*len(rec.MetaIDs)
+}
 
 // take removes and returns ticket's record, if kept.
 func (c *records) take(ticket string) (cachedRecord, bool) {
@@ -51,28 +66,35 @@ func (c *records) take(ticket string) (cachedRecord, bool) {
 	r, ok := c.m[ticket]
 	if ok {
 		delete(c.m, ticket)
+		c.bytes -= r.size
 	}
 	return r, ok
 }
 
 // keep records rec as written at rev. A finished job's record is not kept:
 // its few later events (a cancel of its result, its expiry) read the
-// bucket. When full, another job's record makes room: a record is only
-// ever a shortcut.
+// bucket. When full, other jobs' records make room: a record is only ever
+// a shortcut.
 func (c *records) keep(ticket string, rec *schema.JobRecord, rev uint64) {
 	if c == nil || rec.Terminal() || len(rec.Plan) > maxRecordParts {
 		return
 	}
+	size := recordSize(rec)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
 		c.m = make(map[string]cachedRecord)
 	}
-	if _, ok := c.m[ticket]; !ok && len(c.m) >= maxRecords {
-		for k := range c.m {
-			delete(c.m, k)
+	if old, ok := c.m[ticket]; ok {
+		c.bytes -= old.size
+	}
+	for k, v := range c.m {
+		if c.bytes+size <= maxRecordBytes {
 			break
 		}
+		delete(c.m, k)
+		c.bytes -= v.size
 	}
-	c.m[ticket] = cachedRecord{rec: rec, rev: rev}
+	c.m[ticket] = cachedRecord{rec: rec, rev: rev, size: size}
+	c.bytes += size
 }
