@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/plenario-next/exportd/chstore"
 	"github.com/plenario-next/exportd/schema"
 )
 
@@ -16,9 +15,16 @@ const metaTTL = 10 * time.Second
 
 // metaCache keeps the meta_ids of each network's nodes (schema.MetaIDs).
 // The zero value is ready.
+//
+// One read of a network at a time: when its copy expired, the plans in
+// flight (up to ShortPlans, 32) all found it old at once and each read the
+// network from ClickHouse (three queries) and hashed every node's
+// metadata; now the first reads it and the others wait for its answer,
+// an error included.
 type metaCache struct {
-	mu sync.Mutex
-	m  map[string]cachedIDs
+	mu      sync.Mutex
+	m       map[string]cachedIDs
+	reading map[string]*metaRead
 }
 
 type cachedIDs struct {
@@ -26,33 +32,62 @@ type cachedIDs struct {
 	when time.Time
 }
 
-// get returns the meta_ids of every node of network, read from store when
-// the cached ones are older than metaTTL.
-func (c *metaCache) get(ctx context.Context, store *chstore.Store, network string, now time.Time) (schema.MetaIDs, error) {
+// metaRead is a read of a network's meta_ids under way: done is closed
+// when ids and err are set.
+type metaRead struct {
+	done chan struct{}
+	ids  schema.MetaIDs
+	err  error
+}
+
+// get returns the meta_ids of every node of network, read by read (the
+// store's Network) when the cached ones are older than metaTTL. The read
+// runs on the context of the get that began it: the planner's plans share
+// one, which ends only when the planner stops.
+func (c *metaCache) get(ctx context.Context, read func(context.Context, string) (*schema.Network, error), network string, now time.Time) (schema.MetaIDs, error) {
 	c.mu.Lock()
-	e, ok := c.m[network]
-	c.mu.Unlock()
-	if ok && now.Sub(e.when) < metaTTL {
+	if e, ok := c.m[network]; ok && now.Sub(e.when) < metaTTL {
+		c.mu.Unlock()
 		return e.ids, nil
 	}
-	n, err := store.Network(ctx, network)
-	if err != nil {
-		return nil, err
+	if r := c.reading[network]; r != nil {
+		c.mu.Unlock()
+		select {
+		case <-r.done:
+			return r.ids, r.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	ids := n.MetaIDs(nil)
+	r := &metaRead{done: make(chan struct{})}
+	if c.reading == nil {
+		c.reading = map[string]*metaRead{}
+	}
+	c.reading[network] = r
+	c.mu.Unlock()
+
+	n, err := read(ctx, network)
+	if err == nil {
+		r.ids = n.MetaIDs(nil)
+	}
+	r.err = err
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]cachedIDs{}
+	if err == nil {
+		if c.m == nil {
+			c.m = map[string]cachedIDs{}
+		}
+		c.m[network] = cachedIDs{ids: r.ids, when: now}
 	}
-	c.m[network] = cachedIDs{ids: ids, when: now}
-	return ids, nil
+	delete(c.reading, network)
+	c.mu.Unlock()
+	close(r.done)
+	return r.ids, r.err
 }
 
 // metaIDs are the meta_ids of q's nodes, as its job fixes them: a job
 // that names its nodes carries only theirs.
 func (p *Planner) metaIDs(ctx context.Context, q *schema.Query) (schema.MetaIDs, error) {
-	all, err := p.meta.get(ctx, p.store, q.Network, time.Now())
+	all, err := p.meta.get(ctx, p.store.Network, q.Network, time.Now())
 	if err != nil || q.AllNodes {
 		return all, err
 	}
