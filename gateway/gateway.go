@@ -72,6 +72,7 @@ type Gateway struct {
 
 type cachedNetwork struct {
 	n          *schema.Network
+	lists      *schema.ListsJSON // n's, for the answers to requests of all its nodes (listsOf)
 	when       time.Time
 	refreshing bool
 }
@@ -229,6 +230,10 @@ func (g *Gateway) loadNetwork(ctx context.Context, key, name string) (*schema.Ne
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	n, err := g.store.Network(ctx, name)
+	var lists *schema.ListsJSON
+	if err == nil {
+		lists = n.ListsJSON()
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	switch c, ok := g.networks[key]; {
@@ -242,6 +247,19 @@ func (g *Gateway) loadNetwork(ctx context.Context, key, name string) (*schema.Ne
 	case err != nil:
 		return nil, err
 	}
-	g.networks[key] = cachedNetwork{n: n, when: g.Now()}
+	g.networks[key] = cachedNetwork{n: n, lists: lists, when: g.Now()}
 	return n, nil
+}
+
+// listsOf returns n's lists as the answer to a request of all of them
+// writes them (schema.ListsJSON): made once a load of the network's
+// metadata, or, for a network no longer the one cached, now.
+func (g *Gateway) listsOf(n *schema.Network) *schema.ListsJSON {
+	g.mu.Lock()
+	c := g.networks[strings.ToLower(n.Name)]
+	g.mu.Unlock()
+	if c.n == n && c.lists != nil {
+		return c.lists
+	}
+	return n.ListsJSON()
 }

@@ -80,15 +80,16 @@ func (g *Gateway) submit(ctx *fasthttp.RequestCtx, p []string) error {
 			accepted = true
 			g.active.add(req.Client, req.Ticket)
 			// The answer is the fold of the queued event: the very document
-			// the projector is about to store, with the lists in full.
+			// the projector is about to store, with the lists in full (the
+			// network's, made once, for a query of all of them).
 			var rec schema.JobRecord
 			rec.Apply(schema.Event{Kind: schema.EventQueued, Ticket: req.Ticket, Time: now, Request: &req})
-			rec.Job.Request.Query = q
 			rec.Job.URL = jobURL(req.URLRoot, req.Ticket)
-			if b, ok := rec.Job.AppendQueuedJSON(make([]byte, 0, 1024)); ok {
+			if b, ok := rec.Job.AppendQueuedJSONWith(make([]byte, 0, 4096), g.listsOf(n)); ok {
 				ctx.SetContentType("application/json")
 				ctx.SetBody(append(b, '\n'))
 			} else {
+				rec.Job.Request.Query = q
 				writeJSON(ctx, rec.Job)
 			}
 			return g.answerCallback(ctx, req.Ticket, callback)

@@ -33,22 +33,27 @@ type Job struct {
 // caller marshals that one). It is the answer to every accepted request,
 // which json.Marshal would spend a fifth of the gateway's time on: it
 // validates and re-escapes the query's hand-written JSON, node list and all.
-func (j *Job) AppendQueuedJSON(b []byte) ([]byte, bool) {
+func (j *Job) AppendQueuedJSON(b []byte) ([]byte, bool) { return j.AppendQueuedJSONWith(b, nil) }
+
+// AppendQueuedJSONWith is AppendQueuedJSON of the job with its query
+// expanded (Query.Expand), the lists Compact left out written from lists,
+// its network's ListsJSON.
+func (j *Job) AppendQueuedJSONWith(b []byte, lists *ListsJSON) ([]byte, bool) {
 	st, m := &j.Status, &j.Status.Meta
 	if st.Status != StatusQueued || st.Progress != nil || m.StartTime != "" || m.EndTime != "" || m.Workers != nil ||
 		j.Result != "" {
 		return b, false
 	}
-	q, err := j.Request.Query.MarshalJSON()
-	if err != nil {
-		return b, false
-	}
+	start := len(b)
 	b = append(b, `{"ticket":`...)
 	b = AppendJSONText(b, j.Ticket)
 	b = append(b, `,"request":{"endpoint":`...)
 	b = AppendJSONText(b, j.Request.Endpoint)
 	b = append(b, `,"query":`...)
-	b = append(b, q...)
+	b, err := j.Request.Query.appendJSON(b, lists)
+	if err != nil {
+		return b[:start], false
+	}
 	b = append(b, `},"status":{"status":"queued","meta":{"queueTime":`...)
 	b = AppendJSONText(b, m.QueueTime)
 	if m.ExpiresAt != "" {

@@ -827,6 +827,36 @@ func TestAppendQueuedJSON(t *testing.T) {
 		checkQueuedJSON(t, q, time.Time{})
 		checkQueuedJSON(t, q.Compact(), fixedNow.Add(time.Hour))
 	}
+	// The answer to a request: its compact query with the network's lists
+	// is the document of the query in full, byte for byte.
+	empty := &schema.Network{Name: "empty"}
+	for _, net := range []*schema.Network{n, empty} {
+		lists := net.ListsJSON()
+		for _, in := range []url.Values{vals(), vals("sensors", "tmp112"), vals("features", "magnetic_field.x", "nodes", "00a"),
+			vals("geom", readFixture(t, "loop_polygon_hole.geojson"), "data_type", "json")} {
+			q, err := schema.ParseQuery(schema.Download, in, net, fixedNow)
+			if err != nil {
+				if net == n {
+					t.Fatalf("%v: %v", in, err)
+				}
+				continue // the empty network has none of these
+			}
+			full := schema.JobRecord{}
+			full.Apply(schema.Event{Kind: schema.EventQueued, Ticket: "t", Time: fixedNow,
+				Request: &schema.ExportRequest{Ticket: "t", Query: q, SubmittedAt: fixedNow}})
+			compact := schema.JobRecord{}
+			compact.Apply(schema.Event{Kind: schema.EventQueued, Ticket: "t", Time: fixedNow,
+				Request: &schema.ExportRequest{Ticket: "t", Query: q.Compact(), SubmittedAt: fixedNow}})
+			got, ok := compact.Job.AppendQueuedJSONWith(nil, lists)
+			want, err := json.Marshal(full.Job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok || !bytes.Equal(got, want) {
+				t.Fatalf("%s, %v: AppendQueuedJSONWith (%v):\n got %s\nwant %s", net.Name, in, ok, got, want)
+			}
+		}
+	}
 	// Any other document is left to json.Marshal.
 	var rec schema.JobRecord
 	req := schema.ExportRequest{Ticket: "12a639f8f73acdab7d48835c9b404664", SubmittedAt: fixedNow}

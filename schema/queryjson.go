@@ -31,21 +31,54 @@ type queryJSON struct {
 // written by hand because every accepted request is encoded twice on the
 // way in (its event and the answer), a list of a network's nodes each time.
 func (q Query) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 192+len(q.Geom)+24*(len(q.Nodes)+len(q.Sensors)+len(q.Features)))
+	b, err := q.appendJSON(make([]byte, 0, 192+len(q.Geom)+24*(len(q.Nodes)+len(q.Sensors)+len(q.Features))), nil)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// ListsJSON is what Query.MarshalJSON writes of the lists of a query of all
+// a network's features, nodes or sensors: each list in full. An accepted
+// request of all of them (most are, the bench's too) is answered with the
+// lists, and writing a network's hundred nodes again for every answer was
+// 6 % of the gateway's CPU in a burst of tickets (make bench's load
+// phase, 2026-12-02 14:14); Network.ListsJSON makes them once.
+type ListsJSON struct {
+	features, nodes, sensors []byte
+}
+
+// ListsJSON returns n's lists as Query.MarshalJSON writes them in the
+// query of all of them: the same bytes, for Job.AppendQueuedJSONWith. A
+// caller keeps it for as long as it keeps n.
+func (n *Network) ListsJSON() *ListsJSON {
+	return &ListsJSON{features: appendFeatures(nil, n.allFeatures()),
+		nodes: appendList(nil, `,"nodes":[`, n.nodeIDs(), false), sensors: appendList(nil, `,"sensors":[`, n.sensorNames(), false)}
+}
+
+// appendJSON appends what MarshalJSON writes of q, or, with lists (of q's
+// network), what it writes of q expanded: a list that Compact left out is
+// written from lists. On an error (a filter JSON cannot hold) b is part
+// written.
+func (q Query) appendJSON(b []byte, lists *ListsJSON) ([]byte, error) {
 	b = append(b, `{"network":`...)
 	b = AppendJSONText(b, q.Network)
-	if q.Features != nil || !q.AllFeatures {
-		b = append(b, `,"features":[`...)
-		for i, f := range q.Features {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = AppendJSONText(b, f.String())
-		}
-		b = append(b, ']')
+	switch {
+	case lists != nil && q.AllFeatures && q.Features == nil:
+		b = append(b, lists.features...)
+	case q.Features != nil || !q.AllFeatures:
+		b = appendFeatures(b, q.Features)
 	}
-	b = appendList(b, `,"nodes":[`, q.Nodes, q.AllNodes)
-	b = appendList(b, `,"sensors":[`, q.Sensors, q.AllSensors)
+	if lists != nil && q.AllNodes && q.Nodes == nil {
+		b = append(b, lists.nodes...)
+	} else {
+		b = appendList(b, `,"nodes":[`, q.Nodes, q.AllNodes)
+	}
+	if lists != nil && q.AllSensors && q.Sensors == nil {
+		b = append(b, lists.sensors...)
+	} else {
+		b = appendList(b, `,"sensors":[`, q.Sensors, q.AllSensors)
+	}
 	if len(q.Geom) > 0 {
 		b = append(b, `,"geom":`...)
 		b = append(b, q.Geom...)
@@ -68,7 +101,7 @@ func (q Query) MarshalJSON() ([]byte, error) {
 	if q.Filter != nil {
 		f, err := json.Marshal(q.Filter)
 		if err != nil {
-			return nil, err
+			return b, err
 		}
 		b = append(append(b, `,"filter":`...), f...)
 	}
@@ -85,6 +118,18 @@ func (q Query) MarshalJSON() ([]byte, error) {
 		b = append(b, `,"all_sensors":true`...)
 	}
 	return append(b, '}'), nil
+}
+
+// appendFeatures appends a query's list of features.
+func appendFeatures(b []byte, fs []FeatureSel) []byte {
+	b = append(b, `,"features":[`...)
+	for i, f := range fs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendJSONText(b, f.String())
+	}
+	return append(b, ']')
 }
 
 // appendList appends a list of a query: absent only when left out of a

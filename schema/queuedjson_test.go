@@ -3,6 +3,7 @@ package schema_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"testing"
 	"time"
@@ -99,6 +100,47 @@ func BenchmarkQueuedEventJSON(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, ok := e.AppendQueuedJSON(make([]byte, 0, 512)); !ok {
+				b.Fatal("not appended")
+			}
+		}
+	})
+}
+
+// BenchmarkQueuedAnswer writes the answer to the ticket burst's request (all
+// of a network of 100 nodes) as the gateway did, its query expanded, and as
+// it does, its compact query with the network's lists made once.
+//
+//	go test ./schema -run '^$' -bench QueuedAnswer -benchmem
+func BenchmarkQueuedAnswer(b *testing.B) {
+	n := MustNetwork(b)
+	for i := len(n.Nodes); i < 100; i++ {
+		x := n.Nodes[0]
+		x.ID = fmt.Sprintf("001e0610%04x", 0xb000+i)
+		n.Nodes = append(n.Nodes, x)
+	}
+	q, err := schema.ParseQuery(schema.Download, vals("start_datetime", "2001-01-01T00:00:00",
+		"end_datetime", "2001-01-01T00:00:01"), n, fixedNow)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := schema.ExportRequest{Ticket: "12a639f8f73acdab7d48835c9b404664", Query: q.Compact(), Client: "anonymous",
+		URLRoot: "http://127.0.0.1:8080/", SubmittedAt: fixedNow, ExpiresAt: fixedNow.Add(24 * time.Hour)}
+	var rec schema.JobRecord
+	rec.Apply(schema.Event{Kind: schema.EventQueued, Ticket: r.Ticket, Time: fixedNow, Request: &r})
+	rec.Job.URL = "http://127.0.0.1:8080/v1/api/jobs/" + r.Ticket
+	b.Run("expanded", func(b *testing.B) {
+		job := rec.Job
+		job.Request.Query = q
+		for b.Loop() {
+			if _, ok := job.AppendQueuedJSON(make([]byte, 0, 4096)); !ok {
+				b.Fatal("not appended")
+			}
+		}
+	})
+	b.Run("lists", func(b *testing.B) {
+		lists := n.ListsJSON()
+		for b.Loop() {
+			if _, ok := rec.Job.AppendQueuedJSONWith(make([]byte, 0, 4096), lists); !ok {
 				b.Fatal("not appended")
 			}
 		}
