@@ -17,7 +17,7 @@ import (
 // unsafe's, unchecked, inside the bounds the length tests before them
 // prove (with slices' loads, the bounds checks were as many instructions
 // as the compares), and each helper here but lineValueLen is small enough
-// to be inlined into runQuick's loop.
+// to be inlined into runQuickGo's loop.
 
 // equalAt reports whether the n bytes at a and b, n at least 8, are equal,
 // eight at a time, the last eight overlapping, branching once.
@@ -106,8 +106,8 @@ func digitRun(x uint64) int {
 // too, which numberLen is asked about. It branches once: its tests are
 // folded into one word, where as branches the one on the integer digits'
 // count, which differs from value to value, was mispredicted every other
-// line. Too large to be inlined, it is spelt out again in runQuick;
-// FuzzValueLen holds both to numberLen.
+// line. Too large to be inlined, it is spelt out again in runQuickGo,
+// and in runQuick's assembly; FuzzValueLen holds them to numberLen.
 func lineValueLen(p unsafe.Pointer) int {
 	neg := b2i(*(*byte)(p) == '-')
 	x := load64(p, neg)

@@ -12,13 +12,15 @@ import (
 var quickValue = regexp.MustCompile(`^-?(0|[1-9][0-9]{0,6})(\.[0-9]{1,7})?$`)
 
 // FuzzValueLen holds lineValueLen, which the Renderer's fast path scans a
-// value with, to numberLen, and its copy in runQuick to it by rendering
-// the value on lines runQuick takes, as the reference renderer does;
+// value with, to numberLen, and its copies in runQuickGo and the assembly
+// runQuick to it by rendering the value on lines runQuick takes, as the
+// reference renderer does;
 // equalAt to bytes.Equal; and move16 to copy.
 func FuzzValueLen(f *testing.F) {
 	for _, v := range []string{"1012.7\n001e", "-0.23\nx", "0\n", "00.1\n", "-\n", "1.\n", "1e5\n", "12345678.5\n",
 		"1.12345678\n", "\n", "", "-0\n", "7", "1.5e-3,", "abc\n", "-.5\n", "3.14159265358979\n", "1234567.1234567\n",
-		"-1234567.1234567\n", "12345678\n", "1.1234567\n", "0.0\n", "01\n", "1.2.3\n", "--1\n", "1-\n", "9\r\n"} {
+		"-1234567.1234567\n", "12345678\n", "1.1234567\n", "0.0\n", "01\n", "1.2.3\n", "--1\n", "1-\n", "9\r\n",
+		"09\n", "-09\n", "/1\n", ":1\n", "1/\n", "1:\n", "1./\n", "1.:\n"} { // '/' and ':' are the bytes either side of the digits
 		f.Add([]byte(v), []byte(v[:len(v)/2]))
 	}
 	// two readings differing in one bit of the node, where a later byte
