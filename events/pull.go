@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -117,10 +118,18 @@ func (p *puller) pump(ctx context.Context, sub *nats.Subscription, in <-chan *na
 	}
 }
 
+// errNoLeader is a pull request's 503 (no responders): nobody serves the
+// consumer's MSG.NEXT subject, which on a cluster is the time between its
+// leader's death and the next leader's election (4.1 to 8.5 s with three
+// nats-server processes, one killed); the worker asks again soon, not a
+// second later (ConsumeParts).
+var errNoLeader = errors.New("events: no consumer leader")
+
 // toReply reads a message of the inbox: a delivered message, or a status
 // that ends a request without one (404 none, 408 expired, 409 when the
-// server shuts down or the consumer's leader steps down, or a refusal);
-// not a reply at all (a heartbeat) when !ok.
+// server shuts down or the consumer's leader steps down, 503 when the
+// consumer has no leader, or a refusal); not a reply at all (a heartbeat)
+// when !ok.
 func (p *puller) toReply(m *nats.Msg) (r reply, ok bool) {
 	status := m.Header.Get("Status")
 	if len(m.Data) > 0 || status == "" {
@@ -131,6 +140,8 @@ func (p *puller) toReply(m *nats.Msg) (r reply, ok bool) {
 		return reply{}, false
 	case "404", "408":
 		return reply{}, true
+	case "503": // the server's own no-responders status, as nats.go reads it
+		return reply{err: fmt.Errorf("pull %s: %w", p.subject, errNoLeader)}, true
 	case "409":
 		// The request is over, the consumer is not: ask again (the
 		// server that shuts down is reconnected from at once).
