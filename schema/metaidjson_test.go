@@ -9,27 +9,43 @@ import (
 	"github.com/plenario-next/exportd/schema"
 )
 
+// metaIDsSeeds are what we write, and forms we do not, for the hand-written
+// reader of MetaIDs.
+var metaIDsSeeds = []string{
+	`{}`, `null`, `{"001e0610b000":123}`, `{"a":1,"b":4294967295}`, `{"a":0}`,
+	`{"a":4294967296}`, `{"a":-1}`, `{"a":01}`, `{"a":1.5}`, `{"a":1e3}`, `{"a":"1"}`,
+	`{ "a": 1 }`, `{"a":1,}`, `{"a":1,"a":2}`, `{"\u00e9":1}`, `{"é":2}`, `{"a\"b":3}`, `{"<x>":4}`,
+	`{"a":1}x`, `[1]`, `{"a":}`, `{"a"1}`, `{"":7}`, `{`, `}`, `{"a":1"b":2}`,
+}
+
 // MetaIDs read by hand must be what json.Unmarshal reads into a plain map,
 // errors included, for what we write and for what we do not.
 func TestMetaIDsUnmarshalJSON(t *testing.T) {
-	for _, in := range []string{
-		`{}`, `null`, `{"001e0610b000":123}`, `{"a":1,"b":4294967295}`, `{"a":0}`,
-		`{"a":4294967296}`, `{"a":-1}`, `{"a":01}`, `{"a":1.5}`, `{"a":1e3}`, `{"a":"1"}`,
-		`{ "a": 1 }`, `{"a":1,}`, `{"a":1,"a":2}`, `{"\u00e9":1}`, `{"é":2}`, `{"a\"b":3}`, `{"<x>":4}`,
-		`{"a":1}x`, `[1]`, `{"a":}`, `{"a"1}`, `{"":7}`, `{`, `}`, `{"a":1"b":2}`,
-	} {
-		t.Run(in, func(t *testing.T) {
-			var want map[string]uint32
-			wantErr := json.Unmarshal([]byte(in), &want)
-			var got schema.MetaIDs
-			gotErr := json.Unmarshal([]byte(in), &got)
-			if (gotErr != nil) != (wantErr != nil) {
-				t.Fatalf("got error %v, want %v", gotErr, wantErr)
-			}
-			if wantErr == nil && !reflect.DeepEqual(map[string]uint32(got), want) {
-				t.Errorf("got %#v, want %#v", got, want)
-			}
-		})
+	for _, in := range metaIDsSeeds {
+		t.Run(in, func(t *testing.T) { checkMetaIDs(t, []byte(in)) })
+	}
+}
+
+// FuzzMetaIDsUnmarshalJSON holds the hand-written reader to json.Unmarshal
+// beyond the seeds: any bytes, read both ways, give the same map or both
+// an error.
+func FuzzMetaIDsUnmarshalJSON(f *testing.F) {
+	for _, in := range metaIDsSeeds {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(checkMetaIDs)
+}
+
+func checkMetaIDs(t *testing.T, in []byte) {
+	var want map[string]uint32
+	wantErr := json.Unmarshal(in, &want)
+	var got schema.MetaIDs
+	gotErr := json.Unmarshal(in, &got)
+	if (gotErr != nil) != (wantErr != nil) {
+		t.Fatalf("%q: got error %v, want %v", in, gotErr, wantErr)
+	}
+	if wantErr == nil && !reflect.DeepEqual(map[string]uint32(got), want) {
+		t.Errorf("%q: got %#v, want %#v", in, got, want)
 	}
 }
 
